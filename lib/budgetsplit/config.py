@@ -1,0 +1,390 @@
+"""Typed, frozen configuration: defaults -> params YAML -> keyword overrides.
+
+A study recipe lives in `params/<profile>/<task>.yaml` and loads into `Params`, on top of the
+profile's shared `params/<profile>/_defaults.yaml` when there is one; the toy world's base
+model and task generators are described once per profile in `params/<profile>/world.yaml` and load
+into `WorldConfig`. Loading rejects unknown keys, wrong types and out-of-range values with one
+`ConfigError` naming the file, the dotted key and the value.
+
+    from budgetsplit.config import load_params
+    p = load_params("toy", "math", overrides={"pft.beta": 0.5, "seeds": [0, 1]})
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PARAMS_DIR = ROOT / "params"
+TASKS = ("math", "instruct", "summarize", "helpful")
+METHODS = ("dpo", "ipo", "dpo_sft", "kto")
+
+
+class ConfigError(ValueError):
+    """Bad configuration; the message names the file, the key and the value."""
+
+    def __init__(self, source: str, key: str, value: Any, problem: str):
+        self.source, self.key, self.value = source, key, value
+        super().__init__(f"{source}: key '{key}' = {value!r}: {problem}")
+
+
+# --------------------------------------------------------------------------------- the sections
+@dataclass(frozen=True)
+class LoraConfig:
+    enabled: bool = False
+    r: int = 32
+    alpha: int = 32
+    dropout: float = 0.0
+    target_modules: tuple[str, ...] = (
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    # "toy": the toy world's base model built from world.yaml; else a Hub id or a local folder.
+    name: str = "toy"
+    revision: str | None = None
+    trust_remote_code: bool = False
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    lora: LoraConfig = field(default_factory=LoraConfig)
+
+
+@dataclass(frozen=True)
+class CostConfig:
+    sft: float = 1.0  # cost of one SFT demonstration
+    pref: float = 1.0  # cost of one preference pair
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    # "examples": budgets count annotated examples (both costs 1); "money": budgets are spent at costs.
+    unit: Literal["examples", "money"] = "examples"
+    budgets: tuple[float, ...] = (100, 300, 1000)
+    sft_fractions: tuple[float, ...] = (0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 1.0)
+    costs: CostConfig = field(default_factory=CostConfig)
+    # Money budgets only: each ratio r gives a grid with c_sft = r * costs.pref.
+    cost_ratios: tuple[float, ...] = ()
+    # SFT and preference subsets never share a prompt.
+    disjoint_prompts: bool = True
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """One training stage (SFT). PFT extends it with the preference-loss settings."""
+
+    learning_rate: float = 5e-5
+    epochs: float = 2.0
+    batch_size: int = 16  # effective batch (per-device x accumulation)
+    per_device_batch_size: int = 16
+    max_length: int = 1024
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    optim: str = "adamw_torch"
+    completion_only_loss: bool = False  # the paper trains SFT on the full text
+
+
+@dataclass(frozen=True)
+class PFTConfig(StageConfig):
+    learning_rate: float = 5e-6
+    beta: float = 0.1
+    # Weight of the SFT term in the dpo_sft method's combined loss.
+    sft_weight: float = 1.0
+    # KTO's weights on desirable and undesirable examples.
+    desirable_weight: float = 1.0
+    undesirable_weight: float = 1.0
+    precompute_ref_log_probs: bool = True
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    split: Literal["val", "test"] = "test"
+    n_examples: int | None = None  # None: the whole split
+    max_new_tokens: int = 256
+    temperature: float = 0.0  # 0: greedy
+    top_p: float = 1.0
+    batch_size: int = 64
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    label_noise: float = 0.0  # probability that the annotator flips a preference pair
+    n_val: int = 200  # training examples held out for validation (paper profile)
+    # Paper profile: dataset ids or local folders, by role (sft, pref, test, ...).
+    data: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Params:
+    task: str
+    profile: str = "toy"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    task_options: TaskConfig = field(default_factory=TaskConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    methods: tuple[str, ...] = ("dpo",)
+    seeds: tuple[int, ...] = (0,)
+    sft: StageConfig = field(default_factory=StageConfig)
+    pft: PFTConfig = field(default_factory=PFTConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    cpu_threads: int | None = None  # None: all cores
+    output_dir: str = "runs"
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    vocab_size: int = 1024
+    hidden_size: int = 128
+    num_layers: int = 4
+    num_heads: int = 4
+    intermediate_size: int = 384
+    seq_len: int = 128
+    batch_size: int = 32
+    steps: int = 2000
+    learning_rate: float = 3e-3
+    warmup_steps: int = 100
+    corpus_docs: int = 40000
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    seed: int = 0
+    n_sft_pool: int = 20000
+    n_pref_pool: int = 20000
+    n_val: int = 200
+    n_test: int = 500
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    # Per-task generator settings (difficulty), passed to each task's constructor.
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------ validation
+def _check_ranges(p: Params, src: str) -> None:
+    def bad(key: str, value: Any, problem: str) -> None:
+        raise ConfigError(src, key, value, problem)
+
+    if p.task not in TASKS:
+        bad("task", p.task, f"unknown task; known: {', '.join(TASKS)}")
+    if not p.methods:
+        bad("methods", p.methods, "empty: at least one PFT method")
+    for m in p.methods:
+        if m not in METHODS:
+            bad("methods", m, f"unknown PFT method; known: {', '.join(METHODS)}")
+    b = p.budget
+    if not b.budgets:
+        bad("budget.budgets", b.budgets, "empty grid: give at least one budget")
+    if not b.sft_fractions:
+        bad("budget.sft_fractions", b.sft_fractions, "empty grid: give at least one fraction")
+    if not p.seeds:
+        bad("seeds", p.seeds, "empty grid: give at least one seed")
+    for x in b.budgets:
+        if x <= 0:
+            bad("budget.budgets", x, "a budget must be > 0")
+    for f in b.sft_fractions:
+        if not 0.0 <= f <= 1.0:
+            bad("budget.sft_fractions", f, "a fraction must lie in [0, 1]")
+    for k in ("sft", "pref"):
+        c = getattr(b.costs, k)
+        if c <= 0:
+            bad(f"budget.costs.{k}", c, "a cost must be > 0")
+    for r in b.cost_ratios:
+        if r <= 0:
+            bad("budget.cost_ratios", r, "a cost ratio must be > 0")
+    if b.cost_ratios and b.unit != "money":
+        bad("budget.cost_ratios", b.cost_ratios, "cost ratios need budget.unit: money")
+    if not 0.0 <= p.task_options.label_noise <= 1.0:
+        bad("task_options.label_noise", p.task_options.label_noise, "must lie in [0, 1]")
+    for name in ("sft", "pft"):
+        st = getattr(p, name)
+        for key in ("learning_rate", "epochs", "batch_size", "per_device_batch_size", "max_length"):
+            if getattr(st, key) <= 0:
+                bad(f"{name}.{key}", getattr(st, key), "must be > 0")
+        if st.batch_size % st.per_device_batch_size:
+            bad(f"{name}.batch_size", st.batch_size, "must be a multiple of per_device_batch_size")
+        if not 0.0 <= st.warmup_ratio < 1.0:
+            bad(f"{name}.warmup_ratio", st.warmup_ratio, "must lie in [0, 1)")
+    if p.pft.beta <= 0:
+        bad("pft.beta", p.pft.beta, "must be > 0")
+    e = p.eval
+    if e.temperature < 0:
+        bad("eval.temperature", e.temperature, "must be >= 0 (0 means greedy)")
+    if not 0.0 < e.top_p <= 1.0:
+        bad("eval.top_p", e.top_p, "must lie in (0, 1]")
+    for key in ("max_new_tokens", "batch_size"):
+        if getattr(e, key) <= 0:
+            bad(f"eval.{key}", getattr(e, key), "must be > 0")
+    if e.n_examples is not None and e.n_examples <= 0:
+        bad("eval.n_examples", e.n_examples, "must be > 0 or null")
+    if p.cpu_threads is not None and p.cpu_threads <= 0:
+        bad("cpu_threads", p.cpu_threads, "must be > 0 or null")
+
+
+def _check_world(w: WorldConfig, src: str) -> None:
+    for key in ("n_sft_pool", "n_pref_pool", "n_val", "n_test"):
+        if getattr(w, key) <= 0:
+            raise ConfigError(src, key, getattr(w, key), "must be > 0")
+    for f in dataclasses.fields(w.pretrain):
+        if getattr(w.pretrain, f.name) <= 0 and f.name != "warmup_steps":
+            raise ConfigError(src, f"pretrain.{f.name}", getattr(w.pretrain, f.name), "must be > 0")
+    if w.pretrain.hidden_size % w.pretrain.num_heads:
+        raise ConfigError(
+            src, "pretrain.num_heads", w.pretrain.num_heads, "must divide hidden_size"
+        )
+    for t in w.tasks:
+        if t not in TASKS:
+            raise ConfigError(
+                src, f"tasks.{t}", w.tasks[t], f"unknown task; known: {', '.join(TASKS)}"
+            )
+
+
+# ---------------------------------------------------------------------------------- the builder
+def _coerce(tp: Any, value: Any, src: str, key: str) -> Any:
+    """Check `value` against the annotation `tp`, converting lists to tuples and dicts to dataclasses."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(a, value, src, key)
+            except ConfigError as e:
+                errors.append(e)
+        raise errors[0]
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            choices = ", ".join(map(str, typing.get_args(tp)))
+            raise ConfigError(src, key, value, f"must be one of: {choices}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise ConfigError(src, key, value, f"expected a mapping of {tp.__name__} settings")
+        return _build(tp, value, src, key + ".")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(src, key, value, "expected a list")
+        (inner, _ellipsis) = typing.get_args(tp)
+        return tuple(_coerce(inner, v, src, key) for v in value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(src, key, value, "expected a mapping")
+        kt, vt = typing.get_args(tp)
+        return {
+            _coerce(kt, k, src, key): _coerce(vt, v, src, f"{key}.{k}") for k, v in value.items()
+        }
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(src, key, value, "expected a number")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(src, key, value, "expected an integer")
+        return value
+    if tp in (str, bool):
+        if not isinstance(value, tp):
+            raise ConfigError(src, key, value, f"expected a {tp.__name__}")
+        return value
+    raise TypeError(f"unsupported config annotation {tp!r}")  # a bug in this module, not in input
+
+
+def _build(cls: type, data: dict, src: str, prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for k, v in data.items():
+        if k not in names:
+            known = ", ".join(sorted(names))
+            raise ConfigError(src, prefix + str(k), v, f"unknown key; known keys here: {known}")
+        kwargs[k] = _coerce(hints[k], v, src, prefix + k)
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # a required key is missing
+        raise ConfigError(src, prefix.rstrip(".") or "<top>", data, str(e)) from None
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _nest(overrides: dict[str, Any]) -> dict:
+    """{"pft.beta": 0.5} -> {"pft": {"beta": 0.5}}."""
+    out: dict = {}
+    for dotted, v in overrides.items():
+        node = out
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = v
+    return out
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(str(path), "<file>", None, f"not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "<top>", data, "expected a mapping at the top level")
+    return data
+
+
+def recipe_path(profile: str, task: str) -> Path:
+    return PARAMS_DIR / profile / f"{task}.yaml"
+
+
+def load_params(
+    profile_or_path: str | Path, task: str | None = None, overrides: dict[str, Any] | None = None
+) -> Params:
+    """Load `params/<profile>/<task>.yaml` (or a YAML path), then apply dotted-key overrides."""
+    path = Path(profile_or_path) if task is None else recipe_path(str(profile_or_path), task)
+    if not path.is_file():
+        raise ConfigError(str(path), "<file>", None, "no such params file")
+    # A profile's shared settings (params/<profile>/_defaults.yaml) sit under each of its recipes.
+    shared = path.parent / "_defaults.yaml"
+    data = _read_yaml(shared) if shared.is_file() and shared != path else {}
+    data = _merge(_merge(data, _read_yaml(path)), _nest(overrides or {}))
+    src = str(path) if not overrides else f"{path} (with overrides {sorted(overrides)})"
+    params = _build(Params, data, src)
+    _check_ranges(params, src)
+    return params
+
+
+def load_world(profile: str | Path = "toy", overrides: dict[str, Any] | None = None) -> WorldConfig:
+    """Load the toy world's settings, `params/<profile>/world.yaml` (or a YAML path)."""
+    path = Path(profile)
+    if path.suffix not in (".yaml", ".yml"):
+        path = PARAMS_DIR / str(profile) / "world.yaml"
+    if not path.is_file():
+        raise ConfigError(str(path), "<file>", None, "no such world file")
+    data = _merge(_read_yaml(path), _nest(overrides or {}))
+    world = _build(WorldConfig, data, str(path))
+    _check_world(world, str(path))
+    return world
+
+
+def to_dict(cfg: Any) -> dict:
+    """A JSON-ready dict of a config (tuples become lists)."""
+    return dataclasses.asdict(cfg)
+
+
+def replace(cfg: Any, **changes: Any) -> Any:
+    return dataclasses.replace(cfg, **changes)

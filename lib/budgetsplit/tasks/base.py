@@ -1,0 +1,77 @@
+"""The task interface every task (toy world or paper) implements, and the conversions to TRL's formats.
+
+A task is four pools of plain-string rows plus a scorer:
+
+- SFT pool rows:        {"id", "prompt_id", "prompt", "response"}
+- preference pool rows: {"id", "prompt_id", "prompt", "chosen", "rejected"}
+- val / test rows:      {"id", "prompt_id", "prompt", "reference", ...task-specific gold fields}
+
+`prompt` is the user turn's text. Chat formatting (system prompt, roles) happens here, once, so that
+the toy world and the paper's datasets reach the trainers in exactly the same shape: TRL's
+conversational `messages` for SFT, `prompt`/`chosen`/`rejected` for DPO, and TRL's own unpairing for
+KTO.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+
+class Task(ABC):
+    """One task of the study. Subclasses set the class attributes and implement the methods."""
+
+    name: str = ""
+    # The metric the study optimises and plots; must be a key of `score`'s result.
+    primary_metric: str = ""
+    # System prompt put before every user turn (None: no system turn).
+    system_prompt: str | None = None
+    # Default annotation cost of one SFT demonstration and one preference pair (any currency).
+    default_costs: dict[str, float] = {"sft": 1.0, "pref": 1.0}
+
+    @abstractmethod
+    def sft_pool(self) -> list[dict]:
+        """Demonstrations, in a fixed order (the budget module draws from it by seed)."""
+
+    @abstractmethod
+    def pref_pool(self) -> list[dict]:
+        """Preference pairs, in a fixed order; several pairs may share a prompt_id."""
+
+    @abstractmethod
+    def eval_split(self, split: str) -> list[dict]:
+        """Rows of the "val" or "test" split."""
+
+    @abstractmethod
+    def in_format(self, completion: str) -> bool:
+        """Whether a completion is in the response format the task asks for."""
+
+    @abstractmethod
+    def score(self, rows: Sequence[dict], completions: Sequence[str]) -> dict[str, float]:
+        """Aggregate metrics of `completions` (one per row, same order), all floats."""
+
+    # ----------------------------------------------------------------- chat formatting, shared
+    def prompt_messages(self, prompt: str) -> list[dict]:
+        msgs = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        return msgs + [{"role": "user", "content": prompt}]
+
+    def sft_records(self, rows: Sequence[dict]) -> list[dict]:
+        """TRL conversational language-modelling rows: {"messages": [...]}."""
+        return [
+            {"messages": self.prompt_messages(r["prompt"]) + [_assistant(r["response"])]}
+            for r in rows
+        ]
+
+    def pref_records(self, rows: Sequence[dict]) -> list[dict]:
+        """TRL conversational preference rows: {"prompt": [...], "chosen": [...], "rejected": [...]}."""
+        return [
+            {
+                "prompt": self.prompt_messages(r["prompt"]),
+                "chosen": [_assistant(r["chosen"])],
+                "rejected": [_assistant(r["rejected"])],
+            }
+            for r in rows
+        ]
+
+
+def _assistant(text: str) -> dict:
+    return {"role": "assistant", "content": text}

@@ -1,0 +1,46 @@
+# Sourced by run_all.sh and run_tests.sh: find or make a Python environment where budgetsplit runs,
+# and export PY (its interpreter). Idempotent: a second call checks a stamp and installs nothing.
+#
+#   1. The active environment (a venv or conda env you activated, or $BUDGETSPLIT_PYTHON) is used
+#      as is when budgetsplit and its dependencies import there.
+#   2. Else ./.venv is created with the current python3 and `pip install -e '.[dev]'` runs; a stamp
+#      holding the hash of pyproject.toml marks it done, so a rerun skips straight to the work.
+
+_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+_probe='import budgetsplit, torch, transformers, trl, peft, datasets, papermill, seaborn, pytest, hypothesis'
+
+_usable() { "$1" -c "$_probe" >/dev/null 2>&1; }
+
+PY=""
+for cand in "${BUDGETSPLIT_PYTHON:-}" "${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}" "${CONDA_PREFIX:+$CONDA_PREFIX/bin/python}"; do
+  if [ -n "$cand" ] && [ "$cand" != "$_root/.venv/bin/python" ] && _usable "$cand"; then
+    PY="$cand"
+    break
+  fi
+done
+
+if [ -z "$PY" ]; then
+  _venv="$_root/.venv"
+  _stamp="$_venv/.budgetsplit-installed"
+  _want="$(sha256sum "$_root/pyproject.toml" | cut -d' ' -f1)"
+  if [ ! -f "$_stamp" ] || [ "$(cat "$_stamp")" != "$_want" ] || ! _usable "$_venv/bin/python"; then
+    _base="${PYTHON:-python3}"
+    if ! "$_base" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+      echo "bootstrap: budgetsplit needs Python >= 3.10; '$_base' is $("$_base" --version 2>&1)." >&2
+      echo "bootstrap: set PYTHON=/path/to/python3.x and rerun." >&2
+      return 1 2>/dev/null || exit 1
+    fi
+    echo "bootstrap: installing budgetsplit and its dependencies into $_venv (first run only; a few minutes)"
+    [ -x "$_venv/bin/python" ] || "$_base" -m venv "$_venv" || { echo "bootstrap: could not create $_venv" >&2; return 1 2>/dev/null || exit 1; }
+    "$_venv/bin/python" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+    if ! "$_venv/bin/python" -m pip install --quiet -e "$_root[dev]"; then
+      echo "bootstrap: pip install failed (see above)." >&2
+      return 1 2>/dev/null || exit 1
+    fi
+    echo "$_want" > "$_stamp"
+  fi
+  PY="$_venv/bin/python"
+fi
+export PY
+# Tests and the toy world never touch the Hub; the paper profile unsets these itself when allowed.
+export TOKENIZERS_PARALLELISM="${TOKENIZERS_PARALLELISM:-false}"

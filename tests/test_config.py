@@ -1,0 +1,146 @@
+"""Params loading: defaults -> YAML -> overrides, and one clear error per kind of bad input."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from budgetsplit.config import (
+    PARAMS_DIR,
+    ConfigError,
+    Params,
+    load_params,
+    load_world,
+    to_dict,
+)
+
+
+def write(tmp_path: Path, data: dict, name: str = "recipe.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(data))
+    return p
+
+
+def test_defaults_then_yaml_then_overrides(tmp_path):
+    path = write(tmp_path, {"task": "math", "pft": {"beta": 0.5}, "seeds": [1, 2]})
+    p = load_params(path, overrides={"pft.learning_rate": 1e-4, "budget.budgets": [50]})
+    assert isinstance(p, Params)
+    assert p.pft.beta == 0.5  # from YAML
+    assert p.pft.learning_rate == 1e-4  # from overrides
+    assert p.sft.learning_rate == 5e-5  # default
+    assert p.seeds == (1, 2) and p.budget.budgets == (50.0,)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.seeds = (3,)  # frozen
+
+
+def test_every_shipped_recipe_loads():
+    recipes = [f for f in PARAMS_DIR.glob("*/[!_]*.yaml") if f.name != "world.yaml"]
+    assert recipes, "no params recipes shipped"
+    for f in recipes:
+        p = load_params(f)
+        assert p.profile == f.parent.name, f
+        assert p.task == f.stem, f
+    for f in PARAMS_DIR.glob("*/world.yaml"):
+        load_world(f)
+
+
+def test_recipe_by_profile_and_task():
+    p = load_params("smoke", "math")
+    assert p.task == "math" and p.profile == "smoke"
+
+
+BAD = [
+    ({"task": "math", "colour": "red"}, "colour", "unknown key"),
+    ({"task": "math", "pft": {"betta": 1}}, "pft.betta", "unknown key"),
+    ({"task": "math", "seeds": "zero"}, "seeds", "expected a list"),
+    ({"task": "math", "pft": {"beta": "high"}}, "pft.beta", "expected a number"),
+    ({"task": "math", "pft": {"learning_rate": "1e-5"}}, "pft.learning_rate", "expected a number"),
+    ({"task": "math", "seeds": [True]}, "seeds", "expected an integer"),
+    ({"task": "math", "budget": {"sft_fractions": [0.5, 1.5]}}, "budget.sft_fractions", "[0, 1]"),
+    ({"task": "math", "budget": {"sft_fractions": [-0.1]}}, "budget.sft_fractions", "[0, 1]"),
+    ({"task": "math", "budget": {"budgets": [100, 0]}}, "budget.budgets", "> 0"),
+    ({"task": "math", "budget": {"budgets": [-5]}}, "budget.budgets", "> 0"),
+    ({"task": "math", "budget": {"costs": {"sft": -1}}}, "budget.costs.sft", "> 0"),
+    (
+        {"task": "math", "budget": {"unit": "money", "cost_ratios": [2, -1]}},
+        "budget.cost_ratios",
+        "> 0",
+    ),
+    ({"task": "math", "budget": {"cost_ratios": [2]}}, "budget.cost_ratios", "unit: money"),
+    ({"task": "math", "budget": {"unit": "dollars"}}, "budget.unit", "one of"),
+    ({"task": "math", "budget": {"budgets": []}}, "budget.budgets", "empty grid"),
+    ({"task": "math", "budget": {"sft_fractions": []}}, "budget.sft_fractions", "empty grid"),
+    ({"task": "math", "seeds": []}, "seeds", "empty grid"),
+    ({"task": "math", "methods": []}, "methods", "empty"),
+    ({"task": "chess"}, "task", "unknown task"),
+    ({"task": "math", "methods": ["dpo", "ppo"]}, "methods", "unknown PFT method"),
+    ({"task": "math", "task_options": {"label_noise": 1.5}}, "task_options.label_noise", "[0, 1]"),
+    ({"task": "math", "eval": {"top_p": 0}}, "eval.top_p", "(0, 1]"),
+    ({"task": "math", "eval": {"temperature": -1}}, "eval.temperature", ">= 0"),
+    (
+        {"task": "math", "sft": {"batch_size": 10, "per_device_batch_size": 4}},
+        "sft.batch_size",
+        "multiple",
+    ),
+    ({"task": "math", "model": {"dtype": "int3"}}, "model.dtype", "one of"),
+    ({"task": "math", "model": {"lora": {"r": "big"}}}, "model.lora.r", "expected an integer"),
+    ({"pft": {"beta": 1}}, "<top>", "task"),
+]
+
+
+@pytest.mark.parametrize("data,key,problem", BAD)
+def test_bad_input_names_file_key_and_value(tmp_path, data, key, problem):
+    path = write(tmp_path, data)
+    with pytest.raises(ConfigError) as err:
+        load_params(path)
+    msg = str(err.value)
+    assert str(path) in msg, msg
+    assert f"'{key}'" in msg, msg
+    assert problem in msg, msg
+    assert err.value.key == key
+
+
+def test_bad_override_is_named(tmp_path):
+    path = write(tmp_path, {"task": "math"})
+    with pytest.raises(ConfigError, match=r"'pft.beta' = -1.*> 0"):
+        load_params(path, overrides={"pft.beta": -1})
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="no such params file"):
+        load_params(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("task: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_params(bad)
+    lst = tmp_path / "list.yaml"
+    lst.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="mapping at the top level"):
+        load_params(lst)
+
+
+def test_world_validation(tmp_path):
+    path = write(tmp_path, {"pretrain": {"hidden_size": 100, "num_heads": 3}}, "world.yaml")
+    with pytest.raises(ConfigError, match="pretrain.num_heads"):
+        load_world(path)
+    path = write(tmp_path, {"tasks": {"poetry": {}}}, "world.yaml")
+    with pytest.raises(ConfigError, match="tasks.poetry"):
+        load_world(path)
+    path = write(tmp_path, {"n_test": 0}, "world.yaml")
+    with pytest.raises(ConfigError, match="'n_test' = 0"):
+        load_world(path)
+
+
+def test_to_dict_is_json_ready(tmp_path):
+    import json
+
+    p = load_params(write(tmp_path, {"task": "math"}))
+    assert json.loads(json.dumps(to_dict(p)))["pft"]["beta"] == p.pft.beta
+
+
+def test_profile_defaults_sit_under_the_recipe(tmp_path):
+    write(tmp_path, {"seeds": [7], "pft": {"beta": 0.3, "learning_rate": 1e-4}}, "_defaults.yaml")
+    path = write(tmp_path, {"task": "math", "pft": {"beta": 0.9}}, "math.yaml")
+    p = load_params(path)
+    assert p.seeds == (7,) and p.pft.beta == 0.9 and p.pft.learning_rate == 1e-4
