@@ -1,0 +1,393 @@
+"""The toy world's `instruct` task: short requests with 1-3 verifiable constraints, IFEval in miniature.
+
+A request asks for a few lines about one of the world's topics and adds constraints drawn from
+IFEval's own instruction ids, so lm-eval's checkers score them for real (`budgetsplit.ifeval`):
+
+    Describe the river. Write exactly 3 lines starting with *. Do not use commas.
+    -> * The river runs down to the sea.
+       * After heavy rain the river rises.
+       * Ducks swim near the bank.
+
+Only instructions whose checkers work offline are used (none needs NLTK data); all capitals is
+opt-in (see DEFAULT_INSTRUCTIONS). Demonstrations
+satisfy every constraint; a preference pair sets such a response (chosen) against a plausible one
+that breaks one or two of them (rejected): sentence case where lowercase was asked, one bullet too
+many, the forbidden word used, the end phrase left out. Eval rows carry IFEval's
+`instruction_id_list` and `kwargs`. The pretraining corpus states the same topic sentences as plain
+prose: never lists, never all lowercase or all capitals, never a prescribed ending.
+
+    from budgetsplit.toyworld.task_instruct import InstructTask, corpus_documents
+    task = InstructTask(seed=0)
+    task.sft_pool()[0], task.pref_pool()[0], task.eval_split("test")[0]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections.abc import Sequence
+
+from budgetsplit import ifeval
+from budgetsplit.tasks.base import Task
+
+# Topic -> its sentences: the whole content vocabulary of the task. Some carry commas so that
+# "no commas" constrains something.
+TOPICS = {
+    "the sea": "The sea is wide and deep. Small boats sail out at dawn. In the morning, the water is calm. Fish swim under the waves. The wind brings salt to the shore. Children play on the warm sand. At night, the waves are loud. Birds fly low over the water.",
+    "the farm": "The farm lies by the road. Cows eat grass in the field. The farmer gets up early. Hens lay eggs in the barn. In spring, the fields turn green. The dog keeps the sheep together. After rain, the paths are muddy. Fresh milk comes every day.",
+    "the market": "The market opens early. People buy bread, fish and apples. Sellers call out their prices. The stalls have red roofs. In the evening, the square is quiet. Children like the sweet cakes. Old friends meet and talk there. The best fruit is sold first.",
+    "the forest": "The forest is dark and cool. Tall trees grow close together. Deer walk softly between the trees. In autumn, the leaves turn gold. Small paths lead to a lake. Owls call out at night. Mushrooms grow on old logs. The air smells of pine, moss and rain.",
+    "the river": "The river runs down to the sea. Its water is clear and cold. A stone bridge crosses the river. Ducks swim near the bank. After heavy rain, the river rises. People fish from old boats. Willows hang over the water. In winter, the river can freeze.",
+    "the garden": "The garden is full of flowers. Bees visit the roses all day. We plant beans in spring. In summer, the grass needs water. A small pond sits by the wall. Apples grow on the old tree. Birds sing in the hedge. At dusk, the garden smells sweet.",
+    "the town": "The town has narrow streets. A clock tower stands in the middle. Most houses are made of stone. On market day, the streets are busy. The library is next to the school. People walk or ride bikes. The bakery opens very early. At night, lamps light the square.",
+    "the school": "The school has a big yard. Children learn to read and write. The teacher tells stories after lunch. In the morning, the bell rings. The class grows beans in pots. Books fill the shelves. After school, friends walk home together. The music room is full of songs.",
+    "the mountain": "The mountain is high and steep. Snow stays on the top all year. Goats climb the rocky slopes. A narrow path leads to the top. From the top, you see the valley. The air is thin and cold. Eagles fly above the peaks. In summer, flowers cover the meadows.",
+    "winter": "Winter is cold and dark. Snow covers the roofs and roads. People wear warm coats and hats. In the evening, families sit by the fire. The lake turns to ice. Children build snowmen in the park. The days are short in winter. After a storm, the world is white.",
+    "summer": "Summer days are long and warm. People swim in the lake. The fields turn gold in the sun. In the evening, the air is soft. Children play outside until late. Fruit is sweet and ripe. Storms sometimes come in the afternoon. On hot days, the shade feels good.",
+    "rain": "Rain falls softly on the roof. The streets shine after the rain. Plants drink the fresh water. When it rains, people carry umbrellas. Puddles form on the paths. In spring, rain helps the seeds grow. Dark clouds bring heavy rain. After the rain, the air smells clean.",
+    "bread": "Bread is made from flour and water. The baker mixes the dough at night. Warm bread smells very good. In the morning, people buy fresh loaves. Some bread has seeds on top. The oven must be very hot. Bread tastes good with butter. Old bread can feed the ducks.",
+    "tea": "Tea is made from dry leaves. People drink tea in the afternoon. Hot water brings out the taste. Some like tea with milk and honey. In winter, hot tea warms the hands. Green tea has a light taste. Friends share tea and talk. The pot must rest a little.",
+    "birds": "Birds build nests in the trees. Many birds sing at dawn. In autumn, some birds fly south. Sparrows eat seeds and crumbs. The robin has a red breast. Gulls follow the fishing boats. Young birds learn to fly. At dusk, the birds go quiet.",
+    "the moon": "The moon shines at night. Its light is pale and silver. The moon changes shape each week. Sometimes, the moon is full and bright. Clouds often hide the moon. The moon pulls the tides. On clear nights, you see its face. Long ago, people counted months by it.",
+}  # fmt: skip
+TOPIC_NAMES = tuple(TOPICS)
+SENTENCES = {t: re.split(r"(?<=\.) ", text) for t, text in TOPICS.items()}
+# Remarks about writing for the corpus: the words of requests and rules, in prose.
+WRITING = (
+    "People often ask for a few lines about a place.", "To describe a thing, tell what you see.",
+    "A good note is short and says something true.", "Some people write only in small letters.",
+    "Old signs were written in capital letters.", "A list puts each point on its own line.",
+    "Some writers do not use commas at all.", "The teacher asked us to use the word river.",
+    "A short answer uses fewer words.", "A long letter has at least a page of words.",
+    "Many letters end with a word of thanks.", "Please tell me about your day, said my aunt.",
+    "Every game has a rule that players follow.", "She wrote exactly three lines about the moon.",
+    "A good request says what it wants.", "He did not use the word cold in his song.",
+)  # fmt: skip
+REQUESTS = (
+    "Write a few lines about {t}.", "Tell me about {t}.", "Describe {t}.",
+    "Write a short note on {t}.", "Say something about {t}.", "What can you tell me about {t}?",
+)  # fmt: skip
+END_PHRASES = ("That is all.", "Thank you.", "The end.", "See you soon.", "Have a good day.")
+_STOP = set("the and are its for from with into over under than then some most many very each all "
+            "there their they this that what when you can must".split())  # fmt: skip
+
+LOWER, UPPER = "change_case:english_lowercase", "change_case:english_capital"
+BULLETS, KEYWORDS = "detectable_format:number_bullet_lists", "keywords:existence"
+FORBIDDEN, END = "keywords:forbidden_words", "startend:end_checker"
+NO_COMMA, WORDS = "punctuation:no_comma", "length_constraints:number_words"
+INSTRUCTIONS = (LOWER, UPPER, BULLETS, KEYWORDS, FORBIDDEN, END, NO_COMMA, WORDS)
+# All capitals is opt-in: lm-eval's checker also asks langdetect for English, which calls about one in
+# five correct all-caps answers of this size something else (the toy references then fail their
+# own checker), and the world's BPE splits capitals into single letters.
+DEFAULT_INSTRUCTIONS = tuple(i for i in INSTRUCTIONS if i != UPPER)
+
+N_BUCKETS = 16  # prompt-hash buckets: the four pools own disjoint ones (as in task_math)
+BUCKETS = {"test": {0}, "val": {1}, "sft": set(range(2, 9)), "pref": set(range(9, 16))}
+_WORD = re.compile(r"\w+")  # lm-eval's count_words tokenizer
+_SENTENCE_END = re.compile(r"[.!?][\"']?$")
+
+
+def _bucket(prompt: str) -> int:
+    return int.from_bytes(hashlib.blake2b(prompt.encode(), digest_size=4).digest()) % N_BUCKETS
+
+
+def _pick(rng: random.Random, seq: Sequence):
+    return seq[int(rng.random() * len(seq))]
+
+
+def _keyword_candidates(topic: str) -> list[str]:
+    """Content words of a topic that some but not all of its sentences use, and no end phrase
+    contains (keywords:existence matches substrings)."""
+    sents = [s.lower() for s in SENTENCES[topic]]
+    words = sorted({w for s in sents for w in _WORD.findall(s) if len(w) > 3 and w not in _STOP})
+    ends = " ".join(END_PHRASES).lower()
+    return [w for w in words if w not in ends and 0 < sum(w in s for s in sents) < len(sents)]
+
+
+KEYWORDS_OF = {t: _keyword_candidates(t) for t in TOPICS}
+# Which sentences a keyword check (substring) and a forbidden-word check (whole word) would flag.
+CONTAINS = {
+    t: {w: [s for s in SENTENCES[t] if w in s.lower()] for w in KEYWORDS_OF[t]} for t in TOPICS
+}
+WHOLE_WORD = {
+    t: {w: [s for s in SENTENCES[t] if re.search(rf"\b{w}\b", s, re.I)] for w in KEYWORDS_OF[t]}
+    for t in TOPICS
+}
+WITH_COMMA = {t: [s for s in SENTENCES[t] if "," in s] for t in TOPICS}
+# Words as lm-eval's count_words counts them; case, commas and bullet marks never change the count.
+N_WORDS = {
+    s: len(_WORD.findall(s)) for s in [*END_PHRASES, *(x for v in SENTENCES.values() for x in v)]
+}
+
+
+def phrase(iid: str, kw: dict) -> str:
+    """A constraint in the world's language."""
+    if iid == LOWER:
+        return "Write only in small letters."
+    if iid == UPPER:
+        return "Write only in capital letters."
+    if iid == BULLETS:
+        return f"Write exactly {kw['num_bullets']} lines starting with *."
+    if iid == KEYWORDS:
+        return f"Use the word{'s' * (len(kw['keywords']) > 1)} {' and '.join(kw['keywords'])}."
+    if iid == FORBIDDEN:
+        return f"Do not use the word {kw['forbidden_words'][0]}."
+    if iid == END:
+        return f'End with "{kw["end_phrase"]}"'
+    if iid == NO_COMMA:
+        return "Do not use commas."
+    relation = "fewer than" if kw["relation"] == "less than" else "at least"
+    return f"Use {relation} {kw['num_words']} words."
+
+
+def compose(rng: random.Random, topic: str, cons: dict[str, dict], broken: frozenset = frozenset()):
+    """A response about `topic` following every constraint in `cons` except those in `broken`,
+    which it visibly breaks; None when this draw cannot do both."""
+    sents = SENTENCES[topic]
+    must: list[list[str]] = []
+    banned: list[str] = []
+    if KEYWORDS in cons:
+        words = cons[KEYWORDS]["keywords"]
+        if KEYWORDS in broken:
+            banned += CONTAINS[topic][words[0]]
+        else:
+            must += [CONTAINS[topic][w] for w in words]
+    if FORBIDDEN in cons:
+        hits = WHOLE_WORD[topic][cons[FORBIDDEN]["forbidden_words"][0]]
+        (must.append(hits) if FORBIDDEN in broken else banned.extend(hits))
+    if NO_COMMA in broken:
+        must.append(WITH_COMMA[topic])
+    allowed = [s for s in sents if s not in banned]
+    must = [[s for s in m if s in allowed] for m in must]
+    if not all(must):
+        return None
+    bullets, long_words, lim = BULLETS in cons, None, 0
+    if bullets:
+        n = cons[BULLETS]["num_bullets"]
+        k = n
+        if BULLETS in broken:
+            k, bullets = _pick(rng, ((n + 1, True), (n - 1, True), (n, False)))
+    else:
+        k = 2 + int(rng.random() * 2)
+    if WORDS in cons:  # a word limit to meet (or break): does the answer need >= lim words?
+        long_words = (cons[WORDS]["relation"] == "at least") != (WORDS in broken)
+        lim = cons[WORDS]["num_words"]
+    n_words = N_WORDS[cons[END]["end_phrase"]] if END in cons and END not in broken else 0
+    picked: list[str] = []
+    for m in must:
+        if not any(s in picked for s in m):
+            picked.append(_pick(rng, m))
+            n_words += N_WORDS[picked[-1]]
+    rest = [s for s in allowed if s not in picked]
+    while rest and (len(picked) < k or (long_words and not bullets and n_words < lim)):
+        s = rest.pop(int(rng.random() * len(rest)))
+        if long_words is False and not bullets and n_words + N_WORDS[s] >= lim:
+            continue  # would make the answer too long
+        picked.append(s)
+        n_words += N_WORDS[s]
+    if not picked or (bullets and len(picked) != k):
+        return None
+    if long_words is not None and (n_words >= lim) != long_words:
+        return None
+    # lm-eval's lowercase check also asks langdetect for English, which calls 1 in 20 one-sentence
+    # lowercase answers here something else (and about 1 in 2,000 longer ones).
+    if LOWER in cons and LOWER not in broken and len(picked) < 2:
+        return None
+    picked.sort(key=lambda _: rng.random())
+    text = "\n".join("* " + s for s in picked) if bullets else " ".join(picked)
+    if END in cons and END not in broken:
+        text += ("\n" if bullets else " ") + cons[END]["end_phrase"]
+    if NO_COMMA in cons and NO_COMMA not in broken:
+        text = text.replace(",", "")
+    if LOWER in cons and LOWER not in broken:
+        text = text.lower()
+    if UPPER in cons and UPPER not in broken:
+        text = text.upper()
+    return text
+
+
+class InstructTask(Task):
+    """Toy IFEval. Knobs: 1..max_constraints constraints per prompt from `instructions` (IFEval ids,
+    a subset of INSTRUCTIONS); bullet counts in 2..max_bullets; word limits from `word_limits`;
+    each preference prompt gets 1..max_pairs_per_prompt pairs."""
+
+    name = "instruct"
+    primary_metric = "prompt_level_strict"
+    # None, as in IFEval: the rules are in each request, and every token counts in a 128-token world.
+    system_prompt = None
+    # Writing a response that meets every constraint takes about twice as long as checking which of
+    # two responses meets more of them (the checks are mechanical).
+    default_costs = {"sft": 2.0, "pref": 1.0}
+
+    def __init__(
+        self,
+        seed: int = 0,
+        n_sft_pool: int = 20000,
+        n_pref_pool: int = 20000,
+        n_val: int = 200,
+        n_test: int = 500,
+        label_noise: float = 0.0,
+        max_constraints: int = 3,
+        instructions: Sequence[str] = DEFAULT_INSTRUCTIONS,
+        max_bullets: int = 3,
+        word_limits: Sequence[int] = (8, 12, 16),
+        max_pairs_per_prompt: int = 2,
+    ):
+        checks = {
+            "n_sft_pool": n_sft_pool >= 0, "n_pref_pool": n_pref_pool >= 0, "n_val": n_val >= 0,
+            "n_test": n_test >= 0, "label_noise": 0.0 <= label_noise <= 1.0,
+            "max_constraints": 1 <= max_constraints <= 3, "max_bullets": 2 <= max_bullets <= 6,
+            "instructions": bool(instructions) and set(instructions) <= set(INSTRUCTIONS),
+            "word_limits": bool(word_limits) and all(5 <= w <= 40 for w in word_limits),
+            "max_pairs_per_prompt": max_pairs_per_prompt >= 1,
+        }  # fmt: skip
+        for key, ok in checks.items():
+            if not ok:
+                raise ValueError(f"InstructTask: {key} = {locals()[key]!r} is out of range")
+        self.seed, self.label_noise = seed, label_noise
+        self.sizes = {"sft": n_sft_pool, "pref": n_pref_pool, "val": n_val, "test": n_test}
+        self.max_constraints, self.instructions = max_constraints, tuple(instructions)
+        self.max_bullets, self.word_limits = max_bullets, tuple(word_limits)
+        self.max_pairs_per_prompt = max_pairs_per_prompt
+        self._cache: dict[str, list[dict]] = {}
+
+    # ------------------------------------------------------------------------- generation
+    def _constraints(self, rng: random.Random, topic: str) -> dict[str, dict]:
+        ids, cons = list(self.instructions), {}
+        for _ in range(min(len(ids), 1 + int(rng.random() * self.max_constraints))):
+            iid = ids.pop(int(rng.random() * len(ids)))
+            if iid in (LOWER, UPPER) and (LOWER in cons or UPPER in cons):
+                continue  # IFEval lists the two case instructions as conflicting
+            if iid == BULLETS:
+                cons[iid] = {"num_bullets": 2 + int(rng.random() * (self.max_bullets - 1))}
+            elif iid == KEYWORDS:
+                words = [_pick(rng, KEYWORDS_OF[topic]) for _ in range(1 + (rng.random() < 0.3))]
+                cons[iid] = {"keywords": sorted(set(words))}
+            elif iid == FORBIDDEN:
+                taken = cons.get(KEYWORDS, {}).get("keywords", ())
+                word = _pick(rng, KEYWORDS_OF[topic])
+                while any(word in t or t in word for t in taken):
+                    word = _pick(rng, KEYWORDS_OF[topic])
+                cons[iid] = {"forbidden_words": [word]}
+            elif iid == END:
+                cons[iid] = {"end_phrase": _pick(rng, END_PHRASES)}
+            elif iid == WORDS:
+                relation = _pick(rng, ("less than", "at least"))
+                cons[iid] = {"num_words": _pick(rng, self.word_limits), "relation": relation}
+            else:
+                cons[iid] = {}
+        return cons
+
+    def _draw(self, rng: random.Random, split: str, seen: set[str]):
+        """(prompt, constraints, topic, chosen) of a fresh prompt in `split`'s buckets."""
+        for _ in range(100_000):
+            topic = _pick(rng, TOPIC_NAMES)
+            cons = self._constraints(rng, topic)
+            parts = [_pick(rng, REQUESTS).format(t=topic)] + [phrase(i, k) for i, k in cons.items()]
+            prompt = parts[0][0].upper() + parts[0][1:] + " " + " ".join(parts[1:])
+            if prompt in seen or _bucket(prompt) not in BUCKETS[split]:
+                continue
+            chosen = next((c for _ in range(8) if (c := compose(rng, topic, cons))), None)
+            if chosen is not None:
+                seen.add(prompt)
+                return prompt, cons, topic, chosen
+        raise ValueError(f"InstructTask: no fresh '{split}' prompt found after {len(seen)} rows")
+
+    def _rejected(self, rng: random.Random, topic: str, cons: dict[str, dict]) -> str | None:
+        ids = list(cons)
+        for _ in range(8):
+            n_broken = 2 if len(ids) > 1 and rng.random() < 0.3 else 1
+            if text := compose(rng, topic, cons, frozenset(rng.sample(ids, n_broken))):
+                return text
+        return None
+
+    def _generate(self, split: str) -> list[dict]:
+        rng = random.Random(f"{self.seed}/{self.name}/{split}")
+        noise = random.Random(f"{self.seed}/{self.name}/pref-noise")
+        n, rows, seen, j = self.sizes[split], [], set(), 0
+        while len(rows) < n:
+            prompt, cons, topic, chosen = self._draw(rng, split, seen)
+            pid = f"{self.name}-{split}-{j}"
+            j += 1
+            base = {
+                "prompt_id": pid, "prompt": prompt,
+                "instruction_id_list": list(cons), "kwargs": list(cons.values()),
+            }  # fmt: skip
+            if split == "sft":
+                rows.append({"id": pid, **base, "response": chosen})
+            elif split == "pref":
+                want = min(1 + int(rng.random() * self.max_pairs_per_prompt), n - len(rows))
+                for m in range(want):
+                    good = chosen if m == 0 else compose(rng, topic, cons)
+                    bad = self._rejected(rng, topic, cons)
+                    if good is None or bad is None:
+                        continue
+                    pair = (bad, good) if noise.random() < self.label_noise else (good, bad)
+                    rows.append(
+                        {"id": f"{pid}-{m}", **base, "chosen": pair[0], "rejected": pair[1]}
+                    )
+            else:
+                rows.append({"id": pid, **base, "reference": chosen})
+        return rows
+
+    def _rows(self, split: str) -> list[dict]:
+        if split not in self._cache:
+            self._cache[split] = self._generate(split)
+        return self._cache[split]
+
+    # ------------------------------------------------------------------------- Task interface
+    def sft_pool(self) -> list[dict]:
+        return self._rows("sft")
+
+    def pref_pool(self) -> list[dict]:
+        return self._rows("pref")
+
+    def eval_split(self, split: str) -> list[dict]:
+        if split not in ("val", "test"):
+            raise ValueError(
+                f"InstructTask.eval_split: split = {split!r}; expected 'val' or 'test'"
+            )
+        return self._rows(split)
+
+    def in_format(self, completion: str) -> bool:
+        """The shape every answer here has, whatever its constraints: 1-60 words, each line a
+        bullet ("* " or "- ") or prose ending a sentence, and no chat markup left in."""
+        lines = [ln.strip() for ln in completion.strip().splitlines() if ln.strip()]
+        if not lines or "<|" in completion or not 1 <= len(_WORD.findall(completion)) <= 60:
+            return False
+        return all(ln[:2] in ("* ", "- ") or _SENTENCE_END.search(ln) for ln in lines)
+
+    def score(self, rows: Sequence[dict], completions: Sequence[str]) -> dict[str, float]:
+        if len(rows) != len(completions) or not rows:
+            raise ValueError(
+                f"InstructTask.score: {len(rows)} rows and {len(completions)} completions; "
+                "need one completion per row and at least one row"
+            )
+        results = []
+        for r, c in zip(rows, completions, strict=True):
+            if "instruction_id_list" not in r or "kwargs" not in r:
+                raise ValueError(f"InstructTask.score: row {r.get('id')!r} has no IFEval fields")
+            results.append(ifeval.check(c, r["instruction_id_list"], r["kwargs"], r["prompt"]))
+        out = ifeval.aggregate(results)
+        out["format_share"] = sum(map(self.in_format, completions)) / len(completions)
+        return out
+
+
+# ----------------------------------------------------------------------------- pretraining corpus
+def corpus_documents(seed: int, n: int) -> list[str]:
+    """`n` web-text documents of 30-120 words: topic sentences as plain prose, one or two topics a
+    document, half of them with a remark about writing (so the words requests use are known).
+    Never a list, an all-lowercase or all-capitals text, nor a prescribed ending."""
+    rng = random.Random(f"{seed}/instruct/corpus")
+    docs = []
+    for _ in range(n):
+        words, parts = 0, []
+        while words < 30:
+            sents = rng.sample(SENTENCES[_pick(rng, TOPIC_NAMES)], 3 + int(rng.random() * 4))
+            parts.append(" ".join(sents))
+            words += sum(len(s.split()) for s in sents)
+        if rng.random() < 0.5:
+            parts.insert(int(rng.random() * 2) * len(parts), " ".join(rng.sample(WRITING, 2)))
+        docs.append(" ".join(parts))
+    return docs

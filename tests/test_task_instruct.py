@@ -1,0 +1,216 @@
+"""Tests for the toy instruct task: pools, constraint following judged by lm-eval's own checkers,
+preference pairs, label noise, corpus, in_format and the scorer."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from budgetsplit import ifeval
+from budgetsplit.toyworld import task_instruct as ti
+from budgetsplit.toyworld.task_instruct import InstructTask, corpus_documents
+
+
+@pytest.fixture(scope="module")
+def full():
+    task = InstructTask(seed=0)
+    t0 = time.perf_counter()
+    pools = {
+        "sft": task.sft_pool(),
+        "pref": task.pref_pool(),
+        "val": task.eval_split("val"),
+        "test": task.eval_split("test"),
+    }
+    return task, pools, time.perf_counter() - t0
+
+
+def followed(row: dict, text: str) -> list[bool]:
+    return ifeval.check(text, row["instruction_id_list"], row["kwargs"])[0]
+
+
+def follows_all(row: dict, text: str, langdetect_misses: list) -> bool:
+    """All constraints followed by lm-eval's verdict, except that a lowercase text langdetect does
+    not call English (about 1 in 2,000 of the task's lowercase texts) is recorded, not failed."""
+    verdicts = followed(row, text)
+    for iid, ok in zip(row["instruction_id_list"], verdicts, strict=True):
+        if not ok and iid == ti.LOWER and text.islower():
+            langdetect_misses.append(text)
+        elif not ok:
+            return False
+    return True
+
+
+def test_full_pools_sizes_time_and_disjoint_prompts(full):
+    task, pools, seconds = full
+    assert {k: len(v) for k, v in pools.items()} == {
+        "sft": 20000, "pref": 20000, "val": 200, "test": 500,
+    }  # fmt: skip
+    assert seconds < 10  # spec: ~2 s; generous for a shared CPU
+    prompts = {k: {r["prompt"] for r in v} for k, v in pools.items()}
+    for k in ("sft", "val", "test"):
+        assert len(prompts[k]) == len(pools[k])  # one row per prompt
+    names = list(prompts)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            assert not prompts[a] & prompts[b], (a, b)
+    by_id = {}
+    for r in pools["pref"]:
+        assert by_id.setdefault(r["prompt_id"], r["prompt"]) == r["prompt"]
+    assert len(by_id) < len(pools["pref"])  # several pairs share prompts
+    assert len({r["id"] for v in pools.values() for r in v}) == sum(map(len, pools.values()))
+
+
+def test_eval_rows_carry_ifeval_schema_and_references_pass_lm_eval(full):
+    _, pools, _ = full
+    seen, misses = set(), []
+    for r in pools["val"] + pools["test"]:
+        assert 1 <= len(r["instruction_id_list"]) <= 3
+        assert len(r["kwargs"]) == len(r["instruction_id_list"])
+        assert set(r["instruction_id_list"]) <= set(ti.DEFAULT_INSTRUCTIONS)
+        assert follows_all(r, r["reference"], misses), r
+        seen.update(r["instruction_id_list"])
+    assert seen == set(ti.DEFAULT_INSTRUCTIONS)  # every default instruction is tested
+    assert len(misses) <= 2
+
+
+def test_demonstrations_follow_every_constraint(full):
+    _, pools, _ = full
+    misses = []
+    for r in random.Random(0).sample(pools["sft"], 400):
+        assert follows_all(r, r["response"], misses), r
+    assert len(misses) <= 2
+
+
+def test_chosen_follows_all_and_more_than_rejected(full):
+    _, pools, _ = full
+    broken, misses = {iid: 0 for iid in ti.DEFAULT_INSTRUCTIONS}, []
+    for r in random.Random(1).sample(pools["pref"], 400):
+        assert follows_all(r, r["chosen"], misses), r
+        bad = followed(r, r["rejected"])
+        assert sum(bad) < len(bad), r
+        for iid, ok in zip(r["instruction_id_list"], bad, strict=True):
+            broken[iid] += not ok
+    assert all(broken.values()), broken  # every kind of violation occurs
+    assert len(misses) <= 2
+
+
+def test_prompts_and_responses_are_short(full):
+    _, pools, _ = full
+    for r in pools["sft"]:
+        assert len(r["prompt"].split()) <= 35 and len(r["response"].split()) <= 45
+        assert len(r["prompt"].split()) + len(r["response"].split()) <= 75
+
+
+def test_deterministic_and_seeded():
+    a = InstructTask(seed=3, n_sft_pool=200, n_pref_pool=200, n_val=20, n_test=30)
+    b = InstructTask(seed=3, n_sft_pool=200, n_pref_pool=200, n_val=20, n_test=30)
+    c = InstructTask(seed=4, n_sft_pool=200, n_pref_pool=200, n_val=20, n_test=30)
+    assert b.pref_pool() == a.pref_pool()  # pref first: generation order must not matter
+    assert a.sft_pool() == b.sft_pool() and a.eval_split("test") == b.eval_split("test")
+    assert a.sft_pool() != c.sft_pool()
+    # A pool does not depend on the others' sizes.
+    big = InstructTask(seed=3, n_sft_pool=50, n_pref_pool=400, n_val=20, n_test=30)
+    assert big.eval_split("test") == a.eval_split("test")
+    assert big.sft_pool() == a.sft_pool()[:50]
+
+
+@pytest.mark.parametrize("noise, lo, hi", [(0.0, 0.0, 0.0), (0.25, 0.22, 0.28), (1.0, 1.0, 1.0)])
+def test_label_noise_flip_rate(noise, lo, hi):
+    clean = InstructTask(seed=0, n_sft_pool=0, n_pref_pool=4000, n_val=0, n_test=0).pref_pool()
+    noisy = InstructTask(
+        seed=0, n_sft_pool=0, n_pref_pool=4000, n_val=0, n_test=0, label_noise=noise
+    ).pref_pool()
+    flips = 0
+    for c, n in zip(clean, noisy, strict=True):
+        assert {c["chosen"], c["rejected"]} == {n["chosen"], n["rejected"]}
+        flips += n["chosen"] == c["rejected"]
+    assert lo <= flips / len(clean) <= hi
+
+
+def test_knobs_and_bad_values_are_named():
+    small = dict(n_sft_pool=300, n_pref_pool=0, n_val=0, n_test=0)
+    one = InstructTask(seed=0, max_constraints=1, **small).sft_pool()
+    assert all(len(r["instruction_id_list"]) == 1 for r in one)
+    only = InstructTask(seed=0, instructions=[ti.NO_COMMA, ti.END], **small).sft_pool()
+    assert {i for r in only for i in r["instruction_id_list"]} == {ti.NO_COMMA, ti.END}
+    caps = InstructTask(seed=0, instructions=ti.INSTRUCTIONS, **small).sft_pool()
+    upper = [r for r in caps if ti.UPPER in r["instruction_id_list"]]
+    assert upper and all(r["response"].isupper() for r in upper)
+    assert not any(ti.LOWER in r["instruction_id_list"] for r in upper)  # conflicting pair
+    for kwargs, key in [
+        ({"max_constraints": 4}, "max_constraints"),
+        ({"instructions": ["keywords:frequency"]}, "instructions"),
+        ({"word_limits": ()}, "word_limits"),
+        ({"label_noise": 1.5}, "label_noise"),
+    ]:
+        with pytest.raises(ValueError, match=key):
+            InstructTask(**kwargs)
+    with pytest.raises(ValueError, match="'train'"):
+        InstructTask(n_val=1).eval_split("train")
+
+
+def test_corpus_documents_are_prose_without_the_formats():
+    docs = corpus_documents(0, 2000)
+    assert len(docs) == 2000 and docs == corpus_documents(0, 2000)
+    assert docs != corpus_documents(1, 2000)
+    enders = tuple(e.lower() for e in ti.END_PHRASES)
+    for d in docs:
+        assert 30 <= len(d.split()) <= 120, d
+        assert "\n" not in d and "*" not in d and "<|" not in d
+        assert not d.islower() and not d.isupper()
+        assert not d.lower().endswith(enders), d
+    # The base model meets every topic sentence and the words requests use.
+    text = " ".join(docs)
+    assert all(s in text for sents in ti.SENTENCES.values() for s in sents)
+    assert all(w in text for w in ("small letters", "commas", "lines", "word", "fewer"))
+
+
+@pytest.mark.parametrize(
+    "completion, fmt",
+    [
+        ("The sea is wide. Boats sail out at dawn.", True),
+        ("* the sea is wide.\n* boats sail.\nThat is all.", True),
+        ("- one\n- two", True),
+        ("What is the sea?", True),
+        ("", False),
+        ("   \n ", False),
+        ("The sea is wide and the boats", False),  # cut off mid-sentence
+        ("Sure, here it is:\n* the sea.", False),
+        ("The sea is wide.<|im_end|>", False),
+        ("word " * 61 + "end.", False),
+    ],
+)
+def test_in_format(completion, fmt):
+    assert InstructTask().in_format(completion) is fmt
+
+
+def test_score_known_answers():
+    task = InstructTask()
+    rows = [
+        {"id": "a", "prompt": "p", "instruction_id_list": [ti.NO_COMMA, ti.END],
+         "kwargs": [{}, {"end_phrase": "That is all."}]},
+        {"id": "b", "prompt": "p", "instruction_id_list": [ti.LOWER, ti.BULLETS],
+         "kwargs": [{}, {"num_bullets": 2}]},
+    ]  # fmt: skip
+    completions = ["Cows eat grass. That is all.", "Sure:\n* cows eat grass.\n* hens lay eggs."]
+    out = task.score(rows, completions)
+    assert out == {
+        "prompt_level_strict": 0.5, "inst_level_strict": 0.75,
+        "prompt_level_loose": 1.0, "inst_level_loose": 1.0, "format_share": 0.5,
+    }  # fmt: skip
+    assert task.primary_metric in out
+    with pytest.raises(ValueError, match="one completion per row"):
+        task.score(rows, completions[:1])
+    with pytest.raises(ValueError, match="no IFEval fields"):
+        task.score([{"id": "x", "prompt": "p"}], ["text."])
+
+
+def test_score_of_references_is_perfect(full):
+    task, pools, _ = full
+    rows = pools["val"]
+    out = task.score(rows, [r["reference"] for r in rows])
+    assert out["prompt_level_strict"] == 1.0 and out["format_share"] == 1.0
+    worse = task.score(rows, [r["reference"].upper() + "," for r in rows])
+    assert worse["prompt_level_strict"] < 1.0

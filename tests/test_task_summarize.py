@@ -1,0 +1,197 @@
+"""Tests for the toy summarize task: pools, gold scorer, preference pairs, corpus and metrics."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from budgetsplit.toyworld.task_summarize import (
+    SummarizeTask,
+    corpus_documents,
+    gold_score,
+    summary_of,
+)
+
+ROW = {
+    "facts": ["I moved to Lima", "my cat got sick"],
+    "reference": "TL;DR: I moved to Lima; my cat got sick.",  # 9 words
+}
+# Key-fact clauses as a post states them (first person); fillers never match.
+FACT_IN_POST = re.compile(
+    r"I moved to \w+|my \w+ got a job at the \w+|my \w+ (?:ran away|got sick|got lost)"
+    r"|I lost my \w+ in \w+|the \w+ at the (?:town hall|\w+) was cancelled|I (?:passed|failed) my \w+ exam"
+    r"|my \w+ got married in \w+|I started learning \w+|\w+ did not come to my (?:birthday party|game night|\w+)"
+    r"|I bought a \w+",
+    re.IGNORECASE,
+)
+
+
+def facts_of(post: str) -> dict:
+    """An independent reading of a post's key facts, as a gold row."""
+    # A sentence-initial "My"/"The" is the post's capital, not the fact's.
+    facts = [
+        f[0].lower() + f[1:] if f.split()[0] in ("My", "The") else f
+        for f in FACT_IN_POST.findall(post)
+    ]
+    return {"facts": facts, "reference": summary_of(facts)}
+
+
+@pytest.mark.parametrize(
+    "summary, expected",
+    [
+        (ROW["reference"], 1.0),
+        ("tl;dr: i MOVED to lima; My cat got sick.", 1.0),  # case does not matter
+        ("TL;DR: I moved to Lima.", 0.5),  # one of two facts
+        ("TL;DR: I moved to Oslo; my cat got sick.", 0.0),  # 1/2 covered, 1 invented: 0.5 - 0.5
+        # all covered, one invented, 4 words over 9: 1 - 0.5 - 0.4 * 4/9
+        ("TL;DR: I moved to Lima; my cat got sick; I bought a car.", 0.5 - 0.4 * 4 / 9),
+        # lead-in and aside copied, 6 words over: 1 - 0.4 * 6/9
+        ("TL;DR: Last week I moved to Lima after a long day; my cat got sick.", 1 - 0.4 * 6 / 9),
+        ("TL;DR: my cat got sick; " + "the bus was late again " * 5 + ".", 0.5 - 0.4),  # cap at 1
+        ("TL;DR: I bought a car; I moved to Oslo.", 0.0),  # clipped at 0
+        ("", 0.0),
+    ],
+)
+def test_gold_score_known_answers(summary, expected):
+    assert gold_score(ROW, summary) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "completion, fmt",
+    [
+        ("TL;DR: I moved to Lima.", True),
+        ("TL;DR: I moved to Lima; my cat got sick.", True),
+        ("  TL;DR: I moved to Lima; my cat got sick.\n", True),
+        ("TL;DR: I moved to Lima", False),  # no final period
+        ("I moved to Lima; my cat got sick.", False),  # no TL;DR
+        ("TL;DR: I moved to Lima.\nTL;DR: my cat got sick.", False),  # two lines
+        ("TL;DR: I moved to Lima;; my cat got sick.", False),
+        ("", False),
+    ],
+)
+def test_in_format(completion, fmt):
+    assert SummarizeTask(n_test=0).in_format(completion) is fmt
+
+
+def test_score_known_answers():
+    rows = [ROW, ROW]
+    result = SummarizeTask().score(rows, [ROW["reference"], "The bus was late again."])
+    assert result == pytest.approx({"rouge_l": 0.5, "gold_score": 0.5, "format_share": 0.5})
+    # prediction tl dr i moved to lima (6 tokens) vs reference (10): LCS 6, P 1, R 0.6, F 0.75.
+    one = SummarizeTask().score([ROW], ["TL;DR: I moved to Lima."])
+    assert one == pytest.approx({"rouge_l": 0.75, "gold_score": 0.5, "format_share": 1.0})
+    with pytest.raises(ValueError, match="2 rows and 1 completions"):
+        SummarizeTask().score(rows, ["x"])
+
+
+@pytest.fixture(scope="module")
+def full():
+    task = SummarizeTask(seed=0)
+    t0 = time.perf_counter()
+    pools = {
+        "sft": task.sft_pool(),
+        "pref": task.pref_pool(),
+        "val": task.eval_split("val"),
+        "test": task.eval_split("test"),
+    }
+    return task, pools, time.perf_counter() - t0
+
+
+def test_full_pools_sizes_time_and_disjoint_prompts(full):
+    _, pools, seconds = full
+    assert {k: len(v) for k, v in pools.items()} == {
+        "sft": 20000,
+        "pref": 20000,
+        "val": 200,
+        "test": 500,
+    }
+    assert seconds < 10  # spec: ~2 s; generous for a shared CPU
+    prompts = {k: {r["prompt"] for r in v} for k, v in pools.items()}
+    for k in ("sft", "val", "test"):
+        assert len(prompts[k]) == len(pools[k])
+    names = list(prompts)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            assert not prompts[a] & prompts[b], (a, b)
+    by_id: dict[str, set[str]] = {}
+    for r in pools["pref"]:
+        by_id.setdefault(r["prompt_id"], set()).add(r["prompt"])
+    assert all(len(p) == 1 for p in by_id.values()) and len(by_id) < len(pools["pref"])
+
+
+def test_references_state_the_posts_key_facts(full):
+    task, pools, _ = full
+    for r in pools["test"] + pools["val"]:
+        gold = facts_of(r["prompt"])
+        assert 2 <= len(r["facts"]) <= 3 and gold["facts"] == r["facts"]
+        assert r["reference"] == gold["reference"] and task.in_format(r["reference"])
+        assert gold_score(r, r["reference"]) == 1.0
+    for r in pools["sft"][:3000]:
+        assert r["response"] == facts_of(r["prompt"])["reference"]
+        assert 15 <= len(r["prompt"].split()) <= 70
+        assert len(r["prompt"].split()) + len(r["response"].split()) <= 95
+
+
+def test_pairs_rank_by_gold_score_and_show_every_flaw(full):
+    task, pools, _ = full
+    flaws = set()
+    for r in pools["pref"][:3000]:
+        gold = facts_of(r["prompt"])
+        assert gold_score(gold, r["chosen"]) > gold_score(gold, r["rejected"])
+        assert task.in_format(r["chosen"]) and task.in_format(r["rejected"])
+        for summary in (r["chosen"], r["rejected"]):
+            if gold_score(gold, summary) == 1.0:
+                flaws.add("complete")
+            elif len(summary.split()) > len(gold["reference"].split()):
+                flaws.add("too_long" if gold_score(gold, summary) > 0.5 else "invented")
+            else:
+                flaws.add("missing")
+    assert flaws == {"complete", "too_long", "invented", "missing"}
+
+
+def test_deterministic_and_seeded():
+    a, b, c = (
+        SummarizeTask(seed=s, n_sft_pool=50, n_pref_pool=50, n_val=5, n_test=5) for s in (1, 1, 2)
+    )
+    assert a.sft_pool() == b.sft_pool() and a.pref_pool() == b.pref_pool()
+    assert a.eval_split("val") == b.eval_split("val")
+    assert a.sft_pool() != c.sft_pool()
+    small, big = SummarizeTask(n_sft_pool=30, n_test=3), SummarizeTask(n_sft_pool=60, n_test=40)
+    assert small.sft_pool() == big.sft_pool()[:30]
+
+
+@pytest.mark.parametrize("noise, lo, hi", [(0.0, 0.0, 0.0), (0.25, 0.22, 0.28), (1.0, 1.0, 1.0)])
+def test_label_noise_flip_rate(noise, lo, hi):
+    rows = SummarizeTask(seed=3, n_pref_pool=2000, label_noise=noise).pref_pool()
+    flipped = 0
+    for r in rows:
+        gold = facts_of(r["prompt"])
+        flipped += gold_score(gold, r["chosen"]) < gold_score(gold, r["rejected"])
+    assert lo <= flipped / len(rows) <= hi
+
+
+def test_knobs_and_bad_values():
+    rows = SummarizeTask(n_val=50, min_facts=3, max_facts=3, min_filler=4, max_filler=4).eval_split(
+        "val"
+    )
+    assert all(len(r["facts"]) == 3 for r in rows)
+    with pytest.raises(ValueError, match="label_noise = -0.1"):
+        SummarizeTask(label_noise=-0.1)
+    with pytest.raises(ValueError, match="min_facts = 1"):
+        SummarizeTask(min_facts=1)
+    with pytest.raises(ValueError, match="'dev'"):
+        SummarizeTask().eval_split("dev")
+
+
+def test_corpus_documents_are_prose_without_the_template(full):
+    _, pools, _ = full
+    docs = corpus_documents(seed=0, n=3000)
+    assert docs == corpus_documents(seed=0, n=3000) and docs != corpus_documents(seed=1, n=3000)
+    for d in docs:
+        assert 30 <= len(d.split()) <= 120
+        assert "TL;DR" not in d and ";" not in d and "<|im_start|>" not in d
+    assert sum("'s " in d for d in docs) > 500  # third-person prose about the same events
+    text = "\n".join(docs)
+    assert not any(r["prompt"] in text for r in pools["test"] + pools["val"])
