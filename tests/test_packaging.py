@@ -1,7 +1,6 @@
 """The set-up files agree with each other: environment.yml installs what pyproject.toml pins."""
 
 import tomllib
-
 import yaml
 
 from budgetsplit.config import ROOT

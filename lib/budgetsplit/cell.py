@@ -1,0 +1,234 @@
+"""One cell of the study grid: (task, method, budget, SFT fraction, seed[, cost ratio]) -> one JSON record.
+
+`run_cell` turns the budget into n_sft demonstrations and n_pref preference pairs
+(`budgetsplit.budget`), draws them from the task's pools, runs SFT (or reuses the cached stage),
+then PFT from the SFT model (from the base model when n_sft = 0; no PFT when n_pref = 0),
+evaluates, and writes `<output_dir>/<profile>/<task>/cells/<cell_id>.json` atomically. A cell whose
+record exists is returned as recorded, without training.
+
+    from budgetsplit.cell import Cell, run_cell
+    from budgetsplit.config import load_params
+    params = load_params("toy", "math")
+    record = run_cell(params, Cell("math", "dpo", budget=300, sft_fraction=0.1, seed=0))
+    record["metrics"], record["diagnostics"]["cold_start"]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import torch
+
+from budgetsplit.budget import draw_subsets, spent, split_budget
+from budgetsplit.config import METHODS, ConfigError, Params, to_dict
+from budgetsplit.evaluate import (
+    evaluate_model,
+    logprob_sample,
+    response_logprobs,
+    trainer_diagnostics,
+)
+from budgetsplit.models import base_model_id, load_model, resolve_device, set_cpu_threads
+from budgetsplit.train import run_sft_stage, train_pft
+
+# The method of a cell that buys no preference data (its result is the same for every PFT method).
+SFT_ONLY = "sft"
+_LIBRARIES = (
+    "torch",
+    "transformers",
+    "trl",
+    "peft",
+    "datasets",
+    "tokenizers",
+    "accelerate",
+    "budgetsplit",
+)
+
+
+def _num(x: float) -> str:
+    """A number for a file name: 1000.0 -> "1000", 0.25 -> "0p25"."""
+    return (
+        (str(int(x)) if float(x).is_integer() else repr(float(x)))
+        .replace(".", "p")
+        .replace("-", "m")
+    )
+
+
+@dataclass(frozen=True)
+class Cell:
+    task: str
+    method: str  # a PFT method, or "sft" for a cell that buys no preference data
+    budget: float
+    sft_fraction: float
+    seed: int
+    cost_ratio: float | None = None  # money budgets: c_sft = cost_ratio * costs.pref
+
+    @property
+    def cell_id(self) -> str:
+        """A readable, filesystem-safe id, unique per cell, e.g. "math-dpo-B1000-f0p25-s0"."""
+        parts = [
+            self.task,
+            self.method,
+            f"B{_num(self.budget)}",
+            f"f{_num(self.sft_fraction)}",
+            f"s{self.seed}",
+        ]
+        if self.cost_ratio is not None:
+            parts.append(f"r{_num(self.cost_ratio)}")
+        return "-".join(parts)
+
+
+def cell_costs(params: Params, cell: Cell) -> tuple[float, float]:
+    """(c_sft, c_pref): 1 and 1 for example budgets; money budgets use the params' costs and the cell's ratio."""
+    b = params.budget
+    if b.unit == "examples":
+        if cell.cost_ratio is not None:
+            raise ConfigError(
+                "params", "budget.unit", b.unit, "a cell with a cost ratio needs budget.unit: money"
+            )
+        return 1.0, 1.0
+    c_pref = b.costs.pref
+    return (cell.cost_ratio * c_pref if cell.cost_ratio is not None else b.costs.sft), c_pref
+
+
+def record_path(params: Params, cell: Cell) -> Path:
+    return Path(params.output_dir) / params.profile / cell.task / "cells" / f"{cell.cell_id}.json"
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for lib in _LIBRARIES:
+        try:
+            out[lib] = version(lib)
+        except PackageNotFoundError:
+            out[lib] = "not installed"
+    return out
+
+
+def _device_name(device: str) -> str:
+    if device == "cuda":
+        return f"cuda: {torch.cuda.get_device_name()}"
+    return (
+        f"{device}: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    )
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run_cell(params: Params, cell: Cell, task=None) -> dict:
+    """Train and evaluate one cell, or return its existing record; see the module docstring."""
+    path = record_path(params, cell)
+    if path.is_file():
+        return json.loads(path.read_text())
+    if cell.task != params.task:
+        raise ConfigError("params", "task", params.task, f"the cell is for task {cell.task!r}")
+    if cell.method not in (*METHODS, SFT_ONLY):
+        known = ", ".join((*METHODS, SFT_ONLY))
+        raise ConfigError("cell", "method", cell.method, f"unknown method; known: {known}")
+    t_start = time.perf_counter()
+    if task is None:
+        from budgetsplit.tasks import get_task
+
+        task = get_task(params)
+    c_sft, c_pref = cell_costs(params, cell)
+    n_sft, n_pref = split_budget(cell.budget, cell.sft_fraction, c_sft, c_pref)
+    if cell.method == SFT_ONLY and n_pref:
+        raise ConfigError(
+            "cell", "method", SFT_ONLY, f"the cell buys {n_pref} pairs: name a PFT method"
+        )
+    pref_pool = task.pref_pool()
+    sft_rows, pref_rows = draw_subsets(
+        task.sft_pool(),
+        pref_pool,
+        n_sft,
+        n_pref,
+        cell.seed,
+        task.name,
+        params.budget.disjoint_prompts,
+    )
+    set_cpu_threads(params.cpu_threads)
+    device = resolve_device(params.device)
+    wall: dict[str, float] = {}
+    sft_meta: dict = {}
+
+    # SFT: trained once per distinct stage; every cell loads it from disk, so a reused stage and a
+    # freshly trained one continue from identical weights.
+    t = time.perf_counter()
+    if n_sft > 0:
+        base_id = base_model_id(params.model, params.profile)
+        stage_dir, sft_meta = run_sft_stage(params, task, sft_rows, cell.seed, base_id, device)
+        model, tok = load_model(params.model, params.profile, device, path=stage_dir)
+    else:
+        model, tok = load_model(params.model, params.profile, device)
+    wall["sft"] = time.perf_counter() - t
+
+    # Cold start: how likely the preference data is under the model PFT starts from.
+    t = time.perf_counter()
+    cold = response_logprobs(model, tok, task, logprob_sample(pref_pool))
+    wall["diagnostics"] = time.perf_counter() - t
+
+    pft_diag: dict = {}
+    pft_throughput: dict = {}
+    t = time.perf_counter()
+    if n_pref > 0:
+        records = task.pref_records(pref_rows)
+        outcome = train_pft(
+            model, tok, records, cell.method, params.pft, params.model.lora, cell.seed, device
+        )
+        model = outcome.model
+        pft_diag = trainer_diagnostics(outcome.log_history)
+        pft_throughput = outcome.throughput
+    wall["pft"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    result = evaluate_model(model, tok, task, params.eval, seed=cell.seed)
+    wall["eval"] = time.perf_counter() - t
+    wall["total"] = time.perf_counter() - t_start
+
+    record = {
+        "cell_id": cell.cell_id,
+        "cell": dataclasses.asdict(cell),
+        "params": to_dict(params),
+        "n_sft": n_sft,
+        "n_pref": n_pref,
+        "costs": {"sft": c_sft, "pref": c_pref},
+        "spent": spent(n_sft, n_pref, c_sft, c_pref),
+        "metrics": result["metrics"],
+        "primary_metric": task.primary_metric,
+        "n_eval": result["n_eval"],
+        "diagnostics": {
+            "cold_start": cold,
+            "format_rate": result["format_rate"],
+            "mean_length_tokens": result["mean_length_tokens"],
+            "eos_rate": result["eos_rate"],
+            "sft": trainer_diagnostics(sft_meta.get("log_history", [])),
+            "pft": pft_diag,
+        },
+        "examples": result["examples"],
+        "sft_stage": sft_meta.get("key"),
+        "sft_reused": bool(sft_meta.get("reused", False)),
+        "throughput": {"sft": sft_meta.get("throughput", {}), "pft": pft_throughput},
+        "wall_s": wall,
+        "versions": _versions(),
+        "device": _device_name(device),
+    }
+    record = json.loads(json.dumps(record))  # as a later run will read it back (tuples -> lists)
+    _write_json(path, record)
+    return record

@@ -1,0 +1,102 @@
+"""Command line: `python -m budgetsplit <command>` (also installed as `budgetsplit`).
+
+    budgetsplit plan  --profile toy [--task math ...]     cells, SFT stages, time; runs nothing
+    budgetsplit grid  --profile toy --task math [--executor ray] [--set pft.beta=0.5]
+    budgetsplit table --profile toy                       rebuild runs/<profile>/results.*
+
+`--set key=value` overrides any params key (values are read as YAML: 0.5, [1, 2], true).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from budgetsplit.config import PARAMS_DIR, TASKS, ConfigError, Params, load_params
+
+
+def recipes(profile: str, tasks: list[str] | None) -> list[Path]:
+    """The recipe files of a profile: one per task, plus extra recipes (e.g. math_costs.yaml)."""
+    folder = PARAMS_DIR / profile if not Path(profile).is_dir() else Path(profile)
+    if not folder.is_dir():
+        known = ", ".join(sorted(p.name for p in PARAMS_DIR.iterdir() if p.is_dir()))
+        raise ConfigError(str(folder), "profile", profile, f"no such profile; known: {known}")
+    names = tasks or [t for t in TASKS if (folder / f"{t}.yaml").is_file()]
+    return [folder / f"{n}.yaml" for n in names]
+
+
+def _overrides(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects key=value, got {pair!r}")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def describe(params: Params) -> str:
+    """One line of what a recipe trains on: model and data ids (no network)."""
+    data = ", ".join(f"{k}={v}" for k, v in params.task_options.data.items()) or "toy world"
+    lora = f"LoRA r={params.model.lora.r}" if params.model.lora.enabled else "full finetuning"
+    return f"model={params.model.name} ({lora}); data: {data}; methods={list(params.methods)}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="budgetsplit", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    for name in ("plan", "grid", "table"):
+        p = sub.add_parser(name)
+        p.add_argument("--profile", default="toy")
+        p.add_argument("--task", action="append", help="task or recipe name (repeatable)")
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+        if name == "grid":
+            p.add_argument("--executor", choices=("local", "ray"), default="local")
+            p.add_argument("--address", default=None, help="Ray cluster address (default: local)")
+    args = ap.parse_args(argv)
+    overrides = _overrides(args.set)
+    try:
+        paths = recipes(args.profile, args.task)
+        all_params = [load_params(p, overrides=overrides) for p in paths]
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+    from budgetsplit import grid
+
+    if args.command == "table":
+        df = grid.results_table(all_params[0].output_dir, all_params[0].profile)
+        print(
+            f"{len(df)} cells -> {Path(all_params[0].output_dir, all_params[0].profile)}/results.*"
+        )
+        return 0
+    total_cells = total_stages = 0
+    total_s = 0.0
+    for path, params in zip(paths, all_params, strict=True):
+        if args.command == "plan":
+            p = grid.plan(params)
+            print(
+                f"{path.relative_to(PARAMS_DIR.parent) if path.is_relative_to(PARAMS_DIR.parent) else path}"
+            )
+            print(f"  {describe(params)}")
+            print(f"  {p}")
+            for cell in p.cells:
+                n_sft, n_pref = grid.cell_sizes(params, cell)
+                mark = "done" if cell in p.done else "todo"
+                print(f"    [{mark}] {cell.cell_id}: n_sft={n_sft} n_pref={n_pref}")
+            total_cells += len(p.cells)
+            total_stages += p.sft_stages
+            total_s += p.estimate_s
+        else:
+            grid.run_grid(params, executor=args.executor, address=args.address)
+    if args.command == "plan":
+        print(f"total: {total_cells} cells, {total_stages} distinct SFT stages, "
+              f"estimated {grid._fmt(total_s)}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""Evaluation of a trained model on its task, and the cold-start diagnostics of a cell.
+
+`evaluate_model` generates one completion per eval row (batched, left-padded, KV cache; greedy
+unless `EvalConfig.temperature` > 0, then seeded sampling with top_p), stops at the EOS token
+(<|im_end|>), and returns the task's `score` plus three diagnostics: the share of completions in the
+task's required format, the mean completion length in tokens, and the share that ended with EOS.
+
+Cold start (paper claim 3) is read off two more diagnostics: `response_logprobs`, the mean per-token
+log-probability of the preference data's chosen and rejected responses under the model PFT starts
+from (low values mean the preference data lies off that model's distribution), and
+`trainer_diagnostics`, the final reward margin and accuracy from the PFT trainer's logs.
+
+    from budgetsplit.evaluate import evaluate_model
+    result = evaluate_model(model, tok, task, params.eval, seed=0)
+    result["metrics"][task.primary_metric], result["format_rate"]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from tqdm.auto import tqdm
+from trl.data_utils import common_prefix_length
+
+from budgetsplit.config import EvalConfig
+
+# The preference pairs scored by `response_logprobs`: a fixed, evenly spaced sample of the pool.
+N_LOGPROB_PAIRS = 200
+_LOGPROB_BATCH = 8
+
+
+def _prompt_ids(tok, messages: list[dict]) -> list[int]:
+    # Tokenized as TRL's trainers do: the chat template, tokenized in one go.
+    return tok.apply_chat_template(
+        messages, tokenize=True, return_dict=True, add_generation_prompt=True
+    )["input_ids"]
+
+
+@torch.no_grad()
+def generate(
+    model,
+    tok,
+    conversations: Sequence[list[dict]],
+    cfg: EvalConfig,
+    seed: int = 0,
+    desc: str = "generate",
+) -> tuple[list[str], list[int], list[bool]]:
+    """Completions for chat prompts: (texts, lengths in tokens including EOS, whether EOS was reached)."""
+    device = next(model.parameters()).device
+    prompts = [_prompt_ids(tok, m) for m in conversations]
+    # Batches of similar length waste less compute on padding; results go back in input order.
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    texts, lengths, stopped = [""] * len(prompts), [0] * len(prompts), [False] * len(prompts)
+    sample = cfg.temperature > 0
+    gen_kwargs = dict(
+        max_new_tokens=cfg.max_new_tokens,
+        do_sample=sample,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        use_cache=True,
+    )
+    if sample:
+        gen_kwargs.update(temperature=cfg.temperature, top_p=cfg.top_p)
+    else:  # unset the sampling knobs a model's generation_config may carry, which would warn
+        gen_kwargs.update(temperature=None, top_p=None, top_k=None)
+    torch.manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    bar = tqdm(total=len(prompts), desc=desc, unit="ex", leave=False)
+    for start in range(0, len(order), cfg.batch_size):
+        idx = order[start : start + cfg.batch_size]
+        width = max(len(prompts[i]) for i in idx)
+        # Left padding: every row's last prompt token sits at the same position, where generation starts.
+        ids = torch.full((len(idx), width), tok.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(idx), width), dtype=torch.long)
+        for row, i in enumerate(idx):
+            ids[row, width - len(prompts[i]) :] = torch.tensor(prompts[i])
+            mask[row, width - len(prompts[i]) :] = 1
+        out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), **gen_kwargs)
+        for row, i in enumerate(idx):
+            new = out[row, width:].tolist()
+            end = new.index(tok.eos_token_id) if tok.eos_token_id in new else None
+            stopped[i] = end is not None
+            lengths[i] = end + 1 if end is not None else len(new)
+            texts[i] = tok.decode(new[:end], skip_special_tokens=True)
+        bar.update(len(idx))
+    bar.close()
+    model.train(was_training)
+    return texts, lengths, stopped
+
+
+def evaluate_model(model, tok, task, cfg: EvalConfig, seed: int = 0, n_keep: int = 5) -> dict:
+    """Score `model` on `task`'s eval split (its first `cfg.n_examples` rows); keeps a few completions."""
+    rows = task.eval_split(cfg.split)
+    if cfg.n_examples is not None:
+        rows = rows[: cfg.n_examples]
+    if not rows:
+        raise ValueError(f"task {task.name!r}: eval split {cfg.split!r} is empty")
+    conversations = [task.prompt_messages(r["prompt"]) for r in rows]
+    texts, lengths, stopped = generate(
+        model, tok, conversations, cfg, seed, desc=f"eval {task.name}"
+    )
+    metrics = {k: float(v) for k, v in task.score(rows, texts).items()}
+    return {
+        "metrics": metrics,
+        "n_eval": len(rows),
+        "format_rate": sum(map(task.in_format, texts)) / len(texts),
+        "mean_length_tokens": sum(lengths) / len(lengths),
+        "eos_rate": sum(stopped) / len(stopped),
+        "examples": [
+            {"prompt": r["prompt"], "completion": t}
+            for r, t in zip(rows[:n_keep], texts[:n_keep], strict=True)
+        ],
+    }
+
+
+def logprob_sample(pref_pool: Sequence[dict], n: int = N_LOGPROB_PAIRS) -> list[dict]:
+    """A fixed sample of a preference pool (evenly spaced, so it spans the pool's order)."""
+    if len(pref_pool) <= n:
+        return list(pref_pool)
+    return [pref_pool[i * len(pref_pool) // n] for i in range(n)]
+
+
+@torch.no_grad()
+def _mean_token_logprobs(model, pairs: list[tuple[list[int], list[int]]]) -> list[float]:
+    """Per sequence, the mean log-prob of the completion tokens given the prompt."""
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(pairs), _LOGPROB_BATCH):
+        batch = pairs[start : start + _LOGPROB_BATCH]
+        width = max(len(p) + len(c) for p, c in batch)
+        ids = torch.zeros((len(batch), width), dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, (p, c) in enumerate(batch):
+            ids[row, : len(p) + len(c)] = torch.tensor(p + c)
+            mask[row, : len(p) + len(c)] = 1
+        logits = model(
+            input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False
+        ).logits
+        for row, (p, c) in enumerate(batch):
+            # Position t predicts token t + 1; one row at a time keeps the float32 softmax small.
+            lp = torch.log_softmax(logits[row, len(p) - 1 : len(p) + len(c) - 1].float(), dim=-1)
+            target = torch.tensor(c, device=lp.device)
+            out.append(lp.gather(1, target[:, None]).mean().item())
+    return out
+
+
+def response_logprobs(model, tok, task, pairs: Sequence[dict]) -> dict[str, float]:
+    """Mean per-token log-prob of chosen and rejected responses (tokenized as DPOTrainer does)."""
+    chosen, rejected = [], []
+    for rec in task.pref_records(pairs):
+        prompt = _prompt_ids(tok, rec["prompt"])
+        for side, into in (("chosen", chosen), ("rejected", rejected)):
+            full = tok.apply_chat_template(
+                rec["prompt"] + rec[side], tokenize=True, return_dict=True
+            )["input_ids"]
+            # The completion starts where prompt and prompt + completion diverge, as in TRL.
+            k = common_prefix_length(prompt, full)
+            into.append((full[:k], full[k:]))
+    was_training = model.training
+    model.eval()
+    lp_c, lp_r = _mean_token_logprobs(model, chosen), _mean_token_logprobs(model, rejected)
+    model.train(was_training)
+    return {
+        "n_pairs": len(chosen),
+        "chosen_logprob_per_token": sum(lp_c) / len(lp_c),
+        "rejected_logprob_per_token": sum(lp_r) / len(lp_r),
+    }
+
+
+# Trainer log keys read for the final-reward diagnostics (DPO and KTO log the same names).
+_REWARD_KEYS = (
+    "rewards/margins",
+    "rewards/accuracies",
+    "rewards/chosen",
+    "rewards/rejected",
+    "kl",
+    "loss",
+)
+
+
+def trainer_diagnostics(log_history: Sequence[dict], tail: float = 0.1) -> dict[str, float]:
+    """The PFT trainer's last logged rewards, averaged over the last `tail` share of logged steps."""
+    steps = [h for h in log_history if "loss" in h and "train_runtime" not in h]
+    out: dict[str, float] = {"n_logged_steps": float(len(steps))}
+    if not steps:
+        return out
+    last = steps[-max(1, math.ceil(tail * len(steps))) :]
+    for key in _REWARD_KEYS:
+        vals = [h[key] for h in last if key in h and h[key] is not None]
+        if vals:
+            out["final_" + key.replace("rewards/", "reward_")] = sum(vals) / len(vals)
+    first = steps[0]
+    if "rewards/margins" in first:
+        out["first_reward_margins"] = first["rewards/margins"]
+    return out

@@ -1,0 +1,276 @@
+"""The allocation grid: expand a recipe into cells, plan, run (locally or on Ray), tabulate.
+
+    from budgetsplit.config import load_params
+    from budgetsplit.grid import plan, run_grid
+    params = load_params("toy", "math")
+    print(plan(params))            # cells, distinct SFT stages, time estimate; runs nothing
+    table = run_grid(params)       # resumable: finished cells are skipped
+
+or from a shell: `python -m budgetsplit grid --profile toy --task math [--executor ray] [--dry-run]`.
+
+Crash safety lives in the cell runner: each finished cell writes its JSON record atomically
+(temp file + rename), SFT checkpoints are renamed into place whole, so a killed grid leaves nothing
+that reads as a result, and a rerun recomputes exactly the cells without a record. The results
+table (`runs/<profile>/results.parquet` and `.csv`) is always rebuilt from the records.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from budgetsplit.budget import split_budget
+from budgetsplit.cell import Cell, cell_costs, record_path, run_cell
+from budgetsplit.config import Params
+
+# Seconds per example on the 2-core CPU for the toy world (measured; see BENCHMARKS.md). Used only
+# to estimate before any cell of a profile has finished; after that, measured wall times are used.
+DEFAULT_COST_S = {"sft": 0.02, "pref": 0.06, "eval": 0.05}
+
+
+def cell_sizes(params: Params, cell: Cell) -> tuple[int, int]:
+    return split_budget(cell.budget, cell.sft_fraction, *cell_costs(params, cell))
+
+
+def expand(params: Params) -> list[Cell]:
+    """Every cell of the recipe: budgets x SFT fractions x methods x seeds (x cost ratios).
+
+    A cell that buys no preference data is SFT only; it is the same for every method, so it is
+    one cell with method "sft" rather than one per method.
+    """
+    ratios = params.budget.cost_ratios or (None,)
+    cells: dict[str, Cell] = {}
+    for ratio in ratios:
+        for budget in params.budget.budgets:
+            for frac in params.budget.sft_fractions:
+                for seed in params.seeds:
+                    for method in params.methods:
+                        cell = Cell(params.task, method, budget, frac, seed, ratio)
+                        if cell_sizes(params, cell)[1] == 0:
+                            cell = dataclasses.replace(cell, method="sft")
+                        cells.setdefault(cell.cell_id, cell)
+    return list(cells.values())
+
+
+def cells_dir(params: Params) -> Path:
+    return Path(params.output_dir) / params.profile / params.task / "cells"
+
+
+def sft_stage(params: Params, cell: Cell) -> tuple | None:
+    """What identifies a cell's SFT stage within one recipe; None when it trains no SFT."""
+    n_sft = cell_sizes(params, cell)[0]
+    return (cell.task, n_sft, cell.seed) if n_sft else None
+
+
+@dataclass
+class Plan:
+    cells: list[Cell]
+    done: list[Cell]
+    sft_stages: int
+    sft_stages_todo: int
+    estimate_s: float
+
+    def __str__(self) -> str:
+        todo = len(self.cells) - len(self.done)
+        return (
+            f"{len(self.cells)} cells ({len(self.done)} done, {todo} to run); "
+            f"{self.sft_stages} distinct SFT stages ({self.sft_stages_todo} to train); "
+            f"estimated time {_fmt(self.estimate_s)}"
+        )
+
+
+def _fmt(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m // 60}h{m % 60:02d}m" if m >= 60 else f"{m}m{s:02d}s"
+
+
+def _rates(params: Params) -> dict[str, float]:
+    """Seconds per SFT example, preference pair and eval example, from finished records if any."""
+    totals, counts = defaultdict(float), defaultdict(float)
+    for path in cells_dir(params).glob("*.json"):
+        rec = json.loads(path.read_text())
+        w = rec.get("wall_s", {})
+        epochs_sft, epochs_pft = params.sft.epochs, params.pft.epochs
+        if w.get("sft") and not rec.get("sft_reused") and rec.get("n_sft"):
+            totals["sft"] += w["sft"] / epochs_sft
+            counts["sft"] += rec["n_sft"]
+        if w.get("pft") and rec.get("n_pref"):
+            totals["pref"] += w["pft"] / epochs_pft
+            counts["pref"] += rec["n_pref"]
+        if w.get("eval") and rec.get("n_eval"):
+            totals["eval"] += w["eval"]
+            counts["eval"] += rec["n_eval"]
+    return {k: totals[k] / counts[k] if counts[k] else v for k, v in DEFAULT_COST_S.items()}
+
+
+def plan(params: Params, cells: list[Cell] | None = None) -> Plan:
+    cells = expand(params) if cells is None else cells
+    done = [c for c in cells if record_path(params, c).is_file()]
+    done_ids = {c.cell_id for c in done}
+    stages = {sft_stage(params, c) for c in cells} - {None}
+    todo_stages = {sft_stage(params, c) for c in cells if c.cell_id not in done_ids} - {None}
+    r = _rates(params)
+    n_eval = params.eval.n_examples or 500
+    est = sum(s[1] * params.sft.epochs * r["sft"] for s in todo_stages)
+    for c in cells:
+        if c.cell_id not in done_ids:
+            est += cell_sizes(params, c)[1] * params.pft.epochs * r["pref"] + n_eval * r["eval"]
+    return Plan(cells, done, len(stages), len(todo_stages), est)
+
+
+# ------------------------------------------------------------------------------------ executors
+def _run_local(params: Params, cells: list[Cell], bar: tqdm) -> None:
+    for cell in cells:
+        bar.set_postfix_str(cell.cell_id)
+        run_cell(params, cell)
+        bar.update()
+
+
+def _run_ray(params: Params, cells: list[Cell], bar: tqdm, address: str | None) -> None:
+    """Cells as Ray tasks. Cells sharing an SFT stage wait for the first of them, which trains and
+    caches the stage, so no stage is trained twice even when cells run in parallel."""
+    import ray
+    import torch
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    cpus = params.cpu_threads or 1
+    wants_gpu = params.device == "cuda" or (params.device == "auto" and torch.cuda.is_available())
+    gpus = 1 if wants_gpu else 0
+    remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(_ray_cell)
+
+    groups: dict[tuple | None, list[Cell]] = defaultdict(list)
+    for cell in cells:
+        groups[sft_stage(params, cell)].append(cell)
+    pending: dict = {}
+    waiting: dict = {}
+    for key, group in groups.items():
+        if key is None:  # no SFT stage: nothing to share, all run at once
+            pending.update({remote.remote(params, c): c for c in group})
+        else:
+            pending[remote.remote(params, group[0])] = group[0]
+            waiting[group[0].cell_id] = group[1:]
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            cell = pending.pop(ready[0])
+            ray.get(ready[0])  # re-raises a cell's failure here
+            bar.set_postfix_str(cell.cell_id)
+            bar.update()
+            for c in waiting.pop(cell.cell_id, []):
+                pending[remote.remote(params, c)] = c
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _ray_cell(params: Params, cell: Cell) -> str:
+    run_cell(params, cell)
+    return cell.cell_id
+
+
+def run_grid(
+    params: Params,
+    executor: str = "local",
+    address: str | None = None,
+    progress: bool = True,
+    cells: list[Cell] | None = None,
+) -> pd.DataFrame:
+    """Run every cell without a record, then rebuild and return the results table."""
+    if executor not in ("local", "ray"):
+        raise ValueError(f"executor must be 'local' or 'ray', got {executor!r}")
+    p = plan(params, cells)
+    print(f"[{params.profile}/{params.task}] {p}", flush=True)
+    done = {c.cell_id for c in p.done}
+    todo = [c for c in p.cells if c.cell_id not in done]
+    # Largest SFT stages first: they dominate the time, and the estimate then errs high, not low.
+    todo.sort(key=lambda c: (-cell_sizes(params, c)[0], c.cell_id))
+    start = time.time()
+    with tqdm(
+        total=len(todo), desc=f"{params.task} cells", unit="cell", disable=not progress
+    ) as bar:
+        if executor == "local":
+            _run_local(params, todo, bar)
+        else:
+            _run_ray(params, todo, bar, address)
+    if todo:
+        print(
+            f"[{params.profile}/{params.task}] ran {len(todo)} cells in {_fmt(time.time() - start)}"
+        )
+    return results_table(params.output_dir, params.profile)
+
+
+# --------------------------------------------------------------------------------------- tables
+def _flat(prefix: str, d: dict) -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(f"{prefix}{k}.", v))
+        elif not isinstance(v, list):
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _flatten(rec: dict) -> dict:
+    """One table row of a record: the cell, sizes, and every metric, diagnostic and timing."""
+    row = {
+        "profile": rec["params"]["profile"],
+        **rec["cell"],
+        "n_sft": rec["n_sft"],
+        "n_pref": rec["n_pref"],
+        "spent": rec["spent"],
+        "sft_reused": rec.get("sft_reused"),
+        "primary_metric": rec.get("primary_metric"),
+    }
+    row.update(_flat("metric.", rec.get("metrics", {})))
+    row.update(_flat("diag.", rec.get("diagnostics", {})))
+    row.update(_flat("time.", rec.get("wall_s", {})))
+    return row
+
+
+def load_records(output_dir: str | Path, profile: str) -> list[dict]:
+    paths = sorted(Path(output_dir, profile).glob("*/cells/*.json"))
+    return [json.loads(p.read_text()) for p in paths]
+
+
+def results_table(output_dir: str | Path, profile: str) -> pd.DataFrame:
+    """Rebuild `<output_dir>/<profile>/results.{parquet,csv}` from every cell record."""
+    rows = [_flatten(r) for r in load_records(output_dir, profile)]
+    df = pd.DataFrame(rows)
+    if not df.empty:
+        df = df.sort_values(["task", "budget", "sft_fraction", "method", "seed"], kind="stable")
+        df = df.reset_index(drop=True)
+    out = Path(output_dir, profile)
+    out.mkdir(parents=True, exist_ok=True)
+    for suffix, write in ((".parquet", df.to_parquet), (".csv", df.to_csv)):
+        tmp = out / f"results{suffix}.tmp"
+        write(tmp, index=False)
+        tmp.replace(out / f"results{suffix}")
+    return df
+
+
+def per_method(df: pd.DataFrame) -> pd.DataFrame:
+    """SFT-only cells (method "sft") belong to every method's curve: copy them once per method."""
+    methods = sorted(set(df["method"]) - {"sft"})
+    if not methods:
+        return df
+    sft = df[df["method"] == "sft"]
+    copies = [sft.assign(method=m) for m in methods]
+    return pd.concat([df[df["method"] != "sft"], *copies], ignore_index=True)
+
+
+def best_fraction(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per (task, method, cost ratio, budget): the SFT fraction with the best mean metric over seeds."""
+    keys = ["task", "method", "cost_ratio", "budget"]
+    df = per_method(df)
+    mean = df.groupby(keys + ["sft_fraction"], dropna=False)[metric].mean().reset_index()
+    idx = mean.groupby(keys, dropna=False)[metric].idxmax()
+    return mean.loc[idx].reset_index(drop=True)

@@ -1,0 +1,226 @@
+"""The study's five figures, from a results table (`grid.results_table`), with seaborn.
+
+    from budgetsplit import grid, plots
+    df = plots.prepare(grid.results_table("runs", "toy"))
+    fig = plots.fraction_curves(df); plots.save(fig, "figures", "fig1_fraction_curves")
+
+Every function takes the table and returns a matplotlib Figure; numbers are never invented here:
+a missing piece (no cost grid, one budget only) gives a figure that says so. Seed spread is shown
+as the min-max band over seeds (with one seed there is no band: the README says how many ran).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from budgetsplit.grid import best_fraction, per_method
+
+sns.set_theme(style="whitegrid", context="paper")
+COLD_FRACTIONS = (0.0, 0.01, 0.1)
+
+
+def prepare(df: pd.DataFrame) -> pd.DataFrame:
+    """Add `score` (each row's primary metric) and put SFT-only cells on every method's curve."""
+    if df.empty:
+        return df.assign(score=pd.Series(dtype=float))
+    df = df.copy()
+    df["score"] = [row[f"metric.{row['primary_metric']}"] for _, row in df.iterrows()]
+    return per_method(df)
+
+
+def _metric_name(df: pd.DataFrame, task: str) -> str:
+    return str(df.loc[df["task"] == task, "primary_metric"].iloc[0])
+
+
+def _empty(msg: str) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(6, 2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, msg, ha="center", va="center", wrap=True)
+    return fig
+
+
+def _examples_only(df: pd.DataFrame) -> pd.DataFrame:
+    return df[df["cost_ratio"].isna()] if "cost_ratio" in df else df
+
+
+def fraction_curves(df: pd.DataFrame, method: str = "dpo") -> plt.Figure:
+    """Figure 1: per task, the metric against the SFT fraction, one line per budget."""
+    d = _examples_only(df[df["method"] == method])
+    if d.empty:
+        return _empty(f"no {method} cells in the results")
+    tasks = sorted(d["task"].unique())
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=False):
+        t = d[d["task"] == task]
+        sns.lineplot(
+            data=t, x="sft_fraction", y="score", hue="budget", marker="o", ax=ax,
+            errorbar=("pi", 100), palette="viridis", legend="full",
+        )  # fmt: skip
+        ax.set(title=task, xlabel="SFT share of the budget", ylabel=_metric_name(d, task))
+        ax.legend(title="budget", fontsize=7)
+    fig.suptitle(f"Metric vs SFT fraction ({method}; band: min-max over seeds)")
+    fig.tight_layout()
+    return fig
+
+
+def heatmaps(df: pd.DataFrame, method: str = "dpo") -> plt.Figure:
+    """Figure 2: per task, budget x SFT fraction heatmap; the best cell of each budget boxed."""
+    d = _examples_only(df[df["method"] == method])
+    if d.empty:
+        return _empty(f"no {method} cells in the results")
+    tasks = sorted(d["task"].unique())
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.4 * len(tasks), 3.6), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=False):
+        t = d[d["task"] == task].groupby(["budget", "sft_fraction"])["score"].mean().unstack()
+        sns.heatmap(t, annot=True, fmt=".2f", cmap="mako", cbar=False, ax=ax, annot_kws={"size": 7})
+        for i, (_, row) in enumerate(t.iterrows()):
+            if row.notna().any():
+                j = int(np.nanargmax(row.to_numpy()))
+                ax.add_patch(plt.Rectangle((j, i), 1, 1, fill=False, edgecolor="red", lw=2))
+        ax.set(title=f"{task} ({_metric_name(d, task)})", xlabel="SFT fraction", ylabel="budget")
+    fig.suptitle(f"Budget x SFT fraction ({method}); red box: best fraction per budget")
+    fig.tight_layout()
+    return fig
+
+
+def cold_start(df: pd.DataFrame, task: str = "math", method: str = "dpo") -> plt.Figure:
+    """Figure 3: accuracy at SFT fractions 0, 0.01, 0.1 and the best, across budgets, beside the
+    cold-start diagnostics (reference log-prob of chosen responses, share in format)."""
+    d = _examples_only(df[(df["task"] == task) & (df["method"] == method)])
+    if d.empty:
+        return _empty(f"no {task}/{method} cells in the results")
+    best = best_fraction(d, "score").set_index("budget")["sft_fraction"]
+    d = d.assign(
+        setting=[
+            f"SFT {f:g}" if f in COLD_FRACTIONS else None for f in d["sft_fraction"]
+        ]  # fmt: skip
+    )
+    best_rows = d[d["sft_fraction"] == d["budget"].map(best)].assign(setting="best fraction")
+    d = pd.concat([d[d["setting"].notna()], best_rows], ignore_index=True)
+    panels = [
+        ("score", _metric_name(d, task)),
+        ("diag.ref_logprob_chosen", "ref. log-prob of chosen (per token)"),
+        ("diag.format_share", "share of answers in format"),
+    ]
+    panels = [(c, label) for c, label in panels if c in d and d[c].notna().any()]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 3.4), squeeze=False)
+    for ax, (col, label) in zip(axes[0], panels, strict=False):
+        sns.lineplot(
+            data=d, x="budget", y=col, hue="setting", marker="o", ax=ax, errorbar=("pi", 100)
+        )
+        ax.set(xscale="log", ylabel=label, title=label)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Cold start on {task}: preference finetuning from the base model vs a little SFT")
+    fig.tight_layout()
+    return fig
+
+
+def costs(df: pd.DataFrame, method: str = "dpo") -> plt.Figure:
+    """Figure 4: the best SFT fraction against budget, one line per cost ratio c_sft / c_pref."""
+    d = df[(df["method"] == method) & df["cost_ratio"].notna()] if "cost_ratio" in df else df[:0]
+    if d.empty:
+        return _empty("no money-budget cells (cost ratios) in the results")
+    best = best_fraction(d, "score")
+    tasks = sorted(best["task"].unique())
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=False):
+        sns.lineplot(
+            data=best[best["task"] == task], x="budget", y="sft_fraction", hue="cost_ratio",
+            marker="o", ax=ax, palette="flare", legend="full",
+        )  # fmt: skip
+        ax.set(xscale="log", ylim=(-0.05, 1.05), title=task, ylabel="best SFT fraction")
+        ax.legend(title="c_sft / c_pref", fontsize=7)
+    fig.suptitle("Best SFT share of a money budget, by annotation-cost ratio")
+    fig.tight_layout()
+    return fig
+
+
+def equal_performance(df: pd.DataFrame, method: str = "dpo") -> pd.DataFrame:
+    """Per task: the largest budget at its worst fraction, and the smallest budget whose best
+    fraction matches it (the paper's "balanced 5K matches unbalanced 20K")."""
+    rows = []
+    d = _examples_only(df[df["method"] == method])
+    for task, t in d.groupby("task"):
+        mean = t.groupby(["budget", "sft_fraction"])["score"].mean().reset_index()
+        big = mean["budget"].max()
+        worst = mean[mean["budget"] == big].nsmallest(1, "score").iloc[0]
+        best = mean.loc[mean.groupby("budget")["score"].idxmax()].sort_values("budget")
+        match = best[best["score"] >= worst["score"]]
+        first = match.iloc[0] if len(match) else None
+        rows.append(
+            {
+                "task": task,
+                "large_budget": big,
+                "poor_fraction": worst["sft_fraction"],
+                "poor_score": worst["score"],
+                "matching_budget": None if first is None else first["budget"],
+                "matching_fraction": None if first is None else first["sft_fraction"],
+                "matching_score": None if first is None else first["score"],
+                "budget_ratio": None if first is None else big / first["budget"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def equal_performance_plot(df: pd.DataFrame, method: str = "dpo") -> plt.Figure:
+    """Figure 5: metric vs budget at the best fraction and at the large budget's poor fraction."""
+    d = _examples_only(df[df["method"] == method])
+    if d.empty or d["budget"].nunique() < 2:
+        return _empty("equal-performance needs at least two budgets")
+    eq = equal_performance(df, method).set_index("task")
+    tasks = sorted(d["task"].unique())
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.3 * len(tasks), 3.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=False):
+        t = d[d["task"] == task]
+        mean = t.groupby(["budget", "sft_fraction"])["score"].mean().reset_index()
+        best = mean.loc[mean.groupby("budget")["score"].idxmax()]
+        e = eq.loc[task]
+        poor = mean[mean["sft_fraction"] == e["poor_fraction"]]
+        ax.plot(best["budget"], best["score"], "o-", label="best fraction")
+        ax.plot(poor["budget"], poor["score"], "s--", label=f"SFT fraction {e['poor_fraction']:g}")
+        ax.axhline(e["poor_score"], color="grey", lw=0.8, ls=":")
+        if e["matching_budget"] is not None and not pd.isna(e["matching_budget"]):
+            ax.annotate(
+                f"{e['matching_budget']:g} at best ~ {e['large_budget']:g} at {e['poor_fraction']:g}",
+                (e["matching_budget"], e["matching_score"]), textcoords="offset points",
+                xytext=(5, -25), fontsize=7, arrowprops={"arrowstyle": "->"},
+            )  # fmt: skip
+        ax.set(xscale="log", title=task, xlabel="budget", ylabel=_metric_name(d, task))
+        ax.legend(fontsize=7)
+    fig.suptitle("Equal performance: a well-split small budget vs a poorly split large one")
+    fig.tight_layout()
+    return fig
+
+
+FIGURES = {
+    "fig1_fraction_curves": fraction_curves,
+    "fig2_heatmaps": heatmaps,
+    "fig3_cold_start": cold_start,
+    "fig4_costs": costs,
+    "fig5_equal_performance": equal_performance_plot,
+}
+
+
+def save(fig: plt.Figure, folder: str | Path, name: str) -> list[Path]:
+    """Write `name`.png and `name`.pdf into `folder`; returns the paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
+    for p in paths:
+        fig.savefig(p, dpi=150, bbox_inches="tight")
+    return paths
+
+
+def all_figures(df: pd.DataFrame, folder: str | Path) -> dict[str, list[Path]]:
+    """Every figure of the study from one (prepared) table."""
+    out = {}
+    for name, make in FIGURES.items():
+        fig = make(df)
+        out[name] = save(fig, folder, name)
+        plt.close(fig)
+    return out

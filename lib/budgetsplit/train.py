@@ -1,0 +1,325 @@
+"""The two training stages of a cell: SFT with TRL's SFTTrainer, then preference finetuning.
+
+PFT methods (names as in `budgetsplit.config.METHODS`), all on TRL 1.x trainers:
+
+- dpo:     DPOTrainer, loss_type ["sigmoid"]
+- ipo:     DPOTrainer, loss_type ["ipo"] (beta is IPO's tau)
+- dpo_sft: DPOTrainer, loss_type ["sigmoid", "sft"], loss_weights [1, pft.sft_weight]
+- kto:     KTOTrainer on the pairs unpaired as TRL does (chosen -> desirable, rejected -> undesirable)
+
+PFT starts from the SFT model (the base model when n_sft = 0), and that starting model, frozen, is
+the reference: precomputed reference log-probs from it before the first step, a frozen copy, or
+(with LoRA) the same weights with the adapter disabled. With LoRA the SFT adapter is merged into the
+weights before PFT puts a fresh adapter on, as in the paper.
+
+An SFT stage is cached under `<output_dir>/<profile>/<task>/sft/<key>/` (safetensors, written to a
+temp dir and renamed into place) and reused by every cell with the same key: `sft_stage_key` folds
+in everything that determines the stage's weights (a grid planner counts distinct stages with it).
+
+    stage_dir, info = run_sft_stage(params, task, sft_rows, seed=0, base_id=..., device="cpu")
+    model, tok = load_model(params.model, params.profile, "cpu", path=stage_dir)
+    outcome = train_pft(model, tok, task.pref_records(pref_rows), "dpo", params.pft, params.model.lora, 0, "cpu")
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset
+from filelock import FileLock
+from tqdm.auto import tqdm
+from transformers import PrinterCallback, ProgressCallback, TrainerCallback, set_seed
+from transformers.utils.notebook import NotebookProgressCallback
+
+from budgetsplit.config import ConfigError, LoraConfig, Params, PFTConfig, StageConfig, to_dict
+from budgetsplit.models import align_special_tokens, bf16_supported, load_model, n_parameters
+
+LOSS_TYPES = {"dpo": ["sigmoid"], "ipo": ["ipo"], "dpo_sft": ["sigmoid", "sft"]}
+# Below this size activations are cheap and recomputing them (gradient checkpointing) only costs time.
+_CHECKPOINTING_MIN_PARAMS = 500_000_000
+
+
+@dataclass
+class StageOutcome:
+    """A trained model with what its trainer logged."""
+
+    model: Any
+    log_history: list[dict] = field(default_factory=list)
+    wall_s: float = 0.0
+    throughput: dict[str, float] = field(default_factory=dict)
+
+
+def peft_config(lora: LoraConfig):
+    if not lora.enabled:
+        return None
+    from peft import LoraConfig as PeftLoraConfig
+
+    return PeftLoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        task_type="CAUSAL_LM",
+    )
+
+
+def trainer_args(stage: StageConfig, seed: int, device: str, model, output_dir: str) -> dict:
+    """Keyword arguments shared by SFTConfig, DPOConfig and KTOConfig."""
+    on_cpu = device == "cpu"
+    return dict(
+        output_dir=output_dir,
+        per_device_train_batch_size=stage.per_device_batch_size,
+        gradient_accumulation_steps=stage.batch_size // stage.per_device_batch_size,
+        learning_rate=stage.learning_rate,
+        num_train_epochs=stage.epochs,
+        lr_scheduler_type=stage.lr_scheduler,
+        warmup_steps=stage.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
+        weight_decay=stage.weight_decay,
+        max_grad_norm=stage.max_grad_norm,
+        optim=stage.optim,
+        max_length=stage.max_length,
+        seed=seed,
+        data_seed=seed,
+        # TRL defaults to bf16 and activation checkpointing; on CPU both only slow training down.
+        bf16=bf16_supported(device),
+        fp16=False,
+        activation_checkpointing=not on_cpu and n_parameters(model) >= _CHECKPOINTING_MIN_PARAMS,
+        use_cpu=on_cpu,
+        dataloader_num_workers=0 if on_cpu else 2,
+        dataloader_pin_memory=device == "cuda",
+        logging_steps=1,
+        report_to="none",
+        save_strategy="no",
+    )
+
+
+class _StepBar(TrainerCallback):
+    """One progress bar per stage: Trainer's default callbacks print every log, i.e. every step."""
+
+    def __init__(self, desc: str):
+        self.desc, self.bar = desc, None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.bar = tqdm(total=state.max_steps, desc=self.desc, unit="step", leave=False)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.bar.update(1)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "loss" in logs:
+            self.bar.set_postfix(loss=f"{logs['loss']:.3f}")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.bar.close()
+
+
+def _finish(trainer, lora: LoraConfig, t0: float, desc: str) -> StageOutcome:
+    for cb in (ProgressCallback, PrinterCallback, NotebookProgressCallback):
+        trainer.remove_callback(cb)
+    trainer.add_callback(_StepBar(desc))
+    out = trainer.train()
+    model = trainer.model
+    if lora.enabled:
+        model = model.merge_and_unload()
+    model.eval()
+    runtime = out.metrics["train_runtime"]
+    logs = list(trainer.state.log_history)
+    thr = {"train_runtime_s": runtime, "samples_per_s": out.metrics["train_samples_per_second"]}
+    tokens = [h["num_tokens"] for h in logs if "num_tokens" in h]
+    if tokens and runtime > 0:
+        thr["tokens_per_s"] = tokens[-1] / runtime
+    return StageOutcome(model, logs, time.perf_counter() - t0, thr)
+
+
+def train_sft(
+    model, tok, records: list[dict], stage: StageConfig, lora: LoraConfig, seed: int, device: str
+) -> StageOutcome:
+    """SFT on conversational {"messages"} records; returns the (merged) model."""
+    from trl import SFTConfig, SFTTrainer
+
+    if not records:
+        raise ValueError("train_sft needs at least one record")
+    t0 = time.perf_counter()
+    set_seed(seed)
+    with tempfile.TemporaryDirectory(prefix="budgetsplit-sft-") as tmp:
+        args = SFTConfig(
+            **trainer_args(stage, seed, device, model, tmp),
+            # Loss on assistant turns only when asked; the paper trains on the full text.
+            assistant_only_loss=stage.completion_only_loss,
+            packing=False,
+        )
+        trainer = SFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_list(records),
+            processing_class=tok,
+            peft_config=peft_config(lora),
+        )
+        return _finish(trainer, lora, t0, f"SFT on {len(records)}")
+
+
+def train_pft(
+    model,
+    tok,
+    records: list[dict],
+    method: str,
+    pft: PFTConfig,
+    lora: LoraConfig,
+    seed: int,
+    device: str,
+) -> StageOutcome:
+    """Preference finetuning of `model` on TRL preference records; the frozen start is the reference."""
+    from trl import DPOConfig, DPOTrainer, KTOConfig, KTOTrainer
+
+    if not records:
+        raise ValueError("train_pft needs at least one preference record")
+    if method not in (*LOSS_TYPES, "kto"):
+        raise ConfigError("params", "methods", method, "unknown PFT method")
+    t0 = time.perf_counter()
+    set_seed(seed)
+    # A reference copy is needed only for full finetuning without precomputed reference log-probs:
+    # LoRA's reference is the adapter-disabled model, and precomputation reads the model before step 1.
+    ref = None
+    if not lora.enabled and not pft.precompute_ref_log_probs:
+        ref = copy.deepcopy(model).eval().requires_grad_(False)
+    dataset = Dataset.from_list(records)
+    with tempfile.TemporaryDirectory(prefix=f"budgetsplit-{method}-") as tmp:
+        common = dict(
+            beta=pft.beta,
+            precompute_ref_log_probs=pft.precompute_ref_log_probs,
+            **trainer_args(pft, seed, device, model, tmp),
+        )
+        if method == "kto":
+            from trl.data_utils import unpair_preference_dataset
+
+            if pft.per_device_batch_size < 2:
+                raise ConfigError("params", "pft.per_device_batch_size", pft.per_device_batch_size,
+                                  "KTO estimates its KL term within a batch: needs >= 2")  # fmt: skip
+            # TRL unpairs batch-wise into [all chosen..., all rejected...] and KTO reads its data in
+            # order, so shuffle (seeded) lest every batch hold one label only.
+            dataset = unpair_preference_dataset(dataset).shuffle(seed=seed).flatten_indices()
+            args = KTOConfig(
+                desirable_weight=pft.desirable_weight,
+                undesirable_weight=pft.undesirable_weight,
+                **common,
+            )
+            trainer_cls = KTOTrainer
+        else:
+            weights = [1.0, pft.sft_weight] if method == "dpo_sft" else None
+            args = DPOConfig(loss_type=list(LOSS_TYPES[method]), loss_weights=weights, **common)
+            trainer_cls = DPOTrainer
+        trainer = trainer_cls(
+            model=model,
+            ref_model=ref,
+            args=args,
+            train_dataset=dataset,
+            processing_class=tok,
+            peft_config=peft_config(lora),
+        )
+        outcome = _finish(trainer, lora, t0, f"{method} on {len(records)}")
+    outcome.throughput["pairs_per_s"] = (
+        len(records) * pft.epochs / max(outcome.throughput["train_runtime_s"], 1e-9)
+    )
+    return outcome
+
+
+# ------------------------------------------------------------------------------ SFT stage cache
+def task_data_id(task) -> str:
+    """A hash of what an SFT draw can depend on: the SFT pool's rows and every prompt id (the
+    disjoint-prompt draw orders prompts of both pools)."""
+    h = hashlib.sha256()
+    for r in task.sft_pool():
+        h.update(json.dumps([r["id"], r["prompt_id"], r["prompt"], r["response"]]).encode())
+    for r in task.pref_pool():
+        h.update(str(r["prompt_id"]).encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def sft_stage_key(params: Params, n_sft: int, seed: int, base_id: str, data_id: str) -> str:
+    """The cache key of an SFT stage: n, seed, and a hash of everything else that shapes its weights.
+
+    `base_id` is `budgetsplit.models.base_model_id(params.model, params.profile)` and `data_id` is
+    `task_data_id(task)`. Label noise is left out on purpose: it flips preference pairs only, so
+    cells differing in it share SFT stages.
+    """
+    parts = {
+        "task": params.task,
+        "profile": params.profile,
+        "base": base_id,
+        "data": data_id,
+        "dtype": params.model.dtype,
+        "lora": to_dict(params.model.lora),
+        "sft": to_dict(params.sft),
+        "disjoint_prompts": params.budget.disjoint_prompts,
+    }
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    return f"n{n_sft}-s{seed}-{digest[:12]}"
+
+
+def sft_stage_dir(params: Params, key: str) -> Path:
+    return Path(params.output_dir) / params.profile / params.task / "sft" / key
+
+
+def _ids_digest(rows: list[dict]) -> str:
+    return hashlib.sha256("\n".join(str(r["id"]) for r in rows).encode()).hexdigest()[:16]
+
+
+def _train_and_save(
+    params: Params, task, rows: list[dict], seed: int, device: str, folder: Path
+) -> dict:
+    model, tok = load_model(params.model, params.profile, device)
+    outcome = train_sft(
+        model, tok, task.sft_records(rows), params.sft, params.model.lora, seed, device
+    )
+    align_special_tokens(outcome.model, tok)
+    meta = {
+        "key": folder.name,
+        "n_sft": len(rows),
+        "seed": seed,
+        "ids_digest": _ids_digest(rows),
+        "wall_s": outcome.wall_s,
+        "throughput": outcome.throughput,
+        "log_history": outcome.log_history,
+    }
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        outcome.model.save_pretrained(tmp)  # safetensors
+        tok.save_pretrained(tmp)
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        os.rename(tmp, folder)  # atomic: readers see a whole stage or none
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return meta
+
+
+def run_sft_stage(
+    params: Params, task, rows: list[dict], seed: int, base_id: str, device: str
+) -> tuple[Path, dict]:
+    """Train the SFT stage of `rows`, or find it cached; returns (its folder, its meta with "reused")."""
+    folder = sft_stage_dir(
+        params, sft_stage_key(params, len(rows), seed, base_id, task_data_id(task))
+    )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # Cells running in parallel that need one stage train it once: the others wait, then reuse it.
+    with FileLock(str(folder) + ".lock"):
+        if not (folder / "meta.json").is_file():
+            return folder, {
+                **_train_and_save(params, task, rows, seed, device, folder),
+                "reused": False,
+            }
+    meta = json.loads((folder / "meta.json").read_text())
+    if meta["ids_digest"] != _ids_digest(rows):
+        raise RuntimeError(
+            f"SFT stage {folder} was trained on other examples than this cell draws "
+            f"({meta['ids_digest']} != {_ids_digest(rows)}); the task's pools changed: delete it"
+        )
+    return folder, {**meta, "reused": True}

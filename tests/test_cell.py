@@ -1,0 +1,183 @@
+"""Tests of budgetsplit.cell: whole cells on a tiny in-process model and task, and (marked slow) on the
+toy world's smoke profile end to end."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from test_models import AddTask, one_thread, tiny_llama_folder  # noqa: F401 (autouse)
+
+import budgetsplit.cell as cellmod
+from budgetsplit.cell import Cell, cell_costs, record_path, run_cell
+from budgetsplit.config import (
+    BudgetConfig,
+    ConfigError,
+    CostConfig,
+    EvalConfig,
+    ModelConfig,
+    Params,
+    PFTConfig,
+    StageConfig,
+)
+
+FAST = dict(epochs=1.0, batch_size=8, per_device_batch_size=8, max_length=64, warmup_ratio=0.0)
+
+
+@pytest.fixture(scope="module")
+def task():
+    return AddTask()
+
+
+@pytest.fixture(scope="module")
+def base_folder(tmp_path_factory, task):
+    return tiny_llama_folder(tmp_path_factory.mktemp("base"), task)
+
+
+def params(out, base_folder, **kw) -> Params:
+    kw.setdefault("eval", EvalConfig(n_examples=16, max_new_tokens=12, batch_size=16))
+    return Params(task="math", profile="test", model=ModelConfig(name=base_folder), device="cpu", cpu_threads=1,
+                  sft=StageConfig(**FAST, learning_rate=3e-3), pft=PFTConfig(**FAST, learning_rate=1e-3),
+                  output_dir=str(out), **kw)  # fmt: skip
+
+
+def test_cell_ids_are_readable_unique_and_safe():
+    cells = [Cell("math", m, b, f, s, r) for m in ("dpo", "kto") for b in (100, 1000.0, 2.5)
+             for f in (0.0, 0.01, 0.1, 1.0) for s in (0, 1) for r in (None, 2.0)]  # fmt: skip
+    ids = [c.cell_id for c in cells]
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", i) for i in ids)
+    assert Cell("math", "dpo", 1000, 0.25, 3).cell_id == "math-dpo-B1000-f0p25-s3"
+    assert Cell("math", "dpo", 1000, 0.25, 3, 5.0).cell_id == "math-dpo-B1000-f0p25-s3-r5"
+
+
+def test_costs_per_budget_unit(tmp_path, base_folder):
+    p = params(tmp_path, base_folder)
+    assert cell_costs(p, Cell("math", "dpo", 100, 0.5, 0)) == (1.0, 1.0)
+    with pytest.raises(ConfigError, match="money"):
+        cell_costs(p, Cell("math", "dpo", 100, 0.5, 0, cost_ratio=2.0))
+    money = params(
+        tmp_path,
+        base_folder,
+        budget=BudgetConfig(unit="money", costs=CostConfig(sft=0.004, pref=0.001)),
+    )
+    assert cell_costs(money, Cell("math", "dpo", 1, 0.5, 0)) == (0.004, 0.001)
+    assert cell_costs(money, Cell("math", "dpo", 1, 0.5, 0, cost_ratio=2.0)) == (0.002, 0.001)
+
+
+def test_sft_then_dpo_cell_writes_its_record_once(tmp_path, base_folder, task, monkeypatch):
+    p = params(tmp_path, base_folder)
+    cell = Cell("math", "dpo", 40, 0.5, 0)
+    rec = run_cell(p, cell, task)
+    assert (rec["n_sft"], rec["n_pref"], rec["spent"]) == (20, 20, 40.0)
+    assert json.loads(record_path(p, cell).read_text()) == rec
+    assert rec["params"]["pft"]["beta"] == p.pft.beta and rec["cell"]["method"] == "dpo"
+    assert set(rec["metrics"]) == {"accuracy"} and rec["n_eval"] == 16
+    d = rec["diagnostics"]
+    assert d["cold_start"]["n_pairs"] == 150 and d["cold_start"]["chosen_logprob_per_token"] < 0
+    assert 0 <= d["format_rate"] <= 1 and d["mean_length_tokens"] > 0
+    assert "final_reward_margins" in d["pft"] and "final_reward_accuracies" in d["pft"]
+    assert d["sft"]["n_logged_steps"] == 3 and d["sft"]["final_loss"] > 0
+    assert not rec["sft_reused"] and rec["sft_stage"].startswith("n20-s0-")
+    assert set(rec["wall_s"]) == {"sft", "diagnostics", "pft", "eval", "total"}
+    assert rec["versions"]["trl"].startswith("1.") and rec["device"].startswith("cpu")
+
+    def no_training(*a, **k):
+        raise AssertionError("an existing record must not retrain")
+
+    monkeypatch.setattr(cellmod, "train_pft", no_training)
+    monkeypatch.setattr(cellmod, "load_model", no_training)
+    assert run_cell(p, cell, task) == rec
+
+
+def test_cells_share_sft_stages_and_repeat_exactly(tmp_path, base_folder, task):
+    p = params(tmp_path / "a", base_folder)
+    first = run_cell(p, Cell("math", "kto", 40, 0.5, 0), task)
+    second = run_cell(p, Cell("math", "ipo", 40, 0.5, 0), task)
+    assert not first["sft_reused"] and second["sft_reused"]
+    assert first["sft_stage"] == second["sft_stage"]
+    assert len([d for d in (tmp_path / "a" / "test" / "math" / "sft").iterdir() if d.is_dir()]) == 1
+    # The same cell from scratch elsewhere (SFT retrained too): identical numbers.
+    again = run_cell(params(tmp_path / "b", base_folder), Cell("math", "kto", 40, 0.5, 0), task)
+    for key in ("metrics", "diagnostics", "examples", "n_sft", "n_pref"):
+        assert again[key] == first[key], key
+
+
+def test_sft_only_and_pft_only_cells(tmp_path, base_folder, task):
+    p = params(tmp_path, base_folder)
+    with pytest.raises(ConfigError, match="name a PFT method"):
+        run_cell(p, Cell("math", "sft", 30, 0.5, 0), task)
+    sft_only = run_cell(p, Cell("math", "sft", 30, 1.0, 0), task)
+    assert (sft_only["n_sft"], sft_only["n_pref"]) == (30, 0) and sft_only["diagnostics"][
+        "pft"
+    ] == {}
+    pft_only = run_cell(p, Cell("math", "dpo", 30, 0.0, 0), task)
+    assert (pft_only["n_sft"], pft_only["n_pref"]) == (0, 30) and pft_only["sft_stage"] is None
+    assert pft_only["diagnostics"]["pft"]["n_logged_steps"] == 4
+    # Cold start: the base model finds the preference data far less likely than the SFT model does.
+    lp = lambda r: r["diagnostics"]["cold_start"]["chosen_logprob_per_token"]  # noqa: E731
+    assert lp(sft_only) > lp(pft_only) + 0.3
+
+
+def test_money_budget_cell_spends_at_its_costs(tmp_path, base_folder, task):
+    money = BudgetConfig(unit="money", costs=CostConfig(sft=1.0, pref=0.5), cost_ratios=(4.0,))
+    p = params(tmp_path, base_folder, budget=money)
+    rec = run_cell(p, Cell("math", "dpo", 20, 0.5, 0, cost_ratio=4.0), task)
+    assert (rec["n_sft"], rec["n_pref"]) == (5, 20) and rec["costs"] == {"sft": 2.0, "pref": 0.5}
+    assert rec["spent"] == 20.0
+
+
+# --------------------------------------------------------------- end to end on the smoke toy world
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    from budgetsplit.config import load_params
+    from budgetsplit.tasks import get_task
+
+    def params(out):
+        # Two SFT epochs: with one, 300 demonstrations do not yet teach the smoke model the format.
+        overrides = {"output_dir": str(out), "cpu_threads": 1, "sft.epochs": 2}
+        return load_params("smoke", "math", overrides=overrides)
+
+    p = params(tmp_path_factory.mktemp("smoke"))
+    return p, get_task(p), params
+
+
+@pytest.mark.slow
+def test_smoke_cells_end_to_end(smoke):
+    from budgetsplit.evaluate import evaluate_model
+    from budgetsplit.models import load_model
+
+    p, task, _ = smoke
+    sft_only = run_cell(p, Cell("math", "sft", 300, 1.0, 0))
+    dpo_only = run_cell(p, Cell("math", "dpo", 40, 0.0, 0))
+    sft_dpo = run_cell(p, Cell("math", "dpo", 40, 0.5, 0))
+    sft_kto = run_cell(p, Cell("math", "kto", 40, 0.5, 0))
+    for rec in (sft_only, dpo_only, sft_dpo, sft_kto):
+        assert record_path(p, Cell(**rec["cell"])).is_file()
+        assert rec["n_eval"] == p.eval.n_examples and rec["primary_metric"] == "accuracy_strict"
+    assert (sft_only["n_sft"], sft_only["n_pref"], dpo_only["n_sft"], sft_dpo["n_pref"]) == (
+        300,
+        0,
+        0,
+        20,
+    )
+    assert not sft_dpo["sft_reused"] and sft_kto["sft_reused"]
+    assert sft_dpo["sft_stage"] == sft_kto["sft_stage"]
+    assert "final_reward_margins" in sft_dpo["diagnostics"]["pft"]
+    assert "final_kl" in sft_kto["diagnostics"]["pft"]
+    base = evaluate_model(*load_model(p.model, p.profile, "cpu"), task, p.eval)
+    metric = "accuracy_strict"
+    assert sft_only["metrics"][metric] > base["metrics"][metric]
+    assert sft_only["diagnostics"]["format_rate"] > base["format_rate"]
+
+
+@pytest.mark.slow
+def test_smoke_cell_repeats_exactly(smoke, tmp_path):
+    p, _, params = smoke
+    cell = Cell("math", "dpo", 40, 0.5, 0)
+    first = run_cell(p, cell)
+    again = run_cell(params(tmp_path), cell)  # a fresh output dir: SFT and DPO both retrained
+    assert not again["sft_reused"]
+    for key in ("metrics", "diagnostics", "examples"):
+        assert again[key] == first[key], key

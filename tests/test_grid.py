@@ -1,0 +1,127 @@
+"""The grid: expansion, planning, the results table, and (slow) real runs: resumable after a
+SIGKILL, and the Ray executor on a real local Ray instance."""
+
+import json
+
+import pandas as pd
+
+from budgetsplit import grid
+from budgetsplit.cell import Cell
+from budgetsplit.config import load_params
+
+
+def test_expand_covers_the_grid_once():
+    params = load_params(
+        "smoke",
+        "math",
+        overrides={
+            "budget.budgets": [40, 80],
+            "budget.sft_fractions": [0.0, 0.5, 1.0],
+            "methods": ["dpo", "kto"],
+            "seeds": [0, 1],
+        },
+    )
+    cells = grid.expand(params)
+    ids = [c.cell_id for c in cells]
+    assert len(ids) == len(set(ids))
+    # f < 1: 2 budgets x 2 fractions x 2 methods x 2 seeds; f = 1 is SFT only, one cell per method-free key
+    assert len(cells) == 2 * 2 * 2 * 2 + 2 * 2
+    sft_only = [c for c in cells if c.method == "sft"]
+    assert {c.sft_fraction for c in sft_only} == {1.0}
+
+
+def test_money_grid_has_cost_ratios():
+    params = load_params(
+        "smoke",
+        "math",
+        overrides={
+            "budget.unit": "money",
+            "budget.budgets": [40],
+            "budget.sft_fractions": [0.5],
+            "budget.cost_ratios": [1, 5],
+            "budget.costs.pref": 1.0,
+        },
+    )
+    cells = grid.expand(params)
+    assert {c.cost_ratio for c in cells} == {1.0, 5.0}
+    sizes = {c.cost_ratio: grid.cell_sizes(params, c) for c in cells}
+    assert sizes[1.0] == (20, 20) and sizes[5.0] == (4, 20)
+
+
+def test_plan_counts_distinct_sft_stages(tmp_path):
+    params = load_params(
+        "smoke",
+        "math",
+        overrides={
+            "budget.budgets": [40, 80],
+            "budget.sft_fractions": [0.0, 0.5, 1.0],
+            "methods": ["dpo", "ipo"],
+            "output_dir": str(tmp_path),
+        },
+    )
+    p = grid.plan(params)
+    # SFT stages: n_sft in {20, 40} at B=40 and {40, 80} at B=80 -> 20, 40, 80 distinct
+    assert p.sft_stages == 3 and p.sft_stages_todo == 3
+    assert not p.done and p.estimate_s > 0
+    assert "3 distinct SFT stages" in str(p)
+
+
+def _fake_record(tmp_path, params, cell, score):
+    """A record in run_cell's format, for table tests that need no training."""
+    n_sft, n_pref = grid.cell_sizes(params, cell)
+    rec = {
+        "cell_id": cell.cell_id,
+        "cell": {**cell.__dict__},
+        "params": {"profile": params.profile},
+        "n_sft": n_sft,
+        "n_pref": n_pref,
+        "spent": n_sft + n_pref,
+        "metrics": {"accuracy_strict": score, "format_share": 1.0},
+        "primary_metric": "accuracy_strict",
+        "diagnostics": {"cold_start": {"chosen_logprob": -1.5}},
+        "wall_s": {"sft": 1.0, "pft": 2.0, "eval": 0.5},
+    }
+    path = grid.record_path(params, cell)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rec))
+
+
+def test_results_table_is_rebuilt_from_records(tmp_path):
+    params = load_params("smoke", "math", overrides={"output_dir": str(tmp_path)})
+    cells = grid.expand(params)
+    for i, c in enumerate(cells):
+        _fake_record(tmp_path, params, c, score=i / 10)
+    assert len(grid.plan(params).done) == len(cells)
+    df = grid.results_table(tmp_path, "smoke")
+    assert len(df) == len(cells)
+    assert (tmp_path / "smoke" / "results.parquet").is_file()
+    assert (tmp_path / "smoke" / "results.csv").is_file()
+    back = pd.read_parquet(tmp_path / "smoke" / "results.parquet")
+    pd.testing.assert_frame_equal(back, df)
+    assert "metric.accuracy_strict" in df and "diag.cold_start.chosen_logprob" in df
+    # a half-written temp file from a killed run is not a record
+    (grid.cells_dir(params) / ".math-dpo-B40.tmp").write_text("{")
+    assert len(grid.results_table(tmp_path, "smoke")) == len(cells)
+
+
+def test_best_fraction_puts_sft_only_on_every_curve():
+    df = pd.DataFrame(
+        {
+            "task": "math",
+            "method": ["dpo", "dpo", "sft", "kto"],
+            "cost_ratio": [None] * 4,
+            "budget": [100.0] * 4,
+            "sft_fraction": [0.0, 0.5, 1.0, 0.5],
+            "score": [0.1, 0.3, 0.5, 0.6],
+        }
+    )
+    best = grid.best_fraction(df, "score").set_index("method")
+    assert best.loc["dpo", "sft_fraction"] == 1.0  # SFT only wins for dpo
+    assert best.loc["kto", "sft_fraction"] == 0.5
+
+
+def test_cell_ids_are_unique_and_safe():
+    a = Cell("math", "dpo", 1000.0, 0.25, 0)
+    b = Cell("math", "dpo", 1000.0, 0.25, 0, cost_ratio=2.0)
+    assert a.cell_id != b.cell_id
+    assert all(ch.isalnum() or ch in "-_" for ch in a.cell_id + b.cell_id)

@@ -1,0 +1,161 @@
+"""Tests of budgetsplit.train: real TRL trainers on tiny in-process models (a few seconds each)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from test_models import AddTask, one_thread, tiny_llama_folder, tiny_tokenizer  # noqa: F401 (autouse)
+from transformers import Qwen2Config, Qwen2ForCausalLM
+
+from budgetsplit.chat import ensure_chat_template
+from budgetsplit.config import LoraConfig, ModelConfig, Params, PFTConfig, StageConfig
+from budgetsplit.evaluate import response_logprobs
+from budgetsplit.models import align_special_tokens, load_model
+from budgetsplit.train import (
+    run_sft_stage,
+    sft_stage_key,
+    task_data_id,
+    train_pft,
+    train_sft,
+)
+
+FAST = dict(epochs=1.0, batch_size=8, per_device_batch_size=8, max_length=64, warmup_ratio=0.0)
+
+
+@pytest.fixture(scope="module")
+def task():
+    return AddTask()
+
+
+@pytest.fixture(scope="module")
+def base_folder(tmp_path_factory, task):
+    return tiny_llama_folder(tmp_path_factory.mktemp("base"), task)
+
+
+def losses(log_history):
+    return [h["loss"] for h in log_history if "loss" in h]
+
+
+def test_sft_trains_and_lowers_the_loss(base_folder, task):
+    model, tok = load_model(ModelConfig(name=base_folder), device="cpu")
+    stage = StageConfig(**{**FAST, "epochs": 2.0, "learning_rate": 3e-3})
+    out = train_sft(
+        model, tok, task.sft_records(task.sft_pool()[:64]), stage, LoraConfig(), 0, "cpu"
+    )
+    ls = losses(out.log_history)
+    assert len(ls) == 16 and all(math.isfinite(x) for x in ls)
+    assert sum(ls[-4:]) < 0.75 * sum(ls[:4])
+    assert out.throughput["tokens_per_s"] > 0
+
+
+@pytest.mark.parametrize("method", ["dpo", "ipo", "dpo_sft", "kto"])
+def test_pft_methods_run(base_folder, task, method):
+    model, tok = load_model(ModelConfig(name=base_folder), device="cpu")
+    pft = PFTConfig(**FAST, learning_rate=1e-3, beta=0.5)
+    recs = task.pref_records(task.pref_pool()[:16])
+    out = train_pft(model, tok, recs, method, pft, LoraConfig(), 0, "cpu")
+    ls = losses(out.log_history)
+    assert ls and all(math.isfinite(x) for x in ls)
+    logged = set().union(*out.log_history)
+    assert "rewards/chosen" in logged and ("kl" in logged) == (method == "kto")
+    assert out.throughput["pairs_per_s"] > 0
+
+
+def test_dpo_sft_adds_the_nll_term(base_folder, task):
+    # Same start, same data: the combined loss is the DPO loss plus sft_weight * NLL of the chosen.
+    recs = task.pref_records(task.pref_pool()[:8])
+    first = {}
+    for method, w in (("dpo", 1.0), ("dpo_sft", 1.0), ("dpo_sft", 3.0)):
+        model, tok = load_model(ModelConfig(name=base_folder), device="cpu")
+        pft = PFTConfig(**FAST, learning_rate=1e-6, sft_weight=w)
+        first[(method, w)] = losses(
+            train_pft(model, tok, recs, method, pft, LoraConfig(), 0, "cpu").log_history
+        )[0]
+    nll = first[("dpo_sft", 1.0)] - first[("dpo", 1.0)]
+    assert nll > 1.0  # an untrained model is far from the chosen text
+    assert first[("dpo_sft", 3.0)] == pytest.approx(first[("dpo", 1.0)] + 3 * nll, rel=1e-3)
+
+
+@pytest.mark.parametrize("precompute", [True, False])
+def test_dpo_widens_the_margin_against_the_frozen_start(base_folder, task, precompute):
+    model, tok = load_model(ModelConfig(name=base_folder), device="cpu")
+    pairs = task.pref_pool()[:32]
+    before = response_logprobs(model, tok, task, pairs)
+    pft = PFTConfig(
+        **{**FAST, "epochs": 3.0}, learning_rate=2e-3, precompute_ref_log_probs=precompute
+    )
+    out = train_pft(model, tok, task.pref_records(pairs), "dpo", pft, LoraConfig(), 0, "cpu")
+    after = response_logprobs(out.model, tok, task, pairs)
+    margin = lambda d: d["chosen_logprob_per_token"] - d["rejected_logprob_per_token"]  # noqa: E731
+    assert margin(after) > margin(before) + 0.5
+    acc = [h["rewards/accuracies"] for h in out.log_history if "rewards/accuracies" in h]
+    assert acc[-1] > 0.9
+
+
+def test_paper_path_qwen2_lora_trains_adapters_only(task):
+    tok = tiny_tokenizer(task)
+    ensure_chat_template(tok)
+    torch.manual_seed(0)
+    cfg = Qwen2Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)  # fmt: skip
+    model = Qwen2ForCausalLM(cfg)
+    align_special_tokens(model, tok)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    lora = LoraConfig(enabled=True, r=32, alpha=32)  # the paper's: all seven projections
+    stage = StageConfig(**{**FAST, "learning_rate": 1e-2})
+    out = train_sft(model, tok, task.sft_records(task.sft_pool()[:16]), stage, lora, 0, "cpu")
+    assert all(math.isfinite(x) for x in losses(out.log_history))
+    merged = out.model.state_dict()
+    assert set(merged) == set(start)  # merged back: a plain Qwen2 again
+    changed = {k for k in start if not torch.equal(start[k], merged[k])}
+    targeted = {k for k in start if any(f".{m}." in k for m in lora.target_modules)}
+    assert changed and changed <= targeted
+    assert {k for k in targeted if k.endswith("proj.weight")} <= changed
+    # The DPO path puts a fresh adapter on; the reference is the adapter-disabled model.
+    pft = PFTConfig(**FAST, learning_rate=1e-2)
+    dpo = train_pft(
+        out.model, tok, task.pref_records(task.pref_pool()[:8]), "dpo", pft, lora, 0, "cpu"
+    )
+    assert all(math.isfinite(x) for x in losses(dpo.log_history))
+    assert not any("lora" in k for k in dpo.model.state_dict())
+
+
+def _params(tmp_path, base_folder, **kw) -> Params:
+    return Params(task="math", profile="test", model=ModelConfig(name=base_folder),
+                  sft=StageConfig(**FAST), output_dir=str(tmp_path), **kw)  # fmt: skip
+
+
+def test_sft_stage_key_tracks_what_shapes_the_weights(tmp_path, base_folder, task):
+    from budgetsplit.config import TaskConfig
+
+    p = _params(tmp_path, base_folder)
+    d = task_data_id(task)
+    key = sft_stage_key(p, 100, 0, "base:1", d)
+    assert key == sft_stage_key(p, 100, 0, "base:1", d) and key.startswith("n100-s0-")
+    others = [
+        sft_stage_key(p, 101, 0, "base:1", d),
+        sft_stage_key(p, 100, 1, "base:1", d),
+        sft_stage_key(p, 100, 0, "base:2", d),
+        sft_stage_key(p, 100, 0, "base:1", task_data_id(AddTask(seed=1))),
+        sft_stage_key(_params(tmp_path, base_folder, pft=PFTConfig(beta=9.0)), 100, 0, "base:1", d)
+        == key,
+    ]
+    assert len(set(others[:4]) | {key}) == 5 and others[4]
+    noisy = _params(tmp_path, base_folder, task_options=TaskConfig(label_noise=0.3))
+    assert sft_stage_key(noisy, 100, 0, "base:1", d) == key  # noise touches preference pairs only
+
+
+def test_sft_stage_is_cached_and_reused(tmp_path, base_folder, task):
+    p = _params(tmp_path, base_folder)
+    rows = task.sft_pool()[:16]
+    folder, meta = run_sft_stage(p, task, rows, 0, "base:1", "cpu")
+    assert not meta["reused"] and (folder / "model.safetensors").is_file()
+    assert not list(folder.glob("*.bin")) and not list(folder.parent.glob(".*"))
+    assert json.loads((folder / "meta.json").read_text())["n_sft"] == 16
+    again, meta2 = run_sft_stage(p, task, rows, 0, "base:1", "cpu")
+    assert again == folder and meta2["reused"]
+    with pytest.raises(RuntimeError, match="other examples"):
+        run_sft_stage(p, task, task.sft_pool()[16:32], 0, "base:1", "cpu")
