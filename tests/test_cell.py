@@ -3,6 +3,7 @@ toy world's smoke profile end to end."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -89,6 +90,12 @@ def test_sft_then_dpo_cell_writes_its_record_once(tmp_path, base_folder, task, m
     monkeypatch.setattr(cellmod, "train_pft", no_training)
     monkeypatch.setattr(cellmod, "load_model", no_training)
     assert run_cell(p, cell, task) == rec
+    # Other budgets or seeds in the recipe do not matter; other training settings do.
+    wider = dataclasses.replace(p, seeds=(0, 1), budget=BudgetConfig(budgets=(40, 80)))
+    assert run_cell(wider, cell, task) == rec
+    changed = dataclasses.replace(p, pft=dataclasses.replace(p.pft, beta=0.9))
+    with pytest.raises(cellmod.StaleRecordError, match=r"pft differ.*output_dir"):
+        run_cell(changed, cell, task)
 
 
 def test_cells_share_sft_stages_and_repeat_exactly(tmp_path, base_folder, task):

@@ -132,11 +132,41 @@ def _write_json(path: Path, data: dict) -> None:
         raise
 
 
+class StaleRecordError(RuntimeError):
+    """A finished record was made with other settings than the ones asked for now."""
+
+
+_RESULT_KEYS = ("task", "profile", "model", "task_options", "sft", "pft", "eval")
+_BUDGET_KEYS = ("unit", "costs", "disjoint_prompts")
+
+
+def result_settings(params: dict) -> dict:
+    """The settings (of a params dict) a cell's result depends on. Budget lists, seeds and method
+    lists only choose which cells exist, so recipes that share cells share their records."""
+    keep = {k: params.get(k) for k in _RESULT_KEYS}
+    keep["budget"] = {k: params.get("budget", {}).get(k) for k in _BUDGET_KEYS}
+    return keep
+
+
+def _check_fresh(path: Path, record: dict, params: Params) -> None:
+    old = result_settings(record["params"])
+    new = result_settings(json.loads(json.dumps(to_dict(params))))  # tuples -> lists, as stored
+    changed = sorted(k for k in new if new[k] != old[k])
+    if changed:
+        raise StaleRecordError(
+            f"{path}: this finished cell was made with other settings ({', '.join(changed)} "
+            "differ). Results of different settings must not mix: set `output_dir` to a new "
+            f"folder, or delete {path.parent} to recompute."
+        )
+
+
 def run_cell(params: Params, cell: Cell, task=None) -> dict:
     """Train and evaluate one cell, or return its existing record; see the module docstring."""
     path = record_path(params, cell)
     if path.is_file():
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
+        _check_fresh(path, record, params)
+        return record
     if cell.task != params.task:
         raise ConfigError("params", "task", params.task, f"the cell is for task {cell.task!r}")
     if cell.method not in (*METHODS, SFT_ONLY):

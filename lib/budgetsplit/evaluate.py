@@ -28,7 +28,7 @@ from budgetsplit.config import EvalConfig
 
 # The preference pairs scored by `response_logprobs`: a fixed, evenly spaced sample of the pool.
 N_LOGPROB_PAIRS = 200
-_LOGPROB_BATCH = 8
+_LOGPROB_BATCH = 32
 
 
 def _prompt_ids(tok, messages: list[dict]) -> list[int]:
@@ -127,23 +127,29 @@ def logprob_sample(pref_pool: Sequence[dict], n: int = N_LOGPROB_PAIRS) -> list[
 def _mean_token_logprobs(model, pairs: list[tuple[list[int], list[int]]]) -> list[float]:
     """Per sequence, the mean log-prob of the completion tokens given the prompt."""
     device = next(model.parameters()).device
-    out = []
-    for start in range(0, len(pairs), _LOGPROB_BATCH):
-        batch = pairs[start : start + _LOGPROB_BATCH]
-        width = max(len(p) + len(c) for p, c in batch)
-        ids = torch.zeros((len(batch), width), dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, (p, c) in enumerate(batch):
+    out = [0.0] * len(pairs)
+    # Batches of similar length pad less; only completion positions go through the LM head.
+    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+    for start in range(0, len(order), _LOGPROB_BATCH):
+        idx = order[start : start + _LOGPROB_BATCH]
+        width = max(len(pairs[i][0]) + len(pairs[i][1]) for i in idx)
+        ids = torch.zeros((len(idx), width), dtype=torch.long)
+        mask = torch.zeros((len(idx), width), dtype=torch.long)
+        scored = torch.zeros((len(idx), width), dtype=torch.bool)  # positions predicting completion
+        for row, i in enumerate(idx):
+            p, c = pairs[i]
             ids[row, : len(p) + len(c)] = torch.tensor(p + c)
             mask[row, : len(p) + len(c)] = 1
-        logits = model(
-            input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False
-        ).logits
-        for row, (p, c) in enumerate(batch):
-            # Position t predicts token t + 1; one row at a time keeps the float32 softmax small.
-            lp = torch.log_softmax(logits[row, len(p) - 1 : len(p) + len(c) - 1].float(), dim=-1)
-            target = torch.tensor(c, device=lp.device)
-            out.append(lp.gather(1, target[:, None]).mean().item())
+            scored[row, len(p) - 1 : len(p) + len(c) - 1] = True
+        ids, mask, scored = ids.to(device), mask.to(device), scored.to(device)
+        hidden = model.base_model(input_ids=ids, attention_mask=mask, use_cache=False)
+        logits = model.get_output_embeddings()(hidden.last_hidden_state[scored]).float()
+        # Position t predicts token t + 1.
+        target = ids[:, 1:][scored[:, :-1]]
+        lp = logits.log_softmax(-1).gather(1, target[:, None]).squeeze(1)
+        n = scored.sum(1).tolist()
+        for i, chunk in zip(idx, lp.split(n), strict=True):
+            out[i] = chunk.mean().item()
     return out
 
 
