@@ -41,6 +41,7 @@ def main() -> None:
     ap.add_argument("--beta", type=float, nargs="*", default=[0.1])
     ap.add_argument("--n", type=int, default=1000, help="budget in examples")
     ap.add_argument("--frac", type=float, default=0.1, help="SFT fraction for dpo runs")
+    ap.add_argument("--method", default="dpo", help="PFT method of dpo-stage runs")
     ap.add_argument("--sft-lr", type=float, default=None)
     ap.add_argument("--set", nargs="*", default=[], help="extra key=value overrides (YAML values)")
     args = ap.parse_args()
@@ -69,8 +70,8 @@ def main() -> None:
             cell = Cell(args.task, "sft", args.n, 1.0, 0)
         else:
             over.update({"pft.learning_rate": lr, "pft.beta": beta})
-            cell = Cell(args.task, "dpo", args.n, args.frac, 0)
-        tag = f"{args.stage}-lr{lr:g}" + (f"-b{beta:g}" if beta else "")
+            cell = Cell(args.task, args.method, args.n, args.frac, 0)
+        tag = f"{args.stage}-{args.method}-lr{lr:g}" + (f"-b{beta:g}" if beta else "")
         if args.stage == "dpo":
             tag += f"-sftlr{over.get('sft.learning_rate', 'default')}"
         over["output_dir"] = str(OUT / tag)  # one folder per setting: records are keyed by cell
@@ -78,7 +79,7 @@ def main() -> None:
         t = time.time()
         rec = run_cell(params, cell)
         d = rec["diagnostics"]
-        log({"task": args.task, "stage": args.stage, "lr": lr, "beta": beta, "n_sft": rec["n_sft"],
+        log({"task": args.task, "stage": args.stage, "method": cell.method, "lr": lr, "beta": beta, "n_sft": rec["n_sft"],
              "n_pref": rec["n_pref"], "sft_lr": params.sft.learning_rate, **rec["metrics"],
              "format_rate": d["format_rate"], "mean_len": d["mean_length_tokens"],
              "pft": d.get("pft"), "s": round(time.time() - t, 1)})  # fmt: skip

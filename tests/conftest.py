@@ -19,3 +19,46 @@ def gsm8k_dir() -> Path:
     if not (GSM8K_DIR / "test.jsonl").is_file():
         pytest.skip(f"real GSM8K files not found in {GSM8K_DIR}")
     return GSM8K_DIR
+
+
+# ----------------------------------------------------------------------------- toy task pools
+@pytest.fixture(scope="module")
+def full(toy_task):
+    """(task, pools, seconds): the module's `toy_task` fixture with its four pools drawn (once per
+    module) and how long drawing them took."""
+    from time import perf_counter
+
+    t0 = perf_counter()
+    pools = {
+        "sft": toy_task.sft_pool(),
+        "pref": toy_task.pref_pool(),
+        "val": toy_task.eval_split("val"),
+        "test": toy_task.eval_split("test"),
+    }
+    return toy_task, pools, perf_counter() - t0
+
+
+@pytest.fixture
+def check_pools():
+    """What every toy task's pools at the default sizes satisfy: sizes, drawn within 10 s, one row
+    per prompt in sft/val/test, no prompt in two pools, preference prompt_ids and prompts one to
+    one with several pairs for some, unique row ids."""
+
+    def check(pools: dict[str, list[dict]], seconds: float) -> None:
+        sizes = {k: len(v) for k, v in pools.items()}
+        assert sizes == {"sft": 20000, "pref": 20000, "val": 200, "test": 500}
+        assert seconds < 10  # spec: ~2 s; generous for a shared CPU
+        prompts = {k: {r["prompt"] for r in v} for k, v in pools.items()}
+        for k in ("sft", "val", "test"):
+            assert len(prompts[k]) == len(pools[k])
+        names = list(prompts)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                assert not prompts[a] & prompts[b], (a, b)
+        by_id: dict[str, str] = {}
+        for r in pools["pref"]:
+            assert by_id.setdefault(r["prompt_id"], r["prompt"]) == r["prompt"]
+        assert len(set(by_id.values())) == len(by_id) < len(pools["pref"])  # pairs share prompts
+        assert len({r["id"] for v in pools.values() for r in v}) == sum(sizes.values())
+
+    return check

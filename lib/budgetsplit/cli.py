@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     total_cells = total_stages = 0
-    total_s = 0.0
+    total_s: float | None = 0.0
     for path, params in zip(paths, all_params, strict=True):
         if args.command == "plan":
             p = grid.plan(params)
@@ -89,12 +89,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    [{mark}] {cell.cell_id}: n_sft={n_sft} n_pref={n_pref}")
             total_cells += len(p.cells)
             total_stages += p.sft_stages
-            total_s += p.estimate_s
+            total_s = None if total_s is None or p.estimate_s is None else total_s + p.estimate_s
         else:
             grid.run_grid(params, executor=args.executor, address=args.address)
     if args.command == "plan":
-        print(f"total: {total_cells} cells, {total_stages} distinct SFT stages, "
-              f"estimated {grid._fmt(total_s)}")  # fmt: skip
+        est = "no time estimate yet" if total_s is None else f"estimated {grid._fmt(total_s)}"
+        print(f"total: {total_cells} cells, {total_stages} distinct SFT stages, {est}")
     return 0
 
 

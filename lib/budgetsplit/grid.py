@@ -32,7 +32,7 @@ from budgetsplit.config import Params
 
 # Seconds per example on the 2-core CPU for the toy world (measured; see BENCHMARKS.md). Used only
 # to estimate before any cell of a profile has finished; after that, measured wall times are used.
-DEFAULT_COST_S = {"sft": 0.02, "pref": 0.06, "eval": 0.05}
+DEFAULT_COST_S = {"sft": 0.01, "pref": 0.015, "eval": 0.03}
 
 
 def cell_sizes(params: Params, cell: Cell) -> tuple[int, int]:
@@ -75,14 +75,16 @@ class Plan:
     done: list[Cell]
     sft_stages: int
     sft_stages_todo: int
-    estimate_s: float
+    estimate_s: float | None  # None: no basis yet (not the toy world, no finished cell)
 
     def __str__(self) -> str:
         todo = len(self.cells) - len(self.done)
+        est = "no time estimate until a cell finishes" if self.estimate_s is None else (
+            f"estimated time {_fmt(self.estimate_s)}"
+        )  # fmt: skip
         return (
             f"{len(self.cells)} cells ({len(self.done)} done, {todo} to run); "
-            f"{self.sft_stages} distinct SFT stages ({self.sft_stages_todo} to train); "
-            f"estimated time {_fmt(self.estimate_s)}"
+            f"{self.sft_stages} distinct SFT stages ({self.sft_stages_todo} to train); {est}"
         )
 
 
@@ -91,8 +93,9 @@ def _fmt(seconds: float) -> str:
     return f"{m // 60}h{m % 60:02d}m" if m >= 60 else f"{m}m{s:02d}s"
 
 
-def _rates(params: Params) -> dict[str, float]:
-    """Seconds per SFT example, preference pair and eval example, from finished records if any."""
+def _rates(params: Params) -> dict[str, float] | None:
+    """Seconds per SFT example, preference pair and eval example, from finished records if any;
+    the toy world's CPU defaults otherwise; None for other models with no finished cell."""
     totals, counts = defaultdict(float), defaultdict(float)
     for path in cells_dir(params).glob("*.json"):
         rec = json.loads(path.read_text())
@@ -107,6 +110,8 @@ def _rates(params: Params) -> dict[str, float]:
         if w.get("eval") and rec.get("n_eval"):
             totals["eval"] += w["eval"]
             counts["eval"] += rec["n_eval"]
+    if not counts and params.model.name != "toy":
+        return None
     return {k: totals[k] / counts[k] if counts[k] else v for k, v in DEFAULT_COST_S.items()}
 
 
@@ -117,6 +122,8 @@ def plan(params: Params, cells: list[Cell] | None = None) -> Plan:
     stages = {sft_stage(params, c) for c in cells} - {None}
     todo_stages = {sft_stage(params, c) for c in cells if c.cell_id not in done_ids} - {None}
     r = _rates(params)
+    if r is None:
+        return Plan(cells, done, len(stages), len(todo_stages), None)
     n_eval = params.eval.n_examples or 500
     est = sum(s[1] * params.sft.epochs * r["sft"] for s in todo_stages)
     for c in cells:

@@ -44,12 +44,22 @@ def _empty(msg: str) -> plt.Figure:
     return fig
 
 
+def default_method(df: pd.DataFrame) -> str:
+    """The PFT method the study's main figures show: the one run on the most tasks."""
+    d = df[df["method"] != "sft"]
+    if d.empty:
+        return "sft"
+    counts = d.groupby("method")["task"].nunique()
+    return str(counts[counts == counts.max()].index.sort_values()[0])
+
+
 def _examples_only(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["cost_ratio"].isna()] if "cost_ratio" in df else df
 
 
-def fraction_curves(df: pd.DataFrame, method: str = "dpo") -> plt.Figure:
+def fraction_curves(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
     """Figure 1: per task, the metric against the SFT fraction, one line per budget."""
+    method = method or default_method(df)
     d = _examples_only(df[df["method"] == method])
     if d.empty:
         return _empty(f"no {method} cells in the results")
@@ -68,8 +78,9 @@ def fraction_curves(df: pd.DataFrame, method: str = "dpo") -> plt.Figure:
     return fig
 
 
-def heatmaps(df: pd.DataFrame, method: str = "dpo") -> plt.Figure:
+def heatmaps(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
     """Figure 2: per task, budget x SFT fraction heatmap; the best cell of each budget boxed."""
+    method = method or default_method(df)
     d = _examples_only(df[df["method"] == method])
     if d.empty:
         return _empty(f"no {method} cells in the results")
@@ -88,40 +99,44 @@ def heatmaps(df: pd.DataFrame, method: str = "dpo") -> plt.Figure:
     return fig
 
 
-def cold_start(df: pd.DataFrame, task: str = "math", method: str = "dpo") -> plt.Figure:
-    """Figure 3: accuracy at SFT fractions 0, 0.01, 0.1 and the best, across budgets, beside the
-    cold-start diagnostics (reference log-prob of chosen responses, share in format)."""
-    d = _examples_only(df[(df["task"] == task) & (df["method"] == method)])
+def cold_start(df: pd.DataFrame, task: str = "math") -> plt.Figure:
+    """Figure 3: the metric at SFT fractions 0, 0.01, 0.1 and the best, across budgets, for every
+    PFT method, beside the cold-start diagnostics (log-prob of the chosen responses under the
+    model PFT starts from; share of answers in the required format)."""
+    d = _examples_only(df[(df["task"] == task) & (df["method"] != "sft")])
     if d.empty:
-        return _empty(f"no {task}/{method} cells in the results")
-    best = best_fraction(d, "score").set_index("budget")["sft_fraction"]
-    d = d.assign(
-        setting=[
-            f"SFT {f:g}" if f in COLD_FRACTIONS else None for f in d["sft_fraction"]
-        ]  # fmt: skip
-    )
-    best_rows = d[d["sft_fraction"] == d["budget"].map(best)].assign(setting="best fraction")
-    d = pd.concat([d[d["setting"].notna()], best_rows], ignore_index=True)
+        return _empty(f"no {task} preference-finetuning cells in the results")
+    parts = []
+    for method, m in d.groupby("method"):
+        best = best_fraction(m, "score").set_index("budget")["sft_fraction"]
+        cold = m[m["sft_fraction"].isin(COLD_FRACTIONS)]
+        parts.append(cold.assign(setting=[f"{method}, SFT {f:g}" for f in cold["sft_fraction"]]))
+        top = m[m["sft_fraction"] == m["budget"].map(best)]
+        parts.append(top.assign(setting=f"{method}, best fraction"))
+    d = pd.concat(parts, ignore_index=True)
     panels = [
         ("score", _metric_name(d, task)),
-        ("diag.ref_logprob_chosen", "ref. log-prob of chosen (per token)"),
-        ("diag.format_share", "share of answers in format"),
+        ("diag.cold_start.chosen_logprob_per_token", "log-prob of chosen, per token"),
+        ("diag.format_rate", "share of answers in format"),
     ]
     panels = [(c, label) for c, label in panels if c in d and d[c].notna().any()]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 3.4), squeeze=False)
-    for ax, (col, label) in zip(axes[0], panels, strict=False):
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False)
+    for i, (ax, (col, label)) in enumerate(zip(axes[0], panels, strict=False)):
         sns.lineplot(
-            data=d, x="budget", y=col, hue="setting", marker="o", ax=ax, errorbar=("pi", 100)
-        )
+            data=d, x="budget", y=col, hue="setting", marker="o", ax=ax, errorbar=("pi", 100),
+            legend=i == 0,
+        )  # fmt: skip
         ax.set(xscale="log", ylabel=label, title=label)
-        ax.legend(fontsize=7)
+        if i == 0:
+            ax.legend(fontsize=6)
     fig.suptitle(f"Cold start on {task}: preference finetuning from the base model vs a little SFT")
     fig.tight_layout()
     return fig
 
 
-def costs(df: pd.DataFrame, method: str = "dpo") -> plt.Figure:
+def costs(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
     """Figure 4: the best SFT fraction against budget, one line per cost ratio c_sft / c_pref."""
+    method = method or default_method(df)
     d = df[(df["method"] == method) & df["cost_ratio"].notna()] if "cost_ratio" in df else df[:0]
     if d.empty:
         return _empty("no money-budget cells (cost ratios) in the results")
@@ -140,10 +155,11 @@ def costs(df: pd.DataFrame, method: str = "dpo") -> plt.Figure:
     return fig
 
 
-def equal_performance(df: pd.DataFrame, method: str = "dpo") -> pd.DataFrame:
+def equal_performance(df: pd.DataFrame, method: str | None = None) -> pd.DataFrame:
     """Per task: the largest budget at its worst fraction, and the smallest budget whose best
     fraction matches it (the paper's "balanced 5K matches unbalanced 20K")."""
     rows = []
+    method = method or default_method(df)
     d = _examples_only(df[df["method"] == method])
     for task, t in d.groupby("task"):
         mean = t.groupby(["budget", "sft_fraction"])["score"].mean().reset_index()
@@ -167,8 +183,9 @@ def equal_performance(df: pd.DataFrame, method: str = "dpo") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def equal_performance_plot(df: pd.DataFrame, method: str = "dpo") -> plt.Figure:
+def equal_performance_plot(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
     """Figure 5: metric vs budget at the best fraction and at the large budget's poor fraction."""
+    method = method or default_method(df)
     d = _examples_only(df[df["method"] == method])
     if d.empty or d["budget"].nunique() < 2:
         return _empty("equal-performance needs at least two budgets")

@@ -145,3 +145,26 @@ def _missing_message(reason: str, missing: dict[tuple[str, str, str | None], lis
         "--repo-type dataset ID --local-dir DIR`, or data files named by split: train.jsonl, ...).",
     ]
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m budgetsplit.paper.preflight [--task math ...]`: exit 0 when ready, else say why."""
+    import argparse
+    import sys
+
+    from budgetsplit.config import TASKS, load_params
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--task", action="append", choices=TASKS)
+    args = ap.parse_args(argv)
+    try:
+        check_paper_ready([load_params("paper", t) for t in args.task or TASKS])
+    except PaperNotReady as e:
+        print(f"paper profile: not ready.\n{e}", file=sys.stderr)
+        return 2
+    print("paper profile: GPU and every model and dataset are available.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

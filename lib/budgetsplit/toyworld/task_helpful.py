@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
-from budgetsplit.tasks.base import Task
+from budgetsplit.toyworld.common import ToyTask, document
 
 COLOURS = ("red", "brown", "grey", "white", "black", "yellow", "green", "blue")
 SIZES = ("tiny", "small", "big", "huge")
@@ -161,7 +161,7 @@ def gold_reward(row: dict, response: str) -> float:
     return W_CORRECT * correct + W_RELEVANT * relevant + W_CONCISE * concise
 
 
-class HelpfulTask(Task):
+class HelpfulTask(ToyTask):
     """Toy HelpSteer. Knobs: `n_per_kind` entities of each kind (3 kinds x 4 attributes each);
     `eval_fact_share` of the (entity, attribute) facts asked only in val/test; each preference
     prompt gets 1..max_pairs_per_prompt pairs."""
@@ -185,23 +185,17 @@ class HelpfulTask(Task):
         eval_fact_share: float = 0.25,
         max_pairs_per_prompt: int = 2,
     ):
-        checks = {
-            "n_sft_pool": n_sft_pool >= 0, "n_pref_pool": n_pref_pool >= 0, "n_val": n_val >= 0,
-            "n_test": n_test >= 0, "label_noise": 0.0 <= label_noise <= 1.0,
-            "n_per_kind": 2 <= n_per_kind <= 200, "eval_fact_share": 0.0 < eval_fact_share < 1.0,
-            "max_pairs_per_prompt": 1 <= max_pairs_per_prompt <= len(REJECTS),
-        }  # fmt: skip
-        for key, ok in checks.items():
-            if not ok:
-                raise ValueError(f"HelpfulTask: {key} = {locals()[key]!r} is out of range")
-        self.seed, self.label_noise = seed, label_noise
-        self.sizes = {"sft": n_sft_pool, "pref": n_pref_pool, "val": n_val, "test": n_test}
+        super().__init__(seed, n_sft_pool, n_pref_pool, n_val, n_test, label_noise, {
+            "n_per_kind": (n_per_kind, 2 <= n_per_kind <= 200),
+            "eval_fact_share": (eval_fact_share, 0.0 < eval_fact_share < 1.0),
+            "max_pairs_per_prompt": (
+                max_pairs_per_prompt, 1 <= max_pairs_per_prompt <= len(REJECTS)
+            ),
+        })  # fmt: skip
         self.n_per_kind, self.eval_fact_share = n_per_kind, eval_fact_share
-        self.max_pairs_per_prompt = max_pairs_per_prompt
         self.world = make_world(seed, n_per_kind)
         self.towns = tuple(e.name for e in self.world if e.kind == "town")
         self._prompts: dict[str, list[tuple]] | None = None
-        self._cache: dict[str, list[dict]] = {}
 
     # ------------------------------------------------------------------------- generation
     def _split_prompts(self) -> dict[str, list[tuple]]:
@@ -209,14 +203,14 @@ class HelpfulTask(Task):
         the rest to sft/pref; within a group, a seeded shuffle deals prompts alternately, so the
         pools are disjoint and each is independent of the others' sizes."""
         facts = [(i, a) for i, e in enumerate(self.world) for a in SCHEMA[e.kind]]
-        random.Random(f"{self.seed}/{self.name}/facts").shuffle(facts)
+        self._rng("facts").shuffle(facts)
         n_eval = max(1, round(self.eval_fact_share * len(facts)))
         out: dict[str, list[tuple]] = {}
         for group, fs, pair in (("eval", facts[:n_eval], ("test", "val")),
                                 ("train", facts[n_eval:], ("sft", "pref"))):  # fmt: skip
             space = [(f, q, o, c) for f in fs for q in range(4)
                      for o in range(len(OPENERS)) for c in range(len(CLOSERS))]  # fmt: skip
-            random.Random(f"{self.seed}/{self.name}/{group}-prompts").shuffle(space)
+            self._rng(f"{group}-prompts").shuffle(space)
             out[pair[0]], out[pair[1]] = space[0::2], space[1::2]
         for split, n in self.sizes.items():
             if n > len(out[split]):
@@ -241,39 +235,32 @@ class HelpfulTask(Task):
             [answer(e, attr)] + [_sentence(TEXTS[e.kind, a][2][0], e, a) for a in extra]
         )
 
-    def _generate(self, split: str) -> list[dict]:
+    def _items(self, split: str, rng: random.Random) -> Iterator[tuple[str, tuple]]:
+        """The split's prompts as (prompt, (entity, attribute)), in their dealt order."""
         if self._prompts is None:
             self._prompts = self._split_prompts()
-        rng = random.Random(f"{self.seed}/{self.name}/{split}")
-        noise = random.Random(f"{self.seed}/{self.name}/pref-noise")
-        n, rows = self.sizes[split], []
-        for j, ((i, attr), q, o, c) in enumerate(self._prompts[split]):
-            if len(rows) >= n:
-                break
-            e = self.world[i]
-            question = TEXTS[e.kind, attr][0][q].format(e=e.called)
-            prompt = " ".join(p for p in (OPENERS[o], question, CLOSERS[c]) if p)
-            pid = f"{self.name}-{split}-{j}"
-            base = {"prompt_id": pid, "prompt": prompt, **self._gold(e, attr)}
-            ref = base["reference"]
-            if split == "sft":
-                rows.append({"id": pid, **base, "response": ref})
-            elif split == "pref":
-                want = min(1 + int(rng.random() * self.max_pairs_per_prompt), n - len(rows))
-                for m, how in enumerate(rng.sample(REJECTS, want)):
-                    good = ref
-                    if rng.random() < 0.25:  # a correct answer with one fact too many
-                        extra = rng.choice([a for a in SCHEMA[e.kind] if a != attr])
-                        good = f"{ref} {_sentence(TEXTS[e.kind, extra][2][1], e, extra)}"
-                    pair = (good, self._rejected(rng, e, attr, how))
-                    if noise.random() < self.label_noise:
-                        pair = pair[::-1]
-                    rows.append(
-                        {"id": f"{pid}-{m}", **base, "chosen": pair[0], "rejected": pair[1]}
-                    )
-            else:
-                rows.append({"id": pid, **base})
-        return rows
+        return (self._prompt(*p) for p in self._prompts[split])
+
+    def _prompt(self, fact: tuple[int, str], q: int, o: int, c: int) -> tuple[str, tuple]:
+        e, attr = self.world[fact[0]], fact[1]
+        question = TEXTS[e.kind, attr][0][q].format(e=e.called)
+        return " ".join(p for p in (OPENERS[o], question, CLOSERS[c]) if p), (e, attr)
+
+    def _fields(self, item: tuple) -> dict:
+        return self._gold(*item)
+
+    def _demo(self, item: tuple) -> str:
+        return answer(*item)
+
+    def _pairs(self, rng: random.Random, item: tuple, want: int) -> Iterator[tuple[int, str, str]]:
+        e, attr = item
+        ref = answer(e, attr)
+        for m, how in enumerate(rng.sample(REJECTS, want)):
+            good = ref
+            if rng.random() < 0.25:  # a correct answer with one fact too many
+                extra = rng.choice([a for a in SCHEMA[e.kind] if a != attr])
+                good = f"{ref} {_sentence(TEXTS[e.kind, extra][2][1], e, extra)}"
+            yield m, good, self._rejected(rng, e, attr, how)
 
     def _gold(self, e: Entity, attr: str) -> dict:
         """What `gold_reward` needs; every row carries it, so pairs can be re-scored."""
@@ -284,23 +271,7 @@ class HelpfulTask(Task):
                             for v in values_of(e.kind, a, self.towns)],
         }  # fmt: skip
 
-    def _rows(self, split: str) -> list[dict]:
-        if split not in self._cache:
-            self._cache[split] = self._generate(split)
-        return self._cache[split]
-
     # ------------------------------------------------------------------------- Task interface
-    def sft_pool(self) -> list[dict]:
-        return self._rows("sft")
-
-    def pref_pool(self) -> list[dict]:
-        return self._rows("pref")
-
-    def eval_split(self, split: str) -> list[dict]:
-        if split not in ("val", "test"):
-            raise ValueError(f"HelpfulTask.eval_split: split = {split!r}; expected 'val' or 'test'")
-        return self._rows(split)
-
     def in_format(self, completion: str) -> bool:
         """One short sentence: one line, 1-20 words, one sentence end, at the end."""
         text = completion.strip()
@@ -311,11 +282,7 @@ class HelpfulTask(Task):
         )
 
     def score(self, rows: Sequence[dict], completions: Sequence[str]) -> dict[str, float]:
-        if len(rows) != len(completions) or not rows:
-            raise ValueError(
-                f"HelpfulTask.score: {len(rows)} rows and {len(completions)} completions; "
-                "need one completion per row and at least one row"
-            )
+        self._check_scored(rows, completions)
         rewards, wins = [], 0.0
         for r, c in zip(rows, completions, strict=True):
             missing = {"reference", "value", "choices", "distractors"} - set(r)
@@ -345,10 +312,4 @@ def corpus_documents(seed: int, n: int, n_per_kind: int = 16) -> list[str]:
     as `HelpfulTask(seed, n_per_kind=...)`), stating their attributes; never a question."""
     world = make_world(seed, n_per_kind)
     rng = random.Random(f"{seed}/helpful/corpus")
-    docs = []
-    for _ in range(n):
-        parts = [_paragraph(rng, rng.choice(world))]
-        while sum(len(p.split()) for p in parts) < 30:
-            parts.append(_paragraph(rng, rng.choice(world)))
-        docs.append(" ".join(parts))
-    return docs
+    return [document(lambda: _paragraph(rng, rng.choice(world))) for _ in range(n)]

@@ -23,13 +23,12 @@ prose: never lists, never all lowercase or all capitals, never a prescribed endi
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from budgetsplit import ifeval
-from budgetsplit.tasks.base import Task
+from budgetsplit.toyworld.common import ToyTask, document, pick
 
 # Topic -> its sentences: the whole content vocabulary of the task. Some carry commas so that
 # "no commas" constrains something.
@@ -82,18 +81,8 @@ INSTRUCTIONS = (LOWER, UPPER, BULLETS, KEYWORDS, FORBIDDEN, END, NO_COMMA, WORDS
 # own checker), and the world's BPE splits capitals into single letters.
 DEFAULT_INSTRUCTIONS = tuple(i for i in INSTRUCTIONS if i != UPPER)
 
-N_BUCKETS = 16  # prompt-hash buckets: the four pools own disjoint ones (as in task_math)
-BUCKETS = {"test": {0}, "val": {1}, "sft": set(range(2, 9)), "pref": set(range(9, 16))}
 _WORD = re.compile(r"\w+")  # lm-eval's count_words tokenizer
 _SENTENCE_END = re.compile(r"[.!?][\"']?$")
-
-
-def _bucket(prompt: str) -> int:
-    return int.from_bytes(hashlib.blake2b(prompt.encode(), digest_size=4).digest()) % N_BUCKETS
-
-
-def _pick(rng: random.Random, seq: Sequence):
-    return seq[int(rng.random() * len(seq))]
 
 
 def _keyword_candidates(topic: str) -> list[str]:
@@ -167,7 +156,7 @@ def compose(rng: random.Random, topic: str, cons: dict[str, dict], broken: froze
         n = cons[BULLETS]["num_bullets"]
         k = n
         if BULLETS in broken:
-            k, bullets = _pick(rng, ((n + 1, True), (n - 1, True), (n, False)))
+            k, bullets = pick(rng, ((n + 1, True), (n - 1, True), (n, False)))
     else:
         k = 2 + int(rng.random() * 2)
     if WORDS in cons:  # a word limit to meet (or break): does the answer need >= lim words?
@@ -177,7 +166,7 @@ def compose(rng: random.Random, topic: str, cons: dict[str, dict], broken: froze
     picked: list[str] = []
     for m in must:
         if not any(s in picked for s in m):
-            picked.append(_pick(rng, m))
+            picked.append(pick(rng, m))
             n_words += N_WORDS[picked[-1]]
     rest = [s for s in allowed if s not in picked]
     while rest and (len(picked) < k or (long_words and not bullets and n_words < lim)):
@@ -207,7 +196,7 @@ def compose(rng: random.Random, topic: str, cons: dict[str, dict], broken: froze
     return text
 
 
-class InstructTask(Task):
+class InstructTask(ToyTask):
     """Toy IFEval. Knobs: 1..max_constraints constraints per prompt from `instructions` (IFEval ids,
     a subset of INSTRUCTIONS); bullet counts in 2..max_bullets; word limits from `word_limits`;
     each preference prompt gets 1..max_pairs_per_prompt pairs."""
@@ -234,23 +223,19 @@ class InstructTask(Task):
         word_limits: Sequence[int] = (8, 12, 16),
         max_pairs_per_prompt: int = 2,
     ):
-        checks = {
-            "n_sft_pool": n_sft_pool >= 0, "n_pref_pool": n_pref_pool >= 0, "n_val": n_val >= 0,
-            "n_test": n_test >= 0, "label_noise": 0.0 <= label_noise <= 1.0,
-            "max_constraints": 1 <= max_constraints <= 3, "max_bullets": 2 <= max_bullets <= 6,
-            "instructions": bool(instructions) and set(instructions) <= set(INSTRUCTIONS),
-            "word_limits": bool(word_limits) and all(5 <= w <= 40 for w in word_limits),
-            "max_pairs_per_prompt": max_pairs_per_prompt >= 1,
-        }  # fmt: skip
-        for key, ok in checks.items():
-            if not ok:
-                raise ValueError(f"InstructTask: {key} = {locals()[key]!r} is out of range")
-        self.seed, self.label_noise = seed, label_noise
-        self.sizes = {"sft": n_sft_pool, "pref": n_pref_pool, "val": n_val, "test": n_test}
+        super().__init__(seed, n_sft_pool, n_pref_pool, n_val, n_test, label_noise, {
+            "max_constraints": (max_constraints, 1 <= max_constraints <= 3),
+            "max_bullets": (max_bullets, 2 <= max_bullets <= 6),
+            "instructions": (
+                instructions, bool(instructions) and set(instructions) <= set(INSTRUCTIONS)
+            ),
+            "word_limits": (
+                word_limits, bool(word_limits) and all(5 <= w <= 40 for w in word_limits)
+            ),
+            "max_pairs_per_prompt": (max_pairs_per_prompt, max_pairs_per_prompt >= 1),
+        })  # fmt: skip
         self.max_constraints, self.instructions = max_constraints, tuple(instructions)
         self.max_bullets, self.word_limits = max_bullets, tuple(word_limits)
-        self.max_pairs_per_prompt = max_pairs_per_prompt
-        self._cache: dict[str, list[dict]] = {}
 
     # ------------------------------------------------------------------------- generation
     def _constraints(self, rng: random.Random, topic: str) -> dict[str, dict]:
@@ -262,37 +247,55 @@ class InstructTask(Task):
             if iid == BULLETS:
                 cons[iid] = {"num_bullets": 2 + int(rng.random() * (self.max_bullets - 1))}
             elif iid == KEYWORDS:
-                words = [_pick(rng, KEYWORDS_OF[topic]) for _ in range(1 + (rng.random() < 0.3))]
+                words = [pick(rng, KEYWORDS_OF[topic]) for _ in range(1 + (rng.random() < 0.3))]
                 cons[iid] = {"keywords": sorted(set(words))}
             elif iid == FORBIDDEN:
                 taken = cons.get(KEYWORDS, {}).get("keywords", ())
-                word = _pick(rng, KEYWORDS_OF[topic])
+                word = pick(rng, KEYWORDS_OF[topic])
                 while any(word in t or t in word for t in taken):
-                    word = _pick(rng, KEYWORDS_OF[topic])
+                    word = pick(rng, KEYWORDS_OF[topic])
                 cons[iid] = {"forbidden_words": [word]}
             elif iid == END:
-                cons[iid] = {"end_phrase": _pick(rng, END_PHRASES)}
+                cons[iid] = {"end_phrase": pick(rng, END_PHRASES)}
             elif iid == WORDS:
-                relation = _pick(rng, ("less than", "at least"))
-                cons[iid] = {"num_words": _pick(rng, self.word_limits), "relation": relation}
+                relation = pick(rng, ("less than", "at least"))
+                cons[iid] = {"num_words": pick(rng, self.word_limits), "relation": relation}
             else:
                 cons[iid] = {}
         return cons
 
-    def _draw(self, rng: random.Random, split: str, seen: set[str]):
-        """(prompt, constraints, topic, chosen) of a fresh prompt in `split`'s buckets."""
-        for _ in range(100_000):
-            topic = _pick(rng, TOPIC_NAMES)
-            cons = self._constraints(rng, topic)
-            parts = [_pick(rng, REQUESTS).format(t=topic)] + [phrase(i, k) for i, k in cons.items()]
-            prompt = parts[0][0].upper() + parts[0][1:] + " " + " ".join(parts[1:])
-            if prompt in seen or _bucket(prompt) not in BUCKETS[split]:
-                continue
-            chosen = next((c for _ in range(8) if (c := compose(rng, topic, cons))), None)
-            if chosen is not None:
-                seen.add(prompt)
-                return prompt, cons, topic, chosen
-        raise ValueError(f"InstructTask: no fresh '{split}' prompt found after {len(seen)} rows")
+    def _items(self, split: str, rng: random.Random) -> Iterator[tuple[str, tuple]]:
+        """Distinct prompts as (prompt, (constraints, topic, a response that follows them))."""
+        return self._fresh(split, rng, self._make, self._answered)
+
+    def _make(self, rng: random.Random) -> tuple[str, tuple]:
+        topic = pick(rng, TOPIC_NAMES)
+        cons = self._constraints(rng, topic)
+        parts = [pick(rng, REQUESTS).format(t=topic)] + [phrase(i, k) for i, k in cons.items()]
+        return parts[0][0].upper() + parts[0][1:] + " " + " ".join(parts[1:]), (cons, topic)
+
+    def _answered(self, rng: random.Random, item: tuple) -> tuple | None:
+        """The item with a response that follows every constraint, or None if 8 tries fail."""
+        cons, topic = item
+        chosen = next((c for _ in range(8) if (c := compose(rng, topic, cons))), None)
+        return None if chosen is None else (cons, topic, chosen)
+
+    def _fields(self, item: tuple) -> dict:
+        return {"instruction_id_list": list(item[0]), "kwargs": list(item[0].values())}
+
+    def _demo(self, item: tuple) -> str:
+        return item[2]
+
+    def _eval_fields(self, item: tuple) -> dict:
+        return {"reference": item[2]}
+
+    def _pairs(self, rng: random.Random, item: tuple, want: int) -> Iterator[tuple[int, str, str]]:
+        cons, topic, chosen = item
+        for m in range(want):
+            good = chosen if m == 0 else compose(rng, topic, cons)
+            bad = self._rejected(rng, topic, cons)
+            if good is not None and bad is not None:
+                yield m, good, bad
 
     def _rejected(self, rng: random.Random, topic: str, cons: dict[str, dict]) -> str | None:
         ids = list(cons)
@@ -302,54 +305,7 @@ class InstructTask(Task):
                 return text
         return None
 
-    def _generate(self, split: str) -> list[dict]:
-        rng = random.Random(f"{self.seed}/{self.name}/{split}")
-        noise = random.Random(f"{self.seed}/{self.name}/pref-noise")
-        n, rows, seen, j = self.sizes[split], [], set(), 0
-        while len(rows) < n:
-            prompt, cons, topic, chosen = self._draw(rng, split, seen)
-            pid = f"{self.name}-{split}-{j}"
-            j += 1
-            base = {
-                "prompt_id": pid, "prompt": prompt,
-                "instruction_id_list": list(cons), "kwargs": list(cons.values()),
-            }  # fmt: skip
-            if split == "sft":
-                rows.append({"id": pid, **base, "response": chosen})
-            elif split == "pref":
-                want = min(1 + int(rng.random() * self.max_pairs_per_prompt), n - len(rows))
-                for m in range(want):
-                    good = chosen if m == 0 else compose(rng, topic, cons)
-                    bad = self._rejected(rng, topic, cons)
-                    if good is None or bad is None:
-                        continue
-                    pair = (bad, good) if noise.random() < self.label_noise else (good, bad)
-                    rows.append(
-                        {"id": f"{pid}-{m}", **base, "chosen": pair[0], "rejected": pair[1]}
-                    )
-            else:
-                rows.append({"id": pid, **base, "reference": chosen})
-        return rows
-
-    def _rows(self, split: str) -> list[dict]:
-        if split not in self._cache:
-            self._cache[split] = self._generate(split)
-        return self._cache[split]
-
     # ------------------------------------------------------------------------- Task interface
-    def sft_pool(self) -> list[dict]:
-        return self._rows("sft")
-
-    def pref_pool(self) -> list[dict]:
-        return self._rows("pref")
-
-    def eval_split(self, split: str) -> list[dict]:
-        if split not in ("val", "test"):
-            raise ValueError(
-                f"InstructTask.eval_split: split = {split!r}; expected 'val' or 'test'"
-            )
-        return self._rows(split)
-
     def in_format(self, completion: str) -> bool:
         """The shape every answer here has, whatever its constraints: 1-60 words, each line a
         bullet ("* " or "- ") or prose ending a sentence, and no chat markup left in."""
@@ -359,11 +315,7 @@ class InstructTask(Task):
         return all(ln[:2] in ("* ", "- ") or _SENTENCE_END.search(ln) for ln in lines)
 
     def score(self, rows: Sequence[dict], completions: Sequence[str]) -> dict[str, float]:
-        if len(rows) != len(completions) or not rows:
-            raise ValueError(
-                f"InstructTask.score: {len(rows)} rows and {len(completions)} completions; "
-                "need one completion per row and at least one row"
-            )
+        self._check_scored(rows, completions)
         results = []
         for r, c in zip(rows, completions, strict=True):
             if "instruction_id_list" not in r or "kwargs" not in r:
@@ -380,14 +332,16 @@ def corpus_documents(seed: int, n: int) -> list[str]:
     document, half of them with a remark about writing (so the words requests use are known).
     Never a list, an all-lowercase or all-capitals text, nor a prescribed ending."""
     rng = random.Random(f"{seed}/instruct/corpus")
+
+    def part() -> str:
+        return " ".join(rng.sample(SENTENCES[pick(rng, TOPIC_NAMES)], 3 + int(rng.random() * 4)))
+
     docs = []
     for _ in range(n):
-        words, parts = 0, []
-        while words < 30:
-            sents = rng.sample(SENTENCES[_pick(rng, TOPIC_NAMES)], 3 + int(rng.random() * 4))
-            parts.append(" ".join(sents))
-            words += sum(len(s.split()) for s in sents)
+        doc = document(part)
         if rng.random() < 0.5:
-            parts.insert(int(rng.random() * 2) * len(parts), " ".join(rng.sample(WRITING, 2)))
-        docs.append(" ".join(parts))
+            first = rng.random() < 0.5
+            remark = " ".join(rng.sample(WRITING, 2))
+            doc = f"{remark} {doc}" if first else f"{doc} {remark}"
+        docs.append(doc)
     return docs

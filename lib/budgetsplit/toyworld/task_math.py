@@ -24,14 +24,13 @@ the arithmetic but not the format. Scoring is lm-eval's gsm8k (budgetsplit.metri
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from budgetsplit.metrics import STRICT_PATTERN, answers_match, extract_flexible, extract_strict
-from budgetsplit.tasks.base import Task
+from budgetsplit.toyworld.common import ToyTask, document, draw, held_out, pick
 
 NAMES = (
     "Tom", "Mia", "Sam", "Ana", "Ben", "Lily", "Max", "Zoe", "Leo", "Ella",
@@ -66,10 +65,6 @@ OPS = {
 OP_WEIGHTS = {"add": 3, "sub": 3, "mul": 1, "half": 1}
 STARTS = ("{a} has {k}.", "{a} starts with {k}.")
 FLAWS = ("slip", "skip", "final")
-# Hash buckets of the prompt text: the four pools own disjoint buckets, so no prompt is shared and
-# each pool is independent of the others' sizes.
-N_BUCKETS = 16
-BUCKETS = {"test": {0}, "val": {1}, "sft": set(range(2, 9)), "pref": set(range(9, 16))}
 
 _IN_FORMAT_END = re.compile(STRICT_PATTERN + r"\s*$")
 
@@ -118,19 +113,6 @@ def _solution(start: int, steps: Sequence[tuple], values: Sequence[int], final: 
     return "\n".join(lines + [f"#### {final}"])
 
 
-def _bucket(prompt: str) -> int:
-    return int.from_bytes(hashlib.blake2b(prompt.encode(), digest_size=4).digest()) % N_BUCKETS
-
-
-def _draw(rng: random.Random, lo: int, hi: int) -> int:
-    # Uniform in [lo, hi]; rng.random() arithmetic is several times cheaper than rng.randint.
-    return lo + int(rng.random() * (hi - lo + 1))
-
-
-def _pick(rng: random.Random, seq: Sequence):
-    return seq[int(rng.random() * len(seq))]
-
-
 def count(n: int, things: tuple[str, str]) -> str:
     """'1 apple', '3 apples'."""
     return f"{n} {things[0] if n == 1 else things[1]}"
@@ -140,24 +122,24 @@ def make_problem(
     rng: random.Random, min_steps: int, max_steps: int, max_number: int, ops: Sequence[str]
 ) -> Problem:
     """A random problem whose every number lies in [0, max_number]."""
-    a = _pick(rng, NAMES)
-    b = _pick(rng, [n for n in NAMES if n != a])
-    things = _pick(rng, ITEMS)
-    v = start = _draw(rng, 1, max_number)
+    a = pick(rng, NAMES)
+    b = pick(rng, [n for n in NAMES if n != a])
+    things = pick(rng, ITEMS)
+    v = start = draw(rng, 1, max_number)
     steps = []
-    for _ in range(_draw(rng, min_steps, max_steps)):
+    for _ in range(draw(rng, min_steps, max_steps)):
         feasible = {
             "add": v < max_number, "sub": v >= 1,
             "mul": 1 <= v and 2 * v <= max_number, "half": v >= 2 and v % 2 == 0,
         }  # fmt: skip
         usable = [o for o in ops if feasible[o]]
-        op = _pick(rng, [o for o in usable for _ in range(OP_WEIGHTS[o])])
+        op = pick(rng, [o for o in usable for _ in range(OP_WEIGHTS[o])])
         sym, templates = OPS[op]
-        t = _draw(rng, 0, len(templates) - 1)
+        t = draw(rng, 0, len(templates) - 1)
         if op == "add":
-            k = _draw(rng, 1, max_number - v)
+            k = draw(rng, 1, max_number - v)
         elif op == "sub":
-            k = _draw(rng, 1, v)
+            k = draw(rng, 1, v)
         elif op == "mul":
             t = t if v * (2 + t) <= max_number else 0  # triple only while it stays small
             k = 2 + t
@@ -173,13 +155,13 @@ def make_problem(
         }
         steps.append((sym, k, templates[t][0].format(**fill), templates[t][1].format(**fill)))
         v = _apply(sym, v, k)
-    lines = [_pick(rng, STARTS).format(a=a, k=count(start, things))]
+    lines = [pick(rng, STARTS).format(a=a, k=count(start, things))]
     lines += [("Then " if n else "") + s[2] + "." for n, s in enumerate(steps)]
     lines.append(f"How many {things[1]} does {a} have now?")
     return Problem(a, things, start, steps, " ".join(lines))
 
 
-class MathTask(Task):
+class MathTask(ToyTask):
     """Toy GSM8K. Difficulty knobs: steps per problem in [min_steps, max_steps]; every number
     (start, operand, intermediate and final value) in [0, max_number]; `allow_mul_div` adds
     doubling/tripling and halving; each preference prompt gets 1..max_pairs_per_prompt pairs."""
@@ -190,6 +172,7 @@ class MathTask(Task):
     # Writing a full worked solution takes an annotator about twice as long as checking which of
     # two solutions reaches the right answer.
     default_costs = {"sft": 2.0, "pref": 1.0}
+    pair_stream = "pref-pairs"
 
     def __init__(
         self,
@@ -205,42 +188,37 @@ class MathTask(Task):
         allow_mul_div: bool = True,
         max_pairs_per_prompt: int = 3,
     ):
-        checks = {
-            "n_sft_pool": n_sft_pool >= 0, "n_pref_pool": n_pref_pool >= 0, "n_val": n_val >= 0,
-            "n_test": n_test >= 0, "label_noise": 0.0 <= label_noise <= 1.0,
-            "min_steps": 1 <= min_steps <= max_steps, "max_steps": max_steps <= 8,
-            "max_number": 4 <= max_number <= 1000, "max_pairs_per_prompt": max_pairs_per_prompt >= 1,
-        }  # fmt: skip
-        for key, ok in checks.items():
-            if not ok:
-                raise ValueError(f"MathTask: {key} = {locals()[key]!r} is out of range")
-        self.seed, self.label_noise = seed, label_noise
-        self.sizes = {"sft": n_sft_pool, "pref": n_pref_pool, "val": n_val, "test": n_test}
+        super().__init__(seed, n_sft_pool, n_pref_pool, n_val, n_test, label_noise, {
+            "min_steps": (min_steps, 1 <= min_steps <= max_steps),
+            "max_steps": (max_steps, max_steps <= 8),
+            "max_number": (max_number, 4 <= max_number <= 1000),
+            "max_pairs_per_prompt": (max_pairs_per_prompt, max_pairs_per_prompt >= 1),
+        })  # fmt: skip
         self.min_steps, self.max_steps, self.max_number = min_steps, max_steps, max_number
         self.ops = ("add", "sub", "mul", "half") if allow_mul_div else ("add", "sub")
-        self.max_pairs_per_prompt = max_pairs_per_prompt
-        self._cache: dict[str, list[dict]] = {}
 
     # ------------------------------------------------------------------------- generation
-    def _fresh_problems(self, split: str) -> Iterator[Problem]:
-        """Endless distinct problems whose prompts fall in `split`'s hash buckets."""
-        rng = random.Random(f"{self.seed}/{self.name}/{split}")
-        seen: set[str] = set()
-        misses = 0
-        while True:
-            problem = make_problem(rng, self.min_steps, self.max_steps, self.max_number, self.ops)
-            prompt = problem.prompt
-            if prompt in seen or _bucket(prompt) not in BUCKETS[split]:
-                misses += 1
-                if misses > 100_000 + 50 * len(seen):
-                    raise ValueError(
-                        f"MathTask: only {len(seen)} distinct '{split}' prompts found with "
-                        f"max_steps={self.max_steps}, max_number={self.max_number}; ask for fewer "
-                        "rows or widen the knobs"
-                    )
-                continue
-            seen.add(prompt)
-            yield problem
+    def _items(self, split: str, rng: random.Random) -> Iterator[tuple[str, tuple]]:
+        """Distinct problems as (prompt, (start, steps, values, solution))."""
+        hint = f" with max_steps={self.max_steps}, max_number={self.max_number}"
+        for prompt, (start, steps) in self._fresh(split, rng, self._make, hint=hint):
+            values = _chain(start, steps)
+            yield prompt, (start, steps, values, _solution(start, steps, values, values[-1]))
+
+    def _make(self, rng: random.Random) -> tuple[str, tuple]:
+        p = make_problem(rng, self.min_steps, self.max_steps, self.max_number, self.ops)
+        return p.prompt, (p.start, p.steps)
+
+    def _demo(self, item: tuple) -> str:
+        return item[3]
+
+    def _eval_fields(self, item: tuple) -> dict:
+        return {"reference": item[3], "answer": str(item[2][-1])}
+
+    def _pairs(self, rng: random.Random, item: tuple, want: int) -> Iterator[tuple[int, str, str]]:
+        start, steps, _, solution = item
+        for m, wrong in enumerate(self._flawed(rng, start, steps, want)):
+            yield m, solution, wrong
 
     def _flawed(self, rng: random.Random, start: int, steps: list[tuple], want: int) -> list[str]:
         """Up to `want` distinct wrong solutions, each a plausible near-miss of the right one."""
@@ -251,80 +229,29 @@ class MathTask(Task):
                 break
             wrong = None
             if flaw == "slip":
-                slip = (_draw(rng, 0, len(steps) - 1), _pick(rng, (-2, -1, 1, 2)))
+                slip = (draw(rng, 0, len(steps) - 1), pick(rng, (-2, -1, 1, 2)))
                 if (vals := _chain(start, steps, slip)) and vals[-1] != gold:
                     wrong = _solution(start, steps, vals, vals[-1])
             elif flaw == "skip" and len(steps) > 1:
-                skipped = _draw(rng, 0, len(steps) - 1)
+                skipped = draw(rng, 0, len(steps) - 1)
                 kept = [s for n, s in enumerate(steps) if n != skipped]
                 if (vals := _chain(start, kept)) and vals[-1] != gold:
                     wrong = _solution(start, kept, vals, vals[-1])
             elif flaw == "final":
                 # A slip in the last line: a neighbour of the answer or a number already seen.
                 options = {start, *values[:-1], gold - 2, gold - 1, gold + 1, gold + 2} - {gold}
-                final = _pick(rng, sorted(o for o in options if o >= 0))
+                final = pick(rng, sorted(o for o in options if o >= 0))
                 wrong = _solution(start, steps, values, final)
             if wrong and wrong not in out:
                 out.append(wrong)
         return out
 
-    def _generate(self, split: str) -> list[dict]:
-        n, rows = self.sizes[split], []
-        problems = self._fresh_problems(split)
-        if split == "pref":
-            rng = random.Random(f"{self.seed}/{self.name}/pref-pairs")
-            noise = random.Random(f"{self.seed}/{self.name}/pref-noise")
-        for j, (_, _, start, steps, prompt) in enumerate(problems):
-            if len(rows) >= n:
-                break
-            values = _chain(start, steps)
-            solution = _solution(start, steps, values, values[-1])
-            pid = f"{self.name}-{split}-{j}"
-            base = {"prompt_id": pid, "prompt": prompt}
-            if split == "sft":
-                rows.append({"id": pid, **base, "response": solution})
-            elif split == "pref":
-                want = min(_draw(rng, 1, self.max_pairs_per_prompt), n - len(rows))
-                wrongs = self._flawed(rng, start, steps, want)
-                for m, wrong in enumerate(wrongs):
-                    pair = (
-                        (wrong, solution)
-                        if noise.random() < self.label_noise
-                        else (solution, wrong)
-                    )
-                    rows.append(
-                        {"id": f"{pid}-{m}", **base, "chosen": pair[0], "rejected": pair[1]}
-                    )
-            else:
-                rows.append({"id": pid, **base, "reference": solution, "answer": str(values[-1])})
-        return rows
-
-    def _rows(self, split: str) -> list[dict]:
-        if split not in self._cache:
-            self._cache[split] = self._generate(split)
-        return self._cache[split]
-
     # ------------------------------------------------------------------------- Task interface
-    def sft_pool(self) -> list[dict]:
-        return self._rows("sft")
-
-    def pref_pool(self) -> list[dict]:
-        return self._rows("pref")
-
-    def eval_split(self, split: str) -> list[dict]:
-        if split not in ("val", "test"):
-            raise ValueError(f"MathTask.eval_split: split = {split!r}; expected 'val' or 'test'")
-        return self._rows(split)
-
     def in_format(self, completion: str) -> bool:
         return "Step 1:" in completion and _IN_FORMAT_END.search(completion) is not None
 
     def score(self, rows: Sequence[dict], completions: Sequence[str]) -> dict[str, float]:
-        if len(rows) != len(completions) or not rows:
-            raise ValueError(
-                f"MathTask.score: {len(rows)} rows and {len(completions)} completions; "
-                "need one completion per row and at least one row"
-            )
+        self._check_scored(rows, completions)
         n = len(rows)
         strict = sum(
             answers_match(extract_strict(c), r["answer"])
@@ -353,9 +280,9 @@ def _story(rng: random.Random, max_number: int) -> str:
         for a, (sym, k, _, _), v in zip([p.start, *values[:-1]], p.steps, values, strict=True)
     ]
     if rng.random() < 0.5:
-        if _bucket(p.prompt) in BUCKETS["test"] | BUCKETS["val"]:
+        if held_out(p.prompt):
             return _story(rng, max_number)
-        answer = _pick(
+        answer = pick(
             rng,
             (f"{p.owner} has {count(values[-1], p.things)} now.", f"The answer is {values[-1]}."),
         )
@@ -374,12 +301,4 @@ def _story(rng: random.Random, max_number: int) -> str:
 def corpus_documents(seed: int, n: int, max_number: int = 20) -> list[str]:
     """`n` web-text documents of 30-120 words: arithmetic stories, never "Step" nor "####"."""
     rng = random.Random(f"{seed}/math/corpus")
-    docs = []
-    for _ in range(n):
-        doc = _story(rng, max_number)
-        while len(doc.split()) < 30:
-            doc += " " + _story(rng, max_number)
-        while len(doc.split()) > 120:
-            doc = doc[: doc.rindex(".", 0, len(doc) - 1) + 1]
-        docs.append(doc)
-    return docs
+    return [document(lambda: _story(rng, max_number)) for _ in range(n)]

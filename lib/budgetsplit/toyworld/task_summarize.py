@@ -22,13 +22,12 @@ third-person prose about the same people, places and events, never the TL;DR tem
 from __future__ import annotations
 
 import functools
-import hashlib
 import random
 import re
 from collections.abc import Iterator, Sequence
 
 from budgetsplit.metrics import rouge_l_f1
-from budgetsplit.tasks.base import Task
+from budgetsplit.toyworld.common import ToyTask, document, draw, held_out, pick, sample
 from budgetsplit.toyworld.task_math import NAMES
 
 # A small lexicon on purpose: the world's ~1K-token vocabulary is shared by four tasks, and rare
@@ -84,8 +83,6 @@ PREFIX = "TL;DR: "
 # than the largest length penalty.
 INVENT_PENALTY = 0.5
 LENGTH_WEIGHT = 0.4
-N_BUCKETS = 16
-BUCKETS = {"test": {0}, "val": {1}, "sft": set(range(2, 9)), "pref": set(range(9, 16))}
 
 _FORMAT = re.compile(r"TL;DR: [^;\n]+(?:; [^;\n]+)*\.")
 _SLOT = re.compile(r"\{(\w+)\}")
@@ -106,35 +103,13 @@ _ANY_FACT = re.compile(
 )
 
 
-def _draw(rng: random.Random, lo: int, hi: int) -> int:
-    # Uniform in [lo, hi]; rng.random() arithmetic is several times cheaper than rng.randint.
-    return lo + int(rng.random() * (hi - lo + 1))
-
-
-def _pick(rng: random.Random, seq: Sequence):
-    return seq[int(rng.random() * len(seq))]
-
-
-def _sample(rng: random.Random, seq: Sequence, k: int) -> list:
-    # k distinct items in random order (a partial Fisher-Yates; cheaper than rng.sample here).
-    pool = list(seq)
-    for i in range(k):
-        j = i + int(rng.random() * (len(pool) - i))
-        pool[i], pool[j] = pool[j], pool[i]
-    return pool[:k]
-
-
 @functools.cache
 def _slots_of(template: str) -> tuple[str, ...]:
     return tuple(_SLOT.findall(template))
 
 
 def _fill(rng: random.Random, template: str, slots: dict, **fixed: str) -> str:
-    return template.format(**{s: fixed.get(s) or _pick(rng, slots[s]) for s in _slots_of(template)})
-
-
-def _bucket(prompt: str) -> int:
-    return int.from_bytes(hashlib.blake2b(prompt.encode(), digest_size=4).digest()) % N_BUCKETS
+    return template.format(**{s: fixed.get(s) or pick(rng, slots[s]) for s in _slots_of(template)})
 
 
 def _words(text: str) -> int:
@@ -163,20 +138,20 @@ def gold_score(row: dict, summary: str) -> float:
 
 def make_post(rng: random.Random, n_facts: int, n_filler: int) -> tuple[str, list[str], list[str]]:
     """A post, its key-fact clauses in order, and its sentences (facts and filler) in order."""
-    clauses = [_fill(rng, FACTS[k][0], SLOTS) for k in _sample(rng, FACT_KINDS, n_facts)]
-    facts = [_sentence(_pick(rng, LEADS) + c + _pick(rng, TAILS)) + "." for c in clauses]
-    fillers = [_fill(rng, f, FILLER_SLOTS) for f in _sample(rng, FILLERS, n_filler)]
-    at = set(_sample(rng, range(n_facts + n_filler), n_facts))
+    clauses = [_fill(rng, FACTS[k][0], SLOTS) for k in sample(rng, FACT_KINDS, n_facts)]
+    facts = [_sentence(pick(rng, LEADS) + c + pick(rng, TAILS)) + "." for c in clauses]
+    fillers = [_fill(rng, f, FILLER_SLOTS) for f in sample(rng, FILLERS, n_filler)]
+    at = set(sample(rng, range(n_facts + n_filler), n_facts))
     facts_left, fillers_left = iter(facts), iter(fillers)
     sentences = [next(facts_left if i in at else fillers_left) for i in range(n_facts + n_filler)]
-    post = _pick(rng, OPENERS) + " ".join(sentences) + _pick(rng, CLOSERS)
+    post = pick(rng, OPENERS) + " ".join(sentences) + pick(rng, CLOSERS)
     return post, clauses, sentences
 
 
 def _invented(rng: random.Random, clauses: list[str]) -> str:
     """A clause of the world that the post does not state."""
     while True:
-        made = _fill(rng, FACTS[_pick(rng, FACT_KINDS)][0], SLOTS)
+        made = _fill(rng, FACTS[pick(rng, FACT_KINDS)][0], SLOTS)
         if made.lower() not in {c.lower() for c in clauses}:
             return made
 
@@ -185,16 +160,16 @@ def candidate(rng: random.Random, kind: str, clauses: list[str], sentences: list
     """A summary of one of KINDS: complete, missing a fact, with an invented fact, or too long."""
     items = list(clauses)
     if kind == "missing":
-        del items[_draw(rng, 0, len(items) - 1)]
+        del items[draw(rng, 0, len(items) - 1)]
     elif kind == "invented":
-        at = _draw(rng, 0, len(items) - 1)
+        at = draw(rng, 0, len(items) - 1)
         if rng.random() < 0.5:
             items[at] = _invented(rng, clauses)  # a wrong fact in place of a right one
         else:
             items.insert(at, _invented(rng, clauses))
     elif kind == "too_long":
         # One key fact copied with its lead-in and aside, or one filler sentence copied.
-        at = _draw(rng, 0, len(items) - 1)
+        at = draw(rng, 0, len(items) - 1)
         whole = next(s[:-1] for s in sentences if items[at].lower() in s.lower())
         if rng.random() < 0.5 and _words(whole) > _words(items[at]):
             items[at] = whole
@@ -202,11 +177,11 @@ def candidate(rng: random.Random, kind: str, clauses: list[str], sentences: list
             fillers = [
                 s[:-1] for s in sentences if not any(c.lower() in s.lower() for c in clauses)
             ]
-            items.insert(_draw(rng, 0, len(items)), _pick(rng, fillers))
+            items.insert(draw(rng, 0, len(items)), pick(rng, fillers))
     return summary_of(items)
 
 
-class SummarizeTask(Task):
+class SummarizeTask(ToyTask):
     """Toy TL;DR. Difficulty knobs: key facts per post in [min_facts, max_facts], filler sentences
     in [min_filler, max_filler]; each preference prompt gets 1..max_pairs_per_prompt pairs."""
 
@@ -216,6 +191,7 @@ class SummarizeTask(Task):
     # Both annotations need the post read; writing the summary on top of that costs about half
     # as much again as choosing between two short summaries.
     default_costs = {"sft": 1.5, "pref": 1.0}
+    pair_stream = "pref-pairs"
 
     def __init__(
         self,
@@ -231,109 +207,51 @@ class SummarizeTask(Task):
         max_filler: int = 2,
         max_pairs_per_prompt: int = 3,
     ):
-        values = dict(locals())
-        checks = {
-            "n_sft_pool": n_sft_pool >= 0, "n_pref_pool": n_pref_pool >= 0, "n_val": n_val >= 0,
-            "n_test": n_test >= 0, "label_noise": 0.0 <= label_noise <= 1.0,
-            "min_facts": 2 <= min_facts <= max_facts, "max_facts": max_facts <= len(FACTS),
-            "min_filler": 1 <= min_filler <= max_filler, "max_filler": max_filler <= len(FILLERS),
-            "max_pairs_per_prompt": max_pairs_per_prompt >= 1,
-        }  # fmt: skip
-        for key, ok in checks.items():
-            if not ok:
-                raise ValueError(f"SummarizeTask: {key} = {values[key]!r} is out of range")
-        self.seed, self.label_noise = seed, label_noise
-        self.sizes = {"sft": n_sft_pool, "pref": n_pref_pool, "val": n_val, "test": n_test}
+        super().__init__(seed, n_sft_pool, n_pref_pool, n_val, n_test, label_noise, {
+            "min_facts": (min_facts, 2 <= min_facts <= max_facts),
+            "max_facts": (max_facts, max_facts <= len(FACTS)),
+            "min_filler": (min_filler, 1 <= min_filler <= max_filler),
+            "max_filler": (max_filler, max_filler <= len(FILLERS)),
+            "max_pairs_per_prompt": (max_pairs_per_prompt, max_pairs_per_prompt >= 1),
+        })  # fmt: skip
         self.facts, self.filler = (min_facts, max_facts), (min_filler, max_filler)
-        self.max_pairs_per_prompt = max_pairs_per_prompt
-        self._cache: dict[str, list[dict]] = {}
 
     # ------------------------------------------------------------------------- generation
-    def _fresh_posts(self, split: str) -> Iterator[tuple[str, list[str], list[str]]]:
-        """Endless distinct posts whose text falls in `split`'s hash buckets."""
-        rng = random.Random(f"{self.seed}/{self.name}/{split}")
-        seen: set[str] = set()
-        misses = 0
-        while True:
-            post = make_post(rng, _draw(rng, *self.facts), _draw(rng, *self.filler))
-            if post[0] in seen or _bucket(post[0]) not in BUCKETS[split]:
-                misses += 1
-                if misses > 100_000 + 50 * len(seen):
-                    raise ValueError(
-                        f"SummarizeTask: only {len(seen)} distinct '{split}' posts found; "
-                        "ask for fewer rows or widen the knobs"
-                    )
-                continue
-            seen.add(post[0])
-            yield post
+    def _items(self, split: str, rng: random.Random) -> Iterator[tuple[str, tuple]]:
+        """Distinct posts as (post, (key-fact clauses, sentences))."""
+        return self._fresh(split, rng, self._make)
 
-    def _pairs(self, rng: random.Random, clauses: list[str], sentences: list[str], want: int):
+    def _make(self, rng: random.Random) -> tuple[str, tuple]:
+        post, clauses, sentences = make_post(rng, draw(rng, *self.facts), draw(rng, *self.filler))
+        return post, (clauses, sentences)
+
+    def _demo(self, item: tuple) -> str:
+        return summary_of(item[0])
+
+    def _eval_fields(self, item: tuple) -> dict:
+        return {"reference": summary_of(item[0]), "facts": item[0]}
+
+    def _pairs(self, rng: random.Random, item: tuple, want: int) -> Iterator[tuple[int, str, str]]:
         """Up to `want` distinct (better, worse) summary pairs, ranked by the gold scorer."""
+        clauses, sentences = item
         gold = {"facts": clauses, "reference": summary_of(clauses)}
         out: list[tuple[str, str]] = []
         for _ in range(3 * want):
             if len(out) == want:
                 break
-            a, b = (candidate(rng, kind, clauses, sentences) for kind in _sample(rng, KINDS, 2))
+            a, b = (candidate(rng, kind, clauses, sentences) for kind in sample(rng, KINDS, 2))
             score_a, score_b = gold_score(gold, a), gold_score(gold, b)
             pair = (a, b) if score_a > score_b else (b, a)
             if score_a != score_b and pair not in out:
                 out.append(pair)
-        return out
-
-    def _generate(self, split: str) -> list[dict]:
-        n, rows = self.sizes[split], []
-        if split == "pref":
-            rng = random.Random(f"{self.seed}/{self.name}/pref-pairs")
-            noise = random.Random(f"{self.seed}/{self.name}/pref-noise")
-        for j, (post, clauses, sentences) in enumerate(self._fresh_posts(split)):
-            if len(rows) >= n:
-                break
-            pid = f"{self.name}-{split}-{j}"
-            base = {"prompt_id": pid, "prompt": post}
-            if split == "sft":
-                rows.append({"id": pid, **base, "response": summary_of(clauses)})
-            elif split == "pref":
-                want = min(_draw(rng, 1, self.max_pairs_per_prompt), n - len(rows))
-                for m, (better, worse) in enumerate(self._pairs(rng, clauses, sentences, want)):
-                    flip = noise.random() < self.label_noise
-                    chosen, rejected = (worse, better) if flip else (better, worse)
-                    rows.append(
-                        {"id": f"{pid}-{m}", **base, "chosen": chosen, "rejected": rejected}
-                    )
-            else:
-                ref = summary_of(clauses)
-                rows.append({"id": pid, **base, "reference": ref, "facts": clauses})
-        return rows
-
-    def _rows(self, split: str) -> list[dict]:
-        if split not in self._cache:
-            self._cache[split] = self._generate(split)
-        return self._cache[split]
+        return ((m, better, worse) for m, (better, worse) in enumerate(out))
 
     # ------------------------------------------------------------------------- Task interface
-    def sft_pool(self) -> list[dict]:
-        return self._rows("sft")
-
-    def pref_pool(self) -> list[dict]:
-        return self._rows("pref")
-
-    def eval_split(self, split: str) -> list[dict]:
-        if split not in ("val", "test"):
-            raise ValueError(
-                f"SummarizeTask.eval_split: split = {split!r}; expected 'val' or 'test'"
-            )
-        return self._rows(split)
-
     def in_format(self, completion: str) -> bool:
         return _FORMAT.fullmatch(completion.strip()) is not None
 
     def score(self, rows: Sequence[dict], completions: Sequence[str]) -> dict[str, float]:
-        if len(rows) != len(completions) or not rows:
-            raise ValueError(
-                f"SummarizeTask.score: {len(rows)} rows and {len(completions)} completions; "
-                "need one completion per row and at least one row"
-            )
+        self._check_scored(rows, completions)
         pairs = list(zip(rows, completions, strict=True))
         n = len(pairs)
         return {
@@ -346,26 +264,21 @@ class SummarizeTask(Task):
 # ----------------------------------------------------------------------------- pretraining corpus
 def _prose(rng: random.Random) -> str:
     """Third-person prose about one person: where they live and what happened to them."""
-    who, friend = _sample(rng, SLOTS["friend"], 2)
-    sentences = [f"{who} lives in {_pick(rng, SLOTS['city'])}."]
-    for kind in _sample(rng, FACT_KINDS, _draw(rng, 2, 4)):
+    who, friend = sample(rng, SLOTS["friend"], 2)
+    sentences = [f"{who} lives in {pick(rng, SLOTS['city'])}."]
+    for kind in sample(rng, FACT_KINDS, draw(rng, 2, 4)):
         told = _fill(rng, FACTS[kind][1], SLOTS, who=who, friend=friend)
-        sentences.append(_sentence(_pick(rng, LEADS) + told) + ".")
+        sentences.append(_sentence(pick(rng, LEADS) + told) + ".")
     return " ".join(sentences)
 
 
 def corpus_documents(seed: int, n: int) -> list[str]:
     """`n` web-text documents of 30-120 words: posts and prose of the domain, never a TL;DR."""
     rng = random.Random(f"{seed}/summarize/corpus")
-    docs = []
-    for _ in range(n):
-        doc = ""
-        while _words(doc) < 30:
-            part = make_post(rng, _draw(rng, 1, 3), _draw(rng, 1, 4))[0]
-            if rng.random() < 0.5 or _bucket(part) in BUCKETS["test"] | BUCKETS["val"]:
-                part = _prose(rng)  # (posts of val and test stay out of the corpus)
-            doc = f"{doc} {part}".strip()
-        while _words(doc) > 120:
-            doc = doc[: doc.rindex(".", 0, len(doc) - 1) + 1]
-        docs.append(doc)
-    return docs
+
+    def part() -> str:
+        post = make_post(rng, draw(rng, 1, 3), draw(rng, 1, 4))[0]
+        # (posts of val and test stay out of the corpus)
+        return _prose(rng) if rng.random() < 0.5 or held_out(post) else post
+
+    return [document(part) for _ in range(n)]

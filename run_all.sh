@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Regenerate every figure: set up the environment if needed, build the toy base model if needed,
+# run each task's grid and the analysis notebooks through papermill, write the figures.
+#
+#   ./run_all.sh                          default profile (toy), local executor
+#   ./run_all.sh --profile smoke          the tiny profile CI uses
+#   ./run_all.sh --profile paper          real models and Hub datasets (needs a GPU and the Hub)
+#   ./run_all.sh --executor ray [--address HOST:PORT]   cells as Ray tasks (local or a cluster)
+#   ./run_all.sh --dry-run                print the plan (cells, SFT stages, ids); run nothing
+#   ./run_all.sh --tasks "math helpful"   a subset of the tasks
+#
+# Idempotent: finished cells are read back from runs/<profile>/, not retrained. Executed notebooks
+# go to runs/<profile>/notebooks/; figures to figures/ (toy) or runs/<profile>/figures/ (others).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+profile=toy executor=local address="" dry_run=0 tasks="math instruct summarize helpful"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --profile) profile="$2"; shift 2 ;;
+    --executor) executor="$2"; shift 2 ;;
+    --address) address="$2"; shift 2 ;;
+    --tasks) tasks="$2"; shift 2 ;;
+    --dry-run) dry_run=1; shift ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "run_all.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+[ -d "params/$profile" ] || { echo "run_all.sh: no params/$profile/ (profiles: $(ls params | tr '\n' ' '))" >&2; exit 2; }
+
+source scripts/bootstrap.sh
+task_args=()
+for t in $tasks; do task_args+=(--task "$t"); done
+
+if [ "$dry_run" = 1 ]; then
+  # Planning reads params and records only: no model, no dataset, no network.
+  HF_HUB_OFFLINE=1 exec "$PY" -m budgetsplit plan --profile "$profile" "${task_args[@]}"
+fi
+
+start=$(date +%s)
+if [ "$profile" = paper ]; then
+  "$PY" -m budgetsplit.paper.preflight "${task_args[@]}"
+else
+  export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+  "$PY" -m budgetsplit.toyworld build --profile "$profile"
+fi
+
+out="runs/$profile/notebooks"
+figs="figures"; [ "$profile" = toy ] || figs="runs/$profile/figures"
+mkdir -p "$out" "$figs"
+pm() {  # pm NOTEBOOK OUTPUT_NAME -p key value ...
+  local nb="$1" name="$2"; shift 2
+  echo "== papermill notebooks/$nb -> $out/$name"
+  "$PY" -m papermill --log-level WARNING --progress-bar "notebooks/$nb" "$out/$name" \
+    -p profile "$profile" -p executor "$executor" -p address "$address" "$@"
+}
+for t in $tasks; do
+  pm grid.ipynb "grid_$t.ipynb" -p task "$t"
+done
+case " $tasks " in *" math "*)
+  pm cold_start.ipynb cold_start.ipynb
+  [ -f "params/$profile/math_costs.yaml" ] && pm costs.ipynb costs.ipynb ;;
+esac
+pm figures.ipynb figures.ipynb -p figures_dir "$figs"
+echo "run_all.sh: profile $profile done in $(( $(date +%s) - start )) s; figures in $figs/"
