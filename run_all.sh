@@ -51,7 +51,7 @@ mkdir -p "$out" "$figs"
 pm() {  # pm NOTEBOOK OUTPUT_NAME -p key value ...
   local nb="$1" name="$2"; shift 2
   echo "== papermill notebooks/$nb -> $out/$name"
-  "$PY" -m papermill --log-level WARNING --progress-bar "notebooks/$nb" "$out/$name" \
+  "$PY" -m papermill --log-level WARNING --log-output --progress-bar "notebooks/$nb" "$out/$name" \
     -p profile "$profile" -p executor "$executor" -p address "$address" "$@"
 }
 for t in $tasks; do

@@ -214,12 +214,12 @@ def lm_head_check(params, profile) -> float:
     """Max |difference| between our dense LM head's and TRL's chunked head's log-probs and grads."""
     from trl.trainer.utils import add_fused_lm_head
 
-    from budgetsplit.train import _dense_lm_head
+    from budgetsplit.lmhead import dense_lm_head
 
     model, _ = load(params, profile)
     a, b = copy.deepcopy(model), copy.deepcopy(model)
     add_fused_lm_head(a, outputs=("log_probs", "entropy", "is_top1"))
-    _dense_lm_head(b, outputs=("log_probs", "entropy", "is_top1"))
+    dense_lm_head(b, outputs=("log_probs", "entropy", "is_top1"))
     x = torch.randint(
         0, model.config.vocab_size, (4, 64), generator=torch.Generator().manual_seed(0)
     )

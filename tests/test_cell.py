@@ -11,7 +11,7 @@ import pytest
 from test_models import AddTask, one_thread, tiny_llama_folder  # noqa: F401 (autouse)
 
 import budgetsplit.cell as cellmod
-from budgetsplit.cell import Cell, cell_costs, record_path, run_cell
+from budgetsplit.cell import Cell, cell_costs, cold_start_path, record_path, run_cell
 from budgetsplit.config import (
     BudgetConfig,
     ConfigError,
@@ -81,6 +81,11 @@ def test_sft_then_dpo_cell_writes_its_record_once(tmp_path, base_folder, task, m
     assert "final_reward_margins" in d["pft"] and "final_reward_accuracies" in d["pft"]
     assert d["sft"]["n_logged_steps"] == 3 and d["sft"]["final_loss"] > 0
     assert not rec["sft_reused"] and rec["sft_stage"].startswith("n20-s0-")
+    assert not rec["cold_start_cached"]
+    stage = tmp_path / "test" / "math" / "sft" / rec["sft_stage"]
+    assert [json.loads(f.read_text()) for f in stage.glob("cold_start-*.json")] == [
+        {"cold_start": d["cold_start"]}
+    ]
     assert set(rec["wall_s"]) == {"sft", "diagnostics", "pft", "eval", "total"}
     assert rec["versions"]["trl"].startswith("1.") and rec["device"].startswith("cpu")
 
@@ -98,15 +103,20 @@ def test_sft_then_dpo_cell_writes_its_record_once(tmp_path, base_folder, task, m
         run_cell(changed, cell, task)
 
 
-def test_cells_share_sft_stages_and_repeat_exactly(tmp_path, base_folder, task):
+def test_cells_share_sft_stages_and_repeat_exactly(tmp_path, base_folder, task, monkeypatch):
     p = params(tmp_path / "a", base_folder)
     first = run_cell(p, Cell("math", "kto", 40, 0.5, 0), task)
-    second = run_cell(p, Cell("math", "ipo", 40, 0.5, 0), task)
+    with monkeypatch.context() as m:  # the second cell reads the first one's cold-start diagnostic
+        m.setattr(cellmod, "response_logprobs", lambda *a: pytest.fail("recomputed cold start"))
+        second = run_cell(p, Cell("math", "ipo", 40, 0.5, 0), task)
     assert not first["sft_reused"] and second["sft_reused"]
+    assert not first["cold_start_cached"] and second["cold_start_cached"]
+    assert second["diagnostics"]["cold_start"] == first["diagnostics"]["cold_start"]
     assert first["sft_stage"] == second["sft_stage"]
     assert len([d for d in (tmp_path / "a" / "test" / "math" / "sft").iterdir() if d.is_dir()]) == 1
     # The same cell from scratch elsewhere (SFT retrained too): identical numbers.
     again = run_cell(params(tmp_path / "b", base_folder), Cell("math", "kto", 40, 0.5, 0), task)
+    assert not again["cold_start_cached"]  # computed afresh, it equals the cached value
     for key in ("metrics", "diagnostics", "examples", "n_sft", "n_pref"):
         assert again[key] == first[key], key
 
@@ -122,9 +132,35 @@ def test_sft_only_and_pft_only_cells(tmp_path, base_folder, task):
     pft_only = run_cell(p, Cell("math", "dpo", 30, 0.0, 0), task)
     assert (pft_only["n_sft"], pft_only["n_pref"]) == (0, 30) and pft_only["sft_stage"] is None
     assert pft_only["diagnostics"]["pft"]["n_logged_steps"] == 4
+    # Every cell without SFT starts from the base model: its cold start is computed once.
+    small = run_cell(p, Cell("math", "kto", 8, 0.0, 0), task)
+    assert not pft_only["cold_start_cached"] and small["cold_start_cached"]
+    assert small["diagnostics"]["cold_start"] == pft_only["diagnostics"]["cold_start"]
+    assert len(list((tmp_path / "test" / "math" / "base_diagnostics").glob("*.json"))) == 1
     # Cold start: the base model finds the preference data far less likely than the SFT model does.
     lp = lambda r: r["diagnostics"]["cold_start"]["chosen_logprob_per_token"]  # noqa: E731
     assert lp(sft_only) > lp(pft_only) + 0.3
+
+
+def test_cold_start_cache_key(tmp_path, base_folder, task):
+    p = params(tmp_path, base_folder)
+    pairs = task.pref_records(task.pref_pool()[:20])
+    flipped = [dict(r, chosen=r["rejected"], rejected=r["chosen"]) if i == 7 else r
+               for i, r in enumerate(pairs)]  # fmt: skip
+    stage = tmp_path / "test" / "math" / "sft" / "n20-s0-abc"
+    base = cold_start_path(p, pairs, "torch.float32", "cpu", None)
+    assert base.parent == tmp_path / "test" / "math" / "base_diagnostics"
+    assert base == cold_start_path(p, [dict(r) for r in pairs], "torch.float32", "cpu", None)
+    in_stage = cold_start_path(p, pairs, "torch.float32", "cpu", stage)
+    assert in_stage.parent == stage and in_stage.name.startswith("cold_start-")
+    others = [
+        cold_start_path(p, flipped, "torch.float32", "cpu", None),  # label noise flips pairs
+        cold_start_path(p, pairs[:19], "torch.float32", "cpu", None),
+        cold_start_path(p, pairs, "torch.bfloat16", "cpu", None),
+        cold_start_path(p, pairs, "torch.float32", "cuda", None),
+        cold_start_path(p, flipped, "torch.float32", "cpu", stage),
+    ]
+    assert len({base, in_stage, *others}) == 7
 
 
 def test_money_budget_cell_spends_at_its_costs(tmp_path, base_folder, task):

@@ -4,7 +4,8 @@
 (`budgetsplit.budget`), draws them from the task's pools, runs SFT (or reuses the cached stage),
 then PFT from the SFT model (from the base model when n_sft = 0; no PFT when n_pref = 0),
 evaluates, and writes `<output_dir>/<profile>/<task>/cells/<cell_id>.json` atomically. A cell whose
-record exists is returned as recorded, without training.
+record exists is returned as recorded, without training. The cold-start diagnostic is computed once
+per starting model (`cold_start`) and read back by the other cells that share it.
 
     from budgetsplit.cell import Cell, run_cell
     from budgetsplit.config import load_params
@@ -16,6 +17,7 @@ record exists is returned as recorded, without training.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -132,6 +134,39 @@ def _write_json(path: Path, data: dict) -> None:
         raise
 
 
+def _digest(data) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def cold_start_path(
+    params: Params, pairs: list[dict], dtype: str, device: str, stage_dir: Path | None
+) -> Path:
+    """Where the cold-start diagnostic of a starting model is cached: in its SFT stage's folder, or
+    for the base model (`stage_dir` None) under `<output_dir>/<profile>/<task>/base_diagnostics/`.
+    The scored pairs (TRL records) are in the key: label noise changes them but not the SFT stage."""
+    key = {"pairs": _digest(pairs), "dtype": dtype, "device": device}
+    if stage_dir is not None:
+        return Path(stage_dir) / f"cold_start-{_digest(key)}.json"
+    key["base"] = base_model_id(params.model, params.profile)
+    folder = Path(params.output_dir) / params.profile / params.task / "base_diagnostics"
+    return folder / f"{_digest(key)}.json"
+
+
+def cold_start(
+    params: Params, task, pref_pool: list[dict], model, tok, device: str, stage_dir: Path | None
+) -> tuple[dict, bool]:
+    """(`response_logprobs` of a fixed sample of `pref_pool` under the model PFT starts from, whether
+    it was read from the cache). It depends on that model and the pairs only, and is deterministic,
+    so the cells sharing a starting model compute it once."""
+    rows = logprob_sample(pref_pool)
+    path = cold_start_path(params, task.pref_records(rows), str(model.dtype), device, stage_dir)
+    if path.is_file():
+        return json.loads(path.read_text())["cold_start"], True
+    cold = response_logprobs(model, tok, task, rows)
+    _write_json(path, {"cold_start": cold})
+    return cold, False
+
+
 class StaleRecordError(RuntimeError):
     """A finished record was made with other settings than the ones asked for now."""
 
@@ -197,6 +232,7 @@ def run_cell(params: Params, cell: Cell, task=None) -> dict:
     device = resolve_device(params.device)
     wall: dict[str, float] = {}
     sft_meta: dict = {}
+    stage_dir = None
 
     # SFT: trained once per distinct stage; every cell loads it from disk, so a reused stage and a
     # freshly trained one continue from identical weights.
@@ -211,7 +247,7 @@ def run_cell(params: Params, cell: Cell, task=None) -> dict:
 
     # Cold start: how likely the preference data is under the model PFT starts from.
     t = time.perf_counter()
-    cold = response_logprobs(model, tok, task, logprob_sample(pref_pool))
+    cold, cold_cached = cold_start(params, task, pref_pool, model, tok, device, stage_dir)
     wall["diagnostics"] = time.perf_counter() - t
 
     pft_diag: dict = {}
@@ -254,6 +290,7 @@ def run_cell(params: Params, cell: Cell, task=None) -> dict:
         "examples": result["examples"],
         "sft_stage": sft_meta.get("key"),
         "sft_reused": bool(sft_meta.get("reused", False)),
+        "cold_start_cached": cold_cached,
         "throughput": {"sft": sft_meta.get("throughput", {}), "pft": pft_throughput},
         "wall_s": wall,
         "versions": _versions(),

@@ -46,7 +46,8 @@ def _empty(msg: str) -> plt.Figure:
 
 def default_method(df: pd.DataFrame) -> str:
     """The PFT method the study's main figures show: the one run on the most tasks."""
-    d = df[df["method"] != "sft"]
+    # Cells that bought preference data: prepare() copies SFT-only cells onto every method.
+    d = df[(df["method"] != "sft") & (df["n_pref"] > 0)]
     if d.empty:
         return "sft"
     counts = d.groupby("method")["task"].nunique()

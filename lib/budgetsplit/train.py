@@ -10,7 +10,8 @@ PFT methods (names as in `budgetsplit.config.METHODS`), all on TRL 1.x trainers:
 PFT starts from the SFT model (the base model when n_sft = 0), and that starting model, frozen, is
 the reference: precomputed reference log-probs from it before the first step, a frozen copy, or
 (with LoRA) the same weights with the adapter disabled. With LoRA the SFT adapter is merged into the
-weights before PFT puts a fresh adapter on, as in the paper.
+weights before PFT puts a fresh adapter on, as in the paper. Off CUDA, the trainers score tokens
+with `budgetsplit.lmhead`'s dense LM head rather than TRL's chunked one (faster there).
 
 An SFT stage is cached under `<output_dir>/<profile>/<task>/sft/<key>/` (safetensors, written to a
 temp dir and renamed into place) and reused by every cell with the same key: `sft_stage_key` folds
@@ -23,9 +24,7 @@ in everything that determines the stage's weights (a grid planner counts distinc
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import functools
 import gc
 import hashlib
 import json
@@ -33,12 +32,10 @@ import os
 import shutil
 import tempfile
 import time
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from datasets import Dataset
 from filelock import FileLock
 from tqdm.auto import tqdm
@@ -46,13 +43,12 @@ from transformers import PrinterCallback, ProgressCallback, TrainerCallback, set
 from transformers.utils.notebook import NotebookProgressCallback
 
 from budgetsplit.config import ConfigError, LoraConfig, Params, PFTConfig, StageConfig, to_dict
+from budgetsplit.lmhead import logits_bytes, use_dense_lm_head
 from budgetsplit.models import align_special_tokens, bf16_supported, load_model, n_parameters
 
 LOSS_TYPES = {"dpo": ["sigmoid"], "ipo": ["ipo"], "dpo_sft": ["sigmoid", "sft"]}
 # Below this size activations are cheap and recomputing them (gradient checkpointing) only costs time.
 _CHECKPOINTING_MIN_PARAMS = 500_000_000
-# Largest float32 logits of one micro-batch for which the dense LM head replaces TRL's chunked one.
-_DENSE_LOGITS_MAX_BYTES = 256 << 20
 
 
 @dataclass
@@ -107,99 +103,6 @@ def trainer_args(stage: StageConfig, seed: int, device: str, model, output_dir: 
         report_to="none",
         save_strategy="no",
     )
-
-
-def _dense_lm_head(model, temperature=1.0, cast_lm_head_to_fp32=False, outputs=("log_probs",)):
-    """`trl.trainer.utils.add_fused_lm_head` on plain logits of the labelled positions, off CUDA.
-
-    TRL's head tiles the LM head projection and recomputes it in backward, which saves memory on
-    big vocabularies, but its CPU fallback costs a small model more time than the rest of the step
-    (BENCHMARKS.md). Same outputs (within float rounding); the metric-only fields are computed
-    without gradient, as TRL's trainers only read them detached.
-    """
-    from trl.trainer.utils import FusedCausalLMOutput, add_fused_lm_head
-
-    cfg = model.config.get_text_config()
-    scaled = ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier",
-              "logits_scaling", "output_router_logits")  # fmt: skip
-    if cast_lm_head_to_fp32 or any(getattr(cfg, a, None) for a in scaled):
-        return add_fused_lm_head(model, temperature, cast_lm_head_to_fp32, outputs)
-    original_forward = model.forward
-
-    def forward(self, *args, fused_lm_head=False, labels=None, shift_labels=None,
-                num_items_in_batch=None, **kwargs):  # fmt: skip
-        if not fused_lm_head:
-            extra = dict(
-                labels=labels, shift_labels=shift_labels, num_items_in_batch=num_items_in_batch
-            )
-            return original_forward(
-                *args, **kwargs, **{k: v for k, v in extra.items() if v is not None}
-            )
-        kwargs["use_cache"] = False
-        hidden = self.base_model(*args, **kwargs).last_hidden_state
-        if shift_labels is None:
-            hidden, labels = hidden[:, :-1], labels[:, 1:]
-        else:
-            labels = shift_labels
-        mask = labels != -100
-        # Only the labelled positions (the completion, in DPO and KTO) go through the LM head.
-        logits = self.get_output_embeddings()(hidden[mask]).float()
-        if temperature != 1.0:
-            logits = logits / temperature
-        logp = logits.log_softmax(-1)
-        target = labels[mask].unsqueeze(-1)
-        picked = logp.gather(-1, target)
-
-        def full(x):  # per labelled position -> (batch, seq) with zeros elsewhere
-            return x.new_zeros(mask.shape).masked_scatter(mask, x)
-
-        out = dict(log_probs=full(picked.squeeze(-1)), label_mask=mask)
-        with torch.no_grad():
-            if "entropy" in outputs:
-                out["entropy"] = full(-(logp.exp() * logp).sum(-1))
-            if "log_sum_sq_probs" in outputs:
-                out["log_sum_sq_probs"] = full((2 * logp).logsumexp(-1))
-            if "mean_logits" in outputs:
-                out["mean_logits"] = full(logits.mean(-1))
-            if "is_top1" in outputs:
-                # The label is top-1 if it is the first maximum, as in TRL (argmax is slow on CPU).
-                top = logits.amax(-1, keepdim=True)
-                is_top1 = logits.gather(-1, target) >= top
-                ties = ((logits == top).sum(-1, keepdim=True) > 1) & is_top1
-                if ties.any():
-                    is_top1 &= ~ties | (logits.argmax(-1, keepdim=True) == target)
-                out["is_top1"] = full(is_top1.squeeze(-1))
-        denom = mask.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch
-        return FusedCausalLMOutput(loss=-out["log_probs"].sum() / denom, **out)
-
-    model.forward = types.MethodType(functools.wraps(type(model).forward)(forward), model)
-
-
-@contextlib.contextmanager
-def _lm_head(device: str, logits_bytes: int):
-    """While TRL trainers are built here, they put `_dense_lm_head` on their models where it pays:
-    off CUDA (no Triton kernel) and when a micro-batch's logits fit in `_DENSE_LOGITS_MAX_BYTES`."""
-    import trl.trainer.dpo_trainer as dpo
-    import trl.trainer.kto_trainer as kto
-    import trl.trainer.sft_trainer as sft
-
-    modules = (sft, dpo, kto)
-    if device == "cuda" or logits_bytes > _DENSE_LOGITS_MAX_BYTES:
-        yield
-        return
-    saved = [m.add_fused_lm_head for m in modules]
-    for m in modules:
-        m.add_fused_lm_head = _dense_lm_head
-    try:
-        yield
-    finally:
-        for m, f in zip(modules, saved, strict=True):
-            m.add_fused_lm_head = f
-
-
-def _logits_bytes(model, stage: StageConfig, rows_per_example: int) -> int:
-    vocab = model.get_output_embeddings().weight.shape[0]
-    return 4 * vocab * stage.max_length * stage.per_device_batch_size * rows_per_example
 
 
 class _StepBar(TrainerCallback):
@@ -263,7 +166,7 @@ def train_sft(
             assistant_only_loss=stage.completion_only_loss,
             packing=False,
         )
-        with _lm_head(device, _logits_bytes(model, stage, 1)):
+        with use_dense_lm_head(device, logits_bytes(model, stage, 1)):
             trainer = SFTTrainer(
                 model=model,
                 args=args,
@@ -325,7 +228,7 @@ def train_pft(
             args = DPOConfig(loss_type=list(LOSS_TYPES[method]), loss_weights=weights, **common)
             trainer_cls = DPOTrainer
         # DPO puts chosen and rejected in one batch; KTO adds a shifted batch for its KL term.
-        with _lm_head(device, _logits_bytes(model, pft, 2)):
+        with use_dense_lm_head(device, logits_bytes(model, pft, 2)):
             trainer = trainer_cls(
                 model=model,
                 ref_model=ref,
