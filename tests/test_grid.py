@@ -8,7 +8,7 @@ import pytest
 
 from budgetsplit import grid
 from budgetsplit.cell import Cell
-from budgetsplit.config import load_params
+from budgetsplit.config import PARAMS_DIR, load_params
 
 
 def test_expand_covers_the_grid_once():
@@ -196,9 +196,22 @@ def test_ray_executor_on_a_local_ray_instance(tmp_path):
         assert ray.cluster_resources().get("CPU") == 2
     finally:
         ray.shutdown()
-    assert len(table) == len(grid.expand(params)) == 3
+    assert len(table) == len(grid.expand(params)) == 5  # f=0, 0.5 x dpo, dpo_sft; f=1 SFT only
     local = grid.run_grid(
         load_params("smoke", "math", overrides={**over, "output_dir": str(tmp_path / "local")}),
         progress=False,
     )
     pd.testing.assert_frame_equal(_stable(table), _stable(local))
+
+
+def test_recipe_rows_pick_this_recipes_cells(tmp_path):
+    over = {"output_dir": str(tmp_path)}
+    examples = load_params("smoke", "math", overrides=over)
+    costs = load_params(PARAMS_DIR / "smoke" / "math_costs.yaml", overrides=over)
+    for params in (examples, costs):
+        for c in grid.expand(params):
+            _fake_record(tmp_path, params, c, score=0.5)
+    table = grid.results_table(tmp_path, "smoke")
+    assert len(table) == len(grid.expand(examples)) + len(grid.expand(costs))
+    assert len(grid.recipe_rows(table, examples)) == len(grid.expand(examples))
+    assert grid.recipe_rows(table, costs)["cost_ratio"].notna().all()

@@ -44,7 +44,7 @@ def test_every_notebook_runs_in_the_smoke_profile(tmp_path):
             math.isfinite(x) for x in _numbers(rec["best_fraction"])
         )
     rec = run("cold_start.ipynb", tmp_path, profile="smoke", overrides=FAST)
-    assert {"dpo 0", "dpo_sft 0", "dpo 0.5"} <= set(rec["score_by_fraction"])
+    assert set(rec["score_by_fraction"]) == {"dpo 0", "dpo_sft 0"}
     assert all(x < 0 for x in rec["ref_logprob_by_fraction"].values())
     rec = run("costs.ipynb", tmp_path, profile="smoke", overrides=FAST)
     ratios = {row["cost_ratio"] for row in rec["best_fraction"]}

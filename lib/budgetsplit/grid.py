@@ -264,6 +264,25 @@ def results_table(output_dir: str | Path, profile: str) -> pd.DataFrame:
     return df
 
 
+def recipe_rows(df: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """The rows of a results table that are cells of this recipe (a profile's table holds every
+    recipe's cells: math.yaml's and math_costs.yaml's, say)."""
+    ids = {c.cell_id for c in expand(params)}
+    keep = [Cell(**{k: r[k] for k in _CELL_KEYS}).cell_id in ids for r in _cell_dicts(df)]
+    return df[keep].reset_index(drop=True)
+
+
+_CELL_KEYS = ("task", "method", "budget", "sft_fraction", "seed", "cost_ratio")
+
+
+def _cell_dicts(df: pd.DataFrame) -> list[dict]:
+    out = df[list(_CELL_KEYS)].to_dict("records")
+    for r in out:  # NaN (no cost ratio) back to None, ints back to ints
+        r["cost_ratio"] = None if pd.isna(r["cost_ratio"]) else r["cost_ratio"]
+        r["seed"] = int(r["seed"])
+    return out
+
+
 def per_method(df: pd.DataFrame) -> pd.DataFrame:
     """SFT-only cells (method "sft") belong to every method's curve: copy them once per method."""
     methods = sorted(set(df["method"]) - {"sft"})
