@@ -116,18 +116,20 @@ def sft_ours(params, profile, records, stage):
     }
 
 
-def sft_trl_defaults(params, profile, records, stage):
+def trl_defaults(kind, params, profile, records, stage):
+    """What a user gets from TRL's own defaults (`SFTConfig()` / `DPOConfig()`), same work."""
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
+    config_cls, trainer_cls = (SFTConfig, SFTTrainer) if kind == "sft" else (DPOConfig, DPOTrainer)
     model, tok = load(params, profile)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        args = SFTConfig(output_dir=tmp, use_cpu=True, report_to="none", save_strategy="no",
-                         per_device_train_batch_size=stage.per_device_batch_size,
-                         max_length=stage.max_length, num_train_epochs=1)  # fmt: skip
-        trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(records),
-                             processing_class=tok)  # fmt: skip
+        args = config_cls(output_dir=tmp, use_cpu=True, report_to="none", save_strategy="no",
+                          per_device_train_batch_size=stage.per_device_batch_size,
+                          max_length=stage.max_length, num_train_epochs=1)  # fmt: skip
+        trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(records),
+                              processing_class=tok)  # fmt: skip
         out = trainer.train()
     return {"train_s": out.metrics["train_runtime"], "stage_s": time.perf_counter() - t0}
 
@@ -193,22 +195,6 @@ def dpo_ours(params, profile, records, stage):
     return {"train_s": out.throughput["train_runtime_s"], "stage_s": time.perf_counter() - t0}
 
 
-def dpo_trl_defaults(params, profile, records, stage):
-    from datasets import Dataset
-    from trl import DPOConfig, DPOTrainer
-
-    model, tok = load(params, profile)
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        args = DPOConfig(output_dir=tmp, use_cpu=True, report_to="none", save_strategy="no",
-                         per_device_train_batch_size=stage.per_device_batch_size,
-                         max_length=stage.max_length, num_train_epochs=1)  # fmt: skip
-        trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(records),
-                             processing_class=tok)  # fmt: skip
-        out = trainer.train()
-    return {"train_s": out.metrics["train_runtime"], "stage_s": time.perf_counter() - t0}
-
-
 # ----------------------------------------------------------------------------------------- checks
 def lm_head_check(params, profile) -> float:
     """Max |difference| between our dense LM head's and TRL's chunked head's log-probs and grads."""
@@ -268,7 +254,7 @@ def main() -> None:
             {
                 "ours": lambda: sft_ours(params, a.profile, sft_recs, sft),
                 "bare": lambda: sft_bare(params, a.profile, sft_recs, sft),
-                "trl-defaults": lambda: sft_trl_defaults(params, a.profile, sft_recs, sft),
+                "trl-defaults": lambda: trl_defaults("sft", params, a.profile, sft_recs, sft),
             },
             a.reps,
         ),
@@ -276,7 +262,7 @@ def main() -> None:
             {
                 "ours": lambda: dpo_ours(params, a.profile, pref_recs, pft),
                 "bare": lambda: dpo_bare(params, a.profile, pref_recs, pft),
-                "trl-defaults": lambda: dpo_trl_defaults(params, a.profile, pref_recs, pft),
+                "trl-defaults": lambda: trl_defaults("dpo", params, a.profile, pref_recs, pft),
             },
             a.reps,
         ),
