@@ -80,7 +80,8 @@ def main() -> None:
         rec = run_cell(params, cell)
         d = rec["diagnostics"]
         log({"task": args.task, "stage": args.stage, "method": cell.method, "lr": lr, "beta": beta, "n_sft": rec["n_sft"],
-             "n_pref": rec["n_pref"], "sft_lr": params.sft.learning_rate, **rec["metrics"],
+             "n_pref": rec["n_pref"], "sft_lr": params.sft.learning_rate,
+             "sft_batch": params.sft.batch_size, "pft_batch": params.pft.batch_size, **rec["metrics"],
              "format_rate": d["format_rate"], "mean_len": d["mean_length_tokens"],
              "pft": d.get("pft"), "s": round(time.time() - t, 1)})  # fmt: skip
 
