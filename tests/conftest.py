@@ -62,3 +62,29 @@ def check_pools():
         assert len({r["id"] for v in pools.values() for r in v}) == sum(sizes.values())
 
     return check
+
+
+# ------------------------------------------- tiny in-process model fixtures (see tests/tiny.py)
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread, and the machine is shared; restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def task():
+    from tiny import AddTask
+
+    return AddTask()
+
+
+@pytest.fixture(scope="module")
+def base_folder(tmp_path_factory, task):
+    from tiny import tiny_llama_folder
+
+    return tiny_llama_folder(tmp_path_factory.mktemp("base"), task)

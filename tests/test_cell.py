@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from test_models import AddTask, one_thread, tiny_llama_folder  # noqa: F401 (autouse)
+from tiny import FAST
 
 import budgetsplit.cell as cellmod
 from budgetsplit.cell import Cell, cell_costs, cold_start_path, record_path, run_cell
@@ -23,17 +23,8 @@ from budgetsplit.config import (
     StageConfig,
 )
 
-FAST = dict(epochs=1.0, batch_size=8, per_device_batch_size=8, max_length=64, warmup_ratio=0.0)
-
-
-@pytest.fixture(scope="module")
-def task():
-    return AddTask()
-
-
-@pytest.fixture(scope="module")
-def base_folder(tmp_path_factory, task):
-    return tiny_llama_folder(tmp_path_factory.mktemp("base"), task)
+# Tiny models run fastest on one thread (conftest.one_thread).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def params(out, base_folder, **kw) -> Params:

@@ -7,8 +7,10 @@ from budgetsplit.cli import main
 from budgetsplit.config import ROOT
 
 
-def test_plan_prints_cells_stages_and_ids(capsys):
-    assert main(["plan", "--profile", "toy", "--task", "math"]) == 0
+def test_plan_prints_cells_stages_and_ids(capsys, tmp_path):
+    assert (
+        main(["plan", "--profile", "toy", "--task", "math", "--set", f"output_dir={tmp_path}"]) == 0
+    )
     out = capsys.readouterr().out
     assert "params/toy/math.yaml" in out and "distinct SFT stages" in out
     assert "[todo] math-dpo-B100-f0p01-s0: n_sft=1 n_pref=99" in out

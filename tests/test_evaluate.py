@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_models import AddTask, one_thread, tiny_llama_folder  # noqa: F401 (autouse)
+from tiny import tiny_llama_folder
 
 from budgetsplit.config import EvalConfig, LoraConfig, ModelConfig, StageConfig
 from budgetsplit.evaluate import (
@@ -17,10 +17,8 @@ from budgetsplit.evaluate import (
 from budgetsplit.models import load_model
 from budgetsplit.train import train_sft
 
-
-@pytest.fixture(scope="module")
-def task():
-    return AddTask()
+# Tiny models run fastest on one thread (conftest.one_thread).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import copy
 
 import pytest
 import torch
-from test_models import one_thread  # noqa: F401 (autouse)
 from transformers import LlamaConfig, LlamaForCausalLM
 from trl.trainer.utils import add_fused_lm_head
 
@@ -17,6 +16,9 @@ from budgetsplit.lmhead import (
     logits_bytes,
     use_dense_lm_head,
 )
+
+# Tiny models run fastest on one thread (conftest.one_thread).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 FIELDS = ("log_probs", "entropy", "log_sum_sq_probs", "mean_logits", "is_top1")
 

@@ -1,19 +1,11 @@
-"""Tests of budgetsplit.models, and the tiny in-process fixtures the train/evaluate/cell tests share.
-
-The fixtures: a byte-level BPE tokenizer trained with `tokenizers` on a tiny arithmetic task's text,
-a tiny random LlamaForCausalLM saved next to it (a "base model" folder without ChatML), and
-`AddTask`, a Task whose answers a few SFT steps can learn.
-"""
+"""Tests of budgetsplit.models (fixtures: tests/tiny.py and conftest.py)."""
 
 from __future__ import annotations
 
-import os
-import random
-
 import pytest
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from tiny import tiny_llama_folder
+from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from budgetsplit.chat import IM_END
 from budgetsplit.config import ConfigError, LoraConfig, ModelConfig
@@ -25,95 +17,9 @@ from budgetsplit.models import (
     resolve_dtype,
     set_cpu_threads,
 )
-from budgetsplit.tasks.base import Task
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-# ------------------------------------------------------------------------------------ fixtures
-class AddTask(Task):
-    """Add two one-digit numbers; the response format is "The answer is N."."""
-
-    name = "math"
-    primary_metric = "accuracy"
-    system_prompt = "Answer briefly."
-
-    def __init__(self, n: int = 300, seed: int = 0):
-        rng = random.Random(seed)
-        self.rows = []
-        for i in range(n):
-            a, b = rng.randrange(10), rng.randrange(10)
-            self.rows.append({"id": f"q{i}", "prompt_id": f"p{i}", "a": a, "b": b,
-                              "prompt": f"What is {a} plus {b}?", "reference": str(a + b)})  # fmt: skip
-
-    @staticmethod
-    def answer(n: int) -> str:
-        return f"The answer is {n}."
-
-    def sft_pool(self):
-        return [{**r, "response": self.answer(r["a"] + r["b"])} for r in self.rows[:200]]
-
-    def pref_pool(self):
-        return [
-            {
-                **r,
-                "chosen": self.answer(r["a"] + r["b"]),
-                "rejected": f"I think {r['a'] * r['b'] + 1}",
-            }
-            for r in self.rows[100:250]
-        ]
-
-    def eval_split(self, split):
-        return self.rows[250:] if split == "test" else self.rows[230:250]
-
-    def in_format(self, completion):
-        return completion.startswith("The answer is ")
-
-    def score(self, rows, completions):
-        ok = [
-            c.strip() == self.answer(int(r["reference"]))
-            for r, c in zip(rows, completions, strict=True)
-        ]
-        return {"accuracy": sum(ok) / len(ok)}
-
-
-def corpus(task: AddTask) -> list[str]:
-    lines = [r["prompt"] for r in task.rows] + [task.answer(n) for n in range(19)]
-    lines += [f"I think {n}" for n in range(100)] + [task.system_prompt, "system user assistant"]
-    return lines * 3
-
-
-def tiny_tokenizer(task: AddTask) -> PreTrainedTokenizerFast:
-    tk = Tokenizer(models.BPE())
-    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tk.decoder = decoders.ByteLevel()
-    tk.train_from_iterator(corpus(task), trainers.BpeTrainer(vocab_size=300, show_progress=False))
-    return PreTrainedTokenizerFast(tokenizer_object=tk)
-
-
-def tiny_llama_folder(folder, task: AddTask | None = None, seed: int = 0) -> str:
-    """A base-model folder: a tiny random Llama and a tokenizer without ChatML (as base models ship)."""
-    tok = tiny_tokenizer(task or AddTask())
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)  # fmt: skip
-    LlamaForCausalLM(cfg).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return str(folder)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and the machine is shared; restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def base_folder(tmp_path_factory):
-    return tiny_llama_folder(tmp_path_factory.mktemp("base"))
+# Tiny models run fastest on one thread (conftest.one_thread).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ------------------------------------------------------------------------------------ the tests

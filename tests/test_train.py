@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from test_models import AddTask, one_thread, tiny_llama_folder, tiny_tokenizer  # noqa: F401 (autouse)
+from tiny import FAST, AddTask, tiny_tokenizer
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
 from budgetsplit.chat import ensure_chat_template
@@ -22,17 +22,8 @@ from budgetsplit.train import (
     train_sft,
 )
 
-FAST = dict(epochs=1.0, batch_size=8, per_device_batch_size=8, max_length=64, warmup_ratio=0.0)
-
-
-@pytest.fixture(scope="module")
-def task():
-    return AddTask()
-
-
-@pytest.fixture(scope="module")
-def base_folder(tmp_path_factory, task):
-    return tiny_llama_folder(tmp_path_factory.mktemp("base"), task)
+# Tiny models run fastest on one thread (conftest.one_thread).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def losses(log_history):
