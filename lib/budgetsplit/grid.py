@@ -30,7 +30,7 @@ from budgetsplit.budget import split_budget
 from budgetsplit.cell import Cell, cell_costs, record_path, run_cell
 from budgetsplit.config import Params
 
-# Seconds per example on the 2-core CPU for the toy world (measured; see BENCHMARKS.md). Used only
+# Rough seconds per example (per epoch for training) of toy cells on the 2-core CPU. Used only
 # to estimate before any cell of a profile has finished; after that, measured wall times are used.
 DEFAULT_COST_S = {"sft": 0.01, "pref": 0.015, "eval": 0.03}
 

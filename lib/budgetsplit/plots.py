@@ -58,15 +58,26 @@ def _examples_only(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["cost_ratio"].isna()] if "cost_ratio" in df else df
 
 
+def _method_cells(df: pd.DataFrame, method: str | None) -> tuple[str, pd.DataFrame]:
+    """(method, its example-budget cells); the method defaults to the one run on most tasks."""
+    method = method or default_method(df)
+    return method, _examples_only(df[df["method"] == method])
+
+
+def _panels(tasks: list[str], width: float, height: float = 3.4):
+    """One subplot per task, side by side: (fig, axes)."""
+    fig, axes = plt.subplots(1, len(tasks), figsize=(width * len(tasks), height), squeeze=False)
+    return fig, axes[0]
+
+
 def fraction_curves(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
     """Figure 1: per task, the metric against the SFT fraction, one line per budget."""
-    method = method or default_method(df)
-    d = _examples_only(df[df["method"] == method])
+    method, d = _method_cells(df, method)
     if d.empty:
         return _empty(f"no {method} cells in the results")
     tasks = sorted(d["task"].unique())
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.4), squeeze=False)
-    for ax, task in zip(axes[0], tasks, strict=False):
+    fig, axes = _panels(tasks, 4.2)
+    for ax, task in zip(axes, tasks, strict=True):
         t = d[d["task"] == task]
         sns.lineplot(
             data=t, x="sft_fraction", y="score", hue="budget", marker="o", ax=ax,
@@ -81,13 +92,12 @@ def fraction_curves(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
 
 def heatmaps(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
     """Figure 2: per task, budget x SFT fraction heatmap; the best cell of each budget boxed."""
-    method = method or default_method(df)
-    d = _examples_only(df[df["method"] == method])
+    method, d = _method_cells(df, method)
     if d.empty:
         return _empty(f"no {method} cells in the results")
     tasks = sorted(d["task"].unique())
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.4 * len(tasks), 3.6), squeeze=False)
-    for ax, task in zip(axes[0], tasks, strict=False):
+    fig, axes = _panels(tasks, 4.4, 3.6)
+    for ax, task in zip(axes, tasks, strict=True):
         t = d[d["task"] == task].groupby(["budget", "sft_fraction"])["score"].mean().unstack()
         sns.heatmap(t, annot=True, fmt=".2f", cmap="mako", cbar=False, ax=ax, annot_kws={"size": 7})
         for i, (_, row) in enumerate(t.iterrows()):
@@ -121,8 +131,8 @@ def cold_start(df: pd.DataFrame, task: str = "math") -> plt.Figure:
         ("diag.format_rate", "share of answers in format"),
     ]
     panels = [(c, label) for c, label in panels if c in d and d[c].notna().any()]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False)
-    for i, (ax, (col, label)) in enumerate(zip(axes[0], panels, strict=False)):
+    fig, axes = _panels(panels, 4.6, 3.6)
+    for i, (ax, (col, label)) in enumerate(zip(axes, panels, strict=True)):
         sns.lineplot(
             data=d, x="budget", y=col, hue="setting", marker="o", ax=ax, errorbar=("pi", 100),
             legend=i == 0,
@@ -143,8 +153,8 @@ def costs(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
         return _empty("no money-budget cells (cost ratios) in the results")
     best = best_fraction(d, "score")
     tasks = sorted(best["task"].unique())
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.4), squeeze=False)
-    for ax, task in zip(axes[0], tasks, strict=False):
+    fig, axes = _panels(tasks, 4.5)
+    for ax, task in zip(axes, tasks, strict=True):
         sns.lineplot(
             data=best[best["task"] == task], x="budget", y="sft_fraction", hue="cost_ratio",
             marker="o", ax=ax, palette="flare", legend="full",
@@ -160,8 +170,7 @@ def equal_performance(df: pd.DataFrame, method: str | None = None) -> pd.DataFra
     """Per task: the largest budget at its worst fraction, and the smallest budget whose best
     fraction matches it (the paper's "balanced 5K matches unbalanced 20K")."""
     rows = []
-    method = method or default_method(df)
-    d = _examples_only(df[df["method"] == method])
+    _, d = _method_cells(df, method)
     for task, t in d.groupby("task"):
         mean = t.groupby(["budget", "sft_fraction"])["score"].mean().reset_index()
         big = mean["budget"].max()
@@ -186,14 +195,13 @@ def equal_performance(df: pd.DataFrame, method: str | None = None) -> pd.DataFra
 
 def equal_performance_plot(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
     """Figure 5: metric vs budget at the best fraction and at the large budget's poor fraction."""
-    method = method or default_method(df)
-    d = _examples_only(df[df["method"] == method])
+    method, d = _method_cells(df, method)
     if d.empty or d["budget"].nunique() < 2:
         return _empty("equal-performance needs at least two budgets")
     eq = equal_performance(df, method).set_index("task")
     tasks = sorted(d["task"].unique())
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.3 * len(tasks), 3.4), squeeze=False)
-    for ax, task in zip(axes[0], tasks, strict=False):
+    fig, axes = _panels(tasks, 4.3)
+    for ax, task in zip(axes, tasks, strict=True):
         t = d[d["task"] == task]
         mean = t.groupby(["budget", "sft_fraction"])["score"].mean().reset_index()
         best = mean.loc[mean.groupby("budget")["score"].idxmax()]
