@@ -5,6 +5,7 @@
 #   ./run_all.sh                          default profile (toy), local executor
 #   ./run_all.sh --profile smoke          the tiny profile CI uses
 #   ./run_all.sh --profile paper          real models and Hub datasets (needs a GPU and the Hub)
+#   ./run_all.sh --workers 1              cells one after another (default: one process per CPU core)
 #   ./run_all.sh --executor ray [--address HOST:PORT]   cells as Ray tasks (local or a cluster)
 #   ./run_all.sh --dry-run                print the plan (cells, SFT stages, ids); run nothing
 #   ./run_all.sh --tasks "math helpful"   a subset of the tasks
@@ -14,18 +15,20 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-profile=toy executor=local address="" dry_run=0 tasks="math instruct summarize helpful"
+profile=toy executor=local address="" workers=0 dry_run=0 tasks="math instruct summarize helpful"
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) profile="$2"; shift 2 ;;
     --executor) executor="$2"; shift 2 ;;
     --address) address="$2"; shift 2 ;;
+    --workers) workers="$2"; shift 2 ;;
     --tasks) tasks="$2"; shift 2 ;;
     --dry-run) dry_run=1; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "run_all.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
+case "$workers" in ''|*[!0-9]*) echo "run_all.sh: --workers takes a whole number (0: one per CPU core), got '$workers'" >&2; exit 2 ;; esac
 [ -d "params/$profile" ] || { echo "run_all.sh: no params/$profile/ (profiles: $(ls params | tr '\n' ' '))" >&2; exit 2; }
 
 source scripts/bootstrap.sh
@@ -52,7 +55,7 @@ pm() {  # pm NOTEBOOK OUTPUT_NAME -p key value ...
   local nb="$1" name="$2"; shift 2
   echo "== papermill notebooks/$nb -> $out/$name"
   "$PY" -m papermill --log-level WARNING --log-output --progress-bar "notebooks/$nb" "$out/$name" \
-    -p profile "$profile" -p executor "$executor" -p address "$address" "$@"
+    -p profile "$profile" -p executor "$executor" -p address "$address" -p workers "$workers" "$@"
 }
 for t in $tasks; do
   pm grid.ipynb "grid_$t.ipynb" -p task "$t"

@@ -112,6 +112,39 @@ def test_cells_share_sft_stages_and_repeat_exactly(tmp_path, base_folder, task, 
         assert again[key] == first[key], key
 
 
+def test_a_cell_with_the_same_work_as_a_recorded_one_copies_it(
+    tmp_path, base_folder, task, monkeypatch
+):
+    p = params(tmp_path, base_folder)
+    first = run_cell(p, Cell("math", "dpo", 40, 0.5, 0), task)
+    # Money at cost ratio 1 buys what the same example budget buys: 20 demonstrations, 20 pairs.
+    money = params(tmp_path, base_folder, budget=BudgetConfig(
+        unit="money", budgets=(40,), costs=CostConfig(sft=2.0, pref=1.0), cost_ratios=(1.0, 5.0)))  # fmt: skip
+    with monkeypatch.context() as m:
+        m.setattr(cellmod, "train_pft", lambda *a, **k: pytest.fail("retrained the same work"))
+        m.setattr(cellmod, "load_model", lambda *a, **k: pytest.fail("loaded a model"))
+        copy = run_cell(money, Cell("math", "dpo", 40, 0.5, 0, cost_ratio=1.0), task)
+    assert copy["same_work_as"] == first["cell_id"] and copy["cell"]["cost_ratio"] == 1.0
+    assert copy["params"]["budget"]["unit"] == "money" and copy["spent"] == 40.0
+    for key in ("metrics", "diagnostics", "examples", "n_sft", "n_pref", "sft_stage"):
+        assert copy[key] == first[key], key
+    assert (
+        copy["wall_s"]["pft"] == 0.0
+        and json.loads(record_path(money, Cell("math", "dpo", 40, 0.5, 0, 1.0)).read_text()) == copy
+    )
+    # Other work is trained: another method on the same split, another ratio, other settings.
+    assert cellmod.work_key(copy["params"], "ipo", 20, 20, 0) != cellmod.work_key(
+        copy["params"], "dpo", 20, 20, 0
+    )
+    other = run_cell(money, Cell("math", "dpo", 40, 0.5, 0, cost_ratio=5.0), task)
+    assert "same_work_as" not in other and (other["n_sft"], other["n_pref"]) == (4, 20)
+    beta = json.loads(json.dumps(first["params"]))
+    beta["pft"]["beta"] = 0.9
+    assert cellmod.work_key(beta, "dpo", 20, 20, 0) != cellmod.work_key(
+        first["params"], "dpo", 20, 20, 0
+    )
+
+
 def test_sft_only_and_pft_only_cells(tmp_path, base_folder, task):
     p = params(tmp_path, base_folder)
     with pytest.raises(ConfigError, match="name a PFT method"):

@@ -204,6 +204,32 @@ def test_ray_executor_on_a_local_ray_instance(tmp_path):
     pd.testing.assert_frame_equal(_stable(table), _stable(local))
 
 
+@pytest.mark.slow
+def test_local_worker_processes_match_one_after_another(tmp_path):
+    over = {**SMOKE, "budget.budgets": [40]}
+    tables = {}
+    for workers in (2, 1):
+        out = tmp_path / f"w{workers}"
+        params = load_params("smoke", "math", overrides={**over, "output_dir": str(out)})
+        tables[workers] = grid.run_grid(params, workers=workers, progress=False)
+        assert {d.name.split("-")[0] for d in (out / "smoke" / "math" / "sft").iterdir() if d.is_dir()} == {"n20", "n40"}  # fmt: skip
+    t = tables[2]
+    assert len(t) == 5 and set(t["diag.cold_start.n_pairs"].dropna()) == {200}
+    # Each SFT stage was trained by one cell; the cells sharing it waited and reused it.
+    trained = t[(t["n_sft"] > 0) & ~t["sft_reused"].astype(bool)]
+    assert sorted(trained["n_sft"]) == [20, 40]
+    pd.testing.assert_frame_equal(_stable(tables[2]), _stable(tables[1]))
+
+
+@pytest.mark.parametrize("workers, cores, threads, device, want", [
+    (3, 2, None, "cpu", 3), (0, 2, None, "cpu", 2), (None, 8, 2, "cpu", 4), (0, 1, None, "cpu", 1),
+])  # fmt: skip
+def test_worker_count(monkeypatch, workers, cores, threads, device, want):
+    monkeypatch.setattr(grid, "usable_cores", lambda: cores)
+    params = load_params("smoke", "math", overrides={"cpu_threads": threads, "device": device})
+    assert grid.resolve_workers(params, workers) == want
+
+
 def test_recipe_rows_pick_this_recipes_cells(tmp_path):
     over = {"output_dir": str(tmp_path)}
     examples = load_params("smoke", "math", overrides=over)

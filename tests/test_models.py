@@ -35,6 +35,11 @@ def test_load_puts_chatml_on_and_resizes(base_folder):
         [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
     )
     assert text == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    # The new rows are random but seeded: every load is the same model, whatever ran before.
+    torch.manual_seed(123)
+    again, _ = load_model(ModelConfig(name=base_folder), device="cpu")
+    for (name, a), b in zip(model.state_dict().items(), again.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
 
 
 def test_refuses_pickle_weights(tmp_path, base_folder):

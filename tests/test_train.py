@@ -86,6 +86,32 @@ def test_dpo_widens_the_margin_against_the_frozen_start(base_folder, task, preco
     assert acc[-1] > 0.9
 
 
+def test_reference_log_probs_are_cached_across_methods(tmp_path, base_folder, task):
+    recs = task.pref_records(task.pref_pool()[:16])
+    pft = PFTConfig(**FAST, learning_rate=1e-3)
+    runs, files = {}, {}
+    for name, method, cache in (("memory", "dpo", None), ("dpo", "dpo", tmp_path), ("ipo", "ipo", tmp_path), ("again", "dpo", tmp_path)):  # fmt: skip
+        model, tok = load_model(ModelConfig(name=base_folder), device="cpu")
+        runs[name] = train_pft(
+            model, tok, recs, method, pft, LoraConfig(), 0, "cpu", ref_cache=cache
+        )
+        files[name] = sorted(p.name for p in tmp_path.iterdir())
+    assert files["memory"] == [] and len(files["dpo"]) == 1
+    assert files["ipo"] == files["again"] == files["dpo"]  # same pairs, same start: read back
+    # Read back, the log-probs train exactly as freshly computed ones.
+    assert (
+        losses(runs["again"].log_history)
+        == losses(runs["dpo"].log_history)
+        == losses(runs["memory"].log_history)
+    )
+    # Another start (other weights) gets its own.
+    model, tok = load_model(ModelConfig(name=base_folder), device="cpu")
+    with torch.no_grad():
+        model.lm_head.weight.mul_(0.5)
+    train_pft(model, tok, recs, "dpo", pft, LoraConfig(), 0, "cpu", ref_cache=tmp_path)
+    assert len(list(tmp_path.iterdir())) == 2
+
+
 def test_paper_path_qwen2_lora_trains_adapters_only(task):
     tok = tiny_tokenizer(task)
     ensure_chat_template(tok)

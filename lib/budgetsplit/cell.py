@@ -5,7 +5,10 @@
 then PFT from the SFT model (from the base model when n_sft = 0; no PFT when n_pref = 0),
 evaluates, and writes `<output_dir>/<profile>/<task>/cells/<cell_id>.json` atomically. A cell whose
 record exists is returned as recorded, without training. The cold-start diagnostic is computed once
-per starting model (`cold_start`) and read back by the other cells that share it.
+per starting model (`cold_start`) and read back by the other cells that share it. A cell that would
+repeat another recorded cell's work exactly (same settings, method, seed, n_sft and n_pref: a money
+budget at cost ratio 1 buys what the same example budget buys) copies that cell's result
+(`same_work_as`) instead of training it again; training is deterministic, so it would be the same.
 
     from budgetsplit.cell import Cell, run_cell
     from budgetsplit.config import load_params
@@ -183,6 +186,23 @@ def result_settings(params: dict) -> dict:
     return keep
 
 
+def work_key(params: dict, method: str, n_sft: int, n_pref: int, seed: int) -> str:
+    """What a cell's training and evaluation depend on. The budget's unit and costs only decide
+    n_sft and n_pref, so they are left out: cells of different recipes with equal work share it."""
+    settings = result_settings(params)
+    settings["budget"] = {"disjoint_prompts": settings["budget"]["disjoint_prompts"]}
+    return _digest([settings, method, n_sft, n_pref, seed])
+
+
+def _same_work(folder: Path, key: str) -> dict | None:
+    for path in sorted(folder.glob("*.json")):
+        rec = json.loads(path.read_text())
+        c = rec["cell"]
+        if work_key(rec["params"], c["method"], rec["n_sft"], rec["n_pref"], c["seed"]) == key:
+            return rec
+    return None
+
+
 def _check_fresh(path: Path, record: dict, params: Params) -> None:
     old = result_settings(record["params"])
     new = result_settings(json.loads(json.dumps(to_dict(params))))  # tuples -> lists, as stored
@@ -218,6 +238,19 @@ def run_cell(params: Params, cell: Cell, task=None) -> dict:
         raise ConfigError(
             "cell", "method", SFT_ONLY, f"the cell buys {n_pref} pairs: name a PFT method"
         )
+    params_dict = json.loads(json.dumps(to_dict(params)))  # as a record stores it
+    costs = {"sft": c_sft, "pref": c_pref}
+    same = _same_work(path.parent, work_key(params_dict, cell.method, n_sft, n_pref, cell.seed))
+    if same is not None:
+        record = {**same, "cell_id": cell.cell_id, "cell": dataclasses.asdict(cell)}
+        record.update(params=params_dict, costs=costs, spent=spent(n_sft, n_pref, c_sft, c_pref))
+        record["same_work_as"] = same.get("same_work_as", same["cell_id"])
+        record["wall_s"] = {k: 0.0 for k in same["wall_s"]} | {
+            "total": time.perf_counter() - t_start
+        }
+        record = json.loads(json.dumps(record))
+        _write_json(path, record)
+        return record
     pref_pool = task.pref_pool()
     sft_rows, pref_rows = draw_subsets(
         task.sft_pool(),
@@ -256,7 +289,15 @@ def run_cell(params: Params, cell: Cell, task=None) -> dict:
     if n_pref > 0:
         records = task.pref_records(pref_rows)
         outcome = train_pft(
-            model, tok, records, cell.method, params.pft, params.model.lora, cell.seed, device
+            model,
+            tok,
+            records,
+            cell.method,
+            params.pft,
+            params.model.lora,
+            cell.seed,
+            device,
+            ref_cache=Path(params.output_dir) / params.profile / cell.task / "ref_logps",
         )
         model = outcome.model
         pft_diag = trainer_diagnostics(outcome.log_history)
@@ -271,10 +312,10 @@ def run_cell(params: Params, cell: Cell, task=None) -> dict:
     record = {
         "cell_id": cell.cell_id,
         "cell": dataclasses.asdict(cell),
-        "params": to_dict(params),
+        "params": params_dict,
         "n_sft": n_sft,
         "n_pref": n_pref,
-        "costs": {"sft": c_sft, "pref": c_pref},
+        "costs": costs,
         "spent": spent(n_sft, n_pref, c_sft, c_pref),
         "metrics": result["metrics"],
         "primary_metric": task.primary_metric,

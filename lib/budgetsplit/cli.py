@@ -1,7 +1,7 @@
 """Command line: `python -m budgetsplit <command>` (also installed as `budgetsplit`).
 
     budgetsplit plan  --profile toy [--task math ...]     cells, SFT stages, time; runs nothing
-    budgetsplit grid  --profile toy --task math [--executor ray] [--set pft.beta=0.5]
+    budgetsplit grid  --profile toy --task math [--workers 2 | --executor ray] [--set pft.beta=0.5]
     budgetsplit table --profile toy                       rebuild runs/<profile>/results.*
 
 `--set key=value` overrides any params key (values are read as YAML: 0.5, [1, 2], true).
@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "grid":
             p.add_argument("--executor", choices=("local", "ray"), default="local")
             p.add_argument("--address", default=None, help="Ray cluster address (default: local)")
+            p.add_argument("--workers", type=int, default=0,
+                           help="local executor: cells at once (default 0: one per CPU core, 1 on a GPU)")  # fmt: skip
     args = ap.parse_args(argv)
     overrides = _overrides(args.set)
     try:
@@ -91,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
             total_stages += p.sft_stages
             total_s = None if total_s is None or p.estimate_s is None else total_s + p.estimate_s
         else:
-            grid.run_grid(params, executor=args.executor, address=args.address)
+            grid.run_grid(
+                params, executor=args.executor, address=args.address, workers=args.workers
+            )
     if args.command == "plan":
         est = "no time estimate yet" if total_s is None else f"estimated {grid._fmt(total_s)}"
         print(f"total: {total_cells} cells, {total_stages} distinct SFT stages, {est}")

@@ -163,7 +163,11 @@ def load_model(
             "params", "model.name", source, f"cannot load safetensors weights: {e}"
         ) from e
     if added or model.get_input_embeddings().num_embeddings < len(tok):
-        model.resize_token_embeddings(len(tok))
+        # New rows are drawn at random: seeded, so every load of this model is the same model
+        # (cells starting from it agree, and its cached reference log-probs stay valid).
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model.resize_token_embeddings(len(tok))
     align_special_tokens(model, tok)
     return model.to(device).eval(), tok
 
