@@ -1,13 +1,15 @@
-"""Cost of a reduced toy grid: our grid runner (SFT stages shared, reference log-probs precomputed)
-vs the same grid run naively (each cell trains its own SFT stage, the reference model runs every
-step), in wall time and SFT stages trained.
+"""Cost of a reduced toy grid: our grid runner (SFT stages shared, reference log-probs precomputed
+once per starting model and pair set, the cold-start diagnostic once per starting model) vs the
+same grid run naively (each cell trains its own SFT stage, the reference model runs every step),
+in wall time and SFT stages trained.
 
     .venv/bin/python bench/grid_cost.py [--profile toy] [--task math] [--threads 1]
 
 The grid: the task's recipe with budgets 100 and 200, SFT fractions 0.25, 0.5, 0.75 and 1.0, and
 methods dpo and ipo: 14 cells (the f = 1.0 cells are SFT only, one per budget), 6 distinct SFT
-stages; evaluation cut to 50 test examples so that it fits the time. Both variants run the same
-cells in the same order (largest SFT stage first, as `run_grid` does) through `run_cell`, one cell
+stages; evaluation cut to 50 test examples. (The default toy math grid, 33 cells, run both ways
+would take over half an hour, past the 10 minutes a CPU benchmark may take.) Both variants run
+the same cells in the same order (largest SFT stage first) through `run_cell`, one cell
 of one variant then the same cell of the other, so load changes hit both alike. The naive variant
 gives every cell its own output folder and turns off `pft.precompute_ref_log_probs`.
 Writes bench/results/grid_cost.json and its section of BENCHMARKS.md. Target: >= 30% less wall time.

@@ -13,6 +13,7 @@ from budgetsplit.config import (
     load_params,
     load_world,
     to_dict,
+    world_path,
 )
 
 
@@ -43,6 +44,35 @@ def test_every_shipped_recipe_loads():
         assert f.stem == p.task or f.stem.startswith(f"{p.task}_"), f  # e.g. math_costs
     for f in PARAMS_DIR.glob("*/world.yaml"):
         load_world(f)
+
+
+def test_a_profile_inherits_another_profiles_defaults_and_world(tmp_path):
+    toy, large = load_params("toy", "math"), load_params("toy_large", "math")
+    assert large.profile == "toy_large" and large.seeds == (0, 1, 2)
+    assert (large.sft, large.pft, large.eval, large.model) == (
+        toy.sft,
+        toy.pft,
+        toy.eval,
+        toy.model,
+    )
+    assert len(large.budget.sft_fractions) > len(toy.budget.sft_fractions)
+    assert load_params("toy_large", "helpful").budget.sft_fractions == (
+        0.0,
+        0.05,
+        0.1,
+        0.25,
+        0.5,
+        0.75,
+        1.0,
+    )
+    assert world_path("toy_large") == world_path("toy") == PARAMS_DIR / "toy" / "world.yaml"
+    assert load_world("toy_large") == load_world("toy")
+    # A bad parent is named with the file and the key.
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    write(folder, {"inherit": "no_such_profile"}, "_defaults.yaml")
+    with pytest.raises(ConfigError, match=r"_defaults.yaml.*inherit.*no_such_profile"):
+        load_params(write(folder, {"task": "math"}, "math.yaml"))
 
 
 def test_recipe_by_profile_and_task():

@@ -221,6 +221,29 @@ def test_local_worker_processes_match_one_after_another(tmp_path):
     pd.testing.assert_frame_equal(_stable(tables[2]), _stable(tables[1]))
 
 
+def test_parallel_order_is_longest_first_and_stage_aware():
+    params = load_params("toy", "math")
+    cells = grid.expand(params)
+    rates = grid.DEFAULT_COST_S
+    cost = {c.cell_id: grid.cell_estimate(params, c, rates) for c in cells}
+    ready, waiting, prio = grid._stage_waves(params, cells, cost)
+    followers = [c for group in waiting.values() for c in group]
+    assert len(ready) + len(followers) == len(cells) and not set(ready) & set(followers)
+    # Every SFT stage has exactly one cell that can start; cells without SFT can all start.
+    stages = {grid.sft_stage(params, c) for c in cells}
+    assert len([c for c in ready if grid.sft_stage(params, c)]) == len(stages - {None})
+    assert all(grid.sft_stage(params, f) == grid.sft_stage(params, next(c for c in ready if c.cell_id == lead))
+               for lead, group in waiting.items() for f in group)  # fmt: skip
+    assert [prio[c.cell_id] for c in ready] == sorted(
+        (prio[c.cell_id] for c in ready), reverse=True
+    )
+    # First to start: at budget 1000, an SFT stage (250 examples) whose two cells (dpo, dpo_sft)
+    # then train on 750 pairs each, a longer chain than any single cell.
+    assert grid.cell_sizes(params, ready[0]) == (250, 750) and ready[0].cell_id in waiting
+    for lead, group in waiting.items():
+        assert prio[lead] == cost[lead] + max((cost[c.cell_id] for c in group), default=0.0)
+
+
 @pytest.mark.parametrize("workers, cores, threads, device, want", [
     (3, 2, None, "cpu", 3), (0, 2, None, "cpu", 2), (None, 8, 2, "cpu", 4), (0, 1, None, "cpu", 1),
 ])  # fmt: skip

@@ -1,9 +1,10 @@
 """Typed, frozen configuration: defaults -> params YAML -> keyword overrides.
 
 A study recipe lives in `params/<profile>/<task>.yaml` and loads into `Params`, on top of the
-profile's shared `params/<profile>/_defaults.yaml` when there is one; the toy world's base
-model and task generators are described once per profile in `params/<profile>/world.yaml` and load
-into `WorldConfig`. Loading rejects unknown keys, wrong types and out-of-range values with one
+profile's shared `params/<profile>/_defaults.yaml` when there is one (which may start from another
+profile's with `inherit: <profile>`); the toy world's base model and task generators are described
+once per profile in `params/<profile>/world.yaml` (or the inherited profile's) and load into
+`WorldConfig`. Loading rejects unknown keys, wrong types and out-of-range values with one
 `ConfigError` naming the file, the dotted key and the value.
 
     from budgetsplit.config import load_params
@@ -359,8 +360,7 @@ def load_params(
     if not path.is_file():
         raise ConfigError(str(path), "<file>", None, "no such params file")
     # A profile's shared settings (params/<profile>/_defaults.yaml) sit under each of its recipes.
-    shared = path.parent / "_defaults.yaml"
-    data = _read_yaml(shared) if shared.is_file() and shared != path else {}
+    data = _profile_defaults(path.parent) if path.name != "_defaults.yaml" else {}
     data = _merge(_merge(data, _read_yaml(path)), _nest(overrides or {}))
     src = str(path) if not overrides else f"{path} (with overrides {sorted(overrides)})"
     params = _build(Params, data, src)
@@ -368,11 +368,40 @@ def load_params(
     return params
 
 
+def _profile_defaults(folder: Path, seen: tuple[str, ...] = ()) -> dict:
+    """`folder/_defaults.yaml`, merged over the defaults of the profile its `inherit` key names."""
+    path = folder / "_defaults.yaml"
+    if not path.is_file():
+        return {}
+    data = _read_yaml(path)
+    parent = data.pop("inherit", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str) or not (PARAMS_DIR / parent / "_defaults.yaml").is_file():
+        raise ConfigError(
+            str(path), "inherit", parent, f"names no profile with a _defaults.yaml in {PARAMS_DIR}"
+        )
+    if parent in seen or parent == folder.name:
+        raise ConfigError(str(path), "inherit", parent, "profiles inherit in a cycle")
+    return _merge(_profile_defaults(PARAMS_DIR / parent, (*seen, folder.name)), data)
+
+
+def world_path(profile: str, seen: tuple[str, ...] = ()) -> Path:
+    """`params/<profile>/world.yaml`, or that of the profile it inherits from when it has none."""
+    folder = PARAMS_DIR / profile
+    defaults = folder / "_defaults.yaml"
+    if not (folder / "world.yaml").is_file() and defaults.is_file():
+        parent = _read_yaml(defaults).get("inherit")
+        if isinstance(parent, str) and parent not in (*seen, profile):
+            return world_path(parent, (*seen, profile))
+    return folder / "world.yaml"
+
+
 def load_world(profile: str | Path = "toy", overrides: dict[str, Any] | None = None) -> WorldConfig:
-    """Load the toy world's settings, `params/<profile>/world.yaml` (or a YAML path)."""
+    """Load the toy world's settings, `params/<profile>/world.yaml` (or a YAML path; see `world_path`)."""
     path = Path(profile)
     if path.suffix not in (".yaml", ".yml"):
-        path = PARAMS_DIR / str(profile) / "world.yaml"
+        path = world_path(str(profile))
     if not path.is_file():
         raise ConfigError(str(path), "<file>", None, "no such world file")
     data = _merge(_read_yaml(path), _nest(overrides or {}))

@@ -19,6 +19,7 @@ table (`runs/<profile>/results.parquet` and `.csv`) is always rebuilt from the r
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import json
 import multiprocessing
@@ -86,7 +87,7 @@ class Plan:
     def __str__(self) -> str:
         todo = len(self.cells) - len(self.done)
         est = "no time estimate until a cell finishes" if self.estimate_s is None else (
-            f"estimated time {_fmt(self.estimate_s)}"
+            f"estimated time {_fmt(self.estimate_s)} one cell at a time"
         )  # fmt: skip
         return (
             f"{len(self.cells)} cells ({len(self.done)} done, {todo} to run); "
@@ -121,6 +122,17 @@ def _rates(params: Params) -> dict[str, float] | None:
     return {k: totals[k] / counts[k] if counts[k] else v for k, v in DEFAULT_COST_S.items()}
 
 
+def cell_estimate(
+    params: Params, cell: Cell, rates: dict[str, float], with_sft: bool = True
+) -> float:
+    """Seconds a cell should take at `rates` (see `_rates`), training its SFT stage or not."""
+    n_sft, n_pref = cell_sizes(params, cell)
+    est = (
+        n_pref * params.pft.epochs * rates["pref"] + (params.eval.n_examples or 500) * rates["eval"]
+    )
+    return est + (n_sft * params.sft.epochs * rates["sft"] if with_sft else 0.0)
+
+
 def plan(params: Params, cells: list[Cell] | None = None) -> Plan:
     cells = expand(params) if cells is None else cells
     done = [c for c in cells if record_path(params, c).is_file()]
@@ -130,11 +142,10 @@ def plan(params: Params, cells: list[Cell] | None = None) -> Plan:
     r = _rates(params)
     if r is None:
         return Plan(cells, done, len(stages), len(todo_stages), None)
-    n_eval = params.eval.n_examples or 500
     est = sum(s[1] * params.sft.epochs * r["sft"] for s in todo_stages)
-    for c in cells:
-        if c.cell_id not in done_ids:
-            est += cell_sizes(params, c)[1] * params.pft.epochs * r["pref"] + n_eval * r["eval"]
+    est += sum(
+        cell_estimate(params, c, r, with_sft=False) for c in cells if c.cell_id not in done_ids
+    )
     return Plan(cells, done, len(stages), len(todo_stages), est)
 
 
@@ -154,22 +165,31 @@ def resolve_workers(params: Params, workers: int | None) -> int:
     return max(1, usable_cores() // (params.cpu_threads or 1))
 
 
-def _stage_waves(params: Params, cells: list[Cell]) -> tuple[list[Cell], dict[str, list[Cell]]]:
-    """(cells that can start now, followers by the id of the cell they wait for). The first cell of
-    each SFT stage trains and caches it; the others wait for it, so no stage is trained twice when
-    cells run in parallel. Order within each list follows `cells`."""
+def _stage_waves(
+    params: Params, cells: list[Cell], cost: dict[str, float]
+) -> tuple[list[Cell], dict[str, list[Cell]], dict[str, float]]:
+    """(cells that can start now, followers by the id of the cell they wait for, priorities).
+
+    The first cell of each SFT stage trains and caches it; the others wait for it, so no stage is
+    trained twice when cells run in parallel. Longest first (`cost`, estimated seconds) keeps
+    workers busy to the end; a stage's first cell counts its longest follower too, since that one
+    cannot start before it ends."""
     groups: dict[tuple | None, list[Cell]] = defaultdict(list)
     for cell in cells:
         groups[sft_stage(params, cell)].append(cell)
+    prio = {c.cell_id: cost[c.cell_id] for c in cells}
     ready, waiting = list(groups.pop(None, [])), {}
     for group in groups.values():
-        ready.append(group[0])
-        waiting[group[0].cell_id] = group[1:]
-    order = {c.cell_id: i for i, c in enumerate(cells)}
-    return sorted(ready, key=lambda c: order[c.cell_id]), waiting
+        lead, rest = group[0], group[1:]
+        ready.append(lead)
+        waiting[lead.cell_id] = rest
+        prio[lead.cell_id] += max((cost[c.cell_id] for c in rest), default=0.0)
+    return sorted(ready, key=lambda c: -prio[c.cell_id]), waiting, prio
 
 
-def _run_local(params: Params, cells: list[Cell], bar: tqdm, workers: int) -> None:
+def _run_local(
+    params: Params, cells: list[Cell], bar: tqdm, workers: int, cost: dict[str, float]
+) -> None:
     if workers <= 1 or len(cells) <= 1:
         for cell in cells:
             bar.set_postfix_str(cell.cell_id)
@@ -178,36 +198,45 @@ def _run_local(params: Params, cells: list[Cell], bar: tqdm, workers: int) -> No
         return
     threads = params.cpu_threads or max(1, usable_cores() // workers)
     params = dataclasses.replace(params, cpu_threads=threads)  # not a result setting
-    order = {c.cell_id: i for i, c in enumerate(cells)}
-    ready, waiting = _stage_waves(params, cells)
+    ready, waiting, prio = _stage_waves(params, cells, cost)
     running: dict[cf.Future, Cell] = {}
     # spawn, not fork: the parent may hold torch thread pools and a Jupyter kernel's sockets.
+    # Workers inherit TQDM_DISABLE (tqdm reads it at import): the parent's bar over cells is the
+    # one to read, and per-step bars of two workers would interleave. At most `workers` cells are
+    # submitted at a time, so on a failure the pool only waits for the cells already running.
     ctx = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_quiet_worker) as pool:
-        try:
-            while ready or running:
-                while ready and len(running) < workers:
-                    cell = ready.pop(0)
-                    running[pool.submit(run_cell, params, cell)] = cell
-                bar.set_postfix_str(", ".join(c.cell_id for c in running.values()))
-                done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-                for fut in done:
-                    cell = running.pop(fut)
-                    fut.result()  # re-raises a cell's failure here; finished records stay
-                    bar.update()
-                    ready.extend(waiting.pop(cell.cell_id, []))
-                ready.sort(key=lambda c: order[c.cell_id])
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+    with _environ(TQDM_DISABLE="1"), cf.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        while ready or running:
+            while ready and len(running) < workers:
+                cell = ready.pop(0)
+                running[pool.submit(run_cell, params, cell)] = cell
+            bar.set_postfix_str(", ".join(c.cell_id for c in running.values()))
+            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                cell = running.pop(fut)
+                fut.result()  # re-raises a cell's failure here; finished records stay
+                bar.update()
+                ready.extend(waiting.pop(cell.cell_id, []))
+            ready.sort(key=lambda c: -prio[c.cell_id])
 
 
-def _quiet_worker() -> None:
-    # The parent's bar over cells is the one to read; per-step bars of two workers would interleave.
-    os.environ["TQDM_DISABLE"] = "1"
+@contextlib.contextmanager
+def _environ(**values: str):
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
-def _run_ray(params: Params, cells: list[Cell], bar: tqdm, address: str | None) -> None:
+def _run_ray(
+    params: Params, cells: list[Cell], bar: tqdm, address: str | None, cost: dict[str, float]
+) -> None:
     """Cells as Ray tasks with their CPU and GPU needs; cells sharing an SFT stage wait for the one
     that trains it (`_stage_waves`)."""
     import ray
@@ -221,7 +250,7 @@ def _run_ray(params: Params, cells: list[Cell], bar: tqdm, address: str | None) 
     gpus = 1 if wants_gpu else 0
     remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(_ray_cell)
 
-    ready, waiting = _stage_waves(params, cells)
+    ready, waiting, _ = _stage_waves(params, cells, cost)
     pending = {remote.remote(params, c): c for c in ready}
     try:
         while pending:
@@ -260,16 +289,19 @@ def run_grid(
     print(f"[{params.profile}/{params.task}] {p}", flush=True)
     done = {c.cell_id for c in p.done}
     todo = [c for c in p.cells if c.cell_id not in done]
-    # Largest SFT stages first: they dominate the time, and the estimate then errs high, not low.
-    todo.sort(key=lambda c: (-cell_sizes(params, c)[0], c.cell_id))
+    # Longest cells first (estimated from finished records, else the toy defaults): one after
+    # another it changes nothing, in parallel it leaves no long cell for the end.
+    rates = _rates(params) or DEFAULT_COST_S
+    cost = {c.cell_id: cell_estimate(params, c, rates) for c in todo}
+    todo.sort(key=lambda c: (-cost[c.cell_id], c.cell_id))
     start = time.time()
     with tqdm(
         total=len(todo), desc=f"{params.task} cells", unit="cell", disable=not progress
     ) as bar:
         if executor == "local":
-            _run_local(params, todo, bar, resolve_workers(params, workers))
+            _run_local(params, todo, bar, resolve_workers(params, workers), cost)
         else:
-            _run_ray(params, todo, bar, address)
+            _run_ray(params, todo, bar, address, cost)
     if todo:
         print(
             f"[{params.profile}/{params.task}] ran {len(todo)} cells in {_fmt(time.time() - start)}"
