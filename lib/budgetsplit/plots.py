@@ -168,16 +168,27 @@ def costs(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
 
 def equal_performance(df: pd.DataFrame, method: str | None = None) -> pd.DataFrame:
     """Per task: the largest budget at its worst fraction, and the smallest budget whose best
-    fraction matches it (the paper's "balanced 5K matches unbalanced 20K")."""
+    fraction matches it (the paper's "balanced 5K matches unbalanced 20K").
+
+    Splits that score 0 at the largest budget are not candidates for "worst": matching a total
+    failure says nothing (any budget scoring 0 would), so the worst split that learned something
+    is the reference, and a match must score above 0. No reference: all of the row is None."""
     rows = []
     _, d = _method_cells(df, method)
     for task, t in d.groupby("task"):
         mean = t.groupby(["budget", "sft_fraction"])["score"].mean().reset_index()
         big = mean["budget"].max()
-        worst = mean[mean["budget"] == big].nsmallest(1, "score").iloc[0]
+        learned = mean[(mean["budget"] == big) & (mean["score"] > 0)]
+        worst = learned.nsmallest(1, "score").iloc[0] if len(learned) else None
         best = mean.loc[mean.groupby("budget")["score"].idxmax()].sort_values("budget")
-        match = best[best["score"] >= worst["score"]]
+        match = (
+            best[(best["score"] >= worst["score"]) & (best["score"] > 0)]
+            if worst is not None
+            else best[:0]
+        )
         first = match.iloc[0] if len(match) else None
+        if worst is None:
+            worst = {"sft_fraction": None, "score": None}
         rows.append(
             {
                 "task": task,
@@ -206,10 +217,13 @@ def equal_performance_plot(df: pd.DataFrame, method: str | None = None) -> plt.F
         mean = t.groupby(["budget", "sft_fraction"])["score"].mean().reset_index()
         best = mean.loc[mean.groupby("budget")["score"].idxmax()]
         e = eq.loc[task]
-        poor = mean[mean["sft_fraction"] == e["poor_fraction"]]
         ax.plot(best["budget"], best["score"], "o-", label="best fraction")
-        ax.plot(poor["budget"], poor["score"], "s--", label=f"SFT fraction {e['poor_fraction']:g}")
-        ax.axhline(e["poor_score"], color="grey", lw=0.8, ls=":")
+        if not pd.isna(e["poor_fraction"]):  # NaN: every split at the largest budget scored 0
+            poor = mean[mean["sft_fraction"] == e["poor_fraction"]]
+            ax.plot(
+                poor["budget"], poor["score"], "s--", label=f"SFT fraction {e['poor_fraction']:g}"
+            )
+            ax.axhline(e["poor_score"], color="grey", lw=0.8, ls=":")
         if e["matching_budget"] is not None and not pd.isna(e["matching_budget"]):
             ax.annotate(
                 f"{e['matching_budget']:g} at best ~ {e['large_budget']:g} at {e['poor_fraction']:g}",

@@ -1,0 +1,84 @@
+"""Tests of budgetsplit.plots on small results tables built here (the real figures of the smoke
+profile are drawn by tests/test_notebooks.py through figures.ipynb)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from budgetsplit import plots  # noqa: E402
+
+
+def table(scores: dict[tuple[float, float], float], task: str = "math", seeds=(0,)) -> pd.DataFrame:
+    """A results table as `grid.results_table` gives it: {(budget, fraction): score} for dpo."""
+    rows = []
+    for (budget, frac), score in scores.items():
+        n_sft = int(budget * frac)
+        for seed in seeds:
+            rows.append({
+                "task": task, "method": "sft" if frac == 1.0 else "dpo", "budget": budget,
+                "sft_fraction": frac, "seed": seed, "cost_ratio": None, "n_sft": n_sft,
+                "n_pref": int(budget) - n_sft, "primary_metric": "accuracy",
+                "metric.accuracy": score + 0.01 * seed,
+            })  # fmt: skip
+    return plots.prepare(pd.DataFrame(rows))
+
+
+def test_prepare_scores_and_puts_sft_only_cells_on_every_curve():
+    df = table({(100, 0.5): 0.2, (100, 1.0): 0.3})
+    assert set(df["method"]) == {"dpo"} and len(df) == 2
+    assert sorted(df["score"]) == [0.2, 0.3]
+
+
+def test_equal_performance_finds_the_smallest_matching_budget():
+    df = table({
+        (100, 0.0): 0.05, (100, 0.5): 0.20, (100, 1.0): 0.10,
+        (300, 0.0): 0.10, (300, 0.5): 0.30, (300, 1.0): 0.25,
+        (1000, 0.0): 0.25, (1000, 0.5): 0.50, (1000, 1.0): 0.40,
+    })  # fmt: skip
+    row = plots.equal_performance(df).iloc[0]
+    assert (row["poor_fraction"], row["poor_score"]) == (0.0, 0.25)
+    assert (row["matching_budget"], row["matching_fraction"], row["budget_ratio"]) == (
+        300,
+        0.5,
+        1000 / 300,
+    )
+
+
+def test_equal_performance_ignores_splits_that_learned_nothing():
+    # At 1000 the f=0 split fails outright; a 100-example budget scoring 0 must not "match" it.
+    df = table({
+        (100, 0.0): 0.0, (100, 0.5): 0.0, (100, 1.0): 0.0,
+        (300, 0.0): 0.0, (300, 0.5): 0.06, (300, 1.0): 0.04,
+        (1000, 0.0): 0.0, (1000, 0.5): 0.05, (1000, 1.0): 0.09,
+    })  # fmt: skip
+    row = plots.equal_performance(df).iloc[0]
+    assert (row["poor_fraction"], row["poor_score"]) == (0.5, 0.05)
+    assert (row["matching_budget"], row["budget_ratio"]) == (300, 1000 / 300)
+    nothing = plots.equal_performance(table({(100, 0.5): 0.0, (1000, 0.5): 0.0})).iloc[0]
+    assert pd.isna(nothing["poor_fraction"]) and pd.isna(nothing["matching_budget"])
+    plots.equal_performance_plot(table({(100, 0.5): 0.0, (1000, 0.5): 0.0}))  # draws, says nothing
+
+
+def test_best_fraction_uses_the_seed_mean():
+    df = table({(100, 0.0): 0.30, (100, 0.5): 0.295}, seeds=(0, 1, 2))
+    from budgetsplit.grid import best_fraction
+
+    best = best_fraction(df, "score")
+    assert best.iloc[0]["sft_fraction"] == 0.0 and best.iloc[0]["score"] == pytest.approx(0.31)
+
+
+def test_every_figure_is_drawn_and_saved(tmp_path):
+    df = table({(b, f): 0.1 * f + b / 10_000 for b in (100, 300) for f in (0.0, 0.01, 0.1, 1.0)},
+               seeds=(0, 1))  # fmt: skip
+    df["diag.cold_start.chosen_logprob_per_token"] = -1.0
+    df["diag.format_rate"] = 0.5
+    paths = plots.all_figures(df, tmp_path)
+    assert set(paths) == set(plots.FIGURES)
+    for files in paths.values():
+        assert [p.suffix for p in files] == [".png", ".pdf"] and all(
+            p.stat().st_size > 1000 for p in files
+        )
