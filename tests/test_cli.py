@@ -39,3 +39,22 @@ def test_paper_dry_run_needs_no_network():
     ):
         assert needle in out, needle
     assert "total: " in out
+
+
+def test_run_all_rejects_bad_arguments_before_any_work():
+    for args, needle in ((["--workers", "two"], "--workers takes a whole number"),
+                         (["--profile", "nosuch"], "no params/nosuch/"),
+                         (["--colour"], "unknown argument")):  # fmt: skip
+        r = subprocess.run(
+            [str(ROOT / "run_all.sh"), *args], capture_output=True, text=True, timeout=60
+        )
+        assert r.returncode == 2 and needle in r.stderr, (args, r.stderr)
+
+
+def test_toy_large_plan_inherits_the_toy_world():
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run(
+        [str(ROOT / "run_all.sh"), "--profile", "toy_large", "--dry-run", "--tasks", "helpful"],
+        capture_output=True, text=True, timeout=120, env=env, check=True,
+    ).stdout  # fmt: skip
+    assert "63 cells" in out and "helpful-dpo_sft-B1000-f0p75-s2" in out

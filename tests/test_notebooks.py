@@ -69,3 +69,14 @@ def test_notebooks_are_committed_clean_and_parameterised():
         tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, f"{path.name}: one cell tagged 'parameters'"
         assert "budgetsplit" in "".join(c.source for c in code), path.name
+
+
+def test_papermill_reads_every_parameter_run_all_passes(caplog):
+    import papermill as pm
+
+    passed = {"profile", "executor", "address", "workers"}  # run_all.sh's pm() gives all of them
+    for name in ("grid", "cold_start", "costs", "figures"):
+        params = pm.inspect_notebook(str(NB / f"{name}.ipynb"))
+        assert passed <= set(params), name
+        assert all(p["inferred_type_name"] != "None" for p in params.values()), name  # typed
+    assert "Unable to parse" not in caplog.text

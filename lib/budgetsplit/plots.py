@@ -252,7 +252,9 @@ def save(fig: plt.Figure, folder: str | Path, name: str) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
     for p in paths:
-        fig.savefig(p, dpi=150, bbox_inches="tight")
+        # No creation date in the PDF: a rerun on the same records rewrites identical files.
+        meta = {"CreationDate": None} if p.suffix == ".pdf" else None
+        fig.savefig(p, dpi=150, bbox_inches="tight", metadata=meta)
     return paths
 
 

@@ -281,13 +281,13 @@ def _dpo_trainer_class(ref_cache: Path | None):
                 a.pad_to_multiple_of, batch_size, str(self.model.dtype),
             ]).encode()).hexdigest()[:24]  # fmt: skip
             path = Path(ref_cache) / f"ref_logps-{key}.safetensors"
+            cols = ("ref_chosen_logps", "ref_rejected_logps")
             if path.is_file():
                 t = load_file(str(path))
-                for col in ("ref_chosen_logps", "ref_rejected_logps"):
+                for col in cols:  # float32, as TRL stores them: training reads identical numbers
                     dataset = dataset.add_column(col, t[col].numpy(), feature=Value("float32"))
                 return dataset
             out = super()._precompute_ref_logps(dataset, name, batch_size)
-            cols = ("ref_chosen_logps", "ref_rejected_logps")
             tensors = {c: torch.tensor(out[c], dtype=torch.float32) for c in cols}
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
