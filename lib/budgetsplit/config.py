@@ -368,33 +368,41 @@ def load_params(
     return params
 
 
-def _profile_defaults(folder: Path, seen: tuple[str, ...] = ()) -> dict:
-    """`folder/_defaults.yaml`, merged over the defaults of the profile its `inherit` key names."""
-    path = folder / "_defaults.yaml"
-    if not path.is_file():
-        return {}
-    data = _read_yaml(path)
-    parent = data.pop("inherit", None)
-    if parent is None:
-        return data
-    if not isinstance(parent, str) or not (PARAMS_DIR / parent / "_defaults.yaml").is_file():
-        raise ConfigError(
-            str(path), "inherit", parent, f"names no profile with a _defaults.yaml in {PARAMS_DIR}"
-        )
-    if parent in seen or parent == folder.name:
-        raise ConfigError(str(path), "inherit", parent, "profiles inherit in a cycle")
-    return _merge(_profile_defaults(PARAMS_DIR / parent, (*seen, folder.name)), data)
-
-
-def world_path(profile: str, seen: tuple[str, ...] = ()) -> Path:
-    """`params/<profile>/world.yaml`, or that of the profile it inherits from when it has none."""
-    folder = PARAMS_DIR / profile
-    defaults = folder / "_defaults.yaml"
-    if not (folder / "world.yaml").is_file() and defaults.is_file():
+def _profile_chain(folder: Path) -> list[Path]:
+    """`folder`, then the profile folders it inherits from (`inherit:` in _defaults.yaml), nearest first."""
+    chain = [folder]
+    while (defaults := chain[-1] / "_defaults.yaml").is_file():
         parent = _read_yaml(defaults).get("inherit")
-        if isinstance(parent, str) and parent not in (*seen, profile):
-            return world_path(parent, (*seen, profile))
-    return folder / "world.yaml"
+        if parent is None:
+            break
+        if not isinstance(parent, str) or not (PARAMS_DIR / parent / "_defaults.yaml").is_file():
+            raise ConfigError(
+                str(defaults),
+                "inherit",
+                parent,
+                f"names no profile with a _defaults.yaml in {PARAMS_DIR}",
+            )
+        if (PARAMS_DIR / parent).resolve() in {f.resolve() for f in chain}:
+            raise ConfigError(str(defaults), "inherit", parent, "profiles inherit in a cycle")
+        chain.append(PARAMS_DIR / parent)
+    return chain
+
+
+def _profile_defaults(folder: Path) -> dict:
+    """The _defaults.yaml of `folder` merged over those of the profiles it inherits from."""
+    data: dict = {}
+    for f in reversed(_profile_chain(folder)):
+        if (f / "_defaults.yaml").is_file():
+            layer = _read_yaml(f / "_defaults.yaml")
+            layer.pop("inherit", None)
+            data = _merge(data, layer)
+    return data
+
+
+def world_path(profile: str) -> Path:
+    """`params/<profile>/world.yaml`, or that of the nearest profile it inherits from."""
+    worlds = [f / "world.yaml" for f in _profile_chain(PARAMS_DIR / profile)]
+    return next((w for w in worlds if w.is_file()), worlds[0])
 
 
 def load_world(profile: str | Path = "toy", overrides: dict[str, Any] | None = None) -> WorldConfig:
