@@ -132,9 +132,9 @@ def _finish(trainer, lora: LoraConfig, t0: float, desc: str) -> StageOutcome:
     trainer.add_callback(_StepBar(desc))
     # Trainer.train() opens with a full gc.collect() (accelerate's free_memory), ~0.2 s per stage
     # walking every object the process holds; frozen, they are skipped, and released after.
-    # On a CPU, tiny values (Adam's second moments of rarely used rows) decay into subnormal floats,
-    # which x86 cores process many times slower: one toy DPO+SFT stage ran 3x slower (161 s vs
-    # 52 s, same metrics). They are flushed to zero while training.
+    # On a CPU, values that decay below float32's normal range (likely optimizer state of rows that
+    # stop getting gradient) become subnormal, which x86 cores process many times slower: one toy
+    # DPO+SFT stage ran 3x slower (161 s vs 52 s, same metrics). They are flushed to zero here.
     flush = trainer.args.use_cpu and torch.set_flush_denormal(True)
     gc.freeze()
     try:
