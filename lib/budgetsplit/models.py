@@ -35,14 +35,15 @@ _FULL_HASH_LIMIT = 64 << 20
 _EDGE = 1 << 20
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def set_cpu_threads(n: int | None = None) -> int:
     """Use `n` intra-op threads (None: the cores this process may run on); returns the number set."""
     if n is None:
-        n = (
-            len(os.sched_getaffinity(0))
-            if hasattr(os, "sched_getaffinity")
-            else os.cpu_count() or 1
-        )
+        n = usable_cores()
     if n <= 0:
         raise ValueError(f"cpu_threads must be > 0, got {n}")
     torch.set_num_threads(n)
