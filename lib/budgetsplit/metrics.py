@@ -19,11 +19,11 @@ tests/test_metrics.py checks them against the installed YAML.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from lm_eval.api.metrics import exact_match_hf_evaluate
 from lm_eval.filters.extraction import RegexFilter
-from rouge_score import rouge_scorer
 
 # The filter and metric settings of lm-eval's gsm8k task (gsm8k.yaml, metadata version 3.0).
 STRICT_PATTERN = r"#### (\-?[0-9\.\,]+)"
@@ -39,9 +39,15 @@ _FALLBACK = "[invalid]"
 _strict_filter = RegexFilter(regex_pattern=STRICT_PATTERN, group_select=0, fallback=_FALLBACK)
 _flexible_filter = RegexFilter(regex_pattern=FLEXIBLE_PATTERN, group_select=-1, fallback=_FALLBACK)
 
-# ROUGE-L with rouge_score's defaults (lower-cased alphanumeric tokens, no stemming); one instance,
-# since building a scorer per call costs more than scoring.
-_rouge = rouge_scorer.RougeScorer(["rougeL"])
+
+@functools.cache
+def _rouge():
+    """ROUGE-L with rouge_score's defaults (lower-cased alphanumeric tokens, no stemming); one
+    instance, since building a scorer per call costs more than scoring. Imported on first use:
+    rouge_score pulls in NLTK and SciPy (1.2 s), which only the summarize tasks need."""
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"])
 
 
 def _extract(regex_filter: RegexFilter, text: str) -> str | None:
@@ -81,4 +87,4 @@ def answers_match(pred: str | None, gold: str) -> bool:
 
 def rouge_l_f1(prediction: str, reference: str) -> float:
     """ROUGE-L F1 of `prediction` against `reference`, in [0, 1]."""
-    return float(_rouge.score(reference, prediction)["rougeL"].fmeasure)
+    return float(_rouge().score(reference, prediction)["rougeL"].fmeasure)
