@@ -11,6 +11,7 @@ import pytest
 from tiny import FAST
 
 import budgetsplit.cell as cellmod
+from budgetsplit import records
 from budgetsplit.cell import Cell, cell_costs, cold_start_path, record_path, run_cell
 from budgetsplit.config import (
     BudgetConfig,
@@ -90,7 +91,7 @@ def test_sft_then_dpo_cell_writes_its_record_once(tmp_path, base_folder, task, m
     wider = dataclasses.replace(p, seeds=(0, 1), budget=BudgetConfig(budgets=(40, 80)))
     assert run_cell(wider, cell, task) == rec
     changed = dataclasses.replace(p, pft=dataclasses.replace(p.pft, beta=0.9))
-    with pytest.raises(cellmod.StaleRecordError, match=r"pft differ.*output_dir"):
+    with pytest.raises(records.StaleRecordError, match=r"pft differ.*output_dir"):
         run_cell(changed, cell, task)
 
 
@@ -133,15 +134,35 @@ def test_a_cell_with_the_same_work_as_a_recorded_one_copies_it(
         and json.loads(record_path(money, Cell("math", "dpo", 40, 0.5, 0, 1.0)).read_text()) == copy
     )
     # Other work is trained: another method on the same split, another ratio, other settings.
-    assert cellmod.work_key(copy["params"], "ipo", 20, 20, 0) != cellmod.work_key(
+    assert records.work_key(copy["params"], "ipo", 20, 20, 0) != records.work_key(
         copy["params"], "dpo", 20, 20, 0
     )
     other = run_cell(money, Cell("math", "dpo", 40, 0.5, 0, cost_ratio=5.0), task)
     assert "same_work_as" not in other and (other["n_sft"], other["n_pref"]) == (4, 20)
     beta = json.loads(json.dumps(first["params"]))
     beta["pft"]["beta"] = 0.9
-    assert cellmod.work_key(beta, "dpo", 20, 20, 0) != cellmod.work_key(
+    assert records.work_key(beta, "dpo", 20, 20, 0) != records.work_key(
         first["params"], "dpo", 20, 20, 0
+    )
+
+
+def test_a_profile_copies_the_same_work_from_another_profile(
+    tmp_path, base_folder, task, monkeypatch
+):
+    first = run_cell(params(tmp_path, base_folder), Cell("math", "dpo", 40, 0.5, 0), task)
+    larger = dataclasses.replace(params(tmp_path, base_folder), profile="test_large", seeds=(0, 1))
+    with monkeypatch.context() as m:
+        m.setattr(cellmod, "train_pft", lambda *a, **k: pytest.fail("retrained the same work"))
+        copy = run_cell(larger, Cell("math", "dpo", 40, 0.5, 0), task)
+    assert copy["same_work_as"] == "test/" + first["cell_id"]
+    assert record_path(larger, Cell("math", "dpo", 40, 0.5, 0)).parent.parts[-3] == "test_large"
+    for key in ("metrics", "diagnostics", "examples", "n_sft", "n_pref"):
+        assert copy[key] == first[key], key
+    # A copy of the copy (a money cell at ratio 1 in the larger profile) names the trained cell.
+    money = dataclasses.replace(larger, budget=BudgetConfig(
+        unit="money", budgets=(40,), costs=CostConfig(sft=2.0, pref=1.0), cost_ratios=(1.0,)))  # fmt: skip
+    assert run_cell(money, Cell("math", "dpo", 40, 0.5, 0, 1.0), task)["same_work_as"] == (
+        "test/" + first["cell_id"]
     )
 
 

@@ -1,4 +1,4 @@
-"""The grid: expansion, planning, the results table, and (slow) real runs: resumable after a
+"""The grid: expansion, planning, copies of recorded work, and (slow) real runs: resumable after a
 SIGKILL, and the Ray executor on a real local Ray instance."""
 
 import json
@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from budgetsplit import grid
+from budgetsplit import grid, results
 from budgetsplit.cell import Cell
 from budgetsplit.config import PARAMS_DIR, load_params
 
@@ -87,40 +87,6 @@ def _fake_record(tmp_path, params, cell, score):
     path.write_text(json.dumps(rec))
 
 
-def test_results_table_is_rebuilt_from_records(tmp_path):
-    params = load_params("smoke", "math", overrides={"output_dir": str(tmp_path)})
-    cells = grid.expand(params)
-    for i, c in enumerate(cells):
-        _fake_record(tmp_path, params, c, score=i / 10)
-    assert len(grid.plan(params).done) == len(cells)
-    df = grid.results_table(tmp_path, "smoke")
-    assert len(df) == len(cells)
-    assert (tmp_path / "smoke" / "results.parquet").is_file()
-    assert (tmp_path / "smoke" / "results.csv").is_file()
-    back = pd.read_parquet(tmp_path / "smoke" / "results.parquet")
-    pd.testing.assert_frame_equal(back, df)
-    assert "metric.accuracy_strict" in df and "diag.cold_start.chosen_logprob" in df
-    # a half-written temp file from a killed run is not a record
-    (grid.cells_dir(params) / ".math-dpo-B40.tmp").write_text("{")
-    assert len(grid.results_table(tmp_path, "smoke")) == len(cells)
-
-
-def test_best_fraction_puts_sft_only_on_every_curve():
-    df = pd.DataFrame(
-        {
-            "task": "math",
-            "method": ["dpo", "dpo", "sft", "kto"],
-            "cost_ratio": [None] * 4,
-            "budget": [100.0] * 4,
-            "sft_fraction": [0.0, 0.5, 1.0, 0.5],
-            "score": [0.1, 0.3, 0.5, 0.6],
-        }
-    )
-    best = grid.best_fraction(df, "score").set_index("method")
-    assert best.loc["dpo", "sft_fraction"] == 1.0  # SFT only wins for dpo
-    assert best.loc["kto", "sft_fraction"] == 0.5
-
-
 def test_cell_ids_are_unique_and_safe():
     a = Cell("math", "dpo", 1000.0, 0.25, 0)
     b = Cell("math", "dpo", 1000.0, 0.25, 0, cost_ratio=2.0)
@@ -197,6 +163,9 @@ def test_ray_executor_on_a_local_ray_instance(tmp_path):
     finally:
         ray.shutdown()
     assert len(table) == len(grid.expand(params)) == 5  # f=0, 0.5 x dpo, dpo_sft; f=1 SFT only
+    # Each cell used the one CPU Ray reserved for it, not every core of the node.
+    records = results.load_records(tmp_path / "ray", "smoke")
+    assert {r["device"].rsplit(", ", 1)[1] for r in records} == {"1 threads"}
     local = grid.run_grid(
         load_params("smoke", "math", overrides={**over, "output_dir": str(tmp_path / "local")}),
         progress=False,
@@ -260,7 +229,7 @@ def test_recipe_rows_pick_this_recipes_cells(tmp_path):
     for params in (examples, costs):
         for c in grid.expand(params):
             _fake_record(tmp_path, params, c, score=0.5)
-    table = grid.results_table(tmp_path, "smoke")
+    table = results.results_table(tmp_path, "smoke")
     assert len(table) == len(grid.expand(examples)) + len(grid.expand(costs))
     assert len(grid.recipe_rows(table, examples)) == len(grid.expand(examples))
     assert grid.recipe_rows(table, costs)["cost_ratio"].notna().all()

@@ -13,7 +13,7 @@ from budgetsplit import plots  # noqa: E402
 
 
 def table(scores: dict[tuple[float, float], float], task: str = "math", seeds=(0,)) -> pd.DataFrame:
-    """A results table as `grid.results_table` gives it: {(budget, fraction): score} for dpo."""
+    """A results table as `results.results_table` gives it: {(budget, fraction): score} for dpo."""
     rows = []
     for (budget, frac), score in scores.items():
         n_sft = int(budget * frac)
@@ -65,7 +65,7 @@ def test_equal_performance_ignores_splits_that_learned_nothing():
 
 def test_best_fraction_uses_the_seed_mean():
     df = table({(100, 0.0): 0.30, (100, 0.5): 0.295}, seeds=(0, 1, 2))
-    from budgetsplit.grid import best_fraction
+    from budgetsplit.results import best_fraction
 
     best = best_fraction(df, "score")
     assert best.iloc[0]["sft_fraction"] == 0.0 and best.iloc[0]["score"] == pytest.approx(0.31)

@@ -9,6 +9,8 @@ per starting model (`cold_start`) and read back by the other cells that share it
 repeat another recorded cell's work exactly (same settings, method, seed, n_sft and n_pref: a money
 budget at cost ratio 1 buys what the same example budget buys) copies that cell's result
 (`same_work_as`) instead of training it again; training is deterministic, so it would be the same.
+The recorded cell may belong to another profile under the same `output_dir` when the two share the
+world (toy_large inherits toy's), so a larger study reuses the cells of a smaller one.
 
     from budgetsplit.cell import Cell, run_cell
     from budgetsplit.config import load_params
@@ -20,11 +22,8 @@ budget at cost ratio 1 buys what the same example budget buys) copies that cell'
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import os
 import platform
-import tempfile
 import time
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -41,6 +40,14 @@ from budgetsplit.evaluate import (
     trainer_diagnostics,
 )
 from budgetsplit.models import base_model_id, load_model, resolve_device, set_cpu_threads
+from budgetsplit.records import (
+    check_fresh,
+    digest,
+    find_same_work,
+    record_path,
+    work_key,
+    write_json,
+)
 from budgetsplit.train import run_sft_stage, train_pft
 
 # The method of a cell that buys no preference data (its result is the same for every PFT method).
@@ -103,10 +110,6 @@ def cell_costs(params: Params, cell: Cell) -> tuple[float, float]:
     return (cell.cost_ratio * c_pref if cell.cost_ratio is not None else b.costs.sft), c_pref
 
 
-def record_path(params: Params, cell: Cell) -> Path:
-    return Path(params.output_dir) / params.profile / cell.task / "cells" / f"{cell.cell_id}.json"
-
-
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for lib in _LIBRARIES:
@@ -125,34 +128,18 @@ def _device_name(device: str) -> str:
     )
 
 
-def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _digest(data) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
-
-
 def cold_start_path(
     params: Params, pairs: list[dict], dtype: str, device: str, stage_dir: Path | None
 ) -> Path:
     """Where the cold-start diagnostic of a starting model is cached: in its SFT stage's folder, or
     for the base model (`stage_dir` None) under `<output_dir>/<profile>/<task>/base_diagnostics/`.
     The scored pairs (TRL records) are in the key: label noise changes them but not the SFT stage."""
-    key = {"pairs": _digest(pairs), "dtype": dtype, "device": device}
+    key = {"pairs": digest(pairs), "dtype": dtype, "device": device}
     if stage_dir is not None:
-        return Path(stage_dir) / f"cold_start-{_digest(key)}.json"
+        return Path(stage_dir) / f"cold_start-{digest(key)}.json"
     key["base"] = base_model_id(params.model, params.profile)
     folder = Path(params.output_dir) / params.profile / params.task / "base_diagnostics"
-    return folder / f"{_digest(key)}.json"
+    return folder / f"{digest(key)}.json"
 
 
 def cold_start(
@@ -166,53 +153,8 @@ def cold_start(
     if path.is_file():
         return json.loads(path.read_text())["cold_start"], True
     cold = response_logprobs(model, tok, task, rows)
-    _write_json(path, {"cold_start": cold})
+    write_json(path, {"cold_start": cold})
     return cold, False
-
-
-class StaleRecordError(RuntimeError):
-    """A finished record was made with other settings than the ones asked for now."""
-
-
-_RESULT_KEYS = ("task", "profile", "model", "task_options", "sft", "pft", "eval")
-_BUDGET_KEYS = ("unit", "costs", "disjoint_prompts")
-
-
-def result_settings(params: dict) -> dict:
-    """The settings (of a params dict) a cell's result depends on. Budget lists, seeds and method
-    lists only choose which cells exist, so recipes that share cells share their records."""
-    keep = {k: params.get(k) for k in _RESULT_KEYS}
-    keep["budget"] = {k: params.get("budget", {}).get(k) for k in _BUDGET_KEYS}
-    return keep
-
-
-def work_key(params: dict, method: str, n_sft: int, n_pref: int, seed: int) -> str:
-    """What a cell's training and evaluation depend on. The budget's unit and costs only decide
-    n_sft and n_pref, so they are left out: cells of different recipes with equal work share it."""
-    settings = result_settings(params)
-    settings["budget"] = {"disjoint_prompts": settings["budget"]["disjoint_prompts"]}
-    return _digest([settings, method, n_sft, n_pref, seed])
-
-
-def _same_work(folder: Path, key: str) -> dict | None:
-    for path in sorted(folder.glob("*.json")):
-        rec = json.loads(path.read_text())
-        c = rec["cell"]
-        if work_key(rec["params"], c["method"], rec["n_sft"], rec["n_pref"], c["seed"]) == key:
-            return rec
-    return None
-
-
-def _check_fresh(path: Path, record: dict, params: Params) -> None:
-    old = result_settings(record["params"])
-    new = result_settings(json.loads(json.dumps(to_dict(params))))  # tuples -> lists, as stored
-    changed = sorted(k for k in new if new[k] != old[k])
-    if changed:
-        raise StaleRecordError(
-            f"{path}: this finished cell was made with other settings ({', '.join(changed)} "
-            "differ). Results of different settings must not mix: set `output_dir` to a new "
-            f"folder, or delete {path.parent} to recompute."
-        )
 
 
 def run_cell(params: Params, cell: Cell, task=None) -> dict:
@@ -220,7 +162,7 @@ def run_cell(params: Params, cell: Cell, task=None) -> dict:
     path = record_path(params, cell)
     if path.is_file():
         record = json.loads(path.read_text())
-        _check_fresh(path, record, params)
+        check_fresh(path, record, params)
         return record
     if cell.task != params.task:
         raise ConfigError("params", "task", params.task, f"the cell is for task {cell.task!r}")
@@ -240,16 +182,20 @@ def run_cell(params: Params, cell: Cell, task=None) -> dict:
         )
     params_dict = json.loads(json.dumps(to_dict(params)))  # as a record stores it
     costs = {"sft": c_sft, "pref": c_pref}
-    same = _same_work(path.parent, work_key(params_dict, cell.method, n_sft, n_pref, cell.seed))
+    key = work_key(params_dict, cell.method, n_sft, n_pref, cell.seed)
+    same = find_same_work(params, cell.task, key)
     if same is not None:
         record = {**same, "cell_id": cell.cell_id, "cell": dataclasses.asdict(cell)}
         record.update(params=params_dict, costs=costs, spent=spent(n_sft, n_pref, c_sft, c_pref))
-        record["same_work_as"] = same.get("same_work_as", same["cell_id"])
+        source = same.get("same_work_as", same["cell_id"])  # "<profile>/<id>" in another profile
+        if same["params"]["profile"] != params.profile and "/" not in source:
+            source = f"{same['params']['profile']}/{source}"
+        record["same_work_as"] = source
         record["wall_s"] = {k: 0.0 for k in same["wall_s"]} | {
             "total": time.perf_counter() - t_start
         }
         record = json.loads(json.dumps(record))
-        _write_json(path, record)
+        write_json(path, record)
         return record
     pref_pool = task.pref_pool()
     sft_rows, pref_rows = draw_subsets(
@@ -338,5 +284,5 @@ def run_cell(params: Params, cell: Cell, task=None) -> dict:
         "device": _device_name(device),
     }
     record = json.loads(json.dumps(record))  # as a later run will read it back (tuples -> lists)
-    _write_json(path, record)
+    write_json(path, record)
     return record

@@ -67,10 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
-    from budgetsplit import grid
+    from budgetsplit import grid, results
 
     if args.command == "table":
-        df = grid.results_table(all_params[0].output_dir, all_params[0].profile)
+        df = results.results_table(all_params[0].output_dir, all_params[0].profile)
         print(
             f"{len(df)} cells -> {Path(all_params[0].output_dir, all_params[0].profile)}/results.*"
         )

@@ -13,27 +13,18 @@ once per profile in `params/<profile>/world.yaml` (or the inherited profile's) a
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
+from budgetsplit.schema import ConfigError, build, merge, nest, read_yaml
+from budgetsplit.schema import replace as replace  # re-exported: config's public API
+from budgetsplit.schema import to_dict as to_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS_DIR = ROOT / "params"
 TASKS = ("math", "instruct", "summarize", "helpful")
 METHODS = ("dpo", "ipo", "dpo_sft", "kto")
-
-
-class ConfigError(ValueError):
-    """Bad configuration; the message names the file, the key and the value."""
-
-    def __init__(self, source: str, key: str, value: Any, problem: str):
-        self.source, self.key, self.value = source, key, value
-        super().__init__(f"{source}: key '{key}' = {value!r}: {problem}")
 
 
 # --------------------------------------------------------------------------------- the sections
@@ -233,7 +224,7 @@ def _check_world(w: WorldConfig, src: str) -> None:
     for key in ("n_sft_pool", "n_pref_pool", "n_val", "n_test"):
         if getattr(w, key) <= 0:
             raise ConfigError(src, key, getattr(w, key), "must be > 0")
-    for f in dataclasses.fields(w.pretrain):
+    for f in fields(w.pretrain):
         if getattr(w.pretrain, f.name) <= 0 and f.name != "warmup_steps":
             raise ConfigError(src, f"pretrain.{f.name}", getattr(w.pretrain, f.name), "must be > 0")
     if w.pretrain.hidden_size % w.pretrain.num_heads:
@@ -245,107 +236,6 @@ def _check_world(w: WorldConfig, src: str) -> None:
             raise ConfigError(
                 src, f"tasks.{t}", w.tasks[t], f"unknown task; known: {', '.join(TASKS)}"
             )
-
-
-# ---------------------------------------------------------------------------------- the builder
-def _coerce(tp: Any, value: Any, src: str, key: str) -> Any:
-    """Check `value` against the annotation `tp`, converting lists to tuples and dicts to dataclasses."""
-    origin = typing.get_origin(tp)
-    if tp is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _coerce(a, value, src, key)
-            except ConfigError as e:
-                errors.append(e)
-        raise errors[0]
-    if origin is Literal:
-        if value not in typing.get_args(tp):
-            choices = ", ".join(map(str, typing.get_args(tp)))
-            raise ConfigError(src, key, value, f"must be one of: {choices}")
-        return value
-    if dataclasses.is_dataclass(tp):
-        if isinstance(value, tp):
-            return value
-        if not isinstance(value, dict):
-            raise ConfigError(src, key, value, f"expected a mapping of {tp.__name__} settings")
-        return _build(tp, value, src, key + ".")
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(src, key, value, "expected a list")
-        (inner, _ellipsis) = typing.get_args(tp)
-        return tuple(_coerce(inner, v, src, key) for v in value)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(src, key, value, "expected a mapping")
-        kt, vt = typing.get_args(tp)
-        return {
-            _coerce(kt, k, src, key): _coerce(vt, v, src, f"{key}.{k}") for k, v in value.items()
-        }
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(src, key, value, "expected a number")
-        return float(value)
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(src, key, value, "expected an integer")
-        return value
-    if tp in (str, bool):
-        if not isinstance(value, tp):
-            raise ConfigError(src, key, value, f"expected a {tp.__name__}")
-        return value
-    raise TypeError(f"unsupported config annotation {tp!r}")  # a bug in this module, not in input
-
-
-def _build(cls: type, data: dict, src: str, prefix: str = "") -> Any:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for k, v in data.items():
-        if k not in names:
-            known = ", ".join(sorted(names))
-            raise ConfigError(src, prefix + str(k), v, f"unknown key; known keys here: {known}")
-        kwargs[k] = _coerce(hints[k], v, src, prefix + k)
-    try:
-        return cls(**kwargs)
-    except TypeError as e:  # a required key is missing
-        raise ConfigError(src, prefix.rstrip(".") or "<top>", data, str(e)) from None
-
-
-def _merge(base: dict, extra: dict) -> dict:
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def _nest(overrides: dict[str, Any]) -> dict:
-    """{"pft.beta": 0.5} -> {"pft": {"beta": 0.5}}."""
-    out: dict = {}
-    for dotted, v in overrides.items():
-        node = out
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = v
-    return out
-
-
-def _read_yaml(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(str(path), "<file>", None, f"not valid YAML: {e}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(str(path), "<top>", data, "expected a mapping at the top level")
-    return data
 
 
 def recipe_path(profile: str, task: str) -> Path:
@@ -361,9 +251,9 @@ def load_params(
         raise ConfigError(str(path), "<file>", None, "no such params file")
     # A profile's shared settings (params/<profile>/_defaults.yaml) sit under each of its recipes.
     data = _profile_defaults(path.parent) if path.name != "_defaults.yaml" else {}
-    data = _merge(_merge(data, _read_yaml(path)), _nest(overrides or {}))
+    data = merge(merge(data, read_yaml(path)), nest(overrides or {}))
     src = str(path) if not overrides else f"{path} (with overrides {sorted(overrides)})"
-    params = _build(Params, data, src)
+    params = build(Params, data, src)
     _check_ranges(params, src)
     return params
 
@@ -372,7 +262,7 @@ def _profile_chain(folder: Path) -> list[Path]:
     """`folder`, then the profile folders it inherits from (`inherit:` in _defaults.yaml), nearest first."""
     chain = [folder]
     while (defaults := chain[-1] / "_defaults.yaml").is_file():
-        parent = _read_yaml(defaults).get("inherit")
+        parent = read_yaml(defaults).get("inherit")
         if parent is None:
             break
         if not isinstance(parent, str) or not (PARAMS_DIR / parent / "_defaults.yaml").is_file():
@@ -393,9 +283,9 @@ def _profile_defaults(folder: Path) -> dict:
     data: dict = {}
     for f in reversed(_profile_chain(folder)):
         if (f / "_defaults.yaml").is_file():
-            layer = _read_yaml(f / "_defaults.yaml")
+            layer = read_yaml(f / "_defaults.yaml")
             layer.pop("inherit", None)
-            data = _merge(data, layer)
+            data = merge(data, layer)
     return data
 
 
@@ -412,16 +302,7 @@ def load_world(profile: str | Path = "toy", overrides: dict[str, Any] | None = N
         path = world_path(str(profile))
     if not path.is_file():
         raise ConfigError(str(path), "<file>", None, "no such world file")
-    data = _merge(_read_yaml(path), _nest(overrides or {}))
-    world = _build(WorldConfig, data, str(path))
+    data = merge(read_yaml(path), nest(overrides or {}))
+    world = build(WorldConfig, data, str(path))
     _check_world(world, str(path))
     return world
-
-
-def to_dict(cfg: Any) -> dict:
-    """A JSON-ready dict of a config (tuples become lists)."""
-    return dataclasses.asdict(cfg)
-
-
-def replace(cfg: Any, **changes: Any) -> Any:
-    return dataclasses.replace(cfg, **changes)

@@ -33,9 +33,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from budgetsplit.budget import split_budget
-from budgetsplit.cell import Cell, cell_costs, record_path, run_cell
-from budgetsplit.config import Params
+from budgetsplit.cell import Cell, cell_costs, run_cell
+from budgetsplit.config import Params, to_dict
 from budgetsplit.models import resolve_device, usable_cores
+from budgetsplit.records import find_same_work, record_path, work_key
+from budgetsplit.results import results_table
 
 # Rough seconds per example (per epoch for training) of toy cells on the 2-core CPU. Used only
 # to estimate before any cell of a profile has finished; after that, measured wall times are used.
@@ -83,14 +85,16 @@ class Plan:
     sft_stages: int
     sft_stages_todo: int
     estimate_s: float | None  # None: no basis yet (not the toy world, no finished cell)
+    copies: list[Cell] = dataclasses.field(default_factory=list)  # to run by copying recorded work
 
     def __str__(self) -> str:
         todo = len(self.cells) - len(self.done)
+        copies = f", {len(self.copies)} of them copying recorded work" if self.copies else ""
         est = "no time estimate until a cell finishes" if self.estimate_s is None else (
             f"estimated time {_fmt(self.estimate_s)} one cell at a time"
         )  # fmt: skip
         return (
-            f"{len(self.cells)} cells ({len(self.done)} done, {todo} to run); "
+            f"{len(self.cells)} cells ({len(self.done)} done, {todo} to run{copies}); "
             f"{self.sft_stages} distinct SFT stages ({self.sft_stages_todo} to train); {est}"
         )
 
@@ -133,20 +137,28 @@ def cell_estimate(
     return est + (n_sft * params.sft.epochs * rates["sft"] if with_sft else 0.0)
 
 
+def copies_recorded_work(params: Params, cell: Cell) -> bool:
+    """Whether `cell` would copy a recorded cell's work (`budgetsplit.records.find_same_work`),
+    in this profile or another one under the same output_dir."""
+    settings = json.loads(json.dumps(to_dict(params)))  # as a record stores it
+    key = work_key(settings, cell.method, *cell_sizes(params, cell), cell.seed)
+    return find_same_work(params, cell.task, key) is not None
+
+
 def plan(params: Params, cells: list[Cell] | None = None) -> Plan:
     cells = expand(params) if cells is None else cells
     done = [c for c in cells if record_path(params, c).is_file()]
     done_ids = {c.cell_id for c in done}
+    copies = [c for c in cells if c.cell_id not in done_ids and copies_recorded_work(params, c)]
+    trains = [c for c in cells if c.cell_id not in done_ids and c not in copies]
     stages = {sft_stage(params, c) for c in cells} - {None}
-    todo_stages = {sft_stage(params, c) for c in cells if c.cell_id not in done_ids} - {None}
+    todo_stages = {sft_stage(params, c) for c in trains} - {None}
     r = _rates(params)
     if r is None:
-        return Plan(cells, done, len(stages), len(todo_stages), None)
+        return Plan(cells, done, len(stages), len(todo_stages), None, copies)
     est = sum(s[1] * params.sft.epochs * r["sft"] for s in todo_stages)
-    est += sum(
-        cell_estimate(params, c, r, with_sft=False) for c in cells if c.cell_id not in done_ids
-    )
-    return Plan(cells, done, len(stages), len(todo_stages), est)
+    est += sum(cell_estimate(params, c, r, with_sft=False) for c in trains)
+    return Plan(cells, done, len(stages), len(todo_stages), est, copies)
 
 
 # ------------------------------------------------------------------------------------ executors
@@ -242,6 +254,9 @@ def _run_ray(
     if started_here:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     cpus = params.cpu_threads or 1
+    # A cell uses the CPUs Ray reserves for it, no more: unset, torch would take every core of the
+    # node for each of the cells Ray runs there at once.
+    params = dataclasses.replace(params, cpu_threads=cpus)  # not a result setting
     wants_gpu = params.device == "cuda" or (params.device == "auto" and torch.cuda.is_available())
     gpus = 1 if wants_gpu else 0
     remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(_ray_cell)
@@ -288,7 +303,7 @@ def run_grid(
     # Longest cells first (estimated from finished records, else the toy defaults): one after
     # another it changes nothing, in parallel it leaves no long cell for the end.
     rates = _rates(params) or DEFAULT_COST_S
-    cost = {c.cell_id: cell_estimate(params, c, rates) for c in todo}
+    cost = {c.cell_id: 0.0 if c in p.copies else cell_estimate(params, c, rates) for c in todo}
     todo.sort(key=lambda c: (-cost[c.cell_id], c.cell_id))
     start = time.time()
     with tqdm(
@@ -306,54 +321,6 @@ def run_grid(
 
 
 # --------------------------------------------------------------------------------------- tables
-def _flat(prefix: str, d: dict) -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(f"{prefix}{k}.", v))
-        elif not isinstance(v, list):
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-def _flatten(rec: dict) -> dict:
-    """One table row of a record: the cell, sizes, and every metric, diagnostic and timing."""
-    row = {
-        "profile": rec["params"]["profile"],
-        **rec["cell"],
-        "n_sft": rec["n_sft"],
-        "n_pref": rec["n_pref"],
-        "spent": rec["spent"],
-        "sft_reused": rec.get("sft_reused"),
-        "primary_metric": rec.get("primary_metric"),
-    }
-    row.update(_flat("metric.", rec.get("metrics", {})))
-    row.update(_flat("diag.", rec.get("diagnostics", {})))
-    row.update(_flat("time.", rec.get("wall_s", {})))
-    return row
-
-
-def load_records(output_dir: str | Path, profile: str) -> list[dict]:
-    paths = sorted(Path(output_dir, profile).glob("*/cells/*.json"))
-    return [json.loads(p.read_text()) for p in paths]
-
-
-def results_table(output_dir: str | Path, profile: str) -> pd.DataFrame:
-    """Rebuild `<output_dir>/<profile>/results.{parquet,csv}` from every cell record."""
-    rows = [_flatten(r) for r in load_records(output_dir, profile)]
-    df = pd.DataFrame(rows)
-    if not df.empty:
-        df = df.sort_values(["task", "budget", "sft_fraction", "method", "seed"], kind="stable")
-        df = df.reset_index(drop=True)
-    out = Path(output_dir, profile)
-    out.mkdir(parents=True, exist_ok=True)
-    for suffix, write in ((".parquet", df.to_parquet), (".csv", df.to_csv)):
-        tmp = out / f"results{suffix}.tmp"
-        write(tmp, index=False)
-        tmp.replace(out / f"results{suffix}")
-    return df
-
-
 def recipe_rows(df: pd.DataFrame, params: Params) -> pd.DataFrame:
     """The rows of a results table that are cells of this recipe (a profile's table holds every
     recipe's cells: math.yaml's and math_costs.yaml's, say)."""
@@ -371,22 +338,3 @@ def _cell_dicts(df: pd.DataFrame) -> list[dict]:
         r["cost_ratio"] = None if pd.isna(r["cost_ratio"]) else r["cost_ratio"]
         r["seed"] = int(r["seed"])
     return out
-
-
-def per_method(df: pd.DataFrame) -> pd.DataFrame:
-    """SFT-only cells (method "sft") belong to every method's curve: copy them once per method."""
-    methods = sorted(set(df["method"]) - {"sft"})
-    if not methods:
-        return df
-    sft = df[df["method"] == "sft"]
-    copies = [sft.assign(method=m) for m in methods]
-    return pd.concat([df[df["method"] != "sft"], *copies], ignore_index=True)
-
-
-def best_fraction(df: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Per (task, method, cost ratio, budget): the SFT fraction with the best mean metric over seeds."""
-    keys = ["task", "method", "cost_ratio", "budget"]
-    df = per_method(df)
-    mean = df.groupby(keys + ["sft_fraction"], dropna=False)[metric].mean().reset_index()
-    idx = mean.groupby(keys, dropna=False)[metric].idxmax()
-    return mean.loc[idx].reset_index(drop=True)

@@ -1,7 +1,7 @@
-"""The study's five figures, from a results table (`grid.results_table`), with seaborn.
+"""The study's five figures, from a results table (`results.results_table`), with seaborn.
 
-    from budgetsplit import grid, plots
-    df = plots.prepare(grid.results_table("runs", "toy"))
+    from budgetsplit import plots, results
+    df = plots.prepare(results.results_table("runs", "toy"))
     fig = plots.fraction_curves(df); plots.save(fig, "figures", "fig1_fraction_curves")
 
 Every function takes the table and returns a matplotlib Figure; numbers are never invented here:
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from budgetsplit.grid import best_fraction, per_method
+from budgetsplit.results import best_fraction, per_method
 
 sns.set_theme(style="whitegrid", context="paper")
 COLD_FRACTIONS = (0.0, 0.01, 0.1)
