@@ -1,9 +1,9 @@
-"""The allocation grid: expand a recipe into cells, plan, run (locally or on Ray), tabulate.
+"""The allocation grid: expand a recipe into cells, plan, run (locally or on Ray).
 
     from budgetsplit.config import load_params
     from budgetsplit.grid import plan, run_grid
     params = load_params("toy", "math")
-    print(plan(params))            # cells, distinct SFT stages, time estimate; runs nothing
+    print(plan(params))            # cells, copies of recorded work, SFT stages, time; runs nothing
     table = run_grid(params)       # resumable: finished cells are skipped
 
 or from a shell: `python -m budgetsplit grid --profile toy --task math [--workers 2] [--executor ray]`.
@@ -13,7 +13,8 @@ them as Ray tasks on a local instance or a cluster.
 Crash safety lives in the cell runner: each finished cell writes its JSON record atomically
 (temp file + rename), SFT checkpoints are renamed into place whole, so a killed grid leaves nothing
 that reads as a result, and a rerun recomputes exactly the cells without a record. The results
-table (`runs/<profile>/results.parquet` and `.csv`) is always rebuilt from the records.
+table (`runs/<profile>/results.parquet` and `.csv`, `budgetsplit.results`) is always rebuilt from
+the records; `run_grid` returns it.
 """
 
 from __future__ import annotations
