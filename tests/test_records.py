@@ -6,6 +6,7 @@ import json
 from test_grid import _fake_record
 
 from budgetsplit import grid, records
+from budgetsplit.cli import main
 from budgetsplit.config import load_params, to_dict
 
 
@@ -34,7 +35,7 @@ def test_work_keys_follow_the_world_not_the_profile_name():
         assert records.work_key(_as_stored(toy), *other) != key
 
 
-def test_recorded_work_is_found_in_this_profile_first_then_in_others(tmp_path):
+def test_recorded_work_is_found_in_this_profile_first_then_in_others(tmp_path, capsys):
     toy = load_params("toy", "math", overrides={"output_dir": str(tmp_path)})
     large = load_params("toy_large", "math", overrides={"output_dir": str(tmp_path)})
     cells = grid.expand(toy)
@@ -53,6 +54,10 @@ def test_recorded_work_is_found_in_this_profile_first_then_in_others(tmp_path):
     p = grid.plan(large)
     assert {x.cell_id for x in p.copies} == {x.cell_id for x in cells[:3]}
     assert not p.done and "3 of them copying recorded work" in str(p)
+    cmd = ["plan", "--profile", "toy_large", "--task", "math", "--set", f"output_dir={tmp_path}"]
+    assert main(cmd) == 0
+    out = capsys.readouterr().out
+    assert out.count("    [copy] ") == 3 and f"[copy] {cells[0].cell_id}:" in out
     fresh = grid.plan(
         load_params("toy_large", "math", overrides={"output_dir": str(tmp_path / "x")})
     )

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {p}")
             for cell in p.cells:
                 n_sft, n_pref = grid.cell_sizes(params, cell)
-                mark = "done" if cell in p.done else "todo"
+                mark = "done" if cell in p.done else "copy" if cell in p.copies else "todo"
                 print(f"    [{mark}] {cell.cell_id}: n_sft={n_sft} n_pref={n_pref}")
             total_cells += len(p.cells)
             total_stages += p.sft_stages

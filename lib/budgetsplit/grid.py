@@ -138,10 +138,9 @@ def cell_estimate(
     return est + (n_sft * params.sft.epochs * rates["sft"] if with_sft else 0.0)
 
 
-def copies_recorded_work(params: Params, cell: Cell) -> bool:
+def _copies_recorded_work(params: Params, settings: dict, cell: Cell) -> bool:
     """Whether `cell` would copy a recorded cell's work (`budgetsplit.records.find_same_work`),
-    in this profile or another one under the same output_dir."""
-    settings = json.loads(json.dumps(to_dict(params)))  # as a record stores it
+    in this profile or another one under the same output_dir; `settings`: params as stored."""
     key = work_key(settings, cell.method, *cell_sizes(params, cell), cell.seed)
     return find_same_work(params, cell.task, key) is not None
 
@@ -150,7 +149,9 @@ def plan(params: Params, cells: list[Cell] | None = None) -> Plan:
     cells = expand(params) if cells is None else cells
     done = [c for c in cells if record_path(params, c).is_file()]
     done_ids = {c.cell_id for c in done}
-    copies = [c for c in cells if c.cell_id not in done_ids and copies_recorded_work(params, c)]
+    settings = json.loads(json.dumps(to_dict(params)))  # as a record stores it
+    copies = [c for c in cells
+              if c.cell_id not in done_ids and _copies_recorded_work(params, settings, c)]  # fmt: skip
     trains = [c for c in cells if c.cell_id not in done_ids and c not in copies]
     stages = {sft_stage(params, c) for c in cells} - {None}
     todo_stages = {sft_stage(params, c) for c in trains} - {None}
