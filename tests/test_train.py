@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
 import torch
-from tiny import FAST, AddTask, tiny_tokenizer
+from tiny import FAST, tiny_tokenizer
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
 from budgetsplit.chat import ensure_chat_template
-from budgetsplit.config import LoraConfig, ModelConfig, Params, PFTConfig, StageConfig
+from budgetsplit.config import LoraConfig, ModelConfig, PFTConfig, StageConfig
 from budgetsplit.evaluate import response_logprobs
 from budgetsplit.models import align_special_tokens, load_model
-from budgetsplit.train import (
-    run_sft_stage,
-    sft_stage_key,
-    task_data_id,
-    train_pft,
-    train_sft,
-)
+from budgetsplit.train import train_pft, train_sft
 
 # Tiny models run fastest on one thread (conftest.one_thread).
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -138,41 +131,3 @@ def test_paper_path_qwen2_lora_trains_adapters_only(task):
     )
     assert all(math.isfinite(x) for x in losses(dpo.log_history))
     assert not any("lora" in k for k in dpo.model.state_dict())
-
-
-def _params(tmp_path, base_folder, **kw) -> Params:
-    return Params(task="math", profile="test", model=ModelConfig(name=base_folder),
-                  sft=StageConfig(**FAST), output_dir=str(tmp_path), **kw)  # fmt: skip
-
-
-def test_sft_stage_key_tracks_what_shapes_the_weights(tmp_path, base_folder, task):
-    from budgetsplit.config import TaskConfig
-
-    p = _params(tmp_path, base_folder)
-    d = task_data_id(task)
-    key = sft_stage_key(p, 100, 0, "base:1", d)
-    assert key == sft_stage_key(p, 100, 0, "base:1", d) and key.startswith("n100-s0-")
-    others = [
-        sft_stage_key(p, 101, 0, "base:1", d),
-        sft_stage_key(p, 100, 1, "base:1", d),
-        sft_stage_key(p, 100, 0, "base:2", d),
-        sft_stage_key(p, 100, 0, "base:1", task_data_id(AddTask(seed=1))),
-        sft_stage_key(_params(tmp_path, base_folder, pft=PFTConfig(beta=9.0)), 100, 0, "base:1", d)
-        == key,
-    ]
-    assert len(set(others[:4]) | {key}) == 5 and others[4]
-    noisy = _params(tmp_path, base_folder, task_options=TaskConfig(label_noise=0.3))
-    assert sft_stage_key(noisy, 100, 0, "base:1", d) == key  # noise touches preference pairs only
-
-
-def test_sft_stage_is_cached_and_reused(tmp_path, base_folder, task):
-    p = _params(tmp_path, base_folder)
-    rows = task.sft_pool()[:16]
-    folder, meta = run_sft_stage(p, task, rows, 0, "base:1", "cpu")
-    assert not meta["reused"] and (folder / "model.safetensors").is_file()
-    assert not list(folder.glob("*.bin")) and not list(folder.parent.glob(".*"))
-    assert json.loads((folder / "meta.json").read_text())["n_sft"] == 16
-    again, meta2 = run_sft_stage(p, task, rows, 0, "base:1", "cpu")
-    assert again == folder and meta2["reused"]
-    with pytest.raises(RuntimeError, match="other examples"):
-        run_sft_stage(p, task, task.sft_pool()[16:32], 0, "base:1", "cpu")

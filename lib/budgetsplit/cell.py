@@ -48,7 +48,8 @@ from budgetsplit.records import (
     work_key,
     write_json,
 )
-from budgetsplit.train import run_sft_stage, train_pft
+from budgetsplit.stages import run_sft_stage
+from budgetsplit.train import train_pft
 
 # The method of a cell that buys no preference data (its result is the same for every PFT method).
 SFT_ONLY = "sft"

@@ -13,13 +13,11 @@ the reference: precomputed reference log-probs from it before the first step, a 
 weights before PFT puts a fresh adapter on, as in the paper. Off CUDA, the trainers score tokens
 with `budgetsplit.lmhead`'s dense LM head rather than TRL's chunked one (faster there).
 
-An SFT stage is cached under `<output_dir>/<profile>/<task>/sft/<key>/` (safetensors, written to a
-temp dir and renamed into place) and reused by every cell with the same key: `sft_stage_key` folds
-in everything that determines the stage's weights (a grid planner counts distinct stages with it).
+Cells train their SFT stage through `budgetsplit.stages`, which caches it on disk.
 
-    stage_dir, info = run_sft_stage(params, task, sft_rows, seed=0, base_id=..., device="cpu")
-    model, tok = load_model(params.model, params.profile, "cpu", path=stage_dir)
-    outcome = train_pft(model, tok, task.pref_records(pref_rows), "dpo", params.pft, params.model.lora, 0, "cpu")
+    model, tok = load_model(params.model, params.profile, "cpu")
+    sft = train_sft(model, tok, task.sft_records(sft_rows), params.sft, params.model.lora, 0, "cpu")
+    outcome = train_pft(sft.model, tok, task.pref_records(pref_rows), "dpo", params.pft, params.model.lora, 0, "cpu")
 """
 
 from __future__ import annotations
@@ -29,7 +27,6 @@ import gc
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -38,14 +35,13 @@ from typing import Any
 
 import torch
 from datasets import Dataset, Value
-from filelock import FileLock
 from tqdm.auto import tqdm
 from transformers import PrinterCallback, ProgressCallback, TrainerCallback, set_seed
 from transformers.utils.notebook import NotebookProgressCallback
 
-from budgetsplit.config import ConfigError, LoraConfig, Params, PFTConfig, StageConfig, to_dict
+from budgetsplit.config import ConfigError, LoraConfig, PFTConfig, StageConfig
 from budgetsplit.lmhead import logits_bytes, use_dense_lm_head
-from budgetsplit.models import align_special_tokens, bf16_supported, load_model, n_parameters
+from budgetsplit.models import bf16_supported, n_parameters
 
 LOSS_TYPES = {"dpo": ["sigmoid"], "ipo": ["ipo"], "dpo_sft": ["sigmoid", "sft"]}
 # Below this size activations are cheap and recomputing them (gradient checkpointing) only costs time.
@@ -296,96 +292,3 @@ def _dpo_trainer_class(ref_cache: Path | None):
             return out
 
     return CachedRefDPOTrainer
-
-
-# ------------------------------------------------------------------------------ SFT stage cache
-def task_data_id(task) -> str:
-    """A hash of what an SFT draw can depend on: the SFT pool's rows and every prompt id (the
-    disjoint-prompt draw orders prompts of both pools)."""
-    h = hashlib.sha256()
-    for r in task.sft_pool():
-        h.update(json.dumps([r["id"], r["prompt_id"], r["prompt"], r["response"]]).encode())
-    for r in task.pref_pool():
-        h.update(str(r["prompt_id"]).encode() + b"\0")
-    return h.hexdigest()[:16]
-
-
-def sft_stage_key(params: Params, n_sft: int, seed: int, base_id: str, data_id: str) -> str:
-    """The cache key of an SFT stage: n, seed, and a hash of everything else that shapes its weights.
-
-    `base_id` is `budgetsplit.models.base_model_id(params.model, params.profile)` and `data_id` is
-    `task_data_id(task)`. Label noise is left out on purpose: it flips preference pairs only, so
-    cells differing in it share SFT stages.
-    """
-    parts = {
-        "task": params.task,
-        "profile": params.profile,
-        "base": base_id,
-        "data": data_id,
-        "dtype": params.model.dtype,
-        "lora": to_dict(params.model.lora),
-        "sft": to_dict(params.sft),
-        "disjoint_prompts": params.budget.disjoint_prompts,
-    }
-    digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-    return f"n{n_sft}-s{seed}-{digest[:12]}"
-
-
-def sft_stage_dir(params: Params, key: str) -> Path:
-    return Path(params.output_dir) / params.profile / params.task / "sft" / key
-
-
-def _ids_digest(rows: list[dict]) -> str:
-    return hashlib.sha256("\n".join(str(r["id"]) for r in rows).encode()).hexdigest()[:16]
-
-
-def _train_and_save(
-    params: Params, task, rows: list[dict], seed: int, device: str, folder: Path
-) -> dict:
-    model, tok = load_model(params.model, params.profile, device)
-    outcome = train_sft(
-        model, tok, task.sft_records(rows), params.sft, params.model.lora, seed, device
-    )
-    align_special_tokens(outcome.model, tok)
-    meta = {
-        "key": folder.name,
-        "n_sft": len(rows),
-        "seed": seed,
-        "ids_digest": _ids_digest(rows),
-        "wall_s": outcome.wall_s,
-        "throughput": outcome.throughput,
-        "log_history": outcome.log_history,
-    }
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        outcome.model.save_pretrained(tmp)  # safetensors
-        tok.save_pretrained(tmp)
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        os.rename(tmp, folder)  # atomic: readers see a whole stage or none
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return meta
-
-
-def run_sft_stage(
-    params: Params, task, rows: list[dict], seed: int, base_id: str, device: str
-) -> tuple[Path, dict]:
-    """Train the SFT stage of `rows`, or find it cached; returns (its folder, its meta with "reused")."""
-    folder = sft_stage_dir(
-        params, sft_stage_key(params, len(rows), seed, base_id, task_data_id(task))
-    )
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    # Cells running in parallel that need one stage train it once: the others wait, then reuse it.
-    with FileLock(str(folder) + ".lock"):
-        if not (folder / "meta.json").is_file():
-            return folder, {
-                **_train_and_save(params, task, rows, seed, device, folder),
-                "reused": False,
-            }
-    meta = json.loads((folder / "meta.json").read_text())
-    if meta["ids_digest"] != _ids_digest(rows):
-        raise RuntimeError(
-            f"SFT stage {folder} was trained on other examples than this cell draws "
-            f"({meta['ids_digest']} != {_ids_digest(rows)}); the task's pools changed: delete it"
-        )
-    return folder, {**meta, "reused": True}
