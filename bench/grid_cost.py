@@ -4,14 +4,15 @@ exact work copied) vs the same grid run naively (each cell trains its own SFT st
 model runs every step), in wall time and SFT stages trained.
 
     .venv/bin/python bench/grid_cost.py                      # reduced math grid, ~5 min
-    .venv/bin/python bench/grid_cost.py --grid default --task math --no-executors   # ~25 min
-    .venv/bin/python bench/grid_cost.py --grid default --task math_costs --no-executors  # ~13 min
+    .venv/bin/python bench/grid_cost.py --grid default --task math --no-executors   # ~26 min
+    .venv/bin/python bench/grid_cost.py --grid default --task math_costs --no-executors  # ~18 min
 
 `--grid reduced` (the default): the task's recipe with budgets 100 and 200, SFT fractions 0.25,
 0.5, 0.75 and 1.0, methods dpo and ipo, and 50 test examples per cell: 14 cells (the f = 1.0 cells
 are SFT only, one per budget), 6 distinct SFT stages; it fits the 10 minutes a CPU benchmark may
-take. `--grid default`: the recipe of `--task` (any file in params/<profile>/) exactly as
-`./run_all.sh` runs it, evaluation included; the default math grid both ways takes about 25 minutes.
+take. `--grid default`: the cells and settings of the recipe `--task` (any file in
+params/<profile>/) as `./run_all.sh` runs them, evaluation included; the default math recipe both
+ways took 26 minutes here.
 Both variants run the same cells in the same order (largest SFT stage first) through `run_cell`,
 one cell of one variant then the same cell of the other, so load changes hit both alike. The naive
 variant gives every cell its own output folder and turns off `pft.precompute_ref_log_probs`. Then

@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from budgetsplit.budget import draw_subsets, spent, split_budget
-from budgetsplit.config import METHODS, ConfigError, Params, to_dict
+from budgetsplit.config import METHODS, ConfigError, Params
 from budgetsplit.evaluate import (
     evaluate_model,
     logprob_sample,
@@ -45,6 +45,7 @@ from budgetsplit.records import (
     digest,
     find_same_work,
     record_path,
+    stored_settings,
     work_key,
     write_json,
 )
@@ -181,7 +182,7 @@ def run_cell(params: Params, cell: Cell, task=None) -> dict:
         raise ConfigError(
             "cell", "method", SFT_ONLY, f"the cell buys {n_pref} pairs: name a PFT method"
         )
-    params_dict = json.loads(json.dumps(to_dict(params)))  # as a record stores it
+    params_dict = stored_settings(params)
     costs = {"sft": c_sft, "pref": c_pref}
     key = work_key(params_dict, cell.method, n_sft, n_pref, cell.seed)
     same = find_same_work(params, cell.task, key)

@@ -35,9 +35,9 @@ from tqdm.auto import tqdm
 
 from budgetsplit.budget import split_budget
 from budgetsplit.cell import Cell, cell_costs, run_cell
-from budgetsplit.config import Params, to_dict
+from budgetsplit.config import Params
 from budgetsplit.models import resolve_device, usable_cores
-from budgetsplit.records import find_same_work, record_path, work_key
+from budgetsplit.records import find_same_work, record_path, stored_settings, work_key
 from budgetsplit.results import results_table
 
 # Rough seconds per example (per epoch for training) of toy cells on the 2-core CPU. Used only
@@ -149,7 +149,7 @@ def plan(params: Params, cells: list[Cell] | None = None) -> Plan:
     cells = expand(params) if cells is None else cells
     done = [c for c in cells if record_path(params, c).is_file()]
     done_ids = {c.cell_id for c in done}
-    settings = json.loads(json.dumps(to_dict(params)))  # as a record stores it
+    settings = stored_settings(params)
     copies = [c for c in cells
               if c.cell_id not in done_ids and _copies_recorded_work(params, settings, c)]  # fmt: skip
     trains = [c for c in cells if c.cell_id not in done_ids and c not in copies]

@@ -54,6 +54,11 @@ _RESULT_KEYS = ("task", "profile", "model", "task_options", "sft", "pft", "eval"
 _BUDGET_KEYS = ("unit", "costs", "disjoint_prompts")
 
 
+def stored_settings(params: Params) -> dict:
+    """`params` as a record stores it (JSON: tuples become lists), for comparing with records."""
+    return json.loads(json.dumps(to_dict(params)))
+
+
 def result_settings(params: dict) -> dict:
     """The settings (of a params dict) a cell's result depends on. Budget lists, seeds and method
     lists only choose which cells exist, so recipes that share cells share their records."""
@@ -113,7 +118,7 @@ def find_same_work(params: Params, task: str, key: str) -> dict | None:
 
 def check_fresh(path: Path, record: dict, params: Params) -> None:
     old = result_settings(record["params"])
-    new = result_settings(json.loads(json.dumps(to_dict(params))))  # tuples -> lists, as stored
+    new = result_settings(stored_settings(params))
     changed = sorted(k for k in new if new[k] != old[k])
     if changed:
         raise StaleRecordError(
