@@ -5,7 +5,12 @@ PFT methods (names as in `budgetsplit.config.METHODS`), all on TRL 1.x trainers:
 - dpo:     DPOTrainer, loss_type ["sigmoid"]
 - ipo:     DPOTrainer, loss_type ["ipo"] (beta is IPO's tau)
 - dpo_sft: DPOTrainer, loss_type ["sigmoid", "sft"], loss_weights [1, pft.sft_weight]
-- kto:     KTOTrainer on the pairs unpaired as TRL does (chosen -> desirable, rejected -> undesirable)
+- kto:     KTOTrainer on the pairs unpaired as TRL does (chosen -> desirable, rejected -> undesirable),
+           at twice the batch size: unpairing doubles the rows, so KTO takes DPO's optimizer steps
+           per annotated pair (each of its batches holds as many pairs' worth of rows as DPO's)
+
+A stage too small for its epochs to give `min_steps` optimizer steps trains `min_steps` steps,
+repeating its data (Trainer's max_steps); warmup is a ratio of the steps actually taken.
 
 PFT starts from the SFT model (the base model when n_sft = 0), and that starting model, frozen, is
 the reference: precomputed reference log-probs from it before the first step, a frozen copy, or
@@ -23,9 +28,11 @@ Cells train their SFT stage through `budgetsplit.stages`, which caches it on dis
 from __future__ import annotations
 
 import copy
+import dataclasses
 import gc
 import hashlib
 import json
+import math
 import os
 import tempfile
 import time
@@ -72,10 +79,21 @@ def peft_config(lora: LoraConfig):
     )
 
 
-def trainer_args(stage: StageConfig, seed: int, device: str, model, output_dir: str) -> dict:
+def min_steps_override(stage: StageConfig, n_rows: int) -> int:
+    """Trainer's `max_steps` for a stage of `n_rows` rows: `stage.min_steps` when its epochs would
+    give fewer optimizer steps (counted as Trainer counts them), else -1 (epochs decide)."""
+    accum = stage.batch_size // stage.per_device_batch_size
+    per_epoch = max(1, math.ceil(n_rows / stage.per_device_batch_size) // accum)
+    return stage.min_steps if math.ceil(stage.epochs * per_epoch) < stage.min_steps else -1
+
+
+def trainer_args(
+    stage: StageConfig, seed: int, device: str, model, output_dir: str, n_rows: int
+) -> dict:
     """Keyword arguments shared by SFTConfig, DPOConfig and KTOConfig."""
     on_cpu = device == "cpu"
     return dict(
+        max_steps=min_steps_override(stage, n_rows),
         output_dir=output_dir,
         per_device_train_batch_size=stage.per_device_batch_size,
         gradient_accumulation_steps=stage.batch_size // stage.per_device_batch_size,
@@ -164,7 +182,7 @@ def train_sft(
     set_seed(seed)
     with tempfile.TemporaryDirectory(prefix="budgetsplit-sft-") as tmp:
         args = SFTConfig(
-            **trainer_args(stage, seed, device, model, tmp),
+            **trainer_args(stage, seed, device, model, tmp, len(records)),
             # Loss on assistant turns only when asked; the paper trains on the full text.
             assistant_only_loss=stage.completion_only_loss,
             packing=False,
@@ -210,18 +228,22 @@ def train_pft(
     if not lora.enabled and not pft.precompute_ref_log_probs:
         ref = copy.deepcopy(model).eval().requires_grad_(False)
     dataset = Dataset.from_list(records)
+    if method == "kto":  # twice the rows (unpaired), twice the batch: DPO's steps per pair (and
+        # at least 2 rows per device batch, which KTO's KL term is estimated within)
+        pft = dataclasses.replace(
+            pft, batch_size=2 * pft.batch_size, per_device_batch_size=2 * pft.per_device_batch_size
+        )
     with tempfile.TemporaryDirectory(prefix=f"budgetsplit-{method}-") as tmp:
         common = dict(
             beta=pft.beta,
             precompute_ref_log_probs=pft.precompute_ref_log_probs,
-            **trainer_args(pft, seed, device, model, tmp),
+            **trainer_args(
+                pft, seed, device, model, tmp, len(records) * (2 if method == "kto" else 1)
+            ),
         )
         if method == "kto":
             from trl.data_utils import unpair_preference_dataset
 
-            if pft.per_device_batch_size < 2:
-                raise ConfigError("params", "pft.per_device_batch_size", pft.per_device_batch_size,
-                                  "KTO estimates its KL term within a batch: needs >= 2")  # fmt: skip
             # TRL unpairs batch-wise into [all chosen..., all rejected...] and KTO reads its data in
             # order, so shuffle (seeded) lest every batch hold one label only.
             dataset = unpair_preference_dataset(dataset).shuffle(seed=seed).flatten_indices()
