@@ -151,3 +151,16 @@ def test_small_stages_take_min_steps_and_kto_takes_dpos_steps_per_pair(base_fold
         model, tok, task.sft_records(task.sft_pool()[:4]), stage, LoraConfig(), 0, "cpu"
     )
     assert len(losses(out.log_history)) == 5
+
+
+def test_the_first_warmup_step_trains(base_folder, task):
+    # One optimizer step inside warmup: transformers' warmup would give it lr 0 (no change at all).
+    model, tok = load_model(ModelConfig(name=base_folder), device="cpu")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    stage = StageConfig(**{**FAST, "warmup_ratio": 0.5}, learning_rate=1e-3)
+    out = train_sft(
+        model, tok, task.sft_records(task.sft_pool()[:8]), stage, LoraConfig(), 0, "cpu"
+    )
+    assert len(losses(out.log_history)) == 1
+    moved = [k for k, v in out.model.state_dict().items() if not torch.equal(v, before[k])]
+    assert moved

@@ -10,7 +10,8 @@ PFT methods (names as in `budgetsplit.config.METHODS`), all on TRL 1.x trainers:
            per annotated pair (each of its batches holds as many pairs' worth of rows as DPO's)
 
 A stage too small for its epochs to give `min_steps` optimizer steps trains `min_steps` steps,
-repeating its data (Trainer's max_steps); warmup is a ratio of the steps actually taken.
+repeating its data (Trainer's max_steps); warmup is a ratio of the steps actually taken, and is
+shifted one step (`_warmup_from_step_one`) so that no step trains at lr 0.
 
 PFT starts from the SFT model (the base model when n_sft = 0), and that starting model, frozen, is
 the reference: precomputed reference log-probs from it before the first step, a frozen copy, or
@@ -140,10 +141,34 @@ class _StepBar(TrainerCallback):
         self.bar.close()
 
 
+def _warmup_from_step_one(trainer) -> None:
+    """Make the trainer's warmup start at lr/w rather than 0. Transformers' linear warmup gives the
+    first optimizer step lr 0: harmless in a long stage, one step of three in a tiny one. The
+    schedule is read one step ahead during warmup, which then ends a step sooner."""
+    make = trainer.create_scheduler
+
+    def create_scheduler(num_training_steps: int, optimizer=None):
+        sched = make(num_training_steps, optimizer)
+        w = trainer.args.get_warmup_steps(num_training_steps)
+        if w and getattr(sched, "lr_lambdas", None) and sched.last_epoch == 0:
+            sched.lr_lambdas = [
+                lambda s, f=f: f(s + 1) if s < w else f(s) for f in sched.lr_lambdas
+            ]
+            for group, base, f in zip(
+                sched.optimizer.param_groups, sched.base_lrs, sched.lr_lambdas, strict=True
+            ):
+                group["lr"] = base * f(0)  # LambdaLR set the first step's lr when it was built
+            sched._last_lr = [g["lr"] for g in sched.optimizer.param_groups]
+        return sched
+
+    trainer.create_scheduler = create_scheduler
+
+
 def _finish(trainer, lora: LoraConfig, t0: float, desc: str) -> StageOutcome:
     for cb in (ProgressCallback, PrinterCallback, NotebookProgressCallback):
         trainer.remove_callback(cb)
     trainer.add_callback(_StepBar(desc))
+    _warmup_from_step_one(trainer)
     # Trainer.train() opens with a full gc.collect() (accelerate's free_memory), ~0.2 s per stage
     # walking every object the process holds; frozen, they are skipped, and released after.
     # On a CPU, values that decay below float32's normal range (likely optimizer state of rows that
