@@ -153,6 +153,12 @@ def test_tiny_calibration_writes_resumes_and_never_reads_test(params_dir, tmp_pa
         == first.choices["pft"]["tuned"]["dpo"]["from_base"]["learning_rate"]
     )
     assert pd_equal(first.sweep, pd.read_csv(first.csv_path))
+    fig = calibrate.plot(first.sweep)  # one panel per swept setting
+    assert [ax.get_xlabel() for ax in fig.axes] == [
+        "sft.learning_rate",
+        "pft.learning_rate",
+        "pft.beta",
+    ]
     # resume after a kill: one point's record gone, and the outputs; the others are not retrained
     lost = records[-1]
     kept = {r: r.stat().st_mtime_ns for r in records if r != lost}

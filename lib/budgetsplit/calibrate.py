@@ -34,6 +34,7 @@ calibration itself always starts from the priors (`load_params(..., calibrated=F
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,7 +203,8 @@ def _link_shared(folder: Path, shared: Path) -> None:
         if not link.is_symlink():
             (shared / name).mkdir(parents=True, exist_ok=True)
             link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to((shared / name).resolve(), target_is_directory=True)
+            # relative, so that the calibration folder can be moved or copied whole
+            link.symlink_to(os.path.relpath(shared / name, link.parent), target_is_directory=True)
 
 
 def _run_point(profile, task, over, cell, root: Path, task_obj) -> tuple[dict, Path]:
@@ -243,7 +245,7 @@ def calibrate(
                 over = {**overrides, **own, step.key: value}
                 rec, folder = _run_point(profile, task, over, cell, root, task_obj)
                 scores[value] = rec["metrics"].get(rec["primary_metric"])
-                rows.append(_row(step, value, rung, budget, over, rec, folder))
+                rows.append(_row(step, value, rung, budget, rec, folder))
                 bar.update()
             alive = sorted(alive, key=lambda v: rank_key(scores[v], v, prior_value))
             if rung < len(the_plan.rungs) - 1:
@@ -257,15 +259,20 @@ def calibrate(
     return _write(profile, task, settings, pd.DataFrame(rows))
 
 
-def _row(step: Step, value, rung, budget, over: dict, rec: dict, folder: Path) -> dict:
+def _recorded(rec: dict, dotted: str):
+    section, key = dotted.split(".")
+    return rec["params"][section][key]
+
+
+def _row(step: Step, value, rung, budget, rec: dict, folder: Path) -> dict:
     return {
         "task": rec["cell"]["task"], "step": step.name, "stage": step.stage, "regime": step.regime,
         "setting": step.key, "value": value, "rung": rung, "budget": budget,
         "n_sft": rec["n_sft"], "n_pref": rec["n_pref"], "metric": rec["primary_metric"],
         "score": rec["metrics"].get(rec["primary_metric"]),
         "format_rate": rec["diagnostics"]["format_rate"],
-        **{k: over.get(k) for k in GRIDS}, "chosen": False,
-        "wall_s": rec["wall_s"]["total"], "record": str(folder),
+        **{k: _recorded(rec, k) for k in GRIDS}, "chosen": False,
+        "wall_s": rec["wall_s"]["total"], "point": folder.name,
     }  # fmt: skip
 
 
@@ -293,26 +300,29 @@ def _write(profile: str, task: str, settings: dict[tuple, dict], sweep: pd.DataF
 
 
 def plot(sweep: pd.DataFrame):
-    """Validation metric against the swept value at the largest budget, one panel per setting and
-    one line per stage/regime, the chosen value marked."""
+    """Validation metric against the swept value, one panel per setting, one colour per
+    stage/regime, solid at the largest budget and dashed at the middle one; the choice circled."""
     import matplotlib.pyplot as plt
 
-    top = sweep[sweep["rung"] == sweep["rung"].max()]
-    keys = [k for k in GRIDS if k in set(top["setting"])]
+    keys = [k for k in GRIDS if k in set(sweep["setting"])]
+    top = sweep["rung"].max()
     fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.5), squeeze=False)
     for ax, key in zip(axes[0], keys, strict=True):
-        for label, g in top[top["setting"] == key].groupby("step", sort=False):
-            g = g.sort_values("value")
-            (line,) = ax.plot(g["value"], g["score"], marker="o", label=label.rsplit("/", 1)[0])
+        for label, g in sweep[sweep["setting"] == key].groupby("step", sort=False):
+            color = None
+            for rung, r in g.groupby("rung"):
+                r = r.sort_values("value")
+                name = f"{label.rsplit('/', 1)[0]} B={r['budget'].iloc[0]:g}"
+                style = "-" if rung == top else "--"
+                (line,) = ax.plot(
+                    r["value"], r["score"], style, marker="o", color=color, label=name
+                )
+                color = line.get_color()
             pick = g[g["chosen"]]
-            ax.scatter(
-                pick["value"], pick["score"], s=160, facecolors="none", edgecolors=line.get_color()
-            )
-        ax.set(xscale="log", xlabel=key, ylabel=str(top["metric"].iloc[0]) + " (val)")
+            ax.scatter(pick["value"], pick["score"], s=160, facecolors="none", edgecolors=color)
+        ax.set(xscale="log", xlabel=key, ylabel=f"{sweep['metric'].iloc[0]} (val)")
         ax.legend(fontsize=7)
-    fig.suptitle(
-        f"calibration of {top['task'].iloc[0]} (budget {top['budget'].max():g}; circled: chosen)"
-    )
+    fig.suptitle(f"calibration of {sweep['task'].iloc[0]} on validation (circled: chosen)")
     fig.tight_layout()
     return fig
 
