@@ -41,6 +41,9 @@ def test_smoke_plan_counts_points_and_runs_nothing(params_dir, tmp_path, monkeyp
     out = capsys.readouterr().out
     assert out.count("calibration of smoke/") == 4 and "total: estimated" in out
     assert not (params_dir / "smoke" / "calibration").exists() and not (tmp_path / "runs").exists()
+    bad = argparse.Namespace(profile="smoke", task=["math"], set=["pft.beta=high"], dry_run=True)
+    assert calibrate.main(bad) == 2
+    assert "'pft.beta' = 'high'" in capsys.readouterr().err
 
 
 def test_toy_plan_sweeps_two_rungs_and_pft_lr_reaches_the_sft_lr():

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -337,17 +338,27 @@ def add_parser(subparsers) -> None:
 
 
 def main(args) -> int:
-    overrides = {k.strip(): yaml.safe_load(v) for k, _, v in (s.partition("=") for s in args.set)}
+    """`budgetsplit calibrate` (arguments as `add_parser` defines them); 2 on bad params."""
+    overrides = {}
+    for pair in args.set:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects key=value, got {pair!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
     tasks = args.task or [t for t in config.TASKS if config.recipe_path(args.profile, t).is_file()]
-    total = 0.0
-    for task in tasks:
-        if args.dry_run:
-            p = plan(args.profile, task, overrides)
-            print(p)
-            total = None if total is None or p.estimate_s is None else total + p.estimate_s
-        else:
-            r = calibrate(args.profile, task, overrides)
-            print(f"{r.yaml_path}:\n{yaml.safe_dump(r.choices, sort_keys=True)}")
+    total: float | None = 0.0
+    try:
+        for task in tasks:
+            if args.dry_run:
+                p = plan(args.profile, task, overrides)
+                print(p)
+                total = None if total is None or p.estimate_s is None else total + p.estimate_s
+            else:
+                r = calibrate(args.profile, task, overrides)
+                print(f"{r.yaml_path}:\n{yaml.safe_dump(r.choices, sort_keys=True)}")
+    except config.ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if args.dry_run and len(tasks) > 1:
         print("total: " + ("no time estimate" if total is None else f"estimated {_fmt(total)}"))
     return 0
