@@ -29,6 +29,8 @@ diagnostics are shared through links to one folder, as in a grid. A killed run r
 records. The choices go to `params/<profile>/calibration/<task>.yaml`, which `load_params` layers
 between the profile's defaults and the recipe, with the sweep as `<task>.csv` beside it. The
 calibration itself always starts from the priors (`load_params(..., calibrated=False)`).
+Points run one at a time; on a 2-core CPU two tasks at once, each with `--set cpu_threads=1`, use
+the cores better (as the grid's workers do); they share no files.
 """
 
 from __future__ import annotations
