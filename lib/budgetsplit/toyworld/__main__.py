@@ -16,6 +16,8 @@ import json
 import os
 import sys
 
+from budgetsplit.registry import TASKS
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the toy world never needs the Hub
 
 
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in (build_p, sample_p):
         p.add_argument("--profile", default="toy", help="toy, smoke or a world.yaml path")
     build_p.add_argument("--quiet", action="store_true", help="no progress bar")
-    sample_p.add_argument("--task", required=True, help="math, instruct, summarize or helpful")
+    sample_p.add_argument("--task", required=True, choices=TASKS)
     sample_p.add_argument("-n", type=int, default=3, help="rows of each kind")
     args = parser.parse_args(argv)
 
