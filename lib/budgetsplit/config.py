@@ -20,13 +20,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from budgetsplit.registry import TASKS  # the task names (one table for the whole package)
 from budgetsplit.schema import ConfigError, build, merge, nest, read_yaml
 from budgetsplit.schema import replace as replace  # re-exported: config's public API
 from budgetsplit.schema import to_dict as to_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS_DIR = ROOT / "params"
-TASKS = ("math", "instruct", "summarize", "helpful")
 METHODS = ("dpo", "ipo", "dpo_sft", "kto")
 # Where PFT starts: the base model (n_sft = 0) or the SFT model; calibrated separately (pft.tuned).
 REGIMES = ("from_base", "after_sft")
