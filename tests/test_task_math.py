@@ -85,9 +85,11 @@ def test_rejected_kinds_all_occur(full):
         c, j = r["chosen"], r["rejected"]
         if j.count("Step ") < c.count("Step "):
             kinds.add("skip")
+        elif j.count("Step ") > c.count("Step "):
+            kinds.add("dup")
         elif not check_chain(j):
             kinds.add("slip" if j.splitlines()[:-1] != c.splitlines()[:-1] else "final")
-    assert kinds == {"skip", "slip", "final"}
+    assert kinds == {"skip", "dup", "slip", "final"}
 
 
 def test_deterministic_and_seeded():

@@ -90,7 +90,12 @@ OPENERS = ("", "Hi.", "Hello.", "Quick question.", "Please help me.", "I wonder.
            "My friend asked me this.", "Can you help?", "I forgot.", "Hey there.", "Tell me please.")  # fmt: skip
 CLOSERS = ("", "Thanks.", "Thank you.", "Please be brief.", "I need to know.", "Just curious.",
            "Please answer.", "I want to learn.", "Many thanks.", "Be short.")  # fmt: skip
-REJECTS = ("wrong", "other", "ramble", "hedge")
+# Rejected kinds: shorter than the reference (a bare wrong value), about as long (a wrong value,
+# another attribute) and longer (a wrong value with another fact, the right one
+# buried in rambling); the chosen answers take the same shapes (CHOSEN_SHAPES, shares of pairs),
+# so neither length nor sentence count tells them apart (tests/test_shortcuts.py).
+REJECTS = ("wrong", "other", "bare", "wordy", "ramble")
+CHOSEN_SHAPES = {"bare": 0.2, "reference": 0.4, "two_facts": 0.5}  # the rest: 1-2 other facts
 W_CORRECT, W_RELEVANT, W_CONCISE = 0.6, 0.2, 0.2
 # Made-up names must not be words of the world, nor unkind or real words.
 _AVOID = {"nig", "fag", "ped", "naz", "data", "soda", "tuna", "lava", "kilo", "memo", "demo", "logo", "solo",
@@ -139,6 +144,17 @@ def _sentence(template: str, e: Entity, attr: str, value: str | None = None) -> 
     v = e.attrs[attr] if value is None else value
     text = template.format(e=e.called, n=e.name, s=e.species, v=v, p=PLACES.get(v, ""))
     return text[0].upper() + text[1:]
+
+
+def _bare(value: str) -> str:
+    """A value alone as a one-word answer: 'Berries.'"""
+    return value[0].upper() + value[1:] + "."
+
+
+def _with_facts(rng: random.Random, e: Entity, attr: str, text: str, k: int) -> str:
+    """`text` followed by `k` sentences stating other attributes of `e`, in corpus wording."""
+    others = rng.sample([a for a in SCHEMA[e.kind] if a != attr], k)
+    return " ".join([text] + [_sentence(rng.choice(TEXTS[e.kind, a][2]), e, a) for a in others])
 
 
 def answer(e: Entity, attr: str, value: str | None = None) -> str:
@@ -221,6 +237,16 @@ class HelpfulTask(ToyTask):
                 )
         return out
 
+    def _chosen(self, rng: random.Random, e: Entity, attr: str) -> str:
+        """A correct answer in one of CHOSEN_SHAPES: the value alone, the reference, or the
+        reference with one or two other facts (no longer rambling than a rejected one)."""
+        u, shapes = rng.random(), CHOSEN_SHAPES
+        if u < shapes["bare"]:
+            return _bare(e.attrs[attr])
+        if u < shapes["bare"] + shapes["reference"]:
+            return answer(e, attr)
+        return _with_facts(rng, e, attr, answer(e, attr), 1 + (rng.random() < shapes["two_facts"]))
+
     def _rejected(self, rng: random.Random, e: Entity, attr: str, how: str) -> str:
         others = [a for a in SCHEMA[e.kind] if a != attr]
         wrong = rng.choice([v for v in values_of(e.kind, attr, self.towns) if v != e.attrs[attr]])
@@ -228,12 +254,11 @@ class HelpfulTask(ToyTask):
             return answer(e, attr, wrong)
         if how == "other":
             return answer(e, rng.choice(others))
-        if how == "hedge":
-            return answer(e, attr, " or ".join(rng.sample([e.attrs[attr], wrong], 2)))
-        extra = rng.sample(others, 2)
-        return " ".join(
-            [answer(e, attr)] + [_sentence(TEXTS[e.kind, a][2][0], e, a) for a in extra]
-        )
+        if how == "bare":
+            return _bare(wrong)
+        if how == "wordy":
+            return _with_facts(rng, e, attr, answer(e, attr, wrong), 1)
+        return _with_facts(rng, e, attr, answer(e, attr), 2)  # ramble
 
     def _items(self, split: str, rng: random.Random) -> Iterator[tuple[str, tuple]]:
         """The split's prompts as (prompt, (entity, attribute)), in their dealt order."""
@@ -253,14 +278,16 @@ class HelpfulTask(ToyTask):
         return answer(*item)
 
     def _pairs(self, rng: random.Random, item: tuple, want: int) -> Iterator[tuple[int, str, str]]:
+        """Up to `want` pairs, one per rejected kind; a draw where the chosen shape does not beat
+        the rejected one on the gold reward (two rambles) is drawn again."""
         e, attr = item
-        ref = answer(e, attr)
+        gold = self._gold(e, attr)
         for m, how in enumerate(rng.sample(REJECTS, want)):
-            good = ref
-            if rng.random() < 0.25:  # a correct answer with one fact too many
-                extra = rng.choice([a for a in SCHEMA[e.kind] if a != attr])
-                good = f"{ref} {_sentence(TEXTS[e.kind, extra][2][1], e, extra)}"
-            yield m, good, self._rejected(rng, e, attr, how)
+            for _ in range(8):
+                good, bad = self._chosen(rng, e, attr), self._rejected(rng, e, attr, how)
+                if gold_reward(gold, good) > gold_reward(gold, bad):
+                    yield m, good, bad
+                    break
 
     def _gold(self, e: Entity, attr: str) -> dict:
         """What `gold_reward` needs; every row carries it, so pairs can be re-scored."""

@@ -64,7 +64,9 @@ OPS = {
 }  # fmt: skip
 OP_WEIGHTS = {"add": 3, "sub": 3, "mul": 1, "half": 1}
 STARTS = ("{a} has {k}.", "{a} starts with {k}.")
-FLAWS = ("slip", "skip", "final")
+# A slip and a wrong final line keep the length, a skipped step shortens and a duplicated step
+# lengthens the solution, so length does not tell the right one (tests/test_shortcuts.py).
+FLAWS = ("slip", "skip", "dup", "final")
 
 _IN_FORMAT_END = re.compile(STRICT_PATTERN + r"\s*$")
 
@@ -237,6 +239,14 @@ class MathTask(ToyTask):
                 kept = [s for n, s in enumerate(steps) if n != skipped]
                 if (vals := _chain(start, kept)) and vals[-1] != gold:
                     wrong = _solution(start, kept, vals, vals[-1])
+            elif flaw == "dup":
+                # One step done twice: "#### N" lands where the right solution writes no line.
+                # (tried at each step in random order: some cannot be done twice, e.g. a halving)
+                for twice in rng.sample(range(len(steps)), len(steps)):
+                    doubled = [*steps[: twice + 1], *steps[twice:]]
+                    if (vals := _chain(start, doubled)) and vals[-1] != gold:
+                        wrong = _solution(start, doubled, vals, vals[-1])
+                        break
             elif flaw == "final":
                 # A slip in the last line: a neighbour of the answer or a number already seen.
                 options = {start, *values[:-1], gold - 2, gold - 1, gold + 1, gold + 2} - {gold}
