@@ -77,7 +77,9 @@ FILLER_SLOTS = {
 }
 OPENERS = ("", "Hi all. ")
 CLOSERS = ("", " Any advice?")
-KINDS = ("complete", "missing", "invented", "too_long")
+# Candidate summaries: complete, a fact missing (shorter), an invented fact (in place of a right
+# one, or added: longer), a right fact with a wrong detail (the same length), too long (longer).
+KINDS = ("complete", "missing", "invented", "wrong_detail", "too_long")
 PREFIX = "TL;DR: "
 # Gold scorer weights: a wrong summary is worse than a wordy one, so one invented fact costs more
 # than the largest length penalty.
@@ -101,6 +103,9 @@ _ANY_FACT = re.compile(
     r"\b(?:" + "|".join(_clause_regex(first) for first, _ in FACTS.values()) + r")\b",
     re.IGNORECASE,
 )
+
+
+_KIND_RES = {k: re.compile(_clause_regex(first), re.IGNORECASE) for k, (first, _) in FACTS.items()}
 
 
 @functools.cache
@@ -148,6 +153,19 @@ def make_post(rng: random.Random, n_facts: int, n_filler: int) -> tuple[str, lis
     return post, clauses, sentences
 
 
+def _lower_first(text: str) -> str:
+    """A copied sentence as a summary item: its capital dropped unless it is "I" or a name."""
+    return text if text.startswith("I ") or text.split()[0] in NAMES else text[0].lower() + text[1:]
+
+
+def _altered(rng: random.Random, clause: str) -> str:
+    """`clause` with its slots drawn again until it states something else ("I moved to Oslo")."""
+    kind = next(k for k, regex in _KIND_RES.items() if regex.fullmatch(clause))
+    while (made := _fill(rng, FACTS[kind][0], SLOTS)).lower() == clause.lower():
+        pass
+    return made
+
+
 def _invented(rng: random.Random, clauses: list[str]) -> str:
     """A clause of the world that the post does not state."""
     while True:
@@ -167,17 +185,20 @@ def candidate(rng: random.Random, kind: str, clauses: list[str], sentences: list
             items[at] = _invented(rng, clauses)  # a wrong fact in place of a right one
         else:
             items.insert(at, _invented(rng, clauses))
+    elif kind == "wrong_detail":
+        at = draw(rng, 0, len(items) - 1)
+        items[at] = _altered(rng, items[at])
     elif kind == "too_long":
         # One key fact copied with its lead-in and aside, or one filler sentence copied.
         at = draw(rng, 0, len(items) - 1)
         whole = next(s[:-1] for s in sentences if items[at].lower() in s.lower())
         if rng.random() < 0.5 and _words(whole) > _words(items[at]):
-            items[at] = whole
+            items[at] = _lower_first(whole)
         else:
             fillers = [
                 s[:-1] for s in sentences if not any(c.lower() in s.lower() for c in clauses)
             ]
-            items.insert(draw(rng, 0, len(items)), pick(rng, fillers))
+            items.insert(draw(rng, 0, len(items)), _lower_first(pick(rng, fillers)))
     return summary_of(items)
 
 
