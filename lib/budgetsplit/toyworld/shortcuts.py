@@ -37,7 +37,11 @@ def surface_features(text: str) -> list[float]:
     out.append(float(len(_UPPER.findall(text))))
     for marker in MARKERS:
         at = text.find(marker)
-        out += [float(text.count(marker)), float(at), float(text.count("\n", 0, at) if at >= 0 else -1)]
+        out += [
+            float(text.count(marker)),
+            float(at),
+            float(text.count("\n", 0, at) if at >= 0 else -1),
+        ]
     return out
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from budgetsplit import ifeval
 from budgetsplit.toyworld.common import ToyTask, document, pick
@@ -130,9 +130,32 @@ def phrase(iid: str, kw: dict) -> str:
     return f"Use {relation} {kw['num_words']} words."
 
 
-def compose(rng: random.Random, topic: str, cons: dict[str, dict], broken: frozenset = frozenset()):
+# In preference pairs each side also follows, at these rates, format rules the request does not
+# ask for (small letters, an end phrase, no commas, a bullet list), and may use a sentence with a
+# comma ("commas"): the formats then occur on both sides, and a pair is told apart by the request,
+# not by a format token (tests/test_shortcuts.py). The rates differ by side where they offset the
+# rules a rejected response breaks: it shows capitals and commas where the request forbids them.
+FREE_STYLE = {
+    "chosen": {LOWER: 0.3, END: 0.3, NO_COMMA: 0.1, BULLETS: 0.3, "commas": 0.3},
+    "rejected": {LOWER: 0.5, END: 0.3, NO_COMMA: 0.4, BULLETS: 0.4, "commas": 0.0},
+}
+
+
+def compose(
+    rng: random.Random,
+    topic: str,
+    cons: dict[str, dict],
+    broken: frozenset = frozenset(),
+    free: Mapping[str, float] | None = None,
+):
     """A response about `topic` following every constraint in `cons` except those in `broken`,
-    which it visibly breaks; None when this draw cannot do both."""
+    which it visibly breaks; None when this draw cannot do both. `free`: rates at which it also
+    follows rules that `cons` does not hold (one side of FREE_STYLE), as a response may."""
+    style = {i for i, p in (free or {}).items() if i not in cons and rng.random() < p}
+    if UPPER in cons:
+        style.discard(LOWER)
+    if NO_COMMA in style:
+        style.discard("commas")
     sents = SENTENCES[topic]
     must: list[list[str]] = []
     banned: list[str] = []
@@ -145,7 +168,7 @@ def compose(rng: random.Random, topic: str, cons: dict[str, dict], broken: froze
     if FORBIDDEN in cons:
         hits = WHOLE_WORD[topic][cons[FORBIDDEN]["forbidden_words"][0]]
         (must.append(hits) if FORBIDDEN in broken else banned.extend(hits))
-    if NO_COMMA in broken:
+    if NO_COMMA in broken or "commas" in style:
         must.append(WITH_COMMA[topic])
     allowed = [s for s in sents if s not in banned]
     must = [[s for s in m if s in allowed] for m in must]
@@ -159,37 +182,49 @@ def compose(rng: random.Random, topic: str, cons: dict[str, dict], broken: froze
             k, bullets = pick(rng, ((n + 1, True), (n - 1, True), (n, False)))
     else:
         k = 2 + int(rng.random() * 2)
+    fixed, bullets = bullets, bullets or BULLETS in style  # fixed: the line count is prescribed
     if WORDS in cons:  # a word limit to meet (or break): does the answer need >= lim words?
         long_words = (cons[WORDS]["relation"] == "at least") != (WORDS in broken)
         lim = cons[WORDS]["num_words"]
-    n_words = N_WORDS[cons[END]["end_phrase"]] if END in cons and END not in broken else 0
+    # The end phrase, and whether it goes first: a broken end rule ends with another phrase, or
+    # starts with the asked one, or has none, so that a phrase at the end marks neither side.
+    end, first = (cons[END]["end_phrase"], False) if END in cons else (None, False)
+    if END in broken:
+        end, first = pick(rng, (
+            (pick(rng, [e for e in END_PHRASES if e != end]), False), (end, True), (None, False),
+        ))  # fmt: skip
+    elif END in style:
+        end = pick(rng, END_PHRASES)
+    n_words = N_WORDS[end] if end else 0
     picked: list[str] = []
     for m in must:
         if not any(s in picked for s in m):
             picked.append(pick(rng, m))
             n_words += N_WORDS[picked[-1]]
     rest = [s for s in allowed if s not in picked]
-    while rest and (len(picked) < k or (long_words and not bullets and n_words < lim)):
+    while rest and (len(picked) < k or (long_words and not fixed and n_words < lim)):
         s = rest.pop(int(rng.random() * len(rest)))
-        if long_words is False and not bullets and n_words + N_WORDS[s] >= lim:
+        if long_words is False and not fixed and n_words + N_WORDS[s] >= lim:
             continue  # would make the answer too long
         picked.append(s)
         n_words += N_WORDS[s]
-    if not picked or (bullets and len(picked) != k):
+    if not picked or (fixed and len(picked) != k):
         return None
     if long_words is not None and (n_words >= lim) != long_words:
         return None
+    lower = (LOWER in cons and LOWER not in broken) or LOWER in style
     # lm-eval's lowercase check also asks langdetect for English, which calls 1 in 20 one-sentence
     # lowercase answers here something else (and about 1 in 2,000 longer ones).
-    if LOWER in cons and LOWER not in broken and len(picked) < 2:
+    if lower and len(picked) < 2:
         return None
     picked.sort(key=lambda _: rng.random())
-    text = "\n".join("* " + s for s in picked) if bullets else " ".join(picked)
-    if END in cons and END not in broken:
-        text += ("\n" if bullets else " ") + cons[END]["end_phrase"]
-    if NO_COMMA in cons and NO_COMMA not in broken:
+    sep = "\n" if bullets else " "
+    text = sep.join("* " + s for s in picked) if bullets else " ".join(picked)
+    if end:
+        text = end + sep + text if first else text + sep + end
+    if (NO_COMMA in cons and NO_COMMA not in broken) or NO_COMMA in style:
         text = text.replace(",", "")
-    if LOWER in cons and LOWER not in broken:
+    if lower:
         text = text.lower()
     if UPPER in cons and UPPER not in broken:
         text = text.upper()
@@ -292,7 +327,9 @@ class InstructTask(ToyTask):
     def _pairs(self, rng: random.Random, item: tuple, want: int) -> Iterator[tuple[int, str, str]]:
         cons, topic, chosen = item
         for m in range(want):
-            good = chosen if m == 0 else compose(rng, topic, cons)
+            good = compose(rng, topic, cons, free=FREE_STYLE["chosen"]) or (
+                chosen if m == 0 else None
+            )
             bad = self._rejected(rng, topic, cons)
             if good is not None and bad is not None:
                 yield m, good, bad
@@ -301,7 +338,9 @@ class InstructTask(ToyTask):
         ids = list(cons)
         for _ in range(8):
             n_broken = 2 if len(ids) > 1 and rng.random() < 0.3 else 1
-            if text := compose(rng, topic, cons, frozenset(rng.sample(ids, n_broken))):
+            if text := compose(
+                rng, topic, cons, frozenset(rng.sample(ids, n_broken)), FREE_STYLE["rejected"]
+            ):
                 return text
         return None
 
