@@ -15,7 +15,7 @@ from budgetsplit.toyworld.shortcuts import shortcut_report, surface_features
 from budgetsplit.toyworld.task_helpful import HelpfulTask, gold_reward
 from budgetsplit.toyworld.task_instruct import InstructTask
 from budgetsplit.toyworld.task_math import MathTask
-from budgetsplit.toyworld.task_summarize import SummarizeTask, gold_score
+from budgetsplit.toyworld.task_summarize import SummarizeTask, fact_score
 
 
 def _follows(r: dict, text: str) -> int:
@@ -32,8 +32,8 @@ JUDGES = {
         _follows(r, r["chosen"]) == len(r["kwargs"]) > _follows(r, r["rejected"])
     ),
     SummarizeTask: lambda r: (
-        gold_score(facts_of(r["prompt"]), r["chosen"])
-        > gold_score(facts_of(r["prompt"]), r["rejected"])
+        fact_score(facts_of(r["prompt"]), r["chosen"])
+        > fact_score(facts_of(r["prompt"]), r["rejected"])
     ),
     HelpfulTask: lambda r: gold_reward(r, r["chosen"]) > gold_reward(r, r["rejected"]),
 }
