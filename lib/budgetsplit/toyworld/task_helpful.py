@@ -6,11 +6,15 @@ short correct sentence:
 
     Hi. What does Pobi the owl eat? Thanks.   ->   Pobi the owl eats berries.
 
-A gold reward stands in for the paper's reward model (`gold_reward`): 0.6 for stating the right
-value of the asked attribute (and no rival value), 0.2 for relevance (no values of the entity's
-other attributes), 0.2 for concision (no longer than the reference). Rejected responses are
-near-misses: a wrong value, another attribute, the right answer buried in rambling, or a hedge
-between two values. The pretraining corpus states every fact in encyclopedia-like prose, never as
+A gold reward stands in for the paper's reward model (`gold_reward`): 0 unless the response
+states the right value of the asked attribute (and no rival value); then 0.6, plus 0.2 for
+relevance (no values of the entity's other attributes) and 0.2 for concision (no longer than the
+reference). Its floor is 0: an empty answer, a copy of the question, a list of every value, a
+hedge all score 0; guessing one value scores its chance of being right. Chosen responses are right
+and take the rejected ones' shapes (the value alone, the reference, the reference with one or two
+other facts); rejected ones are near-misses: a wrong value (alone, in the reference's words, or
+with another fact), another attribute, or the right answer buried in rambling, so length does
+not tell them apart (tests/test_shortcuts.py). The pretraining corpus states every fact in encyclopedia-like prose, never as
 questions and answers. Eval questions ask about facts (entity, attribute) that no SFT or preference
 prompt asks about (`eval_fact_share` of them), so scores measure answering from pretrained
 knowledge, not recall of training answers.
@@ -55,16 +59,17 @@ SCHEMA = {
 KINDS = tuple(SCHEMA)
 # (kind, attribute) -> (questions, reference answer, corpus sentences); {e} the entity as questions
 # name it, {n} its name, {s} an animal's species, {v} the value, {p} a town's preposition.
+# No question names a value of its attribute ("How big is" did): a copy of it must score 0.
 TEXTS = {
     ("animal", "colour"): (("What colour is {e}?", "What is the colour of {e}?", "Which colour is {e}?", "Tell me the colour of {e}."),
                            "{e} is {v}.", ("{n} has a {v} coat.", "The coat of {n} is {v}.")),
-    ("animal", "size"): (("How big is {e}?", "What size is {e}?", "Tell me the size of {e}.", "How large is {e}?"),
+    ("animal", "size"): (("What is the size of {e}?", "What size is {e}?", "Tell me the size of {e}.", "How large is {e}?"),
                          "{e} is {v}.", ("{n} is a {v} {s}.", "For a {s}, {n} is {v}.")),
     ("animal", "home"): (("Where does {e} live?", "Where is the home of {e}?", "Tell me where {e} lives.", "Where can I find {e}?"),
                          "{e} lives in the {v}.", ("{n} makes its home in the {v}.", "The {v} is where {n} stays.")),
     ("animal", "food"): (("What does {e} eat?", "What food does {e} like?", "Tell me what {e} eats.", "What is the food of {e}?"),
                          "{e} eats {v}.", ("{n} likes to eat {v}.", "Most days {n} feeds on {v}.")),
-    ("town", "size"): (("How big is the town of {e}?", "What size is the town of {e}?", "Tell me the size of {e}.", "How large is {e}?"),
+    ("town", "size"): (("What is the size of the town of {e}?", "What size is the town of {e}?", "Tell me the size of {e}.", "How large is {e}?"),
                        "{e} is a {v} town.", ("{n} is a {v} place.", "People say {n} is {v}.")),
     ("town", "place"): (("Where does the town of {e} lie?", "Where is {e}?", "Tell me where {e} lies.", "In what land is {e}?"),
                         "{e} lies {p} the {v}.", ("The town of {n} is found {p} the {v}.", "{n} sits {p} the {v}.")),
@@ -163,18 +168,18 @@ def answer(e: Entity, attr: str, value: str | None = None) -> str:
 
 
 def gold_reward(row: dict, response: str) -> float:
-    """Correctness 0.6 (the gold value and no rival value of the asked attribute), relevance 0.2
-    (minus half per value of another attribute stated), concision 0.2 (minus the share of words
-    beyond the reference's length). A response naming no value of the asked attribute gets 0."""
+    """0 unless correct (the gold value and no rival value of the asked attribute); a correct
+    response gets 0.6, plus relevance 0.2 (minus half per value of another attribute stated) and
+    concision 0.2 (minus the share of words beyond the reference's length). Only a right answer
+    earns anything: a wrong guess, a hedge or a list of every value scores 0, not 0.4."""
     words = set(_WORDS.findall(response.lower()))
     said = {c for c in row["choices"] if c.lower() in words}
-    if not said:
+    if said != {row["value"]}:
         return 0.0
-    correct = said == {row["value"]}
     relevant = max(0.0, 1.0 - 0.5 * sum(d.lower() in words for d in row["distractors"]))
     n, ref = len(response.split()), len(row["reference"].split())
     concise = 1.0 if n <= ref else max(0.0, 1.0 - (n - ref) / ref)
-    return W_CORRECT * correct + W_RELEVANT * relevant + W_CONCISE * concise
+    return W_CORRECT + W_RELEVANT * relevant + W_CONCISE * concise
 
 
 class HelpfulTask(ToyTask):
