@@ -115,6 +115,15 @@ def _solution(start: int, steps: Sequence[tuple], values: Sequence[int], final: 
     return "\n".join(lines + [f"#### {final}"])
 
 
+def _no_giveaway(rng: random.Random, item: tuple, max_number: int) -> tuple | None:
+    """The (start, steps) item, or None if a guess would often find its answer: a number the
+    problem states (copying the prompt's last number answered 1 problem in 6, more than SFT on
+    1,000 demonstrations did), or 0 or `max_number`, where chains pile up (10% each)."""
+    start, steps = item
+    stated = {start, 0, max_number} | {k for sym, k, _, _ in steps if sym in "+-"}
+    return None if _chain(start, steps)[-1] in stated else item
+
+
 def count(n: int, things: tuple[str, str]) -> str:
     """'1 apple', '3 apples'."""
     return f"{n} {things[0] if n == 1 else things[1]}"
@@ -203,9 +212,12 @@ class MathTask(ToyTask):
     def _items(self, split: str, rng: random.Random) -> Iterator[tuple[str, tuple]]:
         """Distinct problems as (prompt, (start, steps, values, solution))."""
         hint = f" with max_steps={self.max_steps}, max_number={self.max_number}"
-        for prompt, (start, steps) in self._fresh(split, rng, self._make, hint=hint):
+        for prompt, (start, steps) in self._fresh(split, rng, self._make, self._fair, hint):
             values = _chain(start, steps)
             yield prompt, (start, steps, values, _solution(start, steps, values, values[-1]))
+
+    def _fair(self, rng: random.Random, item: tuple) -> tuple | None:
+        return _no_giveaway(rng, item, self.max_number)
 
     def _make(self, rng: random.Random) -> tuple[str, tuple]:
         p = make_problem(rng, self.min_steps, self.max_steps, self.max_number, self.ops)
