@@ -12,8 +12,11 @@ Only instructions whose checkers work offline are used (none needs NLTK data); a
 opt-in (see DEFAULT_INSTRUCTIONS). Demonstrations
 satisfy every constraint; a preference pair sets such a response (chosen) against a plausible one
 that breaks one or two of them (rejected): sentence case where lowercase was asked, one bullet too
-many, the forbidden word used, the end phrase left out. Eval rows carry IFEval's
-`instruction_id_list` and `kwargs`. The pretraining corpus states the same topic sentences as plain
+many, the forbidden word used, another end phrase. Both sides also follow unasked format rules at
+random (FREE_STYLE), so no format token marks the chosen side (tests/test_shortcuts.py). Eval rows
+carry IFEval's `instruction_id_list` and `kwargs`; the primary metric `answered_strict` is IFEval's
+prompt-level strict accuracy counted only for responses that answer the request (`answers`), whose
+floor is what prose ignoring the rules passes by chance (8%). The pretraining corpus states the same topic sentences as plain
 prose: never lists, never all lowercase or all capitals, never a prescribed ending.
 
     from budgetsplit.toyworld.task_instruct import InstructTask, corpus_documents

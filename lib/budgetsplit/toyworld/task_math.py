@@ -10,9 +10,14 @@ GSM8K format, one line per operation and the answer after "####":
        Step 2: 11 - 3 = 8.
        #### 8
 
+No answer is a number the problem states, nor 0 or max_number, so copying a number or one
+constant guess scores at most 7% (tests: test_cheap_outputs_score_at_the_floor).
+
 Preference pairs set the correct chain (chosen) against a flawed one (rejected): an arithmetic slip
-carried through the later steps, a skipped step, or a wrong final answer after a correct chain, as
-the paper pairs every correct with every incorrect GPT-4o solution. The pretraining corpus tells the
+carried through the later steps, a skipped step, a step done twice, or a wrong final answer after
+a correct chain, as the paper pairs every correct with every incorrect GPT-4o solution. Skipped
+and duplicated steps come about equally often, so neither length nor where `####` stands tells the
+right solution (tests/test_shortcuts.py). The pretraining corpus tells the
 same kind of stories in prose, and asks such questions and answers them in prose ("First 7 + 4 = 11,
 then 11 - 3 = 8, so Tom has 8 apples now."), but never uses "Step" or "####": the base model knows
 the arithmetic but not the format. Scoring is lm-eval's gsm8k (budgetsplit.metrics).
