@@ -28,8 +28,10 @@ def toy_task():
         ("Pobi the owl eats berries.", 1.0),
         ("pobi the owl eats berries.", 1.0),
         ("Berries.", 1.0),  # shorter than the reference: no penalty
-        ("Pobi the owl eats nuts.", 0.4),  # wrong value, relevant and concise
-        ("Pobi the owl eats berries or nuts.", 0.2 + 0.2 * (1 - 2 / 5)),  # a hedge is not correct
+        ("Pobi the owl eats nuts.", 0.0),  # wrong value: relevant and concise earn nothing
+        ("Nuts.", 0.0),
+        ("Pobi the owl eats berries or nuts.", 0.0),  # a hedge is not correct
+        (" ".join(th.SCHEMA["animal"]["food"]) + ".", 0.0),  # every value
         ("Pobi the owl is brown.", 0.0),  # answers another attribute
         ("I do not know.", 0.0),
         ("", 0.0),
@@ -82,13 +84,38 @@ def test_rows_agree_with_the_world(full):
 
 def test_pairs_rank_by_gold_reward_and_all_rejection_kinds_occur(full):
     _, pools, _ = full
-    kinds = set()
+    kinds, shapes = set(), set()
     for r in pools["pref"]:
         good, bad = gold_reward(r, r["chosen"]), gold_reward(r, r["rejected"])
         assert good > bad, r
         kinds.add(round(bad, 1))
-    assert {0.0, 0.4, 0.6} <= kinds and len(kinds) >= 4  # other, wrong, ramble, hedge
+        for side in ("chosen", "rejected"):
+            text = r[side]
+            shapes.add((side, "bare" if len(text.split()) == 1 else text.count(". ") + 1))
+    assert kinds == {0.0, 0.6}  # wrong, bare, wordy, other: 0; the right answer in rambling: 0.6
+    # Both sides take every shape: one word, one, two or three sentences.
+    assert shapes == {(side, n) for side in ("chosen", "rejected") for n in ("bare", 1, 2, 3)}
     assert len({r["prompt_id"] for r in pools["pref"]}) < len(pools["pref"])
+
+
+def test_cheap_outputs_score_at_the_floor(full):
+    """The floor is 0 (no right value stated): an empty answer, a copy of the question, a non-answer,
+    every value of the asked attribute, every value of every attribute. One fixed guess scores its
+    chance of being right."""
+    task, pools, _ = full
+    rows = pools["test"]
+    for cheap in (
+        [""] * len(rows),
+        [r["prompt"] for r in rows],
+        ["I do not know."] * len(rows),
+        [" ".join(r["choices"]) + "." for r in rows],
+        [" ".join(r["choices"] + r["distractors"]) + "." for r in rows],
+    ):
+        got = task.score(rows, cheap)
+        assert got["gold_reward"] == 0.0 and got["win_rate"] == 0.0, (cheap[0], got)
+    guess = task.score(rows, [r["choices"][0].capitalize() + "." for r in rows])["gold_reward"]
+    chance = sum(1 / len(r["choices"]) for r in rows) / len(rows)
+    assert 0 < guess <= 2 * chance
 
 
 def test_deterministic_and_independent_of_other_pool_sizes():
@@ -177,7 +204,7 @@ def test_score_known_answers():
     ]
     out = task.score(rows, completions)
     assert out == pytest.approx(
-        {"gold_reward": (1.0 + 0.4 + 0.0 + 1.0) / 4, "win_rate": (0.5 + 0 + 0 + 0.5) / 4,
+        {"gold_reward": (1.0 + 0.0 + 0.0 + 1.0) / 4, "win_rate": (0.5 + 0 + 0 + 0.5) / 4,
          "format_share": 1.0}
     )  # fmt: skip
     assert task.primary_metric in out

@@ -4,6 +4,7 @@ preference pairs, label noise, corpus, in_format and the scorer."""
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -174,7 +175,8 @@ def test_score_known_answers():
     out = task.score(rows, completions)
     assert out == {
         "prompt_level_strict": 0.5, "inst_level_strict": 0.75,
-        "prompt_level_loose": 1.0, "inst_level_loose": 1.0, "format_share": 0.5,
+        "prompt_level_loose": 1.0, "inst_level_loose": 1.0,
+        "answered_strict": 0.5, "format_share": 0.5,
     }  # fmt: skip
     assert task.primary_metric in out
     with pytest.raises(ValueError, match="one completion per row"):
@@ -188,5 +190,26 @@ def test_score_of_references_is_perfect(full):
     rows = pools["val"]
     out = task.score(rows, [r["reference"] for r in rows])
     assert out["prompt_level_strict"] == 1.0 and out["format_share"] == 1.0
+    assert out["answered_strict"] == 1.0
     worse = task.score(rows, [r["reference"].upper() + "," for r in rows])
     assert worse["prompt_level_strict"] < 1.0
+
+
+def test_cheap_outputs_score_at_the_floor(full):
+    """The floor is what a response that ignores the rules passes by chance: the topic's prose (what
+    the base model writes; it scored 0.09 before any training) follows 5-12% of test requests.
+    An empty answer, a copy of the request, its numbers, a bare bullet list score 0 on
+    answered_strict (lm-eval's own strict accuracy gives the copy and the bullets about 15%)."""
+    task, pools, _ = full
+    rows = pools["test"]
+    for cheap in (
+        [""] * len(rows),
+        [r["prompt"] for r in rows],
+        [" ".join(re.findall(r"\d+", r["prompt"])) for r in rows],
+        ["* \n* \n* "] * len(rows),
+        ["* .\n* .\n* ."] * len(rows),
+    ):
+        assert task.score(rows, cheap)["answered_strict"] == 0.0, cheap[0]
+    topic = [next(t for t in ti.TOPIC_NAMES if t in r["prompt"].lower()) for r in rows]
+    prose = task.score(rows, [" ".join(ti.SENTENCES[t][:4]) for t in topic])
+    assert 0.05 <= prose["answered_strict"] == prose["prompt_level_strict"] <= 0.12

@@ -85,9 +85,33 @@ def test_rejected_kinds_all_occur(full):
         c, j = r["chosen"], r["rejected"]
         if j.count("Step ") < c.count("Step "):
             kinds.add("skip")
+        elif j.count("Step ") > c.count("Step "):
+            kinds.add("dup")
         elif not check_chain(j):
             kinds.add("slip" if j.splitlines()[:-1] != c.splitlines()[:-1] else "final")
-    assert kinds == {"skip", "slip", "final"}
+    assert kinds == {"skip", "dup", "slip", "final"}
+
+
+def test_cheap_outputs_score_at_the_floor(full):
+    """The strict floor is 0 for the bare template, an empty answer, a copy of the problem and any
+    list of its numbers (no answer is a number the problem states), and a constant guess scores
+    the share of its answer, at most 8% (no answer is 0 or max_number, where chains pile up)."""
+    task, pools, _ = full
+    rows = pools["test"]
+    nums = [re.findall(r"\d+", r["prompt"]) for r in rows]
+    for cheap in (
+        ["Step 1:\n#### "] * len(rows),
+        [""] * len(rows),
+        [r["prompt"] for r in rows],
+        ["#### " + " ".join(n) for n in nums],
+        ["\n".join(f"#### {x}" for x in n) for n in nums],
+        [f"Step 1: {' '.join(n)}.\n#### {n[-1]}" for n in nums],  # in format, the last number
+        [f"Step 1: {' '.join(n)}.\n#### {n[0]}" for n in nums],
+    ):
+        assert task.score(rows, cheap)["accuracy_strict"] == 0.0, cheap[0]
+    assert not any(r["answer"] in n for r, n in zip(rows, nums, strict=True))
+    best = max(task.score(rows, [f"#### {g}"] * len(rows))["accuracy_strict"] for g in range(21))
+    assert 0 < best <= 0.08
 
 
 def test_deterministic_and_seeded():

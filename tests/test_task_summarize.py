@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
 
+from budgetsplit.toyworld import task_summarize as ts
 from budgetsplit.toyworld.task_summarize import (
     SummarizeTask,
     corpus_documents,
-    gold_score,
+    fact_score,
     summary_of,
 )
 
@@ -42,19 +44,22 @@ def facts_of(post: str) -> dict:
     [
         (ROW["reference"], 1.0),
         ("tl;dr: i MOVED to lima; My cat got sick.", 1.0),  # case does not matter
+        ("I moved to Lima; my cat got sick.", 1.0),  # the template is format_share's business
         ("TL;DR: I moved to Lima.", 0.5),  # one of two facts
         ("TL;DR: I moved to Oslo; my cat got sick.", 0.0),  # 1/2 covered, 1 invented: 0.5 - 0.5
-        # all covered, one invented, 4 words over 9: 1 - 0.5 - 0.4 * 4/9
-        ("TL;DR: I moved to Lima; my cat got sick; I bought a car.", 0.5 - 0.4 * 4 / 9),
-        # lead-in and aside copied, 6 words over: 1 - 0.4 * 6/9
-        ("TL;DR: Last week I moved to Lima after a long day; my cat got sick.", 1 - 0.4 * 6 / 9),
-        ("TL;DR: my cat got sick; " + "the bus was late again " * 5 + ".", 0.5 - 0.4),  # cap at 1
+        # all covered, one invented, 13 words of 9: (1 - 0.5) * (13.5 - 13) / 4.5
+        ("TL;DR: I moved to Lima; my cat got sick; I bought a car.", 0.5 / 9),
+        # lead-in and aside copied, 15 words of 9: brevity 0
+        ("TL;DR: Last week I moved to Lima after a long day; my cat got sick.", 0.0),
+        # one word over: (13.5 - 10) / 4.5
+        ("TL;DR: Sadly I moved to Lima; my cat got sick.", 3.5 / 4.5),
         ("TL;DR: I bought a car; I moved to Oslo.", 0.0),  # clipped at 0
+        ("TL;DR: .", 0.0),
         ("", 0.0),
     ],
 )
-def test_gold_score_known_answers(summary, expected):
-    assert gold_score(ROW, summary) == pytest.approx(expected)
+def test_fact_score_known_answers(summary, expected):
+    assert fact_score(ROW, summary) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(
@@ -77,12 +82,40 @@ def test_in_format(completion, fmt):
 def test_score_known_answers():
     rows = [ROW, ROW]
     result = SummarizeTask().score(rows, [ROW["reference"], "The bus was late again."])
-    assert result == pytest.approx({"rouge_l": 0.5, "gold_score": 0.5, "format_share": 0.5})
-    # prediction tl dr i moved to lima (6 tokens) vs reference (10): LCS 6, P 1, R 0.6, F 0.75.
+    assert result == pytest.approx({"fact_score": 0.5, "rouge_l": 0.5, "format_share": 0.5})
+    # ROUGE-L after the template: "i moved to lima" (4 tokens) vs "i moved to lima my cat got sick"
+    # (8): LCS 4, P 1, R 0.5, F 2/3.
     one = SummarizeTask().score([ROW], ["TL;DR: I moved to Lima."])
-    assert one == pytest.approx({"rouge_l": 0.75, "gold_score": 0.5, "format_share": 1.0})
+    assert one == pytest.approx({"fact_score": 0.5, "rouge_l": 2 / 3, "format_share": 1.0})
     with pytest.raises(ValueError, match="2 rows and 1 completions"):
         SummarizeTask().score(rows, ["x"])
+
+
+def test_cheap_outputs_score_at_the_floor(full):
+    """The floor is 0: the bare template, an empty answer, every fact of the world, and the post
+    itself (with or without the template) score 0 on fact_score; the template alone earns no
+    ROUGE-L (function words do: "TL;DR: I. My. The." gets 0.24 of it, and 0 fact score)."""
+    task, pools, _ = full
+    rows = pools["test"]
+    every_fact = (
+        "TL;DR: "
+        + "; ".join(
+            ts._fill(random.Random(i), first, ts.SLOTS)
+            for i in range(40)
+            for first, _ in ts.FACTS.values()
+        )
+        + "."
+    )
+    for cheap in ("TL;DR: .", "", every_fact, "TL;DR: I. My. The.", "1 2 3 4 5 6 7 8 9 10"):
+        got = task.score(rows, [cheap] * len(rows))
+        assert got["fact_score"] == 0.0, (cheap, got)
+        assert got["rouge_l"] == 0.0 or cheap not in ("TL;DR: .", ""), (cheap, got)
+    copies = task.score(rows, [r["prompt"] for r in rows])
+    assert copies["fact_score"] <= 0.005
+    assert task.score(rows, ["TL;DR: " + r["prompt"] for r in rows])["fact_score"] <= 0.005
+    # Every fact right but every detail wrong scores 0 (ROUGE-L still gave it 0.6 on the raw text).
+    wrong = [ts.summary_of([ts._altered(random.Random(0), f) for f in r["facts"]]) for r in rows]
+    assert task.score(rows, wrong)["fact_score"] == 0.0
 
 
 @pytest.fixture(scope="module")
@@ -101,28 +134,33 @@ def test_references_state_the_posts_key_facts(full):
         gold = facts_of(r["prompt"])
         assert 2 <= len(r["facts"]) <= 3 and gold["facts"] == r["facts"]
         assert r["reference"] == gold["reference"] and task.in_format(r["reference"])
-        assert gold_score(r, r["reference"]) == 1.0
+        assert fact_score(r, r["reference"]) == 1.0
     for r in pools["sft"][:3000]:
         assert r["response"] == facts_of(r["prompt"])["reference"]
         assert 15 <= len(r["prompt"].split()) <= 70
         assert len(r["prompt"].split()) + len(r["response"].split()) <= 95
 
 
-def test_pairs_rank_by_gold_score_and_show_every_flaw(full):
+def test_pairs_rank_by_fact_score_and_show_every_flaw(full):
     task, pools, _ = full
     flaws = set()
     for r in pools["pref"][:3000]:
         gold = facts_of(r["prompt"])
-        assert gold_score(gold, r["chosen"]) > gold_score(gold, r["rejected"])
+        assert fact_score(gold, r["chosen"]) > fact_score(gold, r["rejected"])
         assert task.in_format(r["chosen"]) and task.in_format(r["rejected"])
+        key = {f.lower() for f in gold["facts"]}
         for summary in (r["chosen"], r["rejected"]):
-            if gold_score(gold, summary) == 1.0:
-                flaws.add("complete")
-            elif len(summary.split()) > len(gold["reference"].split()):
-                flaws.add("too_long" if gold_score(gold, summary) > 0.5 else "invented")
-            else:
+            stated = {f.lower() for f in FACT_IN_POST.findall(summary)}
+            if summary.count(";") == 1 and not stated & key:
+                flaws.add("terse")  # one item ("TL;DR:" has the other ";"), a wrong one
+            elif stated - key:
+                flaws.add("invented")
+            elif stated != key:
                 flaws.add("missing")
-    assert flaws == {"complete", "too_long", "invented", "missing"}
+            else:
+                flaws.add("too_long" if len(summary.split()) > len(gold["reference"].split())
+                          else "complete")  # fmt: skip
+    assert flaws == {"complete", "too_long", "invented", "missing", "terse"}
 
 
 def test_deterministic_and_seeded():
@@ -142,7 +180,7 @@ def test_label_noise_flip_rate(noise, lo, hi):
     flipped = 0
     for r in rows:
         gold = facts_of(r["prompt"])
-        flipped += gold_score(gold, r["chosen"]) < gold_score(gold, r["rejected"])
+        flipped += fact_score(gold, r["chosen"]) < fact_score(gold, r["rejected"])
     assert lo <= flipped / len(rows) <= hi
 
 

@@ -6,11 +6,15 @@ short correct sentence:
 
     Hi. What does Pobi the owl eat? Thanks.   ->   Pobi the owl eats berries.
 
-A gold reward stands in for the paper's reward model (`gold_reward`): 0.6 for stating the right
-value of the asked attribute (and no rival value), 0.2 for relevance (no values of the entity's
-other attributes), 0.2 for concision (no longer than the reference). Rejected responses are
-near-misses: a wrong value, another attribute, the right answer buried in rambling, or a hedge
-between two values. The pretraining corpus states every fact in encyclopedia-like prose, never as
+A gold reward stands in for the paper's reward model (`gold_reward`): 0 unless the response
+states the right value of the asked attribute (and no rival value); then 0.6, plus 0.2 for
+relevance (no values of the entity's other attributes) and 0.2 for concision (no longer than the
+reference). Its floor is 0: an empty answer, a copy of the question, a list of every value, a
+hedge all score 0; guessing one value scores its chance of being right. Chosen responses are right
+and take the rejected ones' shapes (the value alone, the reference, the reference with one or two
+other facts); rejected ones are near-misses: a wrong value (alone, in the reference's words, or
+with another fact), another attribute, or the right answer buried in rambling, so length does
+not tell them apart (tests/test_shortcuts.py). The pretraining corpus states every fact in encyclopedia-like prose, never as
 questions and answers. Eval questions ask about facts (entity, attribute) that no SFT or preference
 prompt asks about (`eval_fact_share` of them), so scores measure answering from pretrained
 knowledge, not recall of training answers.
@@ -55,16 +59,17 @@ SCHEMA = {
 KINDS = tuple(SCHEMA)
 # (kind, attribute) -> (questions, reference answer, corpus sentences); {e} the entity as questions
 # name it, {n} its name, {s} an animal's species, {v} the value, {p} a town's preposition.
+# No question names a value of its attribute ("How big is" did): a copy of it must score 0.
 TEXTS = {
     ("animal", "colour"): (("What colour is {e}?", "What is the colour of {e}?", "Which colour is {e}?", "Tell me the colour of {e}."),
                            "{e} is {v}.", ("{n} has a {v} coat.", "The coat of {n} is {v}.")),
-    ("animal", "size"): (("How big is {e}?", "What size is {e}?", "Tell me the size of {e}.", "How large is {e}?"),
+    ("animal", "size"): (("What is the size of {e}?", "What size is {e}?", "Tell me the size of {e}.", "How large is {e}?"),
                          "{e} is {v}.", ("{n} is a {v} {s}.", "For a {s}, {n} is {v}.")),
     ("animal", "home"): (("Where does {e} live?", "Where is the home of {e}?", "Tell me where {e} lives.", "Where can I find {e}?"),
                          "{e} lives in the {v}.", ("{n} makes its home in the {v}.", "The {v} is where {n} stays.")),
     ("animal", "food"): (("What does {e} eat?", "What food does {e} like?", "Tell me what {e} eats.", "What is the food of {e}?"),
                          "{e} eats {v}.", ("{n} likes to eat {v}.", "Most days {n} feeds on {v}.")),
-    ("town", "size"): (("How big is the town of {e}?", "What size is the town of {e}?", "Tell me the size of {e}.", "How large is {e}?"),
+    ("town", "size"): (("What is the size of the town of {e}?", "What size is the town of {e}?", "Tell me the size of {e}.", "How large is {e}?"),
                        "{e} is a {v} town.", ("{n} is a {v} place.", "People say {n} is {v}.")),
     ("town", "place"): (("Where does the town of {e} lie?", "Where is {e}?", "Tell me where {e} lies.", "In what land is {e}?"),
                         "{e} lies {p} the {v}.", ("The town of {n} is found {p} the {v}.", "{n} sits {p} the {v}.")),
@@ -90,7 +95,12 @@ OPENERS = ("", "Hi.", "Hello.", "Quick question.", "Please help me.", "I wonder.
            "My friend asked me this.", "Can you help?", "I forgot.", "Hey there.", "Tell me please.")  # fmt: skip
 CLOSERS = ("", "Thanks.", "Thank you.", "Please be brief.", "I need to know.", "Just curious.",
            "Please answer.", "I want to learn.", "Many thanks.", "Be short.")  # fmt: skip
-REJECTS = ("wrong", "other", "ramble", "hedge")
+# Rejected kinds: shorter than the reference (a bare wrong value), about as long (a wrong value,
+# another attribute) and longer (a wrong value with another fact, the right one
+# buried in rambling); the chosen answers take the same shapes (CHOSEN_SHAPES, shares of pairs),
+# so neither length nor sentence count tells them apart (tests/test_shortcuts.py).
+REJECTS = ("wrong", "other", "bare", "wordy", "ramble")
+CHOSEN_SHAPES = {"bare": 0.2, "reference": 0.4, "two_facts": 0.5}  # the rest: 1-2 other facts
 W_CORRECT, W_RELEVANT, W_CONCISE = 0.6, 0.2, 0.2
 # Made-up names must not be words of the world, nor unkind or real words.
 _AVOID = {"nig", "fag", "ped", "naz", "data", "soda", "tuna", "lava", "kilo", "memo", "demo", "logo", "solo",
@@ -141,24 +151,35 @@ def _sentence(template: str, e: Entity, attr: str, value: str | None = None) -> 
     return text[0].upper() + text[1:]
 
 
+def _bare(value: str) -> str:
+    """A value alone as a one-word answer: 'Berries.'"""
+    return value[0].upper() + value[1:] + "."
+
+
+def _with_facts(rng: random.Random, e: Entity, attr: str, text: str, k: int) -> str:
+    """`text` followed by `k` sentences stating other attributes of `e`, in corpus wording."""
+    others = rng.sample([a for a in SCHEMA[e.kind] if a != attr], k)
+    return " ".join([text] + [_sentence(rng.choice(TEXTS[e.kind, a][2]), e, a) for a in others])
+
+
 def answer(e: Entity, attr: str, value: str | None = None) -> str:
     """The reference-style one-sentence answer (with `value` in place of the true one if given)."""
     return _sentence(TEXTS[e.kind, attr][1], e, attr, value)
 
 
 def gold_reward(row: dict, response: str) -> float:
-    """Correctness 0.6 (the gold value and no rival value of the asked attribute), relevance 0.2
-    (minus half per value of another attribute stated), concision 0.2 (minus the share of words
-    beyond the reference's length). A response naming no value of the asked attribute gets 0."""
+    """0 unless correct (the gold value and no rival value of the asked attribute); a correct
+    response gets 0.6, plus relevance 0.2 (minus half per value of another attribute stated) and
+    concision 0.2 (minus the share of words beyond the reference's length). Only a right answer
+    earns anything: a wrong guess, a hedge or a list of every value scores 0, not 0.4."""
     words = set(_WORDS.findall(response.lower()))
     said = {c for c in row["choices"] if c.lower() in words}
-    if not said:
+    if said != {row["value"]}:
         return 0.0
-    correct = said == {row["value"]}
     relevant = max(0.0, 1.0 - 0.5 * sum(d.lower() in words for d in row["distractors"]))
     n, ref = len(response.split()), len(row["reference"].split())
     concise = 1.0 if n <= ref else max(0.0, 1.0 - (n - ref) / ref)
-    return W_CORRECT * correct + W_RELEVANT * relevant + W_CONCISE * concise
+    return W_CORRECT + W_RELEVANT * relevant + W_CONCISE * concise
 
 
 class HelpfulTask(ToyTask):
@@ -213,6 +234,16 @@ class HelpfulTask(ToyTask):
                 )
         return out
 
+    def _chosen(self, rng: random.Random, e: Entity, attr: str) -> str:
+        """A correct answer in one of CHOSEN_SHAPES: the value alone, the reference, or the
+        reference with one or two other facts (no longer rambling than a rejected one)."""
+        u, shapes = rng.random(), CHOSEN_SHAPES
+        if u < shapes["bare"]:
+            return _bare(e.attrs[attr])
+        if u < shapes["bare"] + shapes["reference"]:
+            return answer(e, attr)
+        return _with_facts(rng, e, attr, answer(e, attr), 1 + (rng.random() < shapes["two_facts"]))
+
     def _rejected(self, rng: random.Random, e: Entity, attr: str, how: str) -> str:
         others = [a for a in SCHEMA[e.kind] if a != attr]
         wrong = rng.choice([v for v in values_of(e.kind, attr, self.towns) if v != e.attrs[attr]])
@@ -220,12 +251,11 @@ class HelpfulTask(ToyTask):
             return answer(e, attr, wrong)
         if how == "other":
             return answer(e, rng.choice(others))
-        if how == "hedge":
-            return answer(e, attr, " or ".join(rng.sample([e.attrs[attr], wrong], 2)))
-        extra = rng.sample(others, 2)
-        return " ".join(
-            [answer(e, attr)] + [_sentence(TEXTS[e.kind, a][2][0], e, a) for a in extra]
-        )
+        if how == "bare":
+            return _bare(wrong)
+        if how == "wordy":
+            return _with_facts(rng, e, attr, answer(e, attr, wrong), 1)
+        return _with_facts(rng, e, attr, answer(e, attr), 2)  # ramble
 
     def _items(self, split: str, rng: random.Random) -> Iterator[tuple[str, tuple]]:
         """The split's prompts as (prompt, (entity, attribute)), in their dealt order."""
@@ -245,14 +275,16 @@ class HelpfulTask(ToyTask):
         return answer(*item)
 
     def _pairs(self, rng: random.Random, item: tuple, want: int) -> Iterator[tuple[int, str, str]]:
+        """Up to `want` pairs, one per rejected kind; a draw where the chosen shape does not beat
+        the rejected one on the gold reward (two rambles) is drawn again."""
         e, attr = item
-        ref = answer(e, attr)
+        gold = self._gold(e, attr)
         for m, how in enumerate(rng.sample(REJECTS, want)):
-            good = ref
-            if rng.random() < 0.25:  # a correct answer with one fact too many
-                extra = rng.choice([a for a in SCHEMA[e.kind] if a != attr])
-                good = f"{ref} {_sentence(TEXTS[e.kind, extra][2][1], e, extra)}"
-            yield m, good, self._rejected(rng, e, attr, how)
+            for _ in range(8):
+                good, bad = self._chosen(rng, e, attr), self._rejected(rng, e, attr, how)
+                if gold_reward(gold, good) > gold_reward(gold, bad):
+                    yield m, good, bad
+                    break
 
     def _gold(self, e: Entity, attr: str) -> dict:
         """What `gold_reward` needs; every row carries it, so pairs can be re-scored."""

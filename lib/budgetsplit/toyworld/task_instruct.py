@@ -12,8 +12,11 @@ Only instructions whose checkers work offline are used (none needs NLTK data); a
 opt-in (see DEFAULT_INSTRUCTIONS). Demonstrations
 satisfy every constraint; a preference pair sets such a response (chosen) against a plausible one
 that breaks one or two of them (rejected): sentence case where lowercase was asked, one bullet too
-many, the forbidden word used, the end phrase left out. Eval rows carry IFEval's
-`instruction_id_list` and `kwargs`. The pretraining corpus states the same topic sentences as plain
+many, the forbidden word used, another end phrase. Both sides also follow unasked format rules at
+random (FREE_STYLE), so no format token marks the chosen side (tests/test_shortcuts.py). Eval rows
+carry IFEval's `instruction_id_list` and `kwargs`; the primary metric `answered_strict` is IFEval's
+prompt-level strict accuracy counted only for responses that answer the request (`answers`), whose
+floor is what prose ignoring the rules passes by chance (8%). The pretraining corpus states the same topic sentences as plain
 prose: never lists, never all lowercase or all capitals, never a prescribed ending.
 
     from budgetsplit.toyworld.task_instruct import InstructTask, corpus_documents
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from budgetsplit import ifeval
 from budgetsplit.toyworld.common import ToyTask, document, pick
@@ -83,6 +86,7 @@ DEFAULT_INSTRUCTIONS = tuple(i for i in INSTRUCTIONS if i != UPPER)
 
 _WORD = re.compile(r"\w+")  # lm-eval's count_words tokenizer
 _SENTENCE_END = re.compile(r"[.!?][\"']?$")
+_REQUEST_SENTENCE = re.compile(r"(?<=[.?\"])\s+")
 
 
 def _keyword_candidates(topic: str) -> list[str]:
@@ -130,9 +134,32 @@ def phrase(iid: str, kw: dict) -> str:
     return f"Use {relation} {kw['num_words']} words."
 
 
-def compose(rng: random.Random, topic: str, cons: dict[str, dict], broken: frozenset = frozenset()):
+# In preference pairs each side also follows, at these rates, format rules the request does not
+# ask for (small letters, an end phrase, no commas, a bullet list), and may use a sentence with a
+# comma ("commas"): the formats then occur on both sides, and a pair is told apart by the request,
+# not by a format token (tests/test_shortcuts.py). The rates differ by side where they offset the
+# rules a rejected response breaks: it shows capitals and commas where the request forbids them.
+FREE_STYLE = {
+    "chosen": {LOWER: 0.3, END: 0.3, NO_COMMA: 0.1, BULLETS: 0.3, "commas": 0.3},
+    "rejected": {LOWER: 0.5, END: 0.3, NO_COMMA: 0.4, BULLETS: 0.4, "commas": 0.0},
+}
+
+
+def compose(
+    rng: random.Random,
+    topic: str,
+    cons: dict[str, dict],
+    broken: frozenset = frozenset(),
+    free: Mapping[str, float] | None = None,
+):
     """A response about `topic` following every constraint in `cons` except those in `broken`,
-    which it visibly breaks; None when this draw cannot do both."""
+    which it visibly breaks; None when this draw cannot do both. `free`: rates at which it also
+    follows rules that `cons` does not hold (one side of FREE_STYLE), as a response may."""
+    style = {i for i, p in (free or {}).items() if i not in cons and rng.random() < p}
+    if UPPER in cons:
+        style.discard(LOWER)
+    if NO_COMMA in style:
+        style.discard("commas")
     sents = SENTENCES[topic]
     must: list[list[str]] = []
     banned: list[str] = []
@@ -145,7 +172,7 @@ def compose(rng: random.Random, topic: str, cons: dict[str, dict], broken: froze
     if FORBIDDEN in cons:
         hits = WHOLE_WORD[topic][cons[FORBIDDEN]["forbidden_words"][0]]
         (must.append(hits) if FORBIDDEN in broken else banned.extend(hits))
-    if NO_COMMA in broken:
+    if NO_COMMA in broken or "commas" in style:
         must.append(WITH_COMMA[topic])
     allowed = [s for s in sents if s not in banned]
     must = [[s for s in m if s in allowed] for m in must]
@@ -159,37 +186,49 @@ def compose(rng: random.Random, topic: str, cons: dict[str, dict], broken: froze
             k, bullets = pick(rng, ((n + 1, True), (n - 1, True), (n, False)))
     else:
         k = 2 + int(rng.random() * 2)
+    fixed, bullets = bullets, bullets or BULLETS in style  # fixed: the line count is prescribed
     if WORDS in cons:  # a word limit to meet (or break): does the answer need >= lim words?
         long_words = (cons[WORDS]["relation"] == "at least") != (WORDS in broken)
         lim = cons[WORDS]["num_words"]
-    n_words = N_WORDS[cons[END]["end_phrase"]] if END in cons and END not in broken else 0
+    # The end phrase, and whether it goes first: a broken end rule ends with another phrase, or
+    # starts with the asked one, or has none, so that a phrase at the end marks neither side.
+    end, first = (cons[END]["end_phrase"], False) if END in cons else (None, False)
+    if END in broken:
+        end, first = pick(rng, (
+            (pick(rng, [e for e in END_PHRASES if e != end]), False), (end, True), (None, False),
+        ))  # fmt: skip
+    elif END in style:
+        end = pick(rng, END_PHRASES)
+    n_words = N_WORDS[end] if end else 0
     picked: list[str] = []
     for m in must:
         if not any(s in picked for s in m):
             picked.append(pick(rng, m))
             n_words += N_WORDS[picked[-1]]
     rest = [s for s in allowed if s not in picked]
-    while rest and (len(picked) < k or (long_words and not bullets and n_words < lim)):
+    while rest and (len(picked) < k or (long_words and not fixed and n_words < lim)):
         s = rest.pop(int(rng.random() * len(rest)))
-        if long_words is False and not bullets and n_words + N_WORDS[s] >= lim:
+        if long_words is False and not fixed and n_words + N_WORDS[s] >= lim:
             continue  # would make the answer too long
         picked.append(s)
         n_words += N_WORDS[s]
-    if not picked or (bullets and len(picked) != k):
+    if not picked or (fixed and len(picked) != k):
         return None
     if long_words is not None and (n_words >= lim) != long_words:
         return None
+    lower = (LOWER in cons and LOWER not in broken) or LOWER in style
     # lm-eval's lowercase check also asks langdetect for English, which calls 1 in 20 one-sentence
     # lowercase answers here something else (and about 1 in 2,000 longer ones).
-    if LOWER in cons and LOWER not in broken and len(picked) < 2:
+    if lower and len(picked) < 2:
         return None
     picked.sort(key=lambda _: rng.random())
-    text = "\n".join("* " + s for s in picked) if bullets else " ".join(picked)
-    if END in cons and END not in broken:
-        text += ("\n" if bullets else " ") + cons[END]["end_phrase"]
-    if NO_COMMA in cons and NO_COMMA not in broken:
+    sep = "\n" if bullets else " "
+    text = sep.join("* " + s for s in picked) if bullets else " ".join(picked)
+    if end:
+        text = end + sep + text if first else text + sep + end
+    if (NO_COMMA in cons and NO_COMMA not in broken) or NO_COMMA in style:
         text = text.replace(",", "")
-    if LOWER in cons and LOWER not in broken:
+    if lower:
         text = text.lower()
     if UPPER in cons and UPPER not in broken:
         text = text.upper()
@@ -202,7 +241,9 @@ class InstructTask(ToyTask):
     each preference prompt gets 1..max_pairs_per_prompt pairs."""
 
     name = "instruct"
-    primary_metric = "prompt_level_strict"
+    # IFEval's prompt-level strict accuracy, counted only for responses that answer the request
+    # (`answers`): its floor is then what a response ignoring the rules passes by chance (8%).
+    primary_metric = "answered_strict"
     # None, as in IFEval: the rules are in each request, and every token counts in a 128-token world.
     system_prompt = None
 
@@ -263,7 +304,9 @@ class InstructTask(ToyTask):
     def _make(self, rng: random.Random) -> tuple[str, tuple]:
         topic = pick(rng, TOPIC_NAMES)
         cons = self._constraints(rng, topic)
-        parts = [pick(rng, REQUESTS).format(t=topic)] + [phrase(i, k) for i, k in cons.items()]
+        # The end rule comes first, so that a copy of the request does not end with its phrase.
+        rules = sorted(cons.items(), key=lambda rule: rule[0] != END)
+        parts = [pick(rng, REQUESTS).format(t=topic)] + [phrase(i, k) for i, k in rules]
         return parts[0][0].upper() + parts[0][1:] + " " + " ".join(parts[1:]), (cons, topic)
 
     def _answered(self, rng: random.Random, item: tuple) -> tuple | None:
@@ -284,7 +327,9 @@ class InstructTask(ToyTask):
     def _pairs(self, rng: random.Random, item: tuple, want: int) -> Iterator[tuple[int, str, str]]:
         cons, topic, chosen = item
         for m in range(want):
-            good = chosen if m == 0 else compose(rng, topic, cons)
+            good = compose(rng, topic, cons, free=FREE_STYLE["chosen"]) or (
+                chosen if m == 0 else None
+            )
             bad = self._rejected(rng, topic, cons)
             if good is not None and bad is not None:
                 yield m, good, bad
@@ -293,7 +338,9 @@ class InstructTask(ToyTask):
         ids = list(cons)
         for _ in range(8):
             n_broken = 2 if len(ids) > 1 and rng.random() < 0.3 else 1
-            if text := compose(rng, topic, cons, frozenset(rng.sample(ids, n_broken))):
+            if text := compose(
+                rng, topic, cons, frozenset(rng.sample(ids, n_broken)), FREE_STYLE["rejected"]
+            ):
                 return text
         return None
 
@@ -306,14 +353,30 @@ class InstructTask(ToyTask):
             return False
         return all(ln[:2] in ("* ", "- ") or _SENTENCE_END.search(ln) for ln in lines)
 
+    def answers(self, prompt: str, completion: str) -> bool:
+        """Whether `completion` answers the request at all: in format, at least two words a line,
+        and no sentence of the request repeated. lm-eval's checkers pass a copy of the request
+        (15% of test prompts: its keywords, word count, no commas) and a bare "* " list (15%)."""
+        if not self.in_format(completion):
+            return False
+        lines = [ln for ln in completion.splitlines() if ln.strip()]
+        text = completion.lower()
+        return all(len(_WORD.findall(ln)) >= 2 for ln in lines) and not any(
+            s.lower() in text for s in _REQUEST_SENTENCE.split(prompt.strip()) if s
+        )
+
     def score(self, rows: Sequence[dict], completions: Sequence[str]) -> dict[str, float]:
+        """lm-eval's four IFEval accuracies, `format_share`, and the primary `answered_strict`:
+        the share of prompts answered (`answers`) with every instruction followed (strict)."""
         self._check_scored(rows, completions)
-        results = []
+        results, answered = [], 0
         for r, c in zip(rows, completions, strict=True):
             if "instruction_id_list" not in r or "kwargs" not in r:
                 raise ValueError(f"InstructTask.score: row {r.get('id')!r} has no IFEval fields")
             results.append(ifeval.check(c, r["instruction_id_list"], r["kwargs"], r["prompt"]))
+            answered += all(results[-1][0]) and self.answers(r["prompt"], c)
         out = ifeval.aggregate(results)
+        out["answered_strict"] = answered / len(completions)
         out["format_share"] = sum(map(self.in_format, completions)) / len(completions)
         return out
 

@@ -10,9 +10,14 @@ GSM8K format, one line per operation and the answer after "####":
        Step 2: 11 - 3 = 8.
        #### 8
 
+No answer is a number the problem states, nor 0 or max_number, so copying a number or one
+constant guess scores at most 7% (tests: test_cheap_outputs_score_at_the_floor).
+
 Preference pairs set the correct chain (chosen) against a flawed one (rejected): an arithmetic slip
-carried through the later steps, a skipped step, or a wrong final answer after a correct chain, as
-the paper pairs every correct with every incorrect GPT-4o solution. The pretraining corpus tells the
+carried through the later steps, a skipped step, a step done twice, or a wrong final answer after
+a correct chain, as the paper pairs every correct with every incorrect GPT-4o solution. Skipped
+and duplicated steps come about equally often, so neither length nor where `####` stands tells the
+right solution (tests/test_shortcuts.py). The pretraining corpus tells the
 same kind of stories in prose, and asks such questions and answers them in prose ("First 7 + 4 = 11,
 then 11 - 3 = 8, so Tom has 8 apples now."), but never uses "Step" or "####": the base model knows
 the arithmetic but not the format. Scoring is lm-eval's gsm8k (budgetsplit.metrics).
@@ -64,7 +69,9 @@ OPS = {
 }  # fmt: skip
 OP_WEIGHTS = {"add": 3, "sub": 3, "mul": 1, "half": 1}
 STARTS = ("{a} has {k}.", "{a} starts with {k}.")
-FLAWS = ("slip", "skip", "final")
+# A slip and a wrong final line keep the length, a skipped step shortens and a duplicated step
+# lengthens the solution, so length does not tell the right one (tests/test_shortcuts.py).
+FLAWS = ("slip", "skip", "dup", "final")
 
 _IN_FORMAT_END = re.compile(STRICT_PATTERN + r"\s*$")
 
@@ -111,6 +118,15 @@ def _solution(start: int, steps: Sequence[tuple], values: Sequence[int], final: 
         lines.append(f"Step {n + 1}: {prev} {sym} {k} = {v}.")
         prev = v
     return "\n".join(lines + [f"#### {final}"])
+
+
+def _no_giveaway(rng: random.Random, item: tuple, max_number: int) -> tuple | None:
+    """The (start, steps) item, or None if a guess would often find its answer: a number the
+    problem states (copying the prompt's last number answered 1 problem in 6, more than SFT on
+    1,000 demonstrations did), or 0 or `max_number`, where chains pile up (10% each)."""
+    start, steps = item
+    stated = {start, 0, max_number} | {k for sym, k, _, _ in steps if sym in "+-"}
+    return None if _chain(start, steps)[-1] in stated else item
 
 
 def count(n: int, things: tuple[str, str]) -> str:
@@ -193,9 +209,12 @@ class MathTask(ToyTask):
     def _items(self, split: str, rng: random.Random) -> Iterator[tuple[str, tuple]]:
         """Distinct problems as (prompt, (start, steps, values, solution))."""
         hint = f" with max_steps={self.max_steps}, max_number={self.max_number}"
-        for prompt, (start, steps) in self._fresh(split, rng, self._make, hint=hint):
+        for prompt, (start, steps) in self._fresh(split, rng, self._make, self._fair, hint):
             values = _chain(start, steps)
             yield prompt, (start, steps, values, _solution(start, steps, values, values[-1]))
+
+    def _fair(self, rng: random.Random, item: tuple) -> tuple | None:
+        return _no_giveaway(rng, item, self.max_number)
 
     def _make(self, rng: random.Random) -> tuple[str, tuple]:
         p = make_problem(rng, self.min_steps, self.max_steps, self.max_number, self.ops)
@@ -229,6 +248,14 @@ class MathTask(ToyTask):
                 kept = [s for n, s in enumerate(steps) if n != skipped]
                 if (vals := _chain(start, kept)) and vals[-1] != gold:
                     wrong = _solution(start, kept, vals, vals[-1])
+            elif flaw == "dup":
+                # One step done twice: "#### N" lands where the right solution writes no line.
+                # (tried at each step in random order: some cannot be done twice, e.g. a halving)
+                for twice in rng.sample(range(len(steps)), len(steps)):
+                    doubled = [*steps[: twice + 1], *steps[twice:]]
+                    if (vals := _chain(start, doubled)) and vals[-1] != gold:
+                        wrong = _solution(start, doubled, vals, vals[-1])
+                        break
             elif flaw == "final":
                 # A slip in the last line: a neighbour of the answer or a number already seen.
                 options = {start, *values[:-1], gold - 2, gold - 1, gold + 1, gold + 2} - {gold}

@@ -7,16 +7,30 @@ reference summary lists the key facts, in order, in a fixed one-line template:
     sick. I had soup for lunch. Any advice?
     -> TL;DR: I moved to Lima; my cat got sick.
 
-Candidate summaries for preference pairs are complete, miss a fact, invent a fact, or run too long
-(filler or whole sentences copied); a gold scorer (`gold_score`) rewards covered key facts and
-penalises invented facts and excess length, and the higher-scored candidate is `chosen`, as
-human raters prefer one of two sampled summaries in the paper's TL;DR data. The study metric is
-ROUGE-L F1 against the reference (budgetsplit.metrics). The pretraining corpus holds posts and
-third-person prose about the same people, places and events, never the TL;DR template.
+The study metric is the gold fact score (`fact_score`), which also ranks preference pairs:
 
-    from budgetsplit.toyworld.task_summarize import SummarizeTask, corpus_documents, gold_score
+    facts   = max(0, covered / len(key facts) - INVENT_PENALTY * invented)
+    brevity = 1 up to the reference's length in words, falling linearly to 0 at BREVITY_ZERO (1.5)
+              times it
+    fact_score = facts * brevity
+
+where a summary "states" every fact clause of the world it contains (any slot values, any case,
+anywhere in the text): `covered` counts the row's key facts among them, `invented` the others (a
+wrong detail, "I moved to Oslo" for Lima, is one missing and one invented). The template is not
+scored here (`format_share` is): the bare template, an empty answer and a list of every fact of
+the world score 0, and a copy of the post, at least 1.44 times the reference's length, scores 0
+on all but about 1 post in 200. ROUGE-L F1 of the text after "TL;DR:" (stripped from both sides)
+against the reference is the secondary metric `rouge_l`.
+
+Candidate summaries for preference pairs are complete, miss a fact, invent a fact, change a detail
+of one, or run too long (filler or whole sentences copied); the higher-scored candidate is
+`chosen`, as human raters prefer one of two sampled summaries in the paper's TL;DR data. The
+pretraining corpus holds posts and third-person prose about the same people, places and events,
+never the TL;DR template.
+
+    from budgetsplit.toyworld.task_summarize import SummarizeTask, corpus_documents, fact_score
     task = SummarizeTask(seed=0)
-    row = task.eval_split("test")[0]; gold_score(row, row["reference"])   # 1.0
+    row = task.eval_split("test")[0]; fact_score(row, row["reference"])   # 1.0
 """
 
 from __future__ import annotations
@@ -77,12 +91,19 @@ FILLER_SLOTS = {
 }
 OPENERS = ("", "Hi all. ")
 CLOSERS = ("", " Any advice?")
-KINDS = ("complete", "missing", "invented", "too_long")
+# Candidate summaries: complete, a fact missing (shorter), an invented fact (in place of a right
+# one, or added: longer), a right fact with a wrong detail (the same length), too long (longer),
+# terse (one fact, with a wrong detail: the shortest and among the worst). KIND_WEIGHTS: how often
+# each is drawn, so that the shorter summary is the better one in about half the pairs.
+KINDS = ("complete", "missing", "invented", "wrong_detail", "too_long", "terse")
+KIND_WEIGHTS = (2, 2, 2, 2, 2, 1)
+_KIND_DRAW = tuple(k for k, w in zip(KINDS, KIND_WEIGHTS, strict=True) for _ in range(w))
 PREFIX = "TL;DR: "
-# Gold scorer weights: a wrong summary is worse than a wordy one, so one invented fact costs more
-# than the largest length penalty.
+# Fact score: an invented fact cancels half the facts of a two-fact post; a summary half as long
+# again as the reference says no more than the post (the shortest posts are 1.44 times as long).
 INVENT_PENALTY = 0.5
-LENGTH_WEIGHT = 0.4
+BREVITY_ZERO = 1.5
+WORDY_MISSING = 0.5  # the share of summaries missing a fact that are also too long
 
 _FORMAT = re.compile(r"TL;DR: [^;\n]+(?:; [^;\n]+)*\.")
 _SLOT = re.compile(r"\{(\w+)\}")
@@ -101,6 +122,9 @@ _ANY_FACT = re.compile(
     r"\b(?:" + "|".join(_clause_regex(first) for first, _ in FACTS.values()) + r")\b",
     re.IGNORECASE,
 )
+
+
+_KIND_RES = {k: re.compile(_clause_regex(first), re.IGNORECASE) for k, (first, _) in FACTS.items()}
 
 
 @functools.cache
@@ -125,15 +149,22 @@ def summary_of(items: Sequence[str]) -> str:
     return PREFIX + "; ".join(items) + "."
 
 
-def gold_score(row: dict, summary: str) -> float:
-    """In [0, 1]: the share of the row's key facts stated, less INVENT_PENALTY per invented fact,
-    less LENGTH_WEIGHT times the words beyond the reference's length as a share of it (capped at 1)."""
+def fact_score(row: dict, summary: str) -> float:
+    """The gold fact score in [0, 1] of `summary` for a row with its key `facts` and `reference`
+    (defined in the module docstring)."""
     key = {f.lower() for f in row["facts"]}
     stated = {m.lower() for m in _ANY_FACT.findall(summary)}
     covered, invented = len(key & stated), len(stated - key)
-    excess = max(0, _words(summary) - _words(row["reference"])) / _words(row["reference"])
-    score = covered / len(key) - INVENT_PENALTY * invented - LENGTH_WEIGHT * min(1.0, excess)
-    return min(1.0, max(0.0, score))
+    facts = max(0.0, covered / len(key) - INVENT_PENALTY * invented)
+    ref = _words(row["reference"])
+    brevity = (BREVITY_ZERO * ref - _words(summary)) / ((BREVITY_ZERO - 1) * ref)
+    return facts * min(1.0, max(0.0, brevity))
+
+
+def after_template(text: str) -> str:
+    """The text after the first "TL;DR:" (all of it if there is none): what ROUGE-L compares."""
+    at = text.find(PREFIX.strip())
+    return text if at < 0 else text[at + len(PREFIX.strip()) :]
 
 
 def make_post(rng: random.Random, n_facts: int, n_filler: int) -> tuple[str, list[str], list[str]]:
@@ -148,6 +179,19 @@ def make_post(rng: random.Random, n_facts: int, n_filler: int) -> tuple[str, lis
     return post, clauses, sentences
 
 
+def _lower_first(text: str) -> str:
+    """A copied sentence as a summary item: its capital dropped unless it is "I" or a name."""
+    return text if text.startswith("I ") or text.split()[0] in NAMES else text[0].lower() + text[1:]
+
+
+def _altered(rng: random.Random, clause: str) -> str:
+    """`clause` with its slots drawn again until it states something else ("I moved to Oslo")."""
+    kind = next(k for k, regex in _KIND_RES.items() if regex.fullmatch(clause))
+    while (made := _fill(rng, FACTS[kind][0], SLOTS)).lower() == clause.lower():
+        pass
+    return made
+
+
 def _invented(rng: random.Random, clauses: list[str]) -> str:
     """A clause of the world that the post does not state."""
     while True:
@@ -156,28 +200,41 @@ def _invented(rng: random.Random, clauses: list[str]) -> str:
             return made
 
 
+def _wordy(rng: random.Random, items: list[str], clauses: list[str], sentences: list[str]) -> None:
+    """Make `items` too long: one key fact copied with its lead-in and aside (where the post has
+    one), or else one filler sentence copied."""
+    at = draw(rng, 0, len(items) - 1)
+    if items[at] in clauses:
+        whole = next(s[:-1] for s in sentences if items[at].lower() in s.lower())
+        if rng.random() < 0.5 and _words(whole) > _words(items[at]):
+            items[at] = _lower_first(whole)
+            return
+    fillers = [s[:-1] for s in sentences if not any(c.lower() in s.lower() for c in clauses)]
+    items.insert(draw(rng, 0, len(items)), _lower_first(pick(rng, fillers)))
+
+
 def candidate(rng: random.Random, kind: str, clauses: list[str], sentences: list[str]) -> str:
-    """A summary of one of KINDS: complete, missing a fact, with an invented fact, or too long."""
+    """A summary of one of KINDS: complete, missing a fact (and at WORDY_MISSING also too long, so
+    that the shorter summary is not mostly the better one), with an invented fact or a wrong
+    detail, too long, or terse."""
     items = list(clauses)
     if kind == "missing":
         del items[draw(rng, 0, len(items) - 1)]
+        if rng.random() < WORDY_MISSING:
+            _wordy(rng, items, clauses, sentences)
     elif kind == "invented":
         at = draw(rng, 0, len(items) - 1)
         if rng.random() < 0.5:
             items[at] = _invented(rng, clauses)  # a wrong fact in place of a right one
         else:
             items.insert(at, _invented(rng, clauses))
-    elif kind == "too_long":
-        # One key fact copied with its lead-in and aside, or one filler sentence copied.
+    elif kind == "wrong_detail":
         at = draw(rng, 0, len(items) - 1)
-        whole = next(s[:-1] for s in sentences if items[at].lower() in s.lower())
-        if rng.random() < 0.5 and _words(whole) > _words(items[at]):
-            items[at] = whole
-        else:
-            fillers = [
-                s[:-1] for s in sentences if not any(c.lower() in s.lower() for c in clauses)
-            ]
-            items.insert(draw(rng, 0, len(items)), pick(rng, fillers))
+        items[at] = _altered(rng, items[at])
+    elif kind == "too_long":
+        _wordy(rng, items, clauses, sentences)
+    elif kind == "terse":
+        items = [_altered(rng, pick(rng, items))]
     return summary_of(items)
 
 
@@ -186,7 +243,7 @@ class SummarizeTask(ToyTask):
     in [min_filler, max_filler]; each preference prompt gets 1..max_pairs_per_prompt pairs."""
 
     name = "summarize"
-    primary_metric = "rouge_l"
+    primary_metric = "fact_score"
     system_prompt = "One line: TL;DR: and the key facts."
     pair_stream = "pref-pairs"
 
@@ -224,15 +281,18 @@ class SummarizeTask(ToyTask):
         return {"reference": summary_of(item[0]), "facts": item[0]}
 
     def _pairs(self, rng: random.Random, item: tuple, want: int) -> Iterator[tuple[int, str, str]]:
-        """Up to `want` distinct (better, worse) summary pairs, ranked by the gold scorer."""
+        """Up to `want` distinct (better, worse) summary pairs, ranked by `fact_score`."""
         clauses, sentences = item
         gold = {"facts": clauses, "reference": summary_of(clauses)}
         out: list[tuple[str, str]] = []
         for _ in range(3 * want):
             if len(out) == want:
                 break
-            a, b = (candidate(rng, kind, clauses, sentences) for kind in sample(rng, KINDS, 2))
-            score_a, score_b = gold_score(gold, a), gold_score(gold, b)
+            kinds = [pick(rng, _KIND_DRAW)]
+            while (kind := pick(rng, _KIND_DRAW)) == kinds[0]:
+                pass
+            a, b = (candidate(rng, k, clauses, sentences) for k in (*kinds, kind))
+            score_a, score_b = fact_score(gold, a), fact_score(gold, b)
             pair = (a, b) if score_a > score_b else (b, a)
             if score_a != score_b and pair not in out:
                 out.append(pair)
@@ -247,8 +307,11 @@ class SummarizeTask(ToyTask):
         pairs = list(zip(rows, completions, strict=True))
         n = len(pairs)
         return {
-            "rouge_l": sum(rouge_l_f1(c, r["reference"]) for r, c in pairs) / n,
-            "gold_score": sum(gold_score(r, c) for r, c in pairs) / n,
+            "fact_score": sum(fact_score(r, c) for r, c in pairs) / n,
+            "rouge_l": sum(
+                rouge_l_f1(after_template(c), after_template(r["reference"])) for r, c in pairs
+            )
+            / n,
             "format_share": sum(self.in_format(c) for c in completions) / n,
         }
 
