@@ -88,16 +88,13 @@ def shortcut_report(rows: Sequence[dict], seed: int = 0, test_share: float = 0.3
 
 
 def main() -> None:
-    from importlib import import_module
-
-    from budgetsplit.config import TASKS
+    from budgetsplit.registry import TASKS, toy_class
 
     print("| task | surface-feature accuracy | chosen longer (of unequal) | unequal pairs |")
     print("|---|---|---|---|")
     for name in TASKS:
-        module = import_module(f"budgetsplit.toyworld.task_{name}")
-        cls = next(v for v in vars(module).values() if getattr(v, "name", None) == name)
-        report = shortcut_report(cls(seed=0, n_pref_pool=4000, n_sft_pool=0).pref_pool())
+        task = toy_class(name)(seed=0, n_pref_pool=4000, n_sft_pool=0)
+        report = shortcut_report(task.pref_pool())
         print(
             f"| {name} | {report['surface_accuracy']:.1%} | {report['chosen_longer_share']:.1%} "
             f"| {report['unequal_share']:.1%} |"
