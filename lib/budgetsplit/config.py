@@ -5,7 +5,13 @@ profile's shared `params/<profile>/_defaults.yaml` when there is one (which may 
 profile's with `inherit: <profile>`); the toy world's base model and task generators are described
 once per profile in `params/<profile>/world.yaml` (or the inherited profile's) and load into
 `WorldConfig`. Loading rejects unknown keys, wrong types and out-of-range values with one
-`ConfigError` naming the file, the dotted key and the value.
+`ConfigError` naming the file, the dotted key and the value (non-finite floats included: schema.py).
+
+Where `params/` is: the recipes ship inside the package (`lib/budgetsplit/params/`, package data,
+found through importlib.resources, so a wheel or Colab's `pip install git+...` loads them; the
+repository's top-level `params` is a symlink to that one folder). `$BUDGETSPLIT_PARAMS` (set by
+`--params DIR` of the CLI and run_all.sh, inherited by worker processes and notebooks) points at a
+user's own folder of profiles instead; a profile there may `inherit:` a shipped one.
 
     from budgetsplit.config import load_params
     p = load_params("toy", "math", overrides={"pft.beta": 0.5, "seeds": [0, 1]})
@@ -13,7 +19,9 @@ once per profile in `params/<profile>/world.yaml` (or the inherited profile's) a
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, fields
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,8 +29,13 @@ from budgetsplit.schema import ConfigError, build, merge, nest, read_yaml
 from budgetsplit.schema import replace as replace  # re-exported: config's public API
 from budgetsplit.schema import to_dict as to_dict
 
-ROOT = Path(__file__).resolve().parents[2]
-PARAMS_DIR = ROOT / "params"
+# The params shipped with the package (a real folder in a source checkout and in an install).
+PARAMS_DIR = Path(str(resources.files("budgetsplit") / "params"))
+PARAMS_ENV = "BUDGETSPLIT_PARAMS"
+# The source checkout this package runs from (tests and benchmarks find scripts through it);
+# None in an installed copy, where two folders up is site-packages' parent, not a project.
+_checkout = Path(__file__).resolve().parents[2]
+ROOT: Path | None = _checkout if (_checkout / "pyproject.toml").is_file() else None
 TASKS = ("math", "instruct", "summarize", "helpful")
 METHODS = ("dpo", "ipo", "dpo_sft", "kto")
 
@@ -238,8 +251,22 @@ def _check_world(w: WorldConfig, src: str) -> None:
             )
 
 
+def params_dir() -> Path:
+    """The folder of profiles in use: `$BUDGETSPLIT_PARAMS` if set, else the shipped `PARAMS_DIR`."""
+    return Path(os.environ[PARAMS_ENV]) if os.environ.get(PARAMS_ENV) else PARAMS_DIR
+
+
+def use_params_dir(folder: str | Path) -> Path:
+    """Read profiles from `folder` in this process and in the processes it starts (`--params`)."""
+    path = Path(folder).expanduser().resolve()
+    if not path.is_dir():
+        raise ConfigError(str(path), "--params", str(folder), "no such params folder")
+    os.environ[PARAMS_ENV] = str(path)
+    return path
+
+
 def recipe_path(profile: str, task: str) -> Path:
-    return PARAMS_DIR / profile / f"{task}.yaml"
+    return params_dir() / profile / f"{task}.yaml"
 
 
 def load_params(
@@ -265,16 +292,17 @@ def _profile_chain(folder: Path) -> list[Path]:
         parent = read_yaml(defaults).get("inherit")
         if parent is None:
             break
-        if not isinstance(parent, str) or not (PARAMS_DIR / parent / "_defaults.yaml").is_file():
+        # A sibling profile first, else a shipped one: a user's folder may build on "toy".
+        homes = (chain[-1].parent, PARAMS_DIR)
+        found = [h / parent for h in homes if isinstance(parent, str) and (h / parent / "_defaults.yaml").is_file()]  # fmt: skip
+        if not found:
+            where = " or ".join(dict.fromkeys(str(h) for h in homes))
             raise ConfigError(
-                str(defaults),
-                "inherit",
-                parent,
-                f"names no profile with a _defaults.yaml in {PARAMS_DIR}",
+                str(defaults), "inherit", parent, f"names no profile with a _defaults.yaml in {where}"
             )
-        if (PARAMS_DIR / parent).resolve() in {f.resolve() for f in chain}:
+        if found[0].resolve() in {f.resolve() for f in chain}:
             raise ConfigError(str(defaults), "inherit", parent, "profiles inherit in a cycle")
-        chain.append(PARAMS_DIR / parent)
+        chain.append(found[0])
     return chain
 
 
@@ -291,7 +319,7 @@ def _profile_defaults(folder: Path) -> dict:
 
 def world_path(profile: str) -> Path:
     """`params/<profile>/world.yaml`, or that of the nearest profile it inherits from."""
-    worlds = [f / "world.yaml" for f in _profile_chain(PARAMS_DIR / profile)]
+    worlds = [f / "world.yaml" for f in _profile_chain(params_dir() / profile)]
     return next((w for w in worlds if w.is_file()), worlds[0])
 
 
