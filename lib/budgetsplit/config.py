@@ -7,9 +7,9 @@ once per profile in `params/<profile>/world.yaml` (or the inherited profile's) a
 `WorldConfig`. Loading rejects unknown keys, wrong types and out-of-range values with one
 `ConfigError` naming the file, the dotted key and the value (non-finite floats included: schema.py).
 
-Where `params/` is: the recipes ship inside the package (`lib/budgetsplit/params/`, package data,
-found through importlib.resources, so a wheel or Colab's `pip install git+...` loads them; the
-repository's top-level `params` is a symlink to that one folder). `$BUDGETSPLIT_PARAMS` (set by
+Where `params/` is: the repository's top-level `params/`, which the package reaches through the
+committed symlink `lib/budgetsplit/params` (one copy in git); a wheel (and Colab's `pip install
+git+...`) ships the files behind it as package data, found through importlib.resources. `$BUDGETSPLIT_PARAMS` (set by
 `--params DIR` of the CLI and run_all.sh, inherited by worker processes and notebooks) points at a
 user's own folder of profiles instead; a profile there may `inherit:` a shipped one.
 
@@ -29,7 +29,7 @@ from budgetsplit.schema import ConfigError, build, merge, nest, read_yaml
 from budgetsplit.schema import replace as replace  # re-exported: config's public API
 from budgetsplit.schema import to_dict as to_dict
 
-# The params shipped with the package (a real folder in a source checkout and in an install).
+# The params shipped with the package: ./params through the symlink in a checkout, files in a wheel.
 PARAMS_DIR = Path(str(resources.files("budgetsplit") / "params"))
 PARAMS_ENV = "BUDGETSPLIT_PARAMS"
 # The source checkout this package runs from (tests and benchmarks find scripts through it);
