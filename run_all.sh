@@ -38,8 +38,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$workers" in ''|*[!0-9]*) echo "run_all.sh: --workers takes a whole number (0: one per CPU core), got '$workers'" >&2; exit 2 ;; esac
-home="${BUDGETSPLIT_PARAMS:-params}"  # the profiles' folder; Python reads the same variable
-[ -d "$home/$profile" ] || { echo "run_all.sh: no $home/$profile/ (profiles: $(ls "$home" | tr '\n' ' '))" >&2; exit 2; }
+# The profile's folder as config.profile_dir finds it: --params DIR's, else the shipped one.
+pdir="${BUDGETSPLIT_PARAMS:-params}/$profile"; [ -d "$pdir" ] || pdir="params/$profile"
+[ -d "$pdir" ] || { echo "run_all.sh: no params/$profile/ (profiles: $(ls ${BUDGETSPLIT_PARAMS:-} params | grep -v -e ':$' -e '^$' | sort -u | tr '\n' ' '))" >&2; exit 2; }
 
 source scripts/bootstrap.sh
 task_args=()
@@ -72,7 +73,7 @@ for t in $tasks; do
 done
 case " $tasks " in *" math "*)
   pm cold_start.ipynb cold_start.ipynb
-  [ -f "$home/$profile/math_costs.yaml" ] && pm costs.ipynb costs.ipynb ;;
+  [ -f "$pdir/math_costs.yaml" ] && pm costs.ipynb costs.ipynb ;;
 esac
 pm figures.ipynb figures.ipynb -p figures_dir "$figs"
 echo "run_all.sh: profile $profile done in $(( $(date +%s) - start )) s; figures in $figs/"

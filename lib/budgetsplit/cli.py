@@ -18,21 +18,23 @@ from pathlib import Path
 import yaml
 
 from budgetsplit.config import (
+    PARAMS_DIR,
     TASKS,
     ConfigError,
     Params,
     load_params,
     params_dir,
+    profile_dir,
+    profiles,
     use_params_dir,
 )
 
 
 def recipes(profile: str, tasks: list[str] | None) -> list[Path]:
     """The recipe files of a profile: one per task, plus extra recipes (e.g. math_costs.yaml)."""
-    home = params_dir()
-    folder = home / profile if not Path(profile).is_dir() else Path(profile)
+    folder = profile_dir(profile) if not Path(profile).is_dir() else Path(profile)
     if not folder.is_dir():
-        known = ", ".join(sorted(p.name for p in home.iterdir() if p.is_dir()))
+        known = ", ".join(profiles())
         raise ConfigError(str(folder), "profile", profile, f"no such profile; known: {known}")
     names = tasks or [t for t in TASKS if (folder / f"{t}.yaml").is_file()]
     return [folder / f"{n}.yaml" for n in names]
@@ -104,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     for path, params in zip(paths, all_params, strict=True):
         if args.command == "plan":
             p = grid.plan(params)
-            home = params_dir().parent
-            print(path.relative_to(home) if path.is_relative_to(home) else path)
+            homes = [h.parent for h in (params_dir(), PARAMS_DIR) if path.is_relative_to(h.parent)]
+            print(path.relative_to(homes[0]) if homes else path)
             print(f"  {describe(params)}")
             print(f"  {p}")
             for cell in p.cells:

@@ -11,7 +11,8 @@ Where `params/` is: the repository's top-level `params/`, which the package reac
 committed symlink `lib/budgetsplit/params` (one copy in git); a wheel (and Colab's `pip install
 git+...`) ships the files behind it as package data, found through importlib.resources. `$BUDGETSPLIT_PARAMS` (set by
 `--params DIR` of the CLI and run_all.sh, inherited by worker processes and notebooks) points at a
-user's own folder of profiles instead; a profile there may `inherit:` a shipped one.
+user's own folder of profiles, which adds to the shipped ones (and wins on a name both have); a
+profile there may `inherit:` a shipped one.
 
     from budgetsplit.config import load_params
     p = load_params("toy", "math", overrides={"pft.beta": 0.5, "seeds": [0, 1]})
@@ -191,6 +192,9 @@ def _check_ranges(p: Params, src: str) -> None:
         bad("budget.sft_fractions", b.sft_fractions, "empty grid: give at least one fraction")
     if not p.seeds:
         bad("seeds", p.seeds, "empty grid: give at least one seed")
+    for s in p.seeds:
+        if s < 0:  # numpy and torch refuse negative seeds, deep inside a cell
+            bad("seeds", s, "a seed must be >= 0")
     for x in b.budgets:
         if x <= 0:
             bad("budget.budgets", x, "a budget must be > 0")
@@ -219,6 +223,9 @@ def _check_ranges(p: Params, src: str) -> None:
             bad(f"{name}.warmup_ratio", st.warmup_ratio, "must lie in [0, 1)")
     if p.pft.beta <= 0:
         bad("pft.beta", p.pft.beta, "must be > 0")
+    for key in ("sft_weight", "desirable_weight", "undesirable_weight"):
+        if getattr(p.pft, key) < 0:  # a negative weight turns a loss term into one to maximise
+            bad(f"pft.{key}", getattr(p.pft, key), "must be >= 0")
     e = p.eval
     if e.temperature < 0:
         bad("eval.temperature", e.temperature, "must be >= 0 (0 means greedy)")
@@ -265,8 +272,20 @@ def use_params_dir(folder: str | Path) -> Path:
     return path
 
 
+def profile_dir(profile: str) -> Path:
+    """`<params_dir()>/<profile>`, else the shipped profile of that name (a user's folder adds to them)."""
+    mine = params_dir() / profile
+    return mine if mine.is_dir() or not (PARAMS_DIR / profile).is_dir() else PARAMS_DIR / profile
+
+
+def profiles() -> list[str]:
+    """The profile names `profile_dir` finds."""
+    homes = {params_dir(), PARAMS_DIR}
+    return sorted({p.name for h in homes if h.is_dir() for p in h.iterdir() if p.is_dir()})
+
+
 def recipe_path(profile: str, task: str) -> Path:
-    return params_dir() / profile / f"{task}.yaml"
+    return profile_dir(profile) / f"{task}.yaml"
 
 
 def load_params(
@@ -319,7 +338,7 @@ def _profile_defaults(folder: Path) -> dict:
 
 def world_path(profile: str) -> Path:
     """`params/<profile>/world.yaml`, or that of the nearest profile it inherits from."""
-    worlds = [f / "world.yaml" for f in _profile_chain(params_dir() / profile)]
+    worlds = [f / "world.yaml" for f in _profile_chain(profile_dir(profile))]
     return next((w for w in worlds if w.is_file()), worlds[0])
 
 
