@@ -57,7 +57,9 @@ def _overrides(pairs: list[str]) -> dict:
 def _count(text: str) -> int:
     """argparse type of --workers: a whole number >= 0."""
     if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0 (0: automatic), got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number >= 0 (0: automatic), got {text!r}"
+        )
     return int(text)
 
 

@@ -317,7 +317,10 @@ def _profile_chain(folder: Path) -> list[Path]:
         if not found:
             where = " or ".join(dict.fromkeys(str(h) for h in homes))
             raise ConfigError(
-                str(defaults), "inherit", parent, f"names no profile with a _defaults.yaml in {where}"
+                str(defaults),
+                "inherit",
+                parent,
+                f"names no profile with a _defaults.yaml in {where}",
             )
         if found[0].resolve() in {f.resolve() for f in chain}:
             raise ConfigError(str(defaults), "inherit", parent, "profiles inherit in a cycle")
