@@ -56,7 +56,7 @@ def _overrides(pairs: list[str]) -> dict:
 
 def _count(text: str) -> int:
     """argparse type of --workers: a whole number >= 0."""
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise argparse.ArgumentTypeError(
             f"expected a whole number >= 0 (0: automatic), got {text!r}"
         )
