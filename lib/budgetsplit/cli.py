@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from budgetsplit.cluster import check_address
 from budgetsplit.config import (
     PARAMS_DIR,
     TASKS,
@@ -89,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.params:
             use_params_dir(args.params)
         overrides = _overrides(args.set)
+        if getattr(args, "executor", None) == "ray":
+            check_address(args.address)  # before any planning: a dead address fails in seconds
         paths = recipes(args.profile, args.task)
         all_params = [load_params(p, overrides=overrides) for p in paths]
     except ConfigError as e:
