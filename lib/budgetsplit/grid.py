@@ -255,9 +255,7 @@ def _run_ray(
 
     started_here = not ray.is_initialized()
     if started_here:
-        connect(
-            address, include_dashboard=False, log_to_driver=False
-        )  # fails fast on a dead address
+        connect(address, include_dashboard=False, log_to_driver=False)  # fails fast if dead
     cpus = params.cpu_threads or 1
     # A cell uses the CPUs Ray reserves for it, no more: unset, torch would take every core of the
     # node for each of the cells Ray runs there at once.
