@@ -13,9 +13,8 @@ and re-reads its share at each step (the Trainer callback). Within one invocatio
             before the policy (what the policy prevents; skipped by --quick).
 
 The processes of a pair load their model and warm up on one batch, then start training on the same
-signal; each registers
-in a private runtime folder, so other processes on the machine are not counted (run it on a quiet
-machine). A ratio is r / (R / 2) within one repetition; the verdict takes the lowest over processes
+signal; each registers in a private runtime folder, so other processes on the machine are not
+counted (run it on a quiet machine). A ratio is r / (R / 2) within one repetition; the verdict takes the lowest over processes
 and repetitions. Writes bench/results/contention.json and its section of BENCHMARKS.md.
 """
 
