@@ -30,13 +30,16 @@ from budgetsplit.schema import ConfigError, build, merge, nest, read_yaml
 from budgetsplit.schema import replace as replace  # re-exported: config's public API
 from budgetsplit.schema import to_dict as to_dict
 
-# The params shipped with the package: ./params through the symlink in a checkout, files in a wheel.
-PARAMS_DIR = Path(str(resources.files("budgetsplit") / "params"))
-PARAMS_ENV = "BUDGETSPLIT_PARAMS"
 # The source checkout this package runs from (tests and benchmarks find scripts through it);
 # None in an installed copy, where two folders up is site-packages' parent, not a project.
 _checkout = Path(__file__).resolve().parents[2]
 ROOT: Path | None = _checkout if (_checkout / "pyproject.toml").is_file() else None
+# The params shipped with the package: ./params through the symlink in a checkout, files in a
+# wheel; a checkout made without symlinks (git's default on Windows) has a text file there instead.
+PARAMS_DIR = Path(str(resources.files("budgetsplit") / "params"))
+if not PARAMS_DIR.is_dir() and ROOT is not None:
+    PARAMS_DIR = ROOT / "params"
+PARAMS_ENV = "BUDGETSPLIT_PARAMS"
 TASKS = ("math", "instruct", "summarize", "helpful")
 METHODS = ("dpo", "ipo", "dpo_sft", "kto")
 
