@@ -91,6 +91,13 @@ def test_a_users_params_folder_builds_on_a_shipped_profile(tmp_path, monkeypatch
     assert world_path("mine") == PARAMS_DIR / "smoke" / "world.yaml"
     with pytest.raises(ConfigError, match=r"key '--params' = '.*nope'.*no such params folder"):
         use_params_dir(tmp_path / "nope")
+    # A user's "smoke" shadows the shipped one and may build on it.
+    (tmp_path / "smoke").mkdir()
+    write(tmp_path / "smoke", {"inherit": "smoke", "seeds": [5]}, "_defaults.yaml")
+    write(tmp_path / "smoke", {"task": "math"}, "math.yaml")
+    mine = load_params("smoke", "math")
+    assert mine.seeds == (5,) and mine.profile == "smoke" and mine.sft == smoke.sft
+    assert world_path("smoke") == PARAMS_DIR / "smoke" / "world.yaml"
 
 
 def test_recipe_by_profile_and_task():

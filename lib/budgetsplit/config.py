@@ -9,10 +9,10 @@ once per profile in `params/<profile>/world.yaml` (or the inherited profile's) a
 
 Where `params/` is: the repository's top-level `params/`, which the package reaches through the
 committed symlink `lib/budgetsplit/params` (one copy in git); a wheel (and Colab's `pip install
-git+...`) ships the files behind it as package data, found through importlib.resources. `$BUDGETSPLIT_PARAMS` (set by
-`--params DIR` of the CLI and run_all.sh, inherited by worker processes and notebooks) points at a
-user's own folder of profiles, which adds to the shipped ones (and wins on a name both have); a
-profile there may `inherit:` a shipped one.
+git+...`) ships the files behind it as package data, found through importlib.resources.
+`$BUDGETSPLIT_PARAMS` (set by `--params DIR` of the CLI and run_all.sh, inherited by worker
+processes and notebooks) points at a user's own folder of profiles, which adds to the shipped ones
+(and wins on a name both have); a profile there may `inherit:` a shipped one, even of its name.
 
     from budgetsplit.config import load_params
     p = load_params("toy", "math", overrides={"pft.beta": 0.5, "seeds": [0, 1]})
@@ -314,9 +314,11 @@ def _profile_chain(folder: Path) -> list[Path]:
         parent = read_yaml(defaults).get("inherit")
         if parent is None:
             break
-        # A sibling profile first, else a shipped one: a user's folder may build on "toy".
+        # A sibling profile first, else a shipped one: a user's folder may build on "toy" (its own
+        # "toy" too, which then inherits the shipped "toy").
         homes = (chain[-1].parent, PARAMS_DIR)
-        found = [h / parent for h in homes if isinstance(parent, str) and (h / parent / "_defaults.yaml").is_file()]  # fmt: skip
+        ok = isinstance(parent, str)
+        found = [h / parent for h in homes if ok and (h / parent / "_defaults.yaml").is_file()]
         if not found:
             where = " or ".join(dict.fromkeys(str(h) for h in homes))
             raise ConfigError(
@@ -325,9 +327,11 @@ def _profile_chain(folder: Path) -> list[Path]:
                 parent,
                 f"names no profile with a _defaults.yaml in {where}",
             )
-        if found[0].resolve() in {f.resolve() for f in chain}:
+        seen = {f.resolve() for f in chain}
+        fresh = [f for f in found if f.resolve() not in seen]
+        if not fresh:
             raise ConfigError(str(defaults), "inherit", parent, "profiles inherit in a cycle")
-        chain.append(found[0])
+        chain.append(fresh[0])
     return chain
 
 
