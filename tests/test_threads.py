@@ -101,3 +101,12 @@ def test_the_trainer_callback_refreshes_only_a_process_that_opted_in(runtime, mo
     threads._slot["requested"] = None
     callback.on_step_begin(None, None, None)
     assert torch.get_num_threads() == 3
+
+
+def test_a_runtime_folder_that_cannot_be_written_means_alone(runtime, monkeypatch):
+    blocker = runtime / "file"
+    blocker.write_text("")
+    monkeypatch.setenv(threads.RUNTIME_ENV, str(blocker / "sub"))  # a folder under a file
+    monkeypatch.setattr(threads, "_slot", {})
+    with pytest.warns(UserWarning, match="cannot register"):
+        assert threads.set_cpu_threads() == 4

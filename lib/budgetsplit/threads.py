@@ -31,6 +31,7 @@ import os
 import secrets
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 try:
@@ -62,22 +63,34 @@ def runtime_dir() -> Path:
 
 
 def register() -> Path | None:
-    """Register this process (idempotent); its file, or None where flock is missing."""
+    """Register this process (idempotent; marks it active); its file, or None where that cannot be
+    done (no flock, a runtime folder that cannot be written): it then counts as if alone."""
     if fcntl is None:
         return None
     folder = runtime_dir()
-    if _slot.get("pid") == os.getpid() and _slot["path"].parent == folder:
-        os.utime(_slot["path"])  # active again
-        return _slot["path"]
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    name = f"{os.getpid()}-{secrets.token_hex(4)}"
-    if _slot.get("pid") == os.getpid():  # registered in another folder ($BUDGETSPLIT_RUNTIME moved)
-        _slot["path"].unlink(missing_ok=True)
+    mine = _slot.get("path") if _slot.get("pid") == os.getpid() else None
+    try:
+        if mine is not None and mine.parent == folder:
+            try:
+                os.utime(mine)  # active again
+                return mine
+            except FileNotFoundError:  # removed under us (a tmp cleaner): register anew
+                pass
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        name = f"{os.getpid()}-{secrets.token_hex(4)}"
+        tmp = folder / f"{name}.new"
+        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        path = tmp.rename(folder / f"{name}.lock")  # published locked: never taken for a dead one
+    except OSError as e:
+        if not _slot.get("warned"):
+            msg = f"budgetsplit: cannot register in {folder} ({e}); threads as if alone"
+            warnings.warn(msg, stacklevel=3)
+            _slot["warned"] = True
+        return None
+    if mine is not None:  # the old registration ($BUDGETSPLIT_RUNTIME moved, or file removed)
+        mine.unlink(missing_ok=True)
         os.close(_slot["fd"])
-    tmp = folder / f"{name}.new"
-    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    path = tmp.rename(folder / f"{name}.lock")  # published locked: never mistaken for a dead one
     _slot.clear()
     _slot.update(pid=os.getpid(), path=path, fd=fd)
     return path
