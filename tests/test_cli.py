@@ -95,3 +95,15 @@ def test_toy_large_plan_inherits_the_toy_world():
         capture_output=True, text=True, timeout=120, env=env, check=True,
     ).stdout  # fmt: skip
     assert "63 cells" in out and "helpful-dpo_sft-B1000-f0p75-s2" in out
+
+
+def test_run_all_params_option_takes_a_folder_relative_to_the_caller(tmp_path):
+    (tmp_path / "mine" / "mine").mkdir(parents=True)
+    (tmp_path / "mine" / "mine" / "_defaults.yaml").write_text("inherit: smoke\nprofile: mine\n")
+    (tmp_path / "mine" / "mine" / "math.yaml").write_text("task: math\nseeds: [9]\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env.pop(PARAMS_ENV, None)
+    args = ["--params", "mine", "--profile", "mine", "--tasks", "math", "--dry-run"]
+    out = subprocess.run([str(ROOT / "run_all.sh"), *args], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120, check=True).stdout  # fmt: skip
+    assert "mine/mine/math.yaml" in out and "math-dpo_sft-B40-f0p5-s9" in out
