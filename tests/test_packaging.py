@@ -85,3 +85,16 @@ print(n, ",".join(c.profiles()))
     out = r.stdout
     n_recipes = sum(1 for p in (ROOT / "params").glob("*/[!_]*.yaml") if p.name != "world.yaml")
     assert out.split() == [str(n_recipes), "paper,smoke,toy,toy_large"]
+
+
+def test_quickstart_installs_from_the_one_repository_url():
+    import json
+    import re
+
+    nb = json.loads((ROOT / "notebooks" / "quickstart.ipynb").read_text())
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    urls = [m for c in code for m in re.findall(r"https?://\S+", c)]
+    assert len(urls) == 1, urls  # stated once ...
+    (install,) = [c for c in code if "%pip install" in c]
+    assert re.search(r'^REPO_URL = "https://[^"]+"$', install, re.M)
+    assert '"budgetsplit @ git+{REPO_URL}"' in install  # ... and used by the install
