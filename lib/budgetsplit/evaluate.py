@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from trl.data_utils import common_prefix_length
 
 from budgetsplit.config import ConfigError, EvalConfig
+from budgetsplit.threads import refresh_cpu_threads
 
 # The preference pairs scored by `response_logprobs`: a fixed, evenly spaced sample of the pool.
 N_LOGPROB_PAIRS = 200
@@ -70,6 +71,7 @@ def generate(
     model.eval()
     bar = tqdm(total=len(prompts), desc=desc, unit="ex", leave=False)
     for start in range(0, len(order), cfg.batch_size):
+        refresh_cpu_threads()  # this process's share of the cores (threads.py)
         idx = order[start : start + cfg.batch_size]
         width = max(len(prompts[i]) for i in idx)
         # Left padding: every row's last prompt token sits at the same position, where generation starts.
