@@ -3,8 +3,9 @@
 torch uses every core by default, so two processes on one 2-core machine ran four busy threads and
 slowed each other about 8x. The policy, in one sentence: a process that computes registers in a
 per-user runtime folder, and uses `usable_cores() // n` threads, n being the number of registered
-processes that are alive and active, counted again at each cell, stage and (every `REFRESH_S`)
-training step. In detail:
+processes that are alive and active, counted again at each cell and world build and, at most
+every `REFRESH_S`, at each training step (Trainer callback, pretraining loop) and generation batch.
+In detail:
 
 - Registering (`set_cpu_threads`, once per process) creates `<runtime_dir()>/<pid>-<token>.lock`
   and holds an exclusive flock on it for the process's life: the kernel drops the lock when the
@@ -13,7 +14,8 @@ training step. In detail:
 - Active: a process touches its file whenever it re-reads its share; one whose file is older than
   `IDLE_S` (a Jupyter kernel that trained an hour ago) is alive but not counted.
 - `cpu_threads` in params caps the share (never raises it); `$BUDGETSPLIT_THREADS` sets an exact
-  count and turns sharing off; without fcntl (Windows) a process takes every core, as torch does.
+  count and turns sharing off; without fcntl (Windows), or with a runtime folder that cannot be
+  written (a warning says so), a process takes every core, as torch does.
 - `$BUDGETSPLIT_RUNTIME` moves the runtime folder (default: $XDG_RUNTIME_DIR/budgetsplit, else
   <tmp>/budgetsplit-<uid>). Processes of other users, and programs other than budgetsplit, are not
   seen: the policy shares the machine among one user's budgetsplit processes.
