@@ -9,6 +9,7 @@
 #   ./run_all.sh --executor ray [--address HOST:PORT]   cells as Ray tasks (local or a cluster)
 #   ./run_all.sh --dry-run                print the plan (cells, SFT stages, ids); run nothing
 #   ./run_all.sh --tasks "math helpful"   a subset of the tasks
+#   ./run_all.sh --params DIR             profiles from DIR/<profile>/ (default: the shipped params/)
 #
 # Idempotent: finished cells are read back from runs/<profile>/, not retrained. Executed notebooks
 # go to runs/<profile>/notebooks/; figures to figures/ (toy) or runs/<profile>/figures/ (others).
@@ -17,19 +18,29 @@ cd "$(dirname "$0")"
 
 profile=toy executor=local address="" workers=0 dry_run=0 tasks="math instruct summarize helpful"
 while [ $# -gt 0 ]; do
+  case "$1" in --profile|--executor|--address|--workers|--tasks|--params)
+    # An option given last, or followed by another option, has no value: say so (set -u would
+    # only report an unbound variable).
+    [ $# -ge 2 ] && [ "${2#--}" = "$2" ] || { echo "run_all.sh: $1 needs a value (see --help)" >&2; exit 2; } ;;
+  esac
   case "$1" in
     --profile) profile="$2"; shift 2 ;;
     --executor) executor="$2"; shift 2 ;;
     --address) address="$2"; shift 2 ;;
     --workers) workers="$2"; shift 2 ;;
     --tasks) tasks="$2"; shift 2 ;;
+    --params) dir="$2"; [ "${dir#/}" != "$dir" ] || dir="$OLDPWD/$dir"  # relative to the caller's folder
+              [ -d "$dir" ] || { echo "run_all.sh: --params: no folder '$2'" >&2; exit 2; }
+              export BUDGETSPLIT_PARAMS; BUDGETSPLIT_PARAMS="$(cd "$dir" && pwd)"; shift 2 ;;
     --dry-run) dry_run=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "run_all.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 case "$workers" in ''|*[!0-9]*) echo "run_all.sh: --workers takes a whole number (0: one per CPU core), got '$workers'" >&2; exit 2 ;; esac
-[ -d "params/$profile" ] || { echo "run_all.sh: no params/$profile/ (profiles: $(ls params | tr '\n' ' '))" >&2; exit 2; }
+# The profile's folder as config.profile_dir finds it: --params DIR's, else the shipped one.
+pdir="${BUDGETSPLIT_PARAMS:-params}/$profile"; [ -d "$pdir" ] || pdir="params/$profile"
+[ -d "$pdir" ] || { echo "run_all.sh: no params/$profile/ (profiles: $(ls ${BUDGETSPLIT_PARAMS:-} params | grep -v -e ':$' -e '^$' | sort -u | tr '\n' ' '))" >&2; exit 2; }
 
 source scripts/bootstrap.sh
 task_args=()
@@ -41,11 +52,11 @@ if [ "$dry_run" = 1 ]; then
 fi
 
 start=$(date +%s)
-if [ "$profile" = paper ]; then
-  "$PY" -m budgetsplit.paper.preflight "${task_args[@]}"
-else
+if "$PY" -m budgetsplit.tasks is-toy "$profile"; then  # the one toy-world rule (budgetsplit.tasks.is_toy)
   export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
   "$PY" -m budgetsplit.toyworld build --profile "$profile"
+else
+  "$PY" -m budgetsplit.paper.preflight "${task_args[@]}"
 fi
 
 out="runs/$profile/notebooks"
@@ -62,7 +73,7 @@ for t in $tasks; do
 done
 case " $tasks " in *" math "*)
   pm cold_start.ipynb cold_start.ipynb
-  [ -f "params/$profile/math_costs.yaml" ] && pm costs.ipynb costs.ipynb ;;
+  [ -f "$pdir/math_costs.yaml" ] && pm costs.ipynb costs.ipynb ;;
 esac
 pm figures.ipynb figures.ipynb -p figures_dir "$figs"
 echo "run_all.sh: profile $profile done in $(( $(date +%s) - start )) s; figures in $figs/"

@@ -88,3 +88,10 @@ def base_folder(tmp_path_factory, task):
     from tiny import tiny_llama_folder
 
     return tiny_llama_folder(tmp_path_factory.mktemp("base"), task)
+
+
+@pytest.fixture(autouse=True)
+def _no_user_params(monkeypatch):
+    """`--params DIR` sets $BUDGETSPLIT_PARAMS for the process (so workers inherit it); undo it after
+    each test, lest one test's params folder leak into the next."""
+    monkeypatch.delenv("BUDGETSPLIT_PARAMS", raising=False)

@@ -3,8 +3,10 @@
 import os
 import subprocess
 
+import pytest
+
 from budgetsplit.cli import main
-from budgetsplit.config import ROOT
+from budgetsplit.config import PARAMS_ENV, ROOT
 
 
 def test_plan_prints_cells_stages_and_ids(capsys, tmp_path):
@@ -21,6 +23,38 @@ def test_bad_profile_and_override_are_clear_errors(capsys):
     assert "no such profile" in capsys.readouterr().err
     assert main(["plan", "--profile", "toy", "--task", "math", "--set", "pft.beta=-1"]) == 2
     assert "'pft.beta' = -1" in capsys.readouterr().err
+
+
+def test_bad_command_line_values_are_one_clear_error(capsys):
+    assert main(["plan", "--profile", "toy", "--task", "math", "--set", "seeds=[0,1"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("error: --set: key 'seeds' = '[0,1': not valid YAML")
+        and "\n" not in err[:-1]
+    )
+    assert main(["plan", "--profile", "toy", "--set", "budget.budgets=[.nan]"]) == 2
+    assert "'budget.budgets' = nan: expected a finite number" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["grid", "--profile", "smoke", "--workers", "-1"])
+    assert e.value.code == 2
+    assert (
+        "--workers: expected a whole number >= 0 (0: automatic), got '-1'"
+        in capsys.readouterr().err
+    )
+
+
+def test_params_option_reads_a_users_folder(capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv(PARAMS_ENV, raising=False)  # main sets it for worker processes; restored
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "_defaults.yaml").write_text("inherit: smoke\nprofile: mine\nseeds: [7]\n")
+    (tmp_path / "mine" / "math.yaml").write_text("task: math\n")
+    out_dir = f"output_dir={tmp_path / 'runs'}"
+    assert main(["plan", "--params", str(tmp_path), "--profile", "mine", "--set", out_dir]) == 0
+    out = capsys.readouterr().out
+    assert f"{tmp_path.name}/mine/math.yaml" in out and "math-dpo_sft-B40-f0p5-s7" in out
+    assert os.environ[PARAMS_ENV] == str(tmp_path.resolve())
+    assert main(["plan", "--params", str(tmp_path / "nope")]) == 2
+    assert "no such params folder" in capsys.readouterr().err
 
 
 def test_paper_dry_run_needs_no_network():
@@ -43,6 +77,9 @@ def test_paper_dry_run_needs_no_network():
 
 def test_run_all_rejects_bad_arguments_before_any_work():
     for args, needle in ((["--workers", "two"], "--workers takes a whole number"),
+                         (["--workers"], "--workers needs a value"),
+                         (["--workers", "--dry-run"], "--workers needs a value"),
+                         (["--params", "/no/such/folder"], "--params: no folder"),
                          (["--profile", "nosuch"], "no params/nosuch/"),
                          (["--colour"], "unknown argument")):  # fmt: skip
         r = subprocess.run(
@@ -58,3 +95,15 @@ def test_toy_large_plan_inherits_the_toy_world():
         capture_output=True, text=True, timeout=120, env=env, check=True,
     ).stdout  # fmt: skip
     assert "63 cells" in out and "helpful-dpo_sft-B1000-f0p75-s2" in out
+
+
+def test_run_all_params_option_takes_a_folder_relative_to_the_caller(tmp_path):
+    (tmp_path / "mine" / "mine").mkdir(parents=True)
+    (tmp_path / "mine" / "mine" / "_defaults.yaml").write_text("inherit: smoke\nprofile: mine\n")
+    (tmp_path / "mine" / "mine" / "math.yaml").write_text("task: math\nseeds: [9]\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env.pop(PARAMS_ENV, None)
+    args = ["--params", "mine", "--profile", "mine", "--tasks", "math", "--dry-run"]
+    out = subprocess.run([str(ROOT / "run_all.sh"), *args], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120, check=True).stdout  # fmt: skip
+    assert "mine/mine/math.yaml" in out and "math-dpo_sft-B40-f0p5-s9" in out

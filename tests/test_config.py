@@ -8,11 +8,13 @@ import yaml
 
 from budgetsplit.config import (
     PARAMS_DIR,
+    PARAMS_ENV,
     ConfigError,
     Params,
     load_params,
     load_world,
     to_dict,
+    use_params_dir,
     world_path,
 )
 
@@ -75,6 +77,29 @@ def test_a_profile_inherits_another_profiles_defaults_and_world(tmp_path):
         load_params(write(folder, {"task": "math"}, "math.yaml"))
 
 
+def test_a_users_params_folder_builds_on_a_shipped_profile(tmp_path, monkeypatch):
+    monkeypatch.delenv(PARAMS_ENV, raising=False)  # restored after the test
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    write(mine, {"inherit": "smoke", "profile": "mine", "seeds": [3]}, "_defaults.yaml")
+    write(mine, {"task": "math"}, "math.yaml")
+    with pytest.raises(ConfigError, match="no such params file"):
+        load_params("mine", "math")  # not among the shipped profiles
+    assert use_params_dir(tmp_path) == tmp_path.resolve()
+    p, smoke = load_params("mine", "math"), load_params("smoke", "math")
+    assert p.profile == "mine" and p.seeds == (3,) and (p.sft, p.pft) == (smoke.sft, smoke.pft)
+    assert world_path("mine") == PARAMS_DIR / "smoke" / "world.yaml"
+    with pytest.raises(ConfigError, match=r"key '--params' = '.*nope'.*no such params folder"):
+        use_params_dir(tmp_path / "nope")
+    # A user's "smoke" shadows the shipped one and may build on it.
+    (tmp_path / "smoke").mkdir()
+    write(tmp_path / "smoke", {"inherit": "smoke", "seeds": [5]}, "_defaults.yaml")
+    write(tmp_path / "smoke", {"task": "math"}, "math.yaml")
+    mine = load_params("smoke", "math")
+    assert mine.seeds == (5,) and mine.profile == "smoke" and mine.sft == smoke.sft
+    assert world_path("smoke") == PARAMS_DIR / "smoke" / "world.yaml"
+
+
 def test_recipe_by_profile_and_task():
     p = load_params("smoke", "math")
     assert p.task == "math" and p.profile == "smoke"
@@ -87,6 +112,13 @@ BAD = [
     ({"task": "math", "pft": {"beta": "high"}}, "pft.beta", "expected a number"),
     ({"task": "math", "pft": {"learning_rate": "1e-5"}}, "pft.learning_rate", "expected a number"),
     ({"task": "math", "seeds": [True]}, "seeds", "expected an integer"),
+    ({"task": "math", "seeds": [0, -1]}, "seeds", "a seed must be >= 0"),
+    ({"task": "math", "budget": {"budgets": [float("nan")]}}, "budget.budgets", "finite number"),
+    ({"task": "math", "budget": {"budgets": [float("inf")]}}, "budget.budgets", "finite number"),
+    ({"task": "math", "sft": {"learning_rate": float("nan")}}, "sft.learning_rate", "finite"),
+    ({"task": "math", "pft": {"learning_rate": float("inf")}}, "pft.learning_rate", "finite"),
+    ({"task": "math", "pft": {"sft_weight": -0.5}}, "pft.sft_weight", "must be >= 0"),
+    ({"task": "math", "pft": {"undesirable_weight": -1}}, "pft.undesirable_weight", ">= 0"),
     ({"task": "math", "budget": {"sft_fractions": [0.5, 1.5]}}, "budget.sft_fractions", "[0, 1]"),
     ({"task": "math", "budget": {"sft_fractions": [-0.1]}}, "budget.sft_fractions", "[0, 1]"),
     ({"task": "math", "budget": {"budgets": [100, 0]}}, "budget.budgets", "> 0"),

@@ -6,8 +6,9 @@ import pytest
 import torch
 from tiny import tiny_llama_folder
 
-from budgetsplit.config import EvalConfig, LoraConfig, ModelConfig, StageConfig
+from budgetsplit.config import ConfigError, EvalConfig, LoraConfig, ModelConfig, StageConfig
 from budgetsplit.evaluate import (
+    eval_rows,
     evaluate_model,
     generate,
     logprob_sample,
@@ -119,3 +120,11 @@ def test_trainer_diagnostics_average_the_last_steps():
     assert d["final_reward_margins"] == pytest.approx(18.5)  # last 10%: steps 18 and 19
     assert d["final_reward_accuracies"] == 0.5 and d["first_reward_margins"] == 0.0
     assert trainer_diagnostics([]) == {"n_logged_steps": 0.0}
+
+
+def test_eval_rows_refuse_more_examples_than_the_split_holds(task):
+    n = len(task.eval_split("val"))
+    assert len(eval_rows(task, EvalConfig(split="val", n_examples=n))) == n
+    assert len(eval_rows(task, EvalConfig(split="val", n_examples=None))) == n
+    with pytest.raises(ConfigError, match=rf"'eval.n_examples' = {n + 1}: above .* \({n} rows\)"):
+        eval_rows(task, EvalConfig(split="val", n_examples=n + 1))

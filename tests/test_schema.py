@@ -41,6 +41,8 @@ def test_builds_nested_frozen_dataclasses_with_tuples():
         ({"name": "x", "sizes": 4}, "sizes", "expected a list"),
         ({"name": "x", "sizes": [True]}, "sizes", "expected an integer"),  # a bool is no int
         ({"name": "x", "inner": {"rate": "fast"}}, "inner.rate", "expected a number"),
+        ({"name": "x", "inner": {"rate": float("nan")}}, "inner.rate", "expected a finite number"),
+        ({"name": "x", "inner": {"rate": float("-inf")}}, "inner.rate", "expected a finite number"),
         ({"name": "x", "inner": {"kind": "c"}}, "inner.kind", "must be one of: a, b"),
         ({"name": "x", "inner": 5}, "inner", "expected a mapping of Inner settings"),
         ({"name": "x", "limit": 1.5}, "limit", "expected an integer"),

@@ -83,7 +83,7 @@ class Step:
 def task_methods(profile: str, task: str) -> tuple[str, ...]:
     """The PFT methods any recipe of `task` in the profile's folder runs (math.yaml, math_costs.yaml)."""
     found: set[str] = set()
-    for path in sorted((config.PARAMS_DIR / profile).glob("*.yaml")):
+    for path in sorted(config.profile_dir(profile).glob("*.yaml")):
         if path.name not in ("_defaults.yaml", "world.yaml"):
             p = load_params(path, calibrated=False)
             found |= set(p.methods) if p.task == task else set()

@@ -5,6 +5,8 @@
     budgetsplit table --profile toy                       rebuild runs/<profile>/results.*
 
 `--set key=value` overrides any params key (values are read as YAML: 0.5, [1, 2], true).
+`--params DIR` reads profiles from DIR (a folder of <profile>/<task>.yaml) instead of the shipped
+params; worker processes inherit it (config.use_params_dir).
 """
 
 from __future__ import annotations
@@ -15,14 +17,25 @@ from pathlib import Path
 
 import yaml
 
-from budgetsplit.config import PARAMS_DIR, TASKS, ConfigError, Params, load_params
+from budgetsplit.cluster import check_address
+from budgetsplit.config import (
+    PARAMS_DIR,
+    TASKS,
+    ConfigError,
+    Params,
+    load_params,
+    params_dir,
+    profile_dir,
+    profiles,
+    use_params_dir,
+)
 
 
 def recipes(profile: str, tasks: list[str] | None) -> list[Path]:
     """The recipe files of a profile: one per task, plus extra recipes (e.g. math_costs.yaml)."""
-    folder = PARAMS_DIR / profile if not Path(profile).is_dir() else Path(profile)
+    folder = profile_dir(profile) if not Path(profile).is_dir() else Path(profile)
     if not folder.is_dir():
-        known = ", ".join(sorted(p.name for p in PARAMS_DIR.iterdir() if p.is_dir()))
+        known = ", ".join(profiles())
         raise ConfigError(str(folder), "profile", profile, f"no such profile; known: {known}")
     names = tasks or [t for t in TASKS if (folder / f"{t}.yaml").is_file()]
     return [folder / f"{n}.yaml" for n in names]
@@ -33,9 +46,22 @@ def _overrides(pairs: list[str]) -> dict:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise SystemExit(f"--set expects key=value, got {pair!r}")
-        out[key.strip()] = yaml.safe_load(value)
+            raise ConfigError("--set", pair, None, "expected key=value")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            problem = " ".join(str(e).split())  # YAML's multi-line message on one line
+            raise ConfigError("--set", key.strip(), value, f"not valid YAML: {problem}") from None
     return out
+
+
+def _count(text: str) -> int:
+    """argparse type of --workers: a whole number >= 0."""
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number >= 0 (0: automatic), got {text!r}"
+        )
+    return int(text)
 
 
 def describe(params: Params) -> str:
@@ -53,14 +79,19 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--profile", default="toy")
         p.add_argument("--task", action="append", help="task or recipe name (repeatable)")
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+        p.add_argument("--params", metavar="DIR", help="folder of profiles (default: shipped)")
         if name == "grid":
             p.add_argument("--executor", choices=("local", "ray"), default="local")
             p.add_argument("--address", default=None, help="Ray cluster address (default: local)")
-            p.add_argument("--workers", type=int, default=0,
+            p.add_argument("--workers", type=_count, default=0,
                            help="local executor: cells at once (default 0: one per CPU core, 1 on a GPU)")  # fmt: skip
     args = ap.parse_args(argv)
-    overrides = _overrides(args.set)
     try:
+        if args.params:
+            use_params_dir(args.params)
+        overrides = _overrides(args.set)
+        if getattr(args, "executor", None) == "ray":
+            check_address(args.address)  # before any planning: a dead address fails in seconds
         paths = recipes(args.profile, args.task)
         all_params = [load_params(p, overrides=overrides) for p in paths]
     except ConfigError as e:
@@ -80,9 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     for path, params in zip(paths, all_params, strict=True):
         if args.command == "plan":
             p = grid.plan(params)
-            print(
-                f"{path.relative_to(PARAMS_DIR.parent) if path.is_relative_to(PARAMS_DIR.parent) else path}"
-            )
+            homes = [h.parent for h in (params_dir(), PARAMS_DIR) if path.is_relative_to(h.parent)]
+            print(path.relative_to(homes[0]) if homes else path)
             print(f"  {describe(params)}")
             print(f"  {p}")
             for cell in p.cells:

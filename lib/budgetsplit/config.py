@@ -7,8 +7,16 @@ once per profile in `params/<profile>/world.yaml` (or the inherited profile's) a
 `WorldConfig`. Between the defaults and the recipe sits the calibration written by
 `budgetsplit calibrate`, `params/<profile>/calibration/<task>.yaml` (the nearest profile's in the
 inheritance chain): defaults -> calibration -> recipe -> overrides. PFT settings calibrated per
-method and starting regime live in `pft.tuned`; a cell reads its own through `pft_settings`. Loading rejects unknown keys, wrong types and out-of-range values with one
-`ConfigError` naming the file, the dotted key and the value.
+method and starting regime live in `pft.tuned`; a cell reads its own through `pft_settings`.
+Loading rejects unknown keys, wrong types and out-of-range values with one `ConfigError` naming the
+file, the dotted key and the value (non-finite floats included: schema.py).
+
+Where `params/` is: the repository's top-level `params/`, which the package reaches through the
+committed symlink `lib/budgetsplit/params` (one copy in git); a wheel (and Colab's `pip install
+git+...`) ships the files behind it as package data, found through importlib.resources.
+`$BUDGETSPLIT_PARAMS` (set by `--params DIR` of the CLI and run_all.sh, inherited by worker
+processes and notebooks) points at a user's own folder of profiles, which adds to the shipped ones
+(and wins on a name both have); a profile there may `inherit:` a shipped one, even of its name.
 
     from budgetsplit.config import load_params
     p = load_params("toy", "math", overrides={"pft.beta": 0.5, "seeds": [0, 1]})
@@ -16,7 +24,9 @@ method and starting regime live in `pft.tuned`; a cell reads its own through `pf
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, fields
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,8 +35,16 @@ from budgetsplit.schema import ConfigError, build, merge, nest, read_yaml
 from budgetsplit.schema import replace as replace  # re-exported: config's public API
 from budgetsplit.schema import to_dict as to_dict
 
-ROOT = Path(__file__).resolve().parents[2]
-PARAMS_DIR = ROOT / "params"
+# The source checkout this package runs from (tests and benchmarks find scripts through it);
+# None in an installed copy, where two folders up is site-packages' parent, not a project.
+_checkout = Path(__file__).resolve().parents[2]
+ROOT: Path | None = _checkout if (_checkout / "pyproject.toml").is_file() else None
+# The params shipped with the package: ./params through the symlink in a checkout, files in a
+# wheel; a checkout made without symlinks (git's default on Windows) has a text file there instead.
+PARAMS_DIR = Path(str(resources.files("budgetsplit") / "params"))
+if not PARAMS_DIR.is_dir() and ROOT is not None:
+    PARAMS_DIR = ROOT / "params"
+PARAMS_ENV = "BUDGETSPLIT_PARAMS"
 METHODS = ("dpo", "ipo", "dpo_sft", "kto")
 # Where PFT starts: the base model (n_sft = 0) or the SFT model; calibrated separately (pft.tuned).
 REGIMES = ("from_base", "after_sft")
@@ -189,6 +207,9 @@ def _check_ranges(p: Params, src: str) -> None:
         bad("budget.sft_fractions", b.sft_fractions, "empty grid: give at least one fraction")
     if not p.seeds:
         bad("seeds", p.seeds, "empty grid: give at least one seed")
+    for s in p.seeds:
+        if s < 0:  # numpy and torch refuse negative seeds, deep inside a cell
+            bad("seeds", s, "a seed must be >= 0")
     for x in b.budgets:
         if x <= 0:
             bad("budget.budgets", x, "a budget must be > 0")
@@ -232,6 +253,9 @@ def _check_ranges(p: Params, src: str) -> None:
             for k in ("learning_rate", "beta", "sft_weight"):
                 if getattr(pft, k) <= 0:
                     bad(f"{key}.{k}", getattr(pft, k), "must be > 0")
+    for key in ("sft_weight", "desirable_weight", "undesirable_weight"):
+        if getattr(p.pft, key) < 0:  # a negative weight turns a loss term into one to maximise
+            bad(f"pft.{key}", getattr(p.pft, key), "must be >= 0")
     e = p.eval
     if e.temperature < 0:
         bad("eval.temperature", e.temperature, "must be >= 0 (0 means greedy)")
@@ -264,8 +288,34 @@ def _check_world(w: WorldConfig, src: str) -> None:
             )
 
 
+def params_dir() -> Path:
+    """The folder of profiles in use: `$BUDGETSPLIT_PARAMS` if set, else the shipped `PARAMS_DIR`."""
+    return Path(os.environ[PARAMS_ENV]) if os.environ.get(PARAMS_ENV) else PARAMS_DIR
+
+
+def use_params_dir(folder: str | Path) -> Path:
+    """Read profiles from `folder` in this process and in the processes it starts (`--params`)."""
+    path = Path(folder).expanduser().resolve()
+    if not path.is_dir():
+        raise ConfigError(str(path), "--params", str(folder), "no such params folder")
+    os.environ[PARAMS_ENV] = str(path)
+    return path
+
+
+def profile_dir(profile: str) -> Path:
+    """`<params_dir()>/<profile>`, else the shipped profile of that name (a user's folder adds to them)."""
+    mine = params_dir() / profile
+    return mine if mine.is_dir() or not (PARAMS_DIR / profile).is_dir() else PARAMS_DIR / profile
+
+
+def profiles() -> list[str]:
+    """The profile names `profile_dir` finds."""
+    homes = {params_dir(), PARAMS_DIR}
+    return sorted({p.name for h in homes if h.is_dir() for p in h.iterdir() if p.is_dir()})
+
+
 def recipe_path(profile: str, task: str) -> Path:
-    return PARAMS_DIR / profile / f"{task}.yaml"
+    return profile_dir(profile) / f"{task}.yaml"
 
 
 def load_params(
@@ -292,7 +342,7 @@ def load_params(
 
 
 def calibration_path(profile: str, task: str) -> Path:
-    return PARAMS_DIR / profile / "calibration" / f"{task}.yaml"
+    return profile_dir(profile) / "calibration" / f"{task}.yaml"
 
 
 def _calibration(folder: Path, task: str | None) -> dict:
@@ -321,16 +371,24 @@ def _profile_chain(folder: Path) -> list[Path]:
         parent = read_yaml(defaults).get("inherit")
         if parent is None:
             break
-        if not isinstance(parent, str) or not (PARAMS_DIR / parent / "_defaults.yaml").is_file():
+        # A sibling profile first, else a shipped one: a user's folder may build on "toy" (its own
+        # "toy" too, which then inherits the shipped "toy").
+        homes = (chain[-1].parent, PARAMS_DIR)
+        ok = isinstance(parent, str)
+        found = [h / parent for h in homes if ok and (h / parent / "_defaults.yaml").is_file()]
+        if not found:
+            where = " or ".join(dict.fromkeys(str(h) for h in homes))
             raise ConfigError(
                 str(defaults),
                 "inherit",
                 parent,
-                f"names no profile with a _defaults.yaml in {PARAMS_DIR}",
+                f"names no profile with a _defaults.yaml in {where}",
             )
-        if (PARAMS_DIR / parent).resolve() in {f.resolve() for f in chain}:
+        seen = {f.resolve() for f in chain}
+        fresh = [f for f in found if f.resolve() not in seen]
+        if not fresh:
             raise ConfigError(str(defaults), "inherit", parent, "profiles inherit in a cycle")
-        chain.append(PARAMS_DIR / parent)
+        chain.append(fresh[0])
     return chain
 
 
@@ -347,7 +405,7 @@ def _profile_defaults(folder: Path) -> dict:
 
 def world_path(profile: str) -> Path:
     """`params/<profile>/world.yaml`, or that of the nearest profile it inherits from."""
-    worlds = [f / "world.yaml" for f in _profile_chain(PARAMS_DIR / profile)]
+    worlds = [f / "world.yaml" for f in _profile_chain(profile_dir(profile))]
     return next((w for w in worlds if w.is_file()), worlds[0])
 
 

@@ -24,7 +24,8 @@ import torch
 from tqdm.auto import tqdm
 from trl.data_utils import common_prefix_length
 
-from budgetsplit.config import EvalConfig
+from budgetsplit.config import ConfigError, EvalConfig
+from budgetsplit.threads import refresh_cpu_threads
 
 # The preference pairs scored by `response_logprobs`: a fixed, evenly spaced sample of the pool.
 N_LOGPROB_PAIRS = 200
@@ -70,6 +71,7 @@ def generate(
     model.eval()
     bar = tqdm(total=len(prompts), desc=desc, unit="ex", leave=False)
     for start in range(0, len(order), cfg.batch_size):
+        refresh_cpu_threads()  # this process's share of the cores (threads.py)
         idx = order[start : start + cfg.batch_size]
         width = max(len(prompts[i]) for i in idx)
         # Left padding: every row's last prompt token sits at the same position, where generation starts.
@@ -91,13 +93,22 @@ def generate(
     return texts, lengths, stopped
 
 
-def evaluate_model(model, tok, task, cfg: EvalConfig, seed: int = 0, n_keep: int = 5) -> dict:
-    """Score `model` on `task`'s eval split (its first `cfg.n_examples` rows); keeps a few completions."""
+def eval_rows(task, cfg: EvalConfig) -> list[dict]:
+    """The rows scored: the first `cfg.n_examples` of the eval split, which must hold that many."""
     rows = task.eval_split(cfg.split)
-    if cfg.n_examples is not None:
-        rows = rows[: cfg.n_examples]
     if not rows:
         raise ValueError(f"task {task.name!r}: eval split {cfg.split!r} is empty")
+    if cfg.n_examples is not None and cfg.n_examples > len(rows):
+        raise ConfigError(
+            "params", "eval.n_examples", cfg.n_examples,
+            f"above the size of task {task.name!r}'s {cfg.split} split ({len(rows)} rows)",
+        )  # fmt: skip
+    return rows[: cfg.n_examples]
+
+
+def evaluate_model(model, tok, task, cfg: EvalConfig, seed: int = 0, n_keep: int = 5) -> dict:
+    """Score `model` on `task`'s eval split (its first `cfg.n_examples` rows); keeps a few completions."""
+    rows = eval_rows(task, cfg)
     conversations = [task.prompt_messages(r["prompt"]) for r in rows]
     texts, lengths, stopped = generate(
         model, tok, conversations, cfg, seed, desc=f"eval {task.name}"

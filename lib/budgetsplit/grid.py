@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 
 from budgetsplit.budget import split_budget
 from budgetsplit.cell import Cell, cell_costs, run_cell
+from budgetsplit.cluster import connect
 from budgetsplit.config import Params
 from budgetsplit.models import resolve_device, usable_cores
 from budgetsplit.records import find_same_work, record_path, stored_settings, work_key
@@ -254,7 +255,7 @@ def _run_ray(
 
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        connect(address, include_dashboard=False, log_to_driver=False)  # fails fast if dead
     cpus = params.cpu_threads or 1
     # A cell uses the CPUs Ray reserves for it, no more: unset, torch would take every core of the
     # node for each of the cells Ray runs there at once.

@@ -14,12 +14,15 @@ dtype "auto" means bfloat16 weights only where the hardware runs bf16 *and* the 
 through LoRA adapters (which PEFT keeps in float32); full finetuning keeps float32 master weights
 and trains under bf16 autocast instead, because a bf16 weight cannot absorb an update of 5e-6 of
 its size (bf16 resolves about 4e-3), so pure-bf16 DPO at the paper's learning rate would not move.
+
+CPU threads (`set_cpu_threads`, from threads.py, whose docstring gives the policy): a process takes
+its share of the cores, `usable_cores() // n` for n budgetsplit processes computing at once,
+capped by `cpu_threads`; `$BUDGETSPLIT_THREADS` fixes the count.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,30 +32,14 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from budgetsplit.chat import ensure_chat_template
 from budgetsplit.config import ConfigError, ModelConfig
 
+# The thread policy lives in threads.py; cell.py and grid.py import these two from here.
+from budgetsplit.threads import set_cpu_threads as set_cpu_threads
+from budgetsplit.threads import usable_cores as usable_cores
+
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 # Files hashed in full up to this size; bigger weight files are fingerprinted by size, head and tail.
 _FULL_HASH_LIMIT = 64 << 20
 _EDGE = 1 << 20
-
-
-def usable_cores() -> int:
-    """The CPU cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def set_cpu_threads(n: int | None = None) -> int:
-    """Use `n` intra-op threads (None: the cores this process may run on); returns the number set."""
-    if n is None:
-        n = usable_cores()
-    if n <= 0:
-        raise ValueError(f"cpu_threads must be > 0, got {n}")
-    torch.set_num_threads(n)
-    try:
-        # Inter-op threads can only be set before the first parallel op; later calls keep the old pool.
-        torch.set_num_interop_threads(min(n, 2))
-    except RuntimeError:
-        pass
-    return n
 
 
 def resolve_device(device: str = "auto") -> str:

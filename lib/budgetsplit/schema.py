@@ -1,6 +1,7 @@
 """The builder behind `budgetsplit.config`: YAML mappings into frozen dataclasses, checked against
-their type annotations. Unknown keys, wrong types and missing keys raise one `ConfigError` naming the
-file, the dotted key and the value; lists become tuples and nested mappings nested dataclasses.
+their type annotations. Unknown keys, wrong types, non-finite floats (NaN, inf) and missing keys raise
+one `ConfigError` naming the file, the dotted key and the value; lists become tuples and nested
+mappings nested dataclasses.
 
     from budgetsplit.schema import build, merge, nest, read_yaml
     cfg = build(SomeFrozenDataclass, merge(read_yaml(path), nest({"a.b": 1})), str(path))
@@ -9,6 +10,7 @@ file, the dotted key and the value; lists become tuples and nested mappings nest
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -67,6 +69,9 @@ def coerce(tp: Any, value: Any, src: str, key: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(src, key, value, "expected a number")
+        # No setting means anything at NaN or infinity (YAML's .nan, .inf): refused here, for all.
+        if not math.isfinite(value):
+            raise ConfigError(src, key, value, "expected a finite number")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):

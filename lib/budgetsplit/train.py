@@ -50,6 +50,7 @@ from transformers.utils.notebook import NotebookProgressCallback
 from budgetsplit.config import ConfigError, LoraConfig, PFTConfig, StageConfig
 from budgetsplit.lmhead import logits_bytes, use_dense_lm_head
 from budgetsplit.models import bf16_supported, n_parameters
+from budgetsplit.threads import cpu_share_callback
 
 LOSS_TYPES = {"dpo": ["sigmoid"], "ipo": ["ipo"], "dpo_sft": ["sigmoid", "sft"]}
 # Below this size activations are cheap and recomputing them (gradient checkpointing) only costs time.
@@ -169,6 +170,7 @@ def _finish(trainer, lora: LoraConfig, t0: float, desc: str) -> StageOutcome:
         trainer.remove_callback(cb)
     trainer.add_callback(_StepBar(desc))
     _warmup_from_step_one(trainer)
+    trainer.add_callback(cpu_share_callback())  # re-reads this process's share of the cores
     # Trainer.train() opens with a full gc.collect() (accelerate's free_memory), ~0.2 s per stage
     # walking every object the process holds; frozen, they are skipped, and released after.
     # On a CPU, values that decay below float32's normal range (likely optimizer state of rows that

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from budgetsplit.config import PARAMS_DIR, ConfigError
+from budgetsplit.config import ConfigError, profile_dir, profiles
 from budgetsplit.tasks import is_toy
 
 
@@ -17,8 +17,9 @@ def main(argv: list[str] | None = None) -> int:
         "profile"
     )
     args = ap.parse_args(argv)
-    if not (PARAMS_DIR / args.profile).is_dir():
-        print(f"budgetsplit.tasks: no profile {args.profile!r} in {PARAMS_DIR}", file=sys.stderr)
+    if not profile_dir(args.profile).is_dir():
+        known = ", ".join(profiles())
+        print(f"budgetsplit.tasks: no profile {args.profile!r}; known: {known}", file=sys.stderr)
         return 2
     try:
         return 0 if is_toy(args.profile) else 1

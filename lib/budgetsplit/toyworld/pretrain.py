@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 
 from budgetsplit.config import WorldConfig, to_dict
 from budgetsplit.registry import TASKS, corpus_source
+from budgetsplit.threads import refresh_cpu_threads, set_cpu_threads
 from budgetsplit.toyworld.tokenizer import EOT, SPECIAL_TOKENS, train_tokenizer
 
 # Bump when the corpus assembly, the tokenizer or the training loop changes what gets built.
@@ -172,7 +173,9 @@ def pretrain(
     perm, pos, losses = torch.randperm(len(train), generator=order), 0, []
     bar = tqdm(range(p.steps), desc="pretrain", disable=not progress, dynamic_ncols=True)
     t_train = time.time()
+    set_cpu_threads()  # this process's share of the cores (threads.py), re-read during the loop
     for step in bar:
+        refresh_cpu_threads()
         if pos + p.batch_size > len(perm):  # next epoch, new seeded order
             perm, pos = torch.randperm(len(train), generator=order), 0
         batch = train[perm[pos : pos + p.batch_size]]

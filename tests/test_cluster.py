@@ -1,0 +1,49 @@
+"""Ray connection: a dead address is one clear error within seconds, not minutes of retries."""
+
+import socket
+import time
+
+import pytest
+
+from budgetsplit import grid
+from budgetsplit.cli import main
+from budgetsplit.cluster import check_address, parse_address
+from budgetsplit.config import ConfigError, load_params
+
+
+@pytest.mark.parametrize("address, want", [
+    (None, None), ("auto", None), ("local", None),
+    ("10.0.0.5:6379", ("10.0.0.5", 6379)), ("ray://head:10001", ("head", 10001)),
+    ("[::1]:6379", ("::1", 6379)),
+])  # fmt: skip
+def test_parse_address(address, want):
+    assert parse_address(address) == want
+
+
+@pytest.mark.parametrize("address", ["head", "head:", ":6379", "head:port", "head:70000"])
+def test_malformed_address_is_named(address):
+    with pytest.raises(ConfigError, match=rf"key 'address' = '{address}': expected HOST:PORT"):
+        parse_address(address)
+
+
+def test_an_address_that_listens_passes_and_one_that_does_not_fails():
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        check_address(f"127.0.0.1:{port}")
+    # The server is closed: nothing listens on that port any more.
+    with pytest.raises(ConfigError, match=rf"'127.0.0.1:{port}': no Ray cluster answers there"):
+        check_address(f"127.0.0.1:{port}")
+
+
+def test_ray_executor_on_a_dead_address_fails_fast(tmp_path, capsys):
+    params = load_params("smoke", "math", overrides={"output_dir": str(tmp_path)})
+    t0 = time.monotonic()
+    with pytest.raises(ConfigError, match="no Ray cluster answers there"):
+        grid.run_grid(params, executor="ray", address="127.0.0.1:1", progress=False)
+    args = ["grid", "--profile", "smoke", "--task", "math", "--executor", "ray",
+            "--address", "127.0.0.1:1", "--set", f"output_dir={tmp_path}"]  # fmt: skip
+    assert main(args) == 2
+    assert time.monotonic() - t0 < 60  # Ray's own retries took over 90 s
+    err = capsys.readouterr().err
+    assert err.startswith("error: --address: key 'address' = '127.0.0.1:1': no Ray cluster")
+    assert not list(tmp_path.iterdir())  # nothing was trained or written
