@@ -16,10 +16,13 @@ def score_table(
     task: str = "math",
     seed: int = 0,
     exact: bool = False,
+    nested: bool = True,
 ) -> pd.DataFrame:
     """A per-row score table as the records give it. `cells` maps (method, budget, fraction) or
     (method, budget, fraction, cost_ratio) to an accuracy p: each row of each seed scores 1 with
-    probability p (or, with `exact`, exactly round(p * n_rows) rows score 1, the same on every seed).
+    probability p. With `exact`, exactly round(p * n_rows) rows score 1, the same on every seed:
+    the first ones (`nested`: a better cell gets right what a worse one did) or rows drawn at
+    random per cell (cells agree only by chance, as independent models would).
     Method "sft" marks SFT-only cells, "base" the base-model row (budget 0)."""
     rng = np.random.default_rng(seed)
     frames = []
@@ -28,9 +31,10 @@ def score_table(
         r = ratio if ratio is not None else 1
         n_sft = int(frac * budget / r)
         n_pref = int((1 - frac) * budget)
+        order = np.arange(n_rows) if nested else rng.permutation(n_rows)
         for s in seeds:
             if exact:
-                y = (np.arange(n_rows) < round(p * n_rows)).astype(float)
+                y = (order < round(p * n_rows)).astype(float)
             else:
                 y = (rng.random(n_rows) < p).astype(float)
             frames.append(pd.DataFrame({
