@@ -97,7 +97,9 @@ def test_all_zero_cell_has_a_zero_interval_and_one_seed_works():
 
 
 def test_hundreds_of_cells_at_once():
-    cells = {("dpo", b, f): 0.1 + f / 3 for b in range(100, 4100, 100) for f in (0, .1, .25, .5, 1)}
+    cells = {
+        ("dpo", b, f): 0.1 + f / 3 for b in range(100, 4100, 100) for f in (0, 0.1, 0.25, 0.5, 1)
+    }
     boot = stats.bootstrap_cells(score_table(cells, seeds=(0, 1, 2), n_rows=500))
     assert len(boot.cells) == 200 and boot.draws.shape == (200, 2000)
     assert (boot.cells["low"] <= boot.cells["mean"]).all()

@@ -123,11 +123,7 @@ def _block(block: pd.DataFrame, n_resamples: int, rng: np.random.Generator):
         for i, (m, cell) in enumerate(zip(mats, cells, strict=True)):
             per_seed = m @ w_rows.T  # seeds x draws: each seed's mean over the drawn rows
             s = sample_of.get(cell["seed_set"])
-            w_seeds = (
-                _weights(idx[s], m.shape[0])
-                if s is not None
-                else np.full((n_draws, 1), 1.0)
-            )
+            w_seeds = _weights(idx[s], m.shape[0]) if s is not None else np.full((n_draws, 1), 1.0)
             out[i] = np.einsum("sd,ds->d", per_seed, w_seeds)
         return out
 
@@ -158,7 +154,7 @@ def bootstrap_cells(
     scores = _one_metric(scores, metric)
     rng = np.random.default_rng(seed)
     frames, draws = [], []
-    for b, ((task, digest), block) in enumerate(scores.groupby(["task", "ids_digest"])):
+    for b, ((_, digest), block) in enumerate(scores.groupby(["task", "ids_digest"])):
         cells, d = _block(block, n_resamples, rng)
         frames.append(cells.assign(block=b, ids_digest=digest))
         draws.append(d if d.shape[1] == n_resamples else np.repeat(d, n_resamples, axis=1))
