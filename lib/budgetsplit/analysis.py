@@ -19,9 +19,10 @@ The rules (docs/statistics.md states them with their reasons):
   row (method "base", budget 0) lies wholly above 0; with no base row, when it scored anything but
   0. A group none of whose fractions is above the floor has no best (`no_best`), and an empty set.
 * Equal performance (per task and method, example budgets): the reference is the largest budget's
-  worst fraction that is above the floor; the match is the smallest budget whose leader is not
-  significantly worse than the reference (interval of leader minus reference reaches 0) and is
-  above the floor itself.
+  worst fraction that is above the floor and poorly allocated (outside the best set: when every
+  split is within noise of the best, allocation did not matter and there is no reference); the
+  match is the smallest budget whose leader is not significantly worse than the reference
+  (interval of leader minus reference reaches 0) and is above the floor itself.
 """
 
 from __future__ import annotations
@@ -131,13 +132,14 @@ def summary(best: pd.DataFrame) -> pd.DataFrame:
 
 
 def equal_performance(best: pd.DataFrame, boot: Bootstrap) -> pd.DataFrame:
-    """Per (task, method), example budgets: the largest budget's worst fraction above the floor,
-    and the smallest budget whose leader is not significantly worse (rule in the docstring)."""
+    """Per (task, method), example budgets: the largest budget's worst fraction above the floor and
+    outside the best set, and the smallest budget whose leader is not significantly worse (rule in
+    the module docstring)."""
     rows = []
     d = best[best["cost_ratio"].isna()]
     for (task, method), t in d.groupby(["task", "method"], sort=True):
         big = t["budget"].max()
-        ref = t[(t["budget"] == big) & t["above_floor"]]
+        ref = t[(t["budget"] == big) & t["above_floor"] & ~t["in_best_set"]]
         row = {"task": task, "method": method, "large_budget": big, "poor_fraction": None,
                "poor_score": None, "matching_budget": None, "matching_fraction": None,
                "matching_score": None, "diff": None, "diff_low": None, "diff_high": None,

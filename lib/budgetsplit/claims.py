@@ -102,8 +102,9 @@ def claim_sft_only(best: pd.DataFrame, low: float = LOW_BUDGET) -> Claim:
         if not _has(g, 1.0) or len(g) < 2:
             continue
         s = g["best_set"].iloc[0]
-        tied = len(s) == len(g)
-        out.append(_status(g, None if not s or tied else 1.0 in s, f"SFT only {_cell(g, 1.0)}"))
+        # holds: SFT only alone in the set; fails: outside it; tied with other splits: undecided
+        holds = False if s and 1.0 not in s else True if s == (1.0,) else None
+        out.append(_status(g, holds, f"SFT only {_cell(g, 1.0)}"))
     return _verdict(1, out, f"no example budget <= {low:g} with SFT-only and mixed cells")
 
 
