@@ -57,6 +57,11 @@ def test_a_clear_counterexample_refutes_claim_1():
     assert any("B=300: fails" in line for line in c.evidence)
 
 
+def test_claim_6_fails_where_only_sft_only_is_best():
+    c = claims.evaluate(world(costs={0.1: 0.05, 0.5: 0.1, 1.0: 0.3}))[5]
+    assert c.verdict == "not reproduced" and "holds in 0 of 2" in c.why
+
+
 def test_budgets_up_to_1000_cannot_test_claim_2():
     grid = {b: PAPER_WORLD[b] for b in (100, 300, 1000)}
     c = claims.evaluate(world(grid))[1]

@@ -33,7 +33,7 @@ PAPER = {
     3: "Cold start: PFT on the base model is poor on math",
     4: "Less than 10% of the budget on SFT first fixes the cold start",
     5: "Well-allocated small budgets match poorly allocated budgets 2-5x larger",
-    6: "Under varied annotation costs, some SFT before PFT is still best",
+    6: "Under varied annotation costs, part of the budget on SFT before PFT is still best",
 }
 
 
@@ -210,14 +210,16 @@ def claim_equal_performance(best: pd.DataFrame, boot: stats.Bootstrap) -> Claim:
 
 
 def claim_costs(best: pd.DataFrame) -> Claim:
+    # "part of the budget on SFT before PFT": a fraction strictly between 0 and 1
     out = []
     for g in _groups(best, best["cost_ratio"].notna()):
-        if not _has(g, 0.0) or len(g) < 2:
+        mixes = [f for f in g["sft_fraction"] if 0 < f < 1]
+        if not mixes or len(g) < 2:
             continue
         s = g["best_set"].iloc[0]
-        holds = None if not s or (0.0 in s and len(s) > 1) else 0.0 not in s
-        out.append(_status(g, holds, f"no SFT {_cell(g, 0.0)}"))
-    return _verdict(6, out, "no money-budget cells (cost ratios) with SFT fraction 0 beside others")
+        holds = None if not s or len(s) == len(g) else any(0 < f < 1 for f in s)
+        out.append(_status(g, holds, ", ".join(f"SFT {f:g} {_cell(g, f)}" for f in mixes)))
+    return _verdict(6, out, "no money-budget cells (cost ratios) with a mixed split beside others")
 
 
 def judge(best: pd.DataFrame, boot: stats.Bootstrap, results=None) -> list[Claim]:
