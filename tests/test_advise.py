@@ -106,3 +106,11 @@ def test_cli_text_and_json(tmp_path, capsys):
     )
     assert advise.cli([*base[:-1], "-5"]) == 2
     assert "budget must be > 0" in capsys.readouterr().err
+
+
+def test_cli_without_results_says_where_it_looked(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = ["advise", "--output-dir", str(tmp_path / "runs"), "--task", "math", "--budget", "100"]
+    assert advise.cli(argv) == 2
+    err = capsys.readouterr().err
+    assert "no records of 'toy'" in err and "results/toy/results.csv" in err

@@ -99,3 +99,16 @@ def test_prepare_scores_from_the_primary_metric():
                        "metric.acc": [0.2, 0.3]})  # fmt: skip
     out = analysis.prepare(df)
     assert sorted(out["score"]) == [0.2, 0.3] and set(out["method"]) == {"dpo"}
+
+
+def test_intervals_and_verdicts_join_the_results_table():
+    scores = score_table({("dpo", 100, 0.0): 0.1, ("dpo", 100, 0.5): 0.4, ("sft", 100, 1.0): 0.2})
+    cells = scores.drop(columns=["row", "score"]).drop_duplicates(
+        ["method", "sft_fraction", "seed"]
+    )
+    results = analysis.per_method(cells.assign(primary_metric="accuracy", score=0.0))
+    boot = analysis.bootstrap(scores, results, n_resamples=500)
+    out = analysis.with_intervals(results, analysis.best_sets(boot))
+    assert len(out) == len(results) == 9 and out["ci_low"].notna().all()
+    assert set(out.loc[out["in_best_set"], "sft_fraction"]) == {0.5}
+    assert (out["ci_low"] < out["ci_high"]).all() and not out["no_best"].any()

@@ -95,8 +95,8 @@ def records_table(output_dir: str | Path, profile: str) -> pd.DataFrame:
     from budgetsplit.results import results_table
 
     df = results_table(output_dir, profile)
-    if df.empty:
-        raise AdviceError(f"{Path(output_dir, profile)}: no cell records")
+    if df.empty:  # (results_table may also raise FileNotFoundError itself)
+        raise FileNotFoundError(f"{Path(output_dir, profile)}: no cell records")
     return load_table(analysis.prepare(df), "score")
 
 
@@ -336,18 +336,25 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+def _table(args: argparse.Namespace) -> pd.DataFrame:
+    """--results, else the profile's records, else its committed `results/<profile>/results.csv`."""
+    if args.results:
+        return load_table(args.results, args.metric)
+    try:
+        return records_table(args.output_dir, args.profile)
+    except FileNotFoundError:
+        committed = Path("results", args.profile, "results.csv")
+        if committed.is_file():
+            return load_table(committed, args.metric)
+        raise AdviceError(
+            f"no results: no records of {args.profile!r} under {args.output_dir} and no "
+            f"{committed}; pass --results FILE"
+        ) from None
+
+
 def main(args: argparse.Namespace) -> int:
     try:
-        committed = Path("results", args.profile, "results.csv")
-        if args.results:
-            table = load_table(args.results, args.metric)
-        elif any(Path(args.output_dir, args.profile).glob("*/cells/*.json")):
-            table = records_table(args.output_dir, args.profile)
-        elif committed.is_file():
-            table = load_table(committed, args.metric)
-        else:
-            raise AdviceError(f"no results: neither records under {Path(args.output_dir, args.profile)} "
-                              f"nor {committed}; pass --results FILE")  # fmt: skip
+        table = _table(args)
         methods = [args.method] if args.method else methods_of(table, args.task) or [None]
         advice = [recommend(table, args.task, args.budget, args.cost_ratio, m) for m in methods]
     except AdviceError as e:

@@ -1,10 +1,11 @@
 """The study's readings of a results table, decided by rule with intervals: which SFT fractions are
 best at each budget (a set, or none), and the equal-performance comparison (claim 5).
 
-    from budgetsplit import analysis, stats
-    scores = analysis.per_method(score_table)           # SFT-only cells on every method's curve
-    boot = stats.bootstrap_cells(scores)
+    from budgetsplit import analysis, results
+    df = analysis.prepare(results.results_table("runs", "toy"))
+    boot = analysis.bootstrap(results.row_scores_table("runs", "toy"), df)
     best = analysis.best_sets(boot)                      # one row per cell, with the group's verdict
+    df = analysis.with_intervals(df, best)               # + ci_low, ci_high, in_best_set (figures)
     analysis.summary(best)                               # one row per (task, method, cost, budget)
     analysis.equal_performance(best, boot)
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from budgetsplit import stats
 from budgetsplit.stats import CELL, Bootstrap
 
 GROUP = ["task", "method", "cost_ratio", "budget"]
@@ -70,6 +72,28 @@ def recipe_rows(df: pd.DataFrame, params) -> pd.DataFrame:
         r["seed"] = int(r["seed"])  # NaN (no cost ratio) back to None, ints back to ints
         keep.append(Cell(**r).cell_id in ids)
     return df[keep].reset_index(drop=True)
+
+
+def bootstrap(scores: pd.DataFrame, results: pd.DataFrame | None = None, **kw) -> Bootstrap:
+    """`stats.bootstrap_cells` of a per-row score table with SFT-only cells on every method's
+    curve, on each task's primary metric when the results table is given (`kw`: level,
+    n_resamples, seed)."""
+    metric = None
+    if results is not None and "primary_metric" in results:
+        metric = results.groupby("task")["primary_metric"].first().to_dict()
+    return stats.bootstrap_cells(per_method(scores), metric, **kw)
+
+
+def with_intervals(df: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
+    """A prepared results table (one row per cell and seed) with its cell's interval and verdict:
+    `ci_low`, `ci_high`, `in_best_set`, `no_best` (the columns the figures read)."""
+    cols = {"low": "ci_low", "high": "ci_high", "in_best_set": "in_best_set", "no_best": "no_best"}
+    marks = best[CELL + list(cols)].rename(columns=cols)
+    # no cost ratio is None in some tables and NaN in others: one float dtype to join on
+    marks = marks.assign(cost_ratio=pd.to_numeric(marks["cost_ratio"]).astype(float))
+    df = df.drop(columns=list(cols.values()), errors="ignore")
+    df = df.assign(cost_ratio=pd.to_numeric(df["cost_ratio"]).astype(float))
+    return df.merge(marks, on=CELL, how="left")
 
 
 def _interval(d: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:

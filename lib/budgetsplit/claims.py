@@ -232,11 +232,7 @@ def evaluate(scores: pd.DataFrame, results: pd.DataFrame | None = None, seed: in
              n_resamples: int = 2000) -> list[Claim]:  # fmt: skip
     """The six claims from a per-row score table (and the results table: each task's primary
     metric, diagnostics)."""
-    metric = None
-    if results is not None and "primary_metric" in results:
-        metric = results.groupby("task")["primary_metric"].first().to_dict()
-    boot = stats.bootstrap_cells(analysis.per_method(scores), metric, seed=seed,
-                                 n_resamples=n_resamples)  # fmt: skip
+    boot = analysis.bootstrap(scores, results, seed=seed, n_resamples=n_resamples)
     return judge(analysis.best_sets(boot), boot, results)
 
 
