@@ -189,6 +189,12 @@ def lobo_errors(d: pd.DataFrame) -> dict[str, float]:
     return errors
 
 
+def choose_model(d: pd.DataFrame) -> tuple[str, dict[str, float]]:
+    """The model with the lower leave-one-budget-out error (ties: the saturating form), errors."""
+    errors = lobo_errors(d)
+    return min(errors, key=lambda k: np.nan_to_num(errors[k], nan=np.inf)), errors
+
+
 @dataclass
 class Advice:
     task: str
@@ -227,8 +233,7 @@ def recommend(table: pd.DataFrame, task: str, budget: float, cost_ratio: float =
         raise AdviceError(f"cost ratio must be > 0, got {cost_ratio!r}")
     d = method_rows(table, task, method)
     method = str(d.loc[d["method"] != analysis.BASE, "method"].iloc[0])
-    errors = lobo_errors(d)
-    model = min(errors, key=lambda k: (np.nan_to_num(errors[k], nan=np.inf), k))
+    model, errors = choose_model(d)
     X = _splits(budget, cost_ratio)
     curve = _fit(model, d).predict(X)
     best = int(np.argmax(curve))
@@ -274,13 +279,13 @@ def leave_one_budget_out(table: pd.DataFrame, task: str, method: str,
                          cost_ratio: float | None = None, model: str | None = None,
                          boot: stats.Bootstrap | None = None) -> pd.DataFrame:  # fmt: skip
     """Validation: hold out each budget of one cost setting (None: example budgets), fit to the
-    rest, pick the grid fraction the fit predicts best there. Columns: budget, recommended, best,
+    cells of every other budget (all cost settings), pick the grid fraction the fit predicts best there. Columns: budget, recommended, best,
     recommended_score, best_score, best_low, best_high (the best cell's interval), gap (best minus
     recommended) with gap_low, gap_high, and within (the gap's interval reaches 0: the recommended
     cell is not significantly worse than the best). `boot`: stats.bootstrap_cells of the per-row
     scores (after analysis.per_method); default, a bootstrap over the seeds of `table`."""
     d = method_rows(table, task, method)
-    model = model or min(lobo_errors(d).items(), key=lambda kv: np.nan_to_num(kv[1], nan=np.inf))[0]
+    model = model or choose_model(d)[0]
     same = d["cost_ratio"].isna() if cost_ratio is None else d["cost_ratio"] == cost_ratio
     if boot is None:
         cells = d[same & (d["method"] == method)].assign(score=lambda x: x["y"])
@@ -310,13 +315,16 @@ def text_table(advice: list[Advice]) -> str:
     lines = [f"{'method':<10}{'SFT fraction':<22}{'n_sft':>7}{'n_pref':>8}  {'predicted':<24}"
              f"{'model':<11}within noise"]  # fmt: skip
     for a in advice:
-        f = f"{a.fraction:g} [{a.fraction_low:g}, {a.fraction_high:g}]"
-        p = f"{a.predicted:.3g} [{a.predicted_low:.3g}, {a.predicted_high:.3g}]"
+        f, p = f"{a.fraction:g}", f"{a.predicted:.3g}"
+        if a.n_seeds > 1:
+            f += f" [{a.fraction_low:g}, {a.fraction_high:g}]"
+            p += f" [{a.predicted_low:.3g}, {a.predicted_high:.3g}]"
         w = f"{min(a.within_noise):g}-{max(a.within_noise):g}"
         lines.append(f"{a.method:<10}{f:<22}{a.n_sft:>7}{a.n_pref:>8}  {p:<24}{a.model:<11}{w}")
     a = advice[0]
     lines.append(f"budget {a.budget:g} (cost ratio {a.cost_ratio:g}); grid budgets "
-                 f"{a.grid_budgets[0]:g}-{a.grid_budgets[1]:g}; {a.n_seeds} seed(s); 95% intervals"
+                 f"{a.grid_budgets[0]:g}-{a.grid_budgets[1]:g}; {a.n_seeds} seed(s)"
+                 + ("; 95% intervals" if a.n_seeds > 1 else "; one seed: no intervals")
                  + ("; EXTRAPOLATING beyond the grid's budgets" if a.extrapolating else ""))  # fmt: skip
     return "\n".join(lines)
 
