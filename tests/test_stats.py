@@ -61,6 +61,12 @@ def test_deterministic_and_seeded():
     a, b = stats.bootstrap_cells(df), stats.bootstrap_cells(df)
     pd.testing.assert_frame_equal(a.cells, b.cells)
     assert not np.array_equal(a.draws, stats.bootstrap_cells(df, seed=1).draws)
+    # another task in the table leaves this task's intervals as they were
+    both = stats.bootstrap_cells(pd.concat([score_table({("dpo", 100, 0.5): 0.5}, task="aaa"), df]))
+    pd.testing.assert_frame_equal(
+        both.cells[both.cells["task"] == "math"].drop(columns="block").reset_index(drop=True),
+        a.cells.drop(columns="block"),
+    )
 
 
 def test_paired_difference_is_narrower_than_unpaired():
@@ -109,7 +115,7 @@ def test_bad_tables_are_named():
     df = score_table({("dpo", 100, 0.5): 0.3})
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['ids_digest'\]"):
         stats.bootstrap_cells(df.drop(columns="ids_digest"))
-    with pytest.raises(ValueError, match="not scored exactly once"):
+    with pytest.raises(ValueError, match="not scored \\(a number\\) once"):
         stats.bootstrap_cells(df.iloc[1:])
     two = pd.concat([df, df.assign(metric="flex")], ignore_index=True)
     with pytest.raises(ValueError, match="metrics \\['accuracy', 'flex'\\]; name one"):

@@ -26,6 +26,7 @@ table and seed give the same intervals. Cost: one matrix product per block, rows
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,7 +100,7 @@ def _block(block: pd.DataFrame, n_resamples: int, rng: np.random.Generator):
         wide = wide.reindex(index=list(seeds), columns=rows)
         if wide.isna().any().any() or len(c) != len(seeds) * len(rows):
             raise ValueError(
-                f"cell {dict(zip(CELL, key, strict=True))} is not scored exactly once on each of "
+                f"cell {dict(zip(CELL, key, strict=True))} is not scored (a number) once on each of "
                 f"the {len(rows)} rows of its block for every seed {list(seeds)}"
             )
         group = seed_sets.setdefault(seeds, len(seed_sets))
@@ -152,10 +153,12 @@ def bootstrap_cells(
     if scores.empty:
         raise ValueError("the score table is empty")
     scores = _one_metric(scores, metric)
-    rng = np.random.default_rng(seed)
     frames, draws = [], []
-    for b, ((_, digest), block) in enumerate(scores.groupby(["task", "ids_digest"])):
-        cells, d = _block(block, n_resamples, rng)
+    for b, ((task, digest), block) in enumerate(scores.groupby(["task", "ids_digest"])):
+        # each block its own stream, from (seed, task, rows): a task's intervals do not change
+        # when other tasks join the table
+        key = int.from_bytes(hashlib.sha256(f"{task}/{digest}".encode()).digest()[:8], "big")
+        cells, d = _block(block, n_resamples, np.random.default_rng([seed, key]))
         frames.append(cells.assign(block=b, ids_digest=digest))
         draws.append(d if d.shape[1] == n_resamples else np.repeat(d, n_resamples, axis=1))
     cells = pd.concat(frames, ignore_index=True)
