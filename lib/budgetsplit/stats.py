@@ -21,7 +21,9 @@ the seed spread (by a factor (n-1)/n in variance): 3 seeds are the minimum, not 
 
 Intervals are percentile intervals of the draws (not BCa: BCa is undefined for constant cells,
 e.g. a model that scores 0 on every row, which are common here). Everything is seeded: the same
-table and seed give the same intervals. Cost: one matrix product per block, rows x draws.
+table and seed give the same intervals, and each block draws from its own stream (seed, task,
+ids_digest), so a task's intervals do not move when other tasks join the table. Cost: one matrix
+product per cell, rows x draws.
 """
 
 from __future__ import annotations
