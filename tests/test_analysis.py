@@ -3,6 +3,8 @@ known answers (built by test_stats.score_table)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 from test_stats import score_table
@@ -112,3 +114,18 @@ def test_intervals_and_verdicts_join_the_results_table():
     assert len(out) == len(results) == 9 and out["ci_low"].notna().all()
     assert set(out.loc[out["in_best_set"], "sft_fraction"]) == {0.5}
     assert (out["ci_low"] < out["ci_high"]).all() and not out["no_best"].any()
+
+
+def test_recipe_rows_pick_this_recipes_cells():
+    from budgetsplit import grid
+    from budgetsplit.config import PARAMS_DIR, load_params
+
+    examples = load_params("smoke", "math")
+    costs = load_params(PARAMS_DIR / "smoke" / "math_costs.yaml")
+    rows = [
+        {**dataclasses.asdict(c), "score": 0.5} for p in (examples, costs) for c in grid.expand(p)
+    ]
+    table = pd.DataFrame(rows)  # the cell columns of a results table, as results_table gives them
+    assert len(analysis.recipe_rows(table, examples)) == len(grid.expand(examples))
+    picked = analysis.recipe_rows(table, costs)
+    assert len(picked) == len(grid.expand(costs)) and picked["cost_ratio"].notna().all()
