@@ -109,3 +109,19 @@ def test_claims_md_and_the_readme_markers(tmp_path):
     )
     with pytest.raises(ValueError, match="claims:toy_large:start"):
         claims.update_readme(readme, "x", "toy_large")
+
+
+def test_cold_start_evidence_carries_the_diagnostics():
+    scores = world(costs=None)
+    results = scores.drop(columns=["row", "score"]).drop_duplicates(
+        ["method", "budget", "sft_fraction", "seed"]
+    )
+    cold = results["sft_fraction"] == 0
+    results = results.assign(
+        primary_metric="accuracy",
+        **{"diag.cold_start.chosen_logprob_per_token": cold * -9.2 + ~cold * -0.3,
+           "diag.format_rate": (~cold).astype(float)},
+    )  # fmt: skip
+    c = claims.evaluate(scores, results)[2]
+    assert c.verdict == "reproduced"
+    assert all("log-prob of chosen per token -9.2, answers in format 0" in x for x in c.evidence)

@@ -49,13 +49,13 @@ class Claim:
         return PAPER[self.number]
 
 
-def _pct(x: float) -> str:
+def _num(x: float) -> str:
     return f"{x:.3g}"
 
 
 def _cell(g: pd.DataFrame, f: float) -> str:
     r = g[g["sft_fraction"] == f].iloc[0]
-    return f"{_pct(r['mean'])} [{_pct(r['low'])}, {_pct(r['high'])}]"
+    return f"{_num(r['mean'])} [{_num(r['low'])}, {_num(r['high'])}]"
 
 
 def _name(g: pd.DataFrame) -> str:
@@ -125,11 +125,15 @@ def claim_mix(best: pd.DataFrame, low: float = LOW_BUDGET) -> Claim:
         if len(sets) < 2:
             continue
         first, last = sets.iloc[0], sets.iloc[-1]
-        holds = True if max(last) < min(first) else False if min(last) > max(first) else None
-        trend.append((("undecided", "holds", "fails")[{None: 0, True: 1, False: 2}[holds]],
-                      f"{task} {method}: best set {set(first)} at {sets.index[0]:g} -> "
-                      f"{set(last)} at {sets.index[-1]:g} (growing preference share: "
-                      f"{'undecided' if holds is None else holds})"))  # fmt: skip
+        status = (
+            "holds"
+            if max(last) < min(first)
+            else "fails"
+            if min(last) > max(first)
+            else "undecided"
+        )
+        trend.append((status, f"{task} {method}, growing preference share: {status}; best set "
+                      f"{set(first)} at {sets.index[0]:g} -> {set(last)} at {sets.index[-1]:g}"))  # fmt: skip
     mix, grow = _verdict(2, out, ""), _verdict(2, trend, "")
     evidence = mix.evidence + grow.evidence
     if "not reproduced" in (mix.verdict, grow.verdict):
@@ -141,11 +145,13 @@ def claim_mix(best: pd.DataFrame, low: float = LOW_BUDGET) -> Claim:
                  + (grow.why or f"fewer than 2 budgets above {low:g} with a best"), evidence)  # fmt: skip
 
 
-def _diag(results: pd.DataFrame | None, method: str, budget: float, f: float, col: str):
+def _diag(results: pd.DataFrame | None, g: pd.DataFrame, f: float, col: str) -> float | None:
+    """The seed mean of a diagnostic column for fraction f of group g (None: not recorded)."""
     if results is None or col not in results:
         return None
-    r = results[(results["method"] == method) & (results["budget"] == budget)
-                & (results["sft_fraction"] == f) & results["cost_ratio"].isna()]  # fmt: skip
+    r, cell = results, g.iloc[0]
+    r = r[(r["task"] == cell["task"]) & (r["method"] == cell["method"])
+          & (r["budget"] == cell["budget"]) & (r["sft_fraction"] == f) & r["cost_ratio"].isna()]  # fmt: skip
     v = r[col].dropna()
     return None if v.empty else float(v.mean())
 
@@ -157,11 +163,8 @@ def claim_cold_start(best: pd.DataFrame, results=None, task: str = COLD_TASK) ->
             continue
         s = g["best_set"].iloc[0]
         holds = None if not s or len(s) == len(g) else 0.0 not in s
-        r = g.iloc[0]
-        lp = _diag(
-            results, r["method"], r["budget"], 0.0, "diag.cold_start.chosen_logprob_per_token"
-        )
-        fmt = _diag(results, r["method"], r["budget"], 0.0, "diag.format_rate")
+        lp = _diag(results, g, 0.0, "diag.cold_start.chosen_logprob_per_token")
+        fmt = _diag(results, g, 0.0, "diag.format_rate")
         notes = [f"PFT from the base model {_cell(g, 0.0)}"]
         notes += [f"log-prob of chosen per token {lp:.3g}"] if lp is not None else []
         notes += [f"answers in format {fmt:.3g}"] if fmt is not None else []
@@ -182,7 +185,7 @@ def claim_small_sft(best: pd.DataFrame, boot: stats.Bootstrap, task: str = COLD_
         i0 = boot.index(**key, sft_fraction=0.0)
         gains = [(f, *stats.difference(boot, boot.index(**key, sft_fraction=f), i0)) for f in small]
         f, m, lo, hi = max(gains, key=lambda x: x[2])
-        out.append(_status(g, lo > 0, f"SFT {f:g} minus SFT 0: {_pct(m)} [{_pct(lo)}, {_pct(hi)}]"))
+        out.append(_status(g, lo > 0, f"SFT {f:g} minus SFT 0: {_num(m)} [{_num(lo)}, {_num(hi)}]"))
     return _verdict(4, out, f"no {task} cells with SFT fraction 0 and one in (0, 0.1]")
 
 
@@ -196,15 +199,15 @@ def claim_equal_performance(best: pd.DataFrame, boot: stats.Bootstrap) -> Claim:
         elif r["matching_budget"] is None:
             out.append(("fails", f"{name}: fails; no smaller budget's best split is within noise "
                         f"of {r['large_budget']:g} at SFT {r['poor_fraction']:g} "
-                        f"({_pct(r['poor_score'])})"))  # fmt: skip
+                        f"({_num(r['poor_score'])})"))  # fmt: skip
         else:
             holds = r["budget_ratio"] >= 2
             out.append(("holds" if holds else "fails",
                         f"{name}: {'holds' if holds else 'fails'}; {r['matching_budget']:g} at SFT "
-                        f"{r['matching_fraction']:g} ({_pct(r['matching_score'])}) ~ "
+                        f"{r['matching_fraction']:g} ({_num(r['matching_score'])}) ~ "
                         f"{r['large_budget']:g} at SFT {r['poor_fraction']:g} "
-                        f"({_pct(r['poor_score'])}), difference {_pct(r['diff'])} "
-                        f"[{_pct(r['diff_low'])}, {_pct(r['diff_high'])}], "
+                        f"({_num(r['poor_score'])}), difference {_num(r['diff'])} "
+                        f"[{_num(r['diff_low'])}, {_num(r['diff_high'])}], "
                         f"{r['budget_ratio']:.3g}x"))  # fmt: skip
     return _verdict(5, out, "no example-budget cells")
 
