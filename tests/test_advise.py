@@ -104,6 +104,18 @@ def test_cli_text_and_json(tmp_path, capsys):
     assert rec["method"] == "dpo" and rec["fraction"] == pytest.approx(
         best_fraction(2000, 1), abs=0.1
     )
+    one = tmp_path / "one_seed.csv"
+    world(seeds=(0,)).to_csv(one, index=False)
+    assert (
+        advise.cli(
+            ["advise", "--results", str(one), "--task", "math", "--budget", "2000", "--json"]
+        )
+        == 0
+    )
+    rec = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))[
+        0
+    ]
+    assert rec["fraction_low"] is None and rec["n_seeds"] == 1
     assert advise.cli([*base[:-1], "-5"]) == 2
     assert "budget must be > 0" in capsys.readouterr().err
 

@@ -369,10 +369,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     advice.sort(key=lambda a: -a.predicted)
-    if args.json:  # NaN (no interval with one seed) as null: valid JSON
-        out = [{k: None if isinstance(v, float) and np.isnan(v) else v for k, v in asdict(a).items()}
-               for a in advice]  # fmt: skip
-        print(json.dumps(out, indent=1))
+    if args.json:  # NaN (no interval with one seed, no LOBO fold) as null: valid JSON
+        text = json.dumps([asdict(a) for a in advice], indent=1)
+        print(json.dumps(json.loads(text, parse_constant=lambda _: None), indent=1))
     else:
         print(text_table(advice))
     return 0
