@@ -13,15 +13,8 @@ the metric: `score`, or `metric.<name>` named by --metric or by a `primary_metri
 budget (else n_sft + n_pref), cost_ratio. Method "sft" rows (SFT only) count for every method and
 a "base" row (n_sft = n_pref = 0) anchors every fit at the base model.
 
-Two models, fitted per task and method to every (cell, seed) value:
-* `saturating`: y = a + b*u + c*v + d*u*v with u = 1 - (1 + n_sft/k_s)^-alpha_s and v the same
-  in n_pref: saturating power laws with an interaction (preference data may need SFT first). The
-  four shape parameters are fitted by scipy.optimize.least_squares, a..d by least squares inside.
-* `gp`: a Gaussian process (scikit-learn) on log1p(n_sft), log1p(n_pref) with an anisotropic RBF
-  kernel and a white-noise term.
-The one with the lower leave-one-budget-out error is used: every budget of the grid is held out in
-turn, the model is fitted to the others and scored (RMSE) on the held-out cells' seed means; this
-tests exactly what the advisor does, predicting a budget it has not seen.
+The metric is modelled per task and method (`fits`: a saturating power-law form or a Gaussian
+process, whichever has the lower leave-one-budget-out error), fitted to every (cell, seed) value.
 
 Uncertainty: the fit is redone on bootstrap resamples of the seeds (scipy.stats.bootstrap; each
 seed's cells resampled together). The recommendation is the fraction with the best predicted
@@ -37,24 +30,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.optimize
 import scipy.stats
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
-from budgetsplit import analysis, stats
+from budgetsplit import analysis, fits, stats
 from budgetsplit.budget import split_budget
+from budgetsplit.fits import MIN_CELLS
 
 COLUMNS = ["task", "method", "n_sft", "n_pref", "seed"]
 FRACTIONS = np.round(np.linspace(0, 1, 41), 3)  # the candidate splits, steps of 2.5%
-MIN_CELLS = 10  # distinct (n_sft, n_pref) points a fit needs: the saturating form has 8 parameters
 
 
 class AdviceError(ValueError):
@@ -100,58 +88,6 @@ def records_table(output_dir: str | Path, profile: str) -> pd.DataFrame:
     return load_table(analysis.prepare(df), "score")
 
 
-def _features(n_sft, n_pref) -> np.ndarray:
-    return np.column_stack([np.asarray(n_sft, float), np.asarray(n_pref, float)])
-
-
-class Saturating:
-    name = "saturating"
-
-    def _design(self, X, theta):
-        ks, a_s, kp, a_p = np.exp(theta)
-        u = 1 - (1 + X[:, 0] / ks) ** -a_s
-        v = 1 - (1 + X[:, 1] / kp) ** -a_p
-        return np.column_stack([np.ones(len(X)), u, v, u * v])
-
-    def fit(self, X, y):
-        def resid(theta):
-            A = self._design(X, theta)
-            return A @ np.linalg.lstsq(A, y, rcond=None)[0] - y
-
-        lo, hi = np.log([1, 0.05, 1, 0.05]), np.log([1e6, 3, 1e6, 3])
-        starts = [np.log([k, 0.5, k, 0.5]) for k in (10, 100, 1000)]  # fixed starts: deterministic
-        fits = [scipy.optimize.least_squares(resid, s, bounds=(lo, hi)) for s in starts]
-        self.theta = min(fits, key=lambda r: r.cost).x
-        A = self._design(X, self.theta)
-        self.coef = np.linalg.lstsq(A, y, rcond=None)[0]
-        return self
-
-    def predict(self, X):
-        return self._design(X, self.theta) @ self.coef
-
-
-class GP:
-    name = "gp"
-
-    def fit(self, X, y):
-        kernel = ConstantKernel() * RBF([1.0, 1.0], (1e-2, 1e2)) + WhiteKernel(1e-3, (1e-8, 1))
-        self.gp = GaussianProcessRegressor(kernel, normalize_y=True, random_state=0)
-        with warnings.catch_warnings():  # a length scale at its bound is common on small grids:
-            warnings.simplefilter("ignore", ConvergenceWarning)  # the LOBO error judges the fit
-            self.gp.fit(np.log1p(X), y)
-        return self
-
-    def predict(self, X):
-        return self.gp.predict(np.log1p(X))
-
-
-MODELS = {"saturating": Saturating, "gp": GP}
-
-
-def _fit(model: str, d: pd.DataFrame):
-    return MODELS[model]().fit(_features(d["n_sft"], d["n_pref"]), d["y"].to_numpy(float))
-
-
 def method_rows(table: pd.DataFrame, task: str, method: str | None) -> pd.DataFrame:
     """The rows one fit uses: the task's cells of `method`, its SFT-only and base rows."""
     tasks = sorted(table["task"].unique())
@@ -170,29 +106,6 @@ def method_rows(table: pd.DataFrame, task: str, method: str | None) -> pd.DataFr
             f"(n_sft, n_pref) over {d['budget'].nunique()} budget(s); need {MIN_CELLS} over 2+"
         )
     return d.reset_index(drop=True)
-
-
-def lobo_errors(d: pd.DataFrame) -> dict[str, float]:
-    """Leave-one-budget-out RMSE of each model on held-out cell means (budget 0, the base
-    row, is never held out: it anchors the floor)."""
-    errors = {}
-    for name in MODELS:
-        sq = []
-        for b in sorted(set(d["budget"]) - {0}):
-            train, test = d[d["budget"] != b], d[d["budget"] == b]
-            if train[["n_sft", "n_pref"]].drop_duplicates().shape[0] < MIN_CELLS:
-                continue
-            means = test.groupby(["n_sft", "n_pref"])["y"].mean().reset_index()
-            pred = _fit(name, train).predict(_features(means["n_sft"], means["n_pref"]))
-            sq.extend((pred - means["y"]) ** 2)
-        errors[name] = float(np.sqrt(np.mean(sq))) if sq else float("nan")
-    return errors
-
-
-def choose_model(d: pd.DataFrame) -> tuple[str, dict[str, float]]:
-    """The model with the lower leave-one-budget-out error (ties: the saturating form), errors."""
-    errors = lobo_errors(d)
-    return min(errors, key=lambda k: np.nan_to_num(errors[k], nan=np.inf)), errors
 
 
 @dataclass
@@ -233,9 +146,9 @@ def recommend(table: pd.DataFrame, task: str, budget: float, cost_ratio: float =
         raise AdviceError(f"cost ratio must be > 0, got {cost_ratio!r}")
     d = method_rows(table, task, method)
     method = str(d.loc[d["method"] != analysis.BASE, "method"].iloc[0])
-    model, errors = choose_model(d)
+    model, errors = fits.choose_model(d)
     X = _splits(budget, cost_ratio)
-    curve = _fit(model, d).predict(X)
+    curve = fits.fit(model, d).predict(X)
     best = int(np.argmax(curve))
     seeds = np.sort(d.loc[d["method"] != analysis.BASE, "seed"].unique())
     memo: dict[tuple, np.ndarray] = {}
@@ -247,7 +160,7 @@ def recommend(table: pd.DataFrame, task: str, budget: float, cost_ratio: float =
                 [d[(d["seed"] == seeds[i]) & (d["method"] != analysis.BASE)] for i in key]
                 + [d[d["method"] == analysis.BASE]]
             )
-            memo[key] = _fit(model, picked).predict(X)
+            memo[key] = fits.fit(model, picked).predict(X)
         return memo[key]
 
     if len(seeds) > 1:
@@ -285,7 +198,7 @@ def leave_one_budget_out(table: pd.DataFrame, task: str, method: str,
     cell is not significantly worse than the best). `boot`: stats.bootstrap_cells of the per-row
     scores (after analysis.per_method); default, a bootstrap over the seeds of `table`."""
     d = method_rows(table, task, method)
-    model = model or choose_model(d)[0]
+    model = model or fits.choose_model(d)[0]
     same = d["cost_ratio"].isna() if cost_ratio is None else d["cost_ratio"] == cost_ratio
     if boot is None:
         cells = d[same & (d["method"] == method)].assign(score=lambda x: x["y"])
@@ -296,7 +209,7 @@ def leave_one_budget_out(table: pd.DataFrame, task: str, method: str,
         if train[["n_sft", "n_pref"]].drop_duplicates().shape[0] < MIN_CELLS:
             continue
         means = test.groupby(["sft_fraction", "n_sft", "n_pref"])["y"].mean().reset_index()
-        pred = _fit(model, train).predict(_features(means["n_sft"], means["n_pref"]))
+        pred = fits.fit(model, train).predict(fits.features(means["n_sft"], means["n_pref"]))
         rec, top = means.iloc[int(np.argmax(pred))], means.loc[means["y"].idxmax()]
         key = {"task": task, "method": method, "cost_ratio": cost_ratio, "budget": b}
         i_top = boot.index(**key, sft_fraction=top["sft_fraction"])
