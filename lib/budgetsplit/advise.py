@@ -40,6 +40,7 @@ import scipy.stats
 from budgetsplit import analysis, fits, stats
 from budgetsplit.budget import split_budget
 from budgetsplit.fits import MIN_CELLS
+from budgetsplit.results import results_table
 
 COLUMNS = ["task", "method", "n_sft", "n_pref", "seed"]
 FRACTIONS = np.round(np.linspace(0, 1, 41), 3)  # the candidate splits, steps of 2.5%
@@ -80,8 +81,6 @@ def load_table(source: str | Path | pd.DataFrame, metric: str | None = None) -> 
 
 def records_table(output_dir: str | Path, profile: str) -> pd.DataFrame:
     """The results table of a profile's records (budgetsplit.results), scored on each primary metric."""
-    from budgetsplit.results import results_table
-
     df = results_table(output_dir, profile)
     if df.empty:  # (results_table may also raise FileNotFoundError itself)
         raise FileNotFoundError(f"{Path(output_dir, profile)}: no cell records")
