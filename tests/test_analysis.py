@@ -129,3 +129,14 @@ def test_recipe_rows_pick_this_recipes_cells():
     assert len(analysis.recipe_rows(table, examples)) == len(grid.expand(examples))
     picked = analysis.recipe_rows(table, costs)
     assert len(picked) == len(grid.expand(costs)) and picked["cost_ratio"].notna().all()
+
+
+def test_one_seed_without_row_scores_decides_nothing():
+    res = pd.DataFrame({"task": "math", "method": ["dpo", "dpo", "sft"], "cost_ratio": None,
+                        "budget": 100.0, "sft_fraction": [0.0, 0.5, 1.0], "seed": 0,
+                        "n_sft": [0, 50, 100], "n_pref": [100, 50, 0],
+                        "score": [0.1, 0.5, 0.2]})  # fmt: skip
+    boot = stats.bootstrap_cells(stats.scores_from_results(analysis.per_method(res)))
+    assert boot.cells["low"].isna().all()  # no interval, not a zero-width one
+    best = analysis.best_sets(boot)
+    assert best["best_set"].iloc[0] == (0.0, 0.5, 1.0) and best["leader"].iloc[0] == 0.5

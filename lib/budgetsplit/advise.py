@@ -96,6 +96,8 @@ def method_rows(table: pd.DataFrame, task: str, method: str | None) -> pd.DataFr
     methods = sorted(set(t["method"]) - {analysis.BASE})
     if method is None and len(methods) == 1:
         method = methods[0]
+    if method is None:
+        raise AdviceError(f"{task} has several methods {methods}: name one (--method)")
     if method not in methods:
         raise AdviceError(f"unknown method {method!r} for {task}; the results have {methods}")
     d = t[t["method"].isin([method, analysis.BASE])]

@@ -15,7 +15,8 @@ The rules (docs/statistics.md states them with their reasons):
   highest mean. A fraction is in the best set when the 95% paired-bootstrap interval of its
   difference to the leader reaches 0 (upper end >= 0): it is not significantly worse. The margin
   is therefore the interval itself, never a fixed number. Ties are never broken: tied fractions are
-  all in the set, and `leader` is NaN when the top mean is shared.
+  all in the set, and `leader` is NaN when the top mean is shared. A split without an interval
+  (NaN: one seed, no per-row scores) cannot be shown worse and stays in the set.
 * Floor. A fraction is above the floor when the interval of its difference to the task's base-model
   row (method "base", budget 0) lies wholly above 0; with no base row, when it scored anything but
   0. A group none of whose fractions is above the floor has no best (`no_best`), and an empty set.
@@ -133,7 +134,8 @@ def best_sets(boot: Bootstrap) -> pd.DataFrame:
         g["diff"] = means - means.max()
         g["diff_low"], g["diff_high"] = _interval(boot.draws[idx] - boot.draws[ref], boot.level)
         no_best = not g["above_floor"].any()
-        g["in_best_set"] = (g["diff_high"] >= 0) & ~no_best
+        # no interval (NaN: nothing to resample) cannot show a split worse: it stays in the set
+        g["in_best_set"] = ((g["diff_high"] >= 0) | g["diff_high"].isna()) & ~no_best
         g["no_best"] = no_best
         g["best_set"] = [tuple(g.loc[g["in_best_set"], "sft_fraction"])] * len(g)
         g["leader"] = g["sft_fraction"].iloc[top[0]] if len(top) == 1 and not no_best else np.nan

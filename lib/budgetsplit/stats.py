@@ -15,7 +15,8 @@ bootstrap draw picks one multiset of rows for the whole block, and one multiset 
 cells of the block that ran the same seeds: differences between cells are paired over both
 (the same test questions; seed s draws the same examples in every cell). Cells with another seed
 set get their own, independent seed draw; a single seed cannot be resampled and adds no seed
-spread (the report must say how many seeds ran). Blocks are independent draws, so a difference
+spread (the report must say how many seeds ran); a cell with one seed and one "row" (a
+results table without per-row scores, one seed) has no interval at all: NaN, never zero width. Blocks are independent draws, so a difference
 across blocks is unpaired (still valid, wider). With only a few seeds the bootstrap understates
 the seed spread (by a factor (n-1)/n in variance): 3 seeds are the minimum, not a luxury.
 
@@ -138,8 +139,11 @@ def _block(block: pd.DataFrame, n_resamples: int, rng: np.random.Generator):
             method="percentile", rng=rng,
         )  # fmt: skip
         draws = res.bootstrap_distribution
+    draws = np.array(np.atleast_2d(draws), dtype=float)
+    # one seed scored once has no spread to resample: unknown (NaN), never "certain"
+    draws[[m.size == 1 for m in mats]] = np.nan
     means = np.array([m.mean() for m in mats])
-    return pd.DataFrame(cells).assign(mean=means), np.atleast_2d(draws)
+    return pd.DataFrame(cells).assign(mean=means), draws
 
 
 def bootstrap_cells(
@@ -190,8 +194,11 @@ def difference(boot: Bootstrap, i: int, j: int) -> tuple[float, float, float]:
 
 def scores_from_results(results: pd.DataFrame, metric_column: str = "score") -> pd.DataFrame:
     """A score table from a results table (one value per cell and seed): each cell-seed mean is
-    one "row", so the bootstrap runs over seeds only. For tables without per-row scores."""
+    one "row", so the bootstrap runs over seeds only. For tables without per-row scores. The
+    metric is named by the `primary_metric` column where there is one (`score` is the primary
+    metric after analysis.prepare), else by `metric_column`."""
     check_columns(results, [*CELL, "seed", "n_sft", "n_pref", metric_column], "the results table")
+    name = results["primary_metric"] if "primary_metric" in results else metric_column
     return results.assign(
-        metric=metric_column, ids_digest="cell-means", row=0, score=results[metric_column]
+        metric=name, ids_digest="cell-means", row=0, score=results[metric_column]
     )[SCORE_COLUMNS].reset_index(drop=True)
