@@ -130,12 +130,13 @@ def best_sets(boot: Bootstrap) -> pd.DataFrame:
         idx = g.index.to_numpy()
         means = g["mean"].to_numpy()
         top = np.flatnonzero(means == means.max())
-        ref = idx[top[0]]  # any of the tied tops: the others join the set through the interval
+        ref = idx[top[0]]  # any of the tied tops
         g["diff"] = means - means.max()
         g["diff_low"], g["diff_high"] = _interval(boot.draws[idx] - boot.draws[ref], boot.level)
         no_best = not g["above_floor"].any()
         # no interval (NaN: nothing to resample) cannot show a split worse: it stays in the set
-        g["in_best_set"] = ((g["diff_high"] >= 0) | g["diff_high"].isna()) & ~no_best
+        tied = means == means.max()  # in the set by definition, whatever a skewed interval says
+        g["in_best_set"] = ((g["diff_high"] >= 0) | g["diff_high"].isna() | tied) & ~no_best
         g["no_best"] = no_best
         g["best_set"] = [tuple(g.loc[g["in_best_set"], "sft_fraction"])] * len(g)
         g["leader"] = g["sft_fraction"].iloc[top[0]] if len(top) == 1 and not no_best else np.nan
