@@ -1,0 +1,297 @@
+"""The allocation advisor: "I can spend B; a demonstration costs r times a preference pair: how
+should I split?" answered from a results table by a fitted model of the metric in (n_sft, n_pref).
+
+    budgetsplit advise --profile toy --task math --budget 2000 --cost-ratio 2 [--method M] [--json]
+
+    from budgetsplit import advise
+    table = advise.load_table("results.csv")             # or advise.records_table("runs", "toy")
+    advise.recommend(table, "math", budget=2000, cost_ratio=2, method="dpo_sft")
+    advise.leave_one_budget_out(table, "math", "dpo_sft")
+
+Input columns (a CSV or parquet from elsewhere works too): task, method, n_sft, n_pref, seed, and
+the metric: `score`, or `metric.<name>` named by --metric or by a `primary_metric` column. Optional:
+budget (else n_sft + n_pref), cost_ratio. Method "sft" rows (SFT only) count for every method and
+a "base" row (n_sft = n_pref = 0) anchors every fit at the base model.
+
+The metric is modelled per task and method (`fits`: a saturating power-law form or a Gaussian
+process, whichever has the lower leave-one-budget-out error), fitted to every (cell, seed) value.
+
+Uncertainty: the fit is redone on bootstrap resamples of the seeds (scipy.stats.bootstrap; each
+seed's cells resampled together). The recommendation is the fraction with the best predicted
+metric; its interval is the spread of that argmax over resamples; "within noise" are the fractions
+whose predicted metric reaches the lower end of the recommended split's interval (the seed
+bootstrap of a fit that pools every cell understates how flat the top is: with three seeds the
+argmax interval alone missed a known optimum next to it). One seed gives no interval. A budget
+outside the grid's range is flagged as extrapolation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.stats
+
+from budgetsplit import analysis, fits, stats
+from budgetsplit.budget import split_budget
+from budgetsplit.fits import MIN_CELLS
+from budgetsplit.results import results_table
+
+COLUMNS = ["task", "method", "n_sft", "n_pref", "seed"]
+FRACTIONS = np.round(np.linspace(0, 1, 41), 3)  # the candidate splits, steps of 2.5%
+
+
+class AdviceError(ValueError):
+    """Input the advisor cannot answer from: one message naming what is wrong."""
+
+
+def load_table(source: str | Path | pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+    """A results table with a `y` column (the metric), a `budget` and a `cost_ratio`."""
+    name = "the results table" if isinstance(source, pd.DataFrame) else str(source)
+    if isinstance(source, pd.DataFrame):
+        df = source.copy()
+    elif not Path(source).is_file():
+        raise AdviceError(f"{source}: no such results file")
+    else:
+        df = pd.read_parquet(source) if str(source).endswith(".parquet") else pd.read_csv(source)
+    if metric is not None:
+        col = metric if metric in df else f"metric.{metric}"
+    elif "score" in df:
+        col = "score"
+    elif "primary_metric" in df:
+        df["y"] = [r[f"metric.{r['primary_metric']}"] for _, r in df.iterrows()]
+        col = "y"
+    else:
+        col = "score (or --metric NAME, or a primary_metric column)"
+    missing = [c for c in (*COLUMNS, col) if c not in df]
+    if missing:
+        raise AdviceError(f"{name}: missing column(s) {missing}; it has {list(df.columns)}")
+    df = df.assign(y=pd.to_numeric(df[col], errors="coerce")).dropna(subset=["y"])
+    if "budget" not in df:
+        df["budget"] = df["n_sft"] + df["n_pref"]
+    if "cost_ratio" not in df:
+        df["cost_ratio"] = np.nan
+    return df
+
+
+def records_table(output_dir: str | Path, profile: str) -> pd.DataFrame:
+    """The results table of a profile's records (budgetsplit.results), scored on each primary metric."""
+    df = results_table(output_dir, profile)
+    if df.empty:  # (results_table may also raise FileNotFoundError itself)
+        raise FileNotFoundError(f"{Path(output_dir, profile)}: no cell records")
+    return load_table(analysis.prepare(df), "score")
+
+
+def method_rows(table: pd.DataFrame, task: str, method: str | None) -> pd.DataFrame:
+    """The rows one fit uses: the task's cells of `method`, its SFT-only and base rows."""
+    tasks = sorted(table["task"].unique())
+    if task not in tasks:
+        raise AdviceError(f"unknown task {task!r}; the results have {tasks}")
+    t = analysis.per_method(table[table["task"] == task])
+    methods = sorted(set(t["method"]) - {analysis.BASE})
+    if method is None and len(methods) == 1:
+        method = methods[0]
+    if method is None:
+        raise AdviceError(f"{task} has several methods {methods}: name one (--method)")
+    if method not in methods:
+        raise AdviceError(f"unknown method {method!r} for {task}; the results have {methods}")
+    d = t[t["method"].isin([method, analysis.BASE])]
+    if d[["n_sft", "n_pref"]].drop_duplicates().shape[0] < MIN_CELLS or d["budget"].nunique() < 2:
+        raise AdviceError(
+            f"too few cells to fit {task}/{method}: {len(d.groupby(['n_sft', 'n_pref']))} distinct "
+            f"(n_sft, n_pref) over {d['budget'].nunique()} budget(s); need {MIN_CELLS} over 2+"
+        )
+    return d.reset_index(drop=True)
+
+
+@dataclass
+class Advice:
+    task: str
+    method: str
+    budget: float
+    cost_ratio: float
+    model: str
+    lobo_rmse: dict
+    fraction: float
+    fraction_low: float
+    fraction_high: float
+    n_sft: int
+    n_pref: int
+    predicted: float
+    predicted_low: float
+    predicted_high: float
+    within_noise: list = field(default_factory=list)
+    extrapolating: bool = False
+    grid_budgets: tuple = ()
+    n_seeds: int = 0
+
+
+def _splits(budget: float, cost_ratio: float) -> np.ndarray:
+    return np.array(
+        [split_budget(float(budget), float(f), float(cost_ratio), 1) for f in FRACTIONS]
+    )
+
+
+def recommend(table: pd.DataFrame, task: str, budget: float, cost_ratio: float = 1.0,
+              method: str | None = None, n_resamples: int = 200, seed: int = 0) -> Advice:  # fmt: skip
+    """The advised SFT fraction at `budget` (counted in preference-pair costs) when an SFT
+    demonstration costs `cost_ratio` pairs, for one method of one task."""
+    if not budget > 0:
+        raise AdviceError(f"budget must be > 0, got {budget!r}")
+    if not cost_ratio > 0:
+        raise AdviceError(f"cost ratio must be > 0, got {cost_ratio!r}")
+    d = method_rows(table, task, method)
+    method = str(d.loc[d["method"] != analysis.BASE, "method"].iloc[0])
+    model, errors = fits.choose_model(d)
+    X = _splits(budget, cost_ratio)
+    curve = fits.fit(model, d).predict(X)
+    best = int(np.argmax(curve))
+    seeds = np.sort(d.loc[d["method"] != analysis.BASE, "seed"].unique())
+    memo: dict[tuple, np.ndarray] = {}
+
+    def refit(idx):  # one bootstrap resample of the seeds (repeated multisets fitted once)
+        key = tuple(np.sort(idx))
+        if key not in memo:
+            picked = pd.concat(
+                [d[(d["seed"] == seeds[i]) & (d["method"] != analysis.BASE)] for i in key]
+                + [d[d["method"] == analysis.BASE]]
+            )
+            memo[key] = fits.fit(model, picked).predict(X)
+        return memo[key]
+
+    if len(seeds) > 1:
+        res = scipy.stats.bootstrap((np.arange(len(seeds)),), refit, vectorized=False,
+                                    n_resamples=n_resamples, method="percentile",
+                                    rng=np.random.default_rng(seed))  # fmt: skip
+        draws = res.bootstrap_distribution  # fractions x resamples
+        argmax = FRACTIONS[np.argmax(draws, axis=0)]
+        f_lo, f_hi = np.quantile(argmax, [0.025, 0.975])
+        p_lo, p_hi = np.quantile(draws[best], [0.025, 0.975])
+        within = [float(f) for f in FRACTIONS[curve >= p_lo]]
+    else:  # one seed: nothing to resample
+        f_lo = f_hi = p_lo = p_hi = np.nan
+        within = [float(FRACTIONS[best])]
+    grid = d.loc[d["budget"] > 0, "budget"]
+    return Advice(task, method, float(budget), float(cost_ratio), model, errors,
+                  float(FRACTIONS[best]), float(f_lo), float(f_hi), int(X[best, 0]),
+                  int(X[best, 1]), float(curve[best]), float(p_lo), float(p_hi), within,
+                  bool(budget < grid.min() or budget > grid.max()),
+                  (float(grid.min()), float(grid.max())), int(len(seeds)))  # fmt: skip
+
+
+def methods_of(table: pd.DataFrame, task: str) -> list[str]:
+    t = table[table["task"] == task]
+    return sorted(set(analysis.per_method(t)["method"]) - {analysis.BASE}) if len(t) else []
+
+
+def leave_one_budget_out(table: pd.DataFrame, task: str, method: str,
+                         cost_ratio: float | None = None, model: str | None = None,
+                         boot: stats.Bootstrap | None = None) -> pd.DataFrame:  # fmt: skip
+    """Validation: hold out each budget of one cost setting (None: example budgets), fit to the
+    cells of every other budget (all cost settings), pick the grid fraction the fit predicts best there. Columns: budget, recommended, best,
+    recommended_score, best_score, best_low, best_high (the best cell's interval), gap (best minus
+    recommended) with gap_low, gap_high, and within (the gap's interval reaches 0: the recommended
+    cell is not significantly worse than the best). `boot`: stats.bootstrap_cells of the per-row
+    scores (after analysis.per_method); default, a bootstrap over the seeds of `table`."""
+    d = method_rows(table, task, method)
+    model = model or fits.choose_model(d)[0]
+    same = d["cost_ratio"].isna() if cost_ratio is None else d["cost_ratio"] == cost_ratio
+    if boot is None:
+        cells = d[same & (d["method"] == method)].assign(score=lambda x: x["y"])
+        boot = stats.bootstrap_cells(stats.scores_from_results(cells))
+    rows = []
+    for b in sorted(set(d.loc[same, "budget"]) - {0}):
+        train, test = d[d["budget"] != b], d[same & (d["budget"] == b)]
+        if train[["n_sft", "n_pref"]].drop_duplicates().shape[0] < MIN_CELLS:
+            continue
+        means = test.groupby(["sft_fraction", "n_sft", "n_pref"])["y"].mean().reset_index()
+        pred = fits.fit(model, train).predict(fits.features(means["n_sft"], means["n_pref"]))
+        rec, top = means.iloc[int(np.argmax(pred))], means.loc[means["y"].idxmax()]
+        key = {"task": task, "method": method, "cost_ratio": cost_ratio, "budget": b}
+        i_top = boot.index(**key, sft_fraction=top["sft_fraction"])
+        gap, low, high = stats.difference(
+            boot, i_top, boot.index(**key, sft_fraction=rec["sft_fraction"])
+        )
+        rows.append({"budget": b, "recommended": rec["sft_fraction"], "best": top["sft_fraction"],
+                     "recommended_score": rec["y"], "best_score": top["y"],
+                     "best_low": boot.cells.at[i_top, "low"], "best_high": boot.cells.at[i_top, "high"],
+                     "gap": top["y"] - rec["y"], "gap_low": low, "gap_high": high,
+                     "within": bool(low <= 0)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def text_table(advice: list[Advice]) -> str:
+    lines = [f"{'method':<10}{'SFT fraction':<22}{'n_sft':>7}{'n_pref':>8}  {'predicted':<24}"
+             f"{'model':<11}within noise"]  # fmt: skip
+    for a in advice:
+        f, p = f"{a.fraction:g}", f"{a.predicted:.3g}"
+        if a.n_seeds > 1:
+            f += f" [{a.fraction_low:g}, {a.fraction_high:g}]"
+            p += f" [{a.predicted_low:.3g}, {a.predicted_high:.3g}]"
+        w = f"{min(a.within_noise):g}-{max(a.within_noise):g}"
+        lines.append(f"{a.method:<10}{f:<22}{a.n_sft:>7}{a.n_pref:>8}  {p:<24}{a.model:<11}{w}")
+    a = advice[0]
+    lines.append(f"budget {a.budget:g} (cost ratio {a.cost_ratio:g}); grid budgets "
+                 f"{a.grid_budgets[0]:g}-{a.grid_budgets[1]:g}; {a.n_seeds} seed(s)"
+                 + ("; 95% intervals" if a.n_seeds > 1 else "; one seed: no intervals")
+                 + ("; EXTRAPOLATING beyond the grid's budgets" if a.extrapolating else ""))  # fmt: skip
+    return "\n".join(lines)
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """`budgetsplit advise`: wire into cli.py's subparsers; run with `main(args)`."""
+    p = subparsers.add_parser("advise", help="recommend an SFT fraction for a budget")
+    p.add_argument("--profile", default="toy")
+    p.add_argument("--output-dir", default="runs", help="where the profile's records are")
+    p.add_argument("--results", help="a results CSV/parquet instead of the records")
+    p.add_argument("--task", required=True)
+    p.add_argument("--budget", type=float, required=True, help="in preference-pair costs")
+    p.add_argument("--cost-ratio", type=float, default=1.0, help="c_sft / c_pref (default 1)")
+    p.add_argument("--method", help="default: every method of the task, best first")
+    p.add_argument("--metric", help="metric column (default: score, else the primary metric)")
+    p.add_argument("--json", action="store_true")
+    return p
+
+
+def _table(args: argparse.Namespace) -> pd.DataFrame:
+    """--results, else the profile's records, else its committed `results/<profile>/results.csv`."""
+    if args.results:
+        return load_table(args.results, args.metric)
+    try:
+        return records_table(args.output_dir, args.profile)
+    except FileNotFoundError:
+        committed = Path("results", args.profile, "results.csv")
+        if committed.is_file():
+            return load_table(committed, args.metric)
+        raise AdviceError(
+            f"no results: no records of {args.profile!r} under {args.output_dir} and no "
+            f"{committed}; pass --results FILE"
+        ) from None
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        table = _table(args)
+        methods = [args.method] if args.method else methods_of(table, args.task) or [None]
+        advice = [recommend(table, args.task, args.budget, args.cost_ratio, m) for m in methods]
+    except AdviceError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    advice.sort(key=lambda a: -a.predicted)
+    if args.json:  # NaN (no interval with one seed, no LOBO fold) as null: valid JSON
+        text = json.dumps([asdict(a) for a in advice], indent=1)
+        print(json.dumps(json.loads(text, parse_constant=lambda _: None), indent=1))
+    else:
+        print(text_table(advice))
+    return 0
+
+
+def cli(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="budgetsplit")
+    add_parser(ap.add_subparsers(dest="command", required=True))
+    return main(ap.parse_args(argv))

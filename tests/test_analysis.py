@@ -1,0 +1,142 @@
+"""Tests of budgetsplit.analysis: best sets, the floor and equal performance, on score tables with
+known answers (built by test_stats.score_table)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+from test_stats import score_table
+
+from budgetsplit import analysis, stats
+
+
+def best_of(cells, **kw):
+    boot = stats.bootstrap_cells(analysis.per_method(score_table(cells, **kw)))
+    return analysis.best_sets(boot), boot
+
+
+def group(best, budget=100, method="dpo"):
+    g = best[(best["budget"] == budget) & (best["method"] == method)]
+    return g.set_index("sft_fraction")
+
+
+def test_clear_winner_is_the_only_member():
+    best, _ = best_of({("dpo", 100, 0.0): 0.1, ("dpo", 100, 0.5): 0.4, ("sft", 100, 1.0): 0.2})
+    g = group(best)
+    assert g["best_set"].iloc[0] == (0.5,) and g["leader"].iloc[0] == 0.5
+    assert not g["no_best"].any() and g["above_floor"].all()
+
+
+def test_exact_ties_are_all_in_the_set_and_have_no_leader():
+    cells = {("dpo", 100, 0.0): 0.3, ("dpo", 100, 0.5): 0.3, ("sft", 100, 1.0): 0.1}
+    g = group(best_of(cells, exact=True)[0])
+    assert g["best_set"].iloc[0] == (0.0, 0.5)
+    assert np.isnan(g["leader"].iloc[0])  # never broken toward the lowest fraction
+
+
+def test_overlapping_intervals_share_the_set():
+    # 0.30 vs 0.31 on 200 independent rows x 3 seeds: not separable
+    cells = {("dpo", 100, 0.0): 0.30, ("dpo", 100, 0.5): 0.31, ("sft", 100, 1.0): 0.05}
+    g = group(best_of(cells, n_rows=200, exact=True, nested=False)[0])
+    assert g["best_set"].iloc[0] == (0.0, 0.5)
+
+
+def test_sft_only_cells_join_every_method_curve():
+    cells = {("dpo", 100, 0.5): 0.1, ("kto", 100, 0.5): 0.5, ("sft", 100, 1.0): 0.3}
+    best, _ = best_of(cells)
+    assert group(best, method="dpo")["best_set"].iloc[0] == (1.0,)
+    assert group(best, method="kto")["best_set"].iloc[0] == (0.5,)
+
+
+def test_all_zero_group_has_no_best_without_a_base_row():
+    cells = {("dpo", 100, 0.0): 0.0, ("dpo", 100, 0.5): 0.0, ("sft", 100, 1.0): 0.0,
+             ("dpo", 300, 0.5): 0.2, ("sft", 300, 1.0): 0.0}  # fmt: skip
+    best, _ = best_of(cells)
+    g = group(best)
+    assert g["no_best"].all() and g["best_set"].iloc[0] == () and np.isnan(g["leader"].iloc[0])
+    assert group(best, 300)["best_set"].iloc[0] == (0.5,)
+    s = analysis.summary(best).set_index("budget")
+    assert s.loc[100.0, "no_best"] and np.isnan(s.loc[100.0, "set_low"])
+
+
+def test_base_row_sets_the_floor():
+    # every split within noise of the base model (0.10): no best, though the means differ
+    cells = {("base", 0, 0.0): 0.10, ("dpo", 100, 0.0): 0.10, ("dpo", 100, 0.5): 0.11,
+             ("sft", 100, 1.0): 0.09, ("dpo", 300, 0.5): 0.3, ("sft", 300, 1.0): 0.1}  # fmt: skip
+    best, _ = best_of(cells, n_rows=300, exact=True, nested=False)
+    assert group(best)["no_best"].all()
+    g = group(best, 300)
+    assert not g["no_best"].any() and g["best_set"].iloc[0] == (0.5,)
+    assert "base" not in set(best["method"])
+
+
+def test_equal_performance_on_intervals():
+    cells = {
+        ("dpo", 100, 0.0): 0.05, ("dpo", 100, 0.5): 0.10, ("sft", 100, 1.0): 0.08,
+        ("dpo", 300, 0.0): 0.10, ("dpo", 300, 0.5): 0.30, ("sft", 300, 1.0): 0.20,
+        ("dpo", 1000, 0.0): 0.0, ("dpo", 1000, 0.5): 0.50, ("sft", 1000, 1.0): 0.29,
+    }  # fmt: skip
+    best, boot = best_of(cells, exact=True, nested=False)
+    row = analysis.equal_performance(best, boot).iloc[0]
+    # 1000 at 0.0 scores 0: not a reference; the worst split that learned is 1.0 (0.29);
+    # 300's leader (0.30) is within noise of it, 100's (0.10) is not
+    assert row["poor_fraction"] == 1.0 and row["matching_budget"] == 300.0
+    assert row["matching_fraction"] == 0.5 and row["budget_ratio"] == 1000 / 300
+    assert row["diff"] > 0 and row["diff_low"] < 0 < row["diff_high"]
+
+
+def test_equal_performance_without_reference_or_match():
+    nothing = {("dpo", 100, 0.5): 0.0, ("dpo", 1000, 0.5): 0.0, ("sft", 1000, 1.0): 0.0}
+    row = analysis.equal_performance(*best_of(nothing)).iloc[0]
+    assert row["poor_fraction"] is None and row["matching_budget"] is None
+    steep = {("dpo", 100, 0.5): 0.05, ("dpo", 1000, 0.5): 0.5, ("sft", 1000, 1.0): 0.4}
+    row = analysis.equal_performance(*best_of(steep)).iloc[0]
+    assert row["poor_fraction"] == 1.0 and row["matching_budget"] is None
+
+
+def test_prepare_scores_from_the_primary_metric():
+    df = pd.DataFrame({"task": "math", "method": ["dpo", "sft"], "primary_metric": "acc",
+                       "metric.acc": [0.2, 0.3]})  # fmt: skip
+    out = analysis.prepare(df)
+    assert sorted(out["score"]) == [0.2, 0.3] and set(out["method"]) == {"dpo"}
+
+
+def test_intervals_and_verdicts_join_the_results_table():
+    scores = score_table({("dpo", 100, 0.0): 0.1, ("dpo", 100, 0.5): 0.4, ("sft", 100, 1.0): 0.2})
+    cells = scores.drop(columns=["row", "score"]).drop_duplicates(
+        ["method", "sft_fraction", "seed"]
+    )
+    results = analysis.per_method(cells.assign(primary_metric="accuracy", score=0.0))
+    boot = analysis.bootstrap(scores, results, n_resamples=500)
+    out = analysis.with_intervals(results, analysis.best_sets(boot))
+    assert len(out) == len(results) == 9 and out["ci_low"].notna().all()
+    assert set(out.loc[out["in_best_set"], "sft_fraction"]) == {0.5}
+    assert (out["ci_low"] < out["ci_high"]).all() and not out["no_best"].any()
+
+
+def test_recipe_rows_pick_this_recipes_cells():
+    from budgetsplit import grid
+    from budgetsplit.config import PARAMS_DIR, load_params
+
+    examples = load_params("smoke", "math")
+    costs = load_params(PARAMS_DIR / "smoke" / "math_costs.yaml")
+    rows = [
+        {**dataclasses.asdict(c), "score": 0.5} for p in (examples, costs) for c in grid.expand(p)
+    ]
+    table = pd.DataFrame(rows)  # the cell columns of a results table, as results_table gives them
+    assert len(analysis.recipe_rows(table, examples)) == len(grid.expand(examples))
+    picked = analysis.recipe_rows(table, costs)
+    assert len(picked) == len(grid.expand(costs)) and picked["cost_ratio"].notna().all()
+
+
+def test_one_seed_without_row_scores_decides_nothing():
+    res = pd.DataFrame({"task": "math", "method": ["dpo", "dpo", "sft"], "cost_ratio": None,
+                        "budget": 100.0, "sft_fraction": [0.0, 0.5, 1.0], "seed": 0,
+                        "n_sft": [0, 50, 100], "n_pref": [100, 50, 0],
+                        "score": [0.1, 0.5, 0.2]})  # fmt: skip
+    boot = stats.bootstrap_cells(stats.scores_from_results(analysis.per_method(res)))
+    assert boot.cells["low"].isna().all()  # no interval, not a zero-width one
+    best = analysis.best_sets(boot)
+    assert best["best_set"].iloc[0] == (0.0, 0.5, 1.0) and best["leader"].iloc[0] == 0.5

@@ -1,0 +1,127 @@
+"""Tests of budgetsplit.claims on synthetic worlds whose answers are known by construction."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from test_stats import score_table
+
+from budgetsplit import claims
+
+# accuracy by (budget, SFT fraction): SFT only best up to 1,000; then a mix, with a growing
+# preference share (0.5 at 3,000, 0.1 at 10,000); PFT from the base model scores 0 (cold start);
+# 10% SFT fixes it; 3,000 at its best (0.55) matches 10,000 at its worst split that learned (0.50)
+PAPER_WORLD = {
+    100: {0.0: 0.0, 0.1: 0.05, 0.5: 0.10, 1.0: 0.20},
+    300: {0.0: 0.0, 0.1: 0.10, 0.5: 0.15, 1.0: 0.30},
+    1000: {0.0: 0.0, 0.1: 0.20, 0.5: 0.25, 1.0: 0.40},
+    3000: {0.0: 0.0, 0.1: 0.40, 0.5: 0.55, 1.0: 0.45},
+    10000: {0.0: 0.0, 0.1: 0.70, 0.5: 0.60, 1.0: 0.50},
+}
+COSTS = {0.0: 0.0, 0.5: 0.3, 1.0: 0.2}  # money budget 1,000 at cost ratios 2 and 5
+
+
+def world(grid=PAPER_WORLD, costs=COSTS, base=0.0, **kw) -> pd.DataFrame:
+    cells = {("base", 0, 0.0): base} if base is not None else {}
+    for budget, row in grid.items():
+        for f, p in row.items():
+            cells[("sft" if f == 1.0 else "dpo", budget, f)] = p
+    for ratio in (2.0, 5.0) if costs else ():
+        for f, p in costs.items():
+            cells[("sft" if f == 1.0 else "dpo", 1000, f, ratio)] = p
+    return score_table(cells, **kw)
+
+
+def verdicts(df) -> list[str]:
+    return [c.verdict for c in claims.evaluate(df)]
+
+
+def test_the_paper_world_reproduces_every_claim():
+    found = claims.evaluate(world())
+    assert [c.verdict for c in found] == ["reproduced"] * 6, [(c.verdict, c.why) for c in found]
+    assert "holds in 3 of 3" in found[0].why
+    assert any("[" in line for line in found[3].evidence)  # numbers with intervals
+
+
+def test_verdicts_do_not_depend_on_the_seeds_drawn_when_intervals_are_clear():
+    a = verdicts(world(seed=0, seeds=(0, 1, 2)))
+    b = verdicts(world(seed=7, seeds=(3, 4, 5)))
+    c = claims.evaluate(world(seed=0), seed=11)  # and not on the bootstrap's seed
+    assert a == b == [x.verdict for x in c]
+
+
+def test_a_clear_counterexample_refutes_claim_1():
+    grid = {**PAPER_WORLD, 300: {0.0: 0.0, 0.1: 0.10, 0.5: 0.45, 1.0: 0.30}}
+    c = claims.evaluate(world(grid))[0]
+    assert c.verdict == "not reproduced" and "holds in 2 of 3" in c.why
+    assert any("B=300: fails" in line for line in c.evidence)
+
+
+def test_claim_6_fails_where_only_sft_only_is_best():
+    c = claims.evaluate(world(costs={0.1: 0.05, 0.5: 0.1, 1.0: 0.3}))[5]
+    assert c.verdict == "not reproduced" and "holds in 0 of 2" in c.why
+
+
+def test_budgets_up_to_1000_cannot_test_claim_2():
+    grid = {b: PAPER_WORLD[b] for b in (100, 300, 1000)}
+    c = claims.evaluate(world(grid))[1]
+    assert c.verdict == "inconclusive" and "largest example budget is 1000" in c.why
+
+
+def test_ties_everywhere_decide_nothing():
+    grid = {b: dict.fromkeys(PAPER_WORLD[b], 0.3) for b in PAPER_WORLD}
+    found = claims.evaluate(world(grid, costs=dict.fromkeys(COSTS, 0.3), base=None, exact=True))
+    assert [c.verdict for c in found] == ["inconclusive"] * 6, [c.why for c in found]
+
+
+def test_all_floor_rows_decide_nothing():
+    grid = {b: dict.fromkeys(PAPER_WORLD[b], 0.0) for b in PAPER_WORLD}
+    found = claims.evaluate(world(grid, costs=dict.fromkeys(COSTS, 0.0)))
+    assert [c.verdict for c in found] == ["inconclusive"] * 6
+    assert "no best" in found[0].evidence[0]
+
+
+def test_overlapping_intervals_leave_claim_1_undecided():
+    # SFT only 0.30 vs a mix 0.31 on 200 rows at every low budget: within noise, no verdict
+    grid = {b: {0.0: 0.0, 0.5: 0.31, 1.0: 0.30} for b in (100, 300, 1000)}
+    c = claims.evaluate(world(grid, costs=None, n_rows=200, exact=True, nested=False))[0]
+    assert c.verdict == "inconclusive", c.evidence
+
+
+def test_missing_pieces_are_inconclusive_with_a_reason():
+    found = claims.evaluate(world(costs=None).assign(task="summarize"))
+    assert found[2].verdict == found[3].verdict == "inconclusive"
+    assert "no math cells" in found[2].why
+    assert found[5].verdict == "inconclusive" and "cost ratios" in found[5].why
+
+
+def test_claims_md_and_the_readme_markers(tmp_path):
+    found = claims.evaluate(world())
+    path = claims.write_claims(tmp_path / "runs" / "toy", found, "toy")
+    text = path.read_text()
+    assert text.startswith("# The paper's claims on the toy profile") and "## 6." in text
+    readme = tmp_path / "README.md"
+    readme.write_text("a\n<!-- claims:toy:start -->\nold\n<!-- claims:toy:end -->\nb\n")
+    claims.update_readme(readme, claims.readme_table(found), "toy")
+    new = readme.read_text()
+    assert (
+        "\nold\n" not in new and new.count("**reproduced**") == 6 and new.endswith("end -->\nb\n")
+    )
+    with pytest.raises(ValueError, match="claims:toy_large:start"):
+        claims.update_readme(readme, "x", "toy_large")
+
+
+def test_cold_start_evidence_carries_the_diagnostics():
+    scores = world(costs=None)
+    results = scores.drop(columns=["row", "score"]).drop_duplicates(
+        ["method", "budget", "sft_fraction", "seed"]
+    )
+    cold = results["sft_fraction"] == 0
+    results = results.assign(
+        primary_metric="accuracy",
+        **{"diag.cold_start.chosen_logprob_per_token": cold * -9.2 + ~cold * -0.3,
+           "diag.format_rate": (~cold).astype(float)},
+    )  # fmt: skip
+    c = claims.evaluate(scores, results)[2]
+    assert c.verdict == "reproduced"
+    assert all("log-prob of chosen per token -9.2, answers in format 0" in x for x in c.evidence)
