@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from budgetsplit import grid, results
+from budgetsplit import grid, records, results
 from budgetsplit.cell import Cell
 from budgetsplit.config import PARAMS_DIR, load_params
 
@@ -68,23 +68,27 @@ def test_plan_counts_distinct_sft_stages(tmp_path):
 
 
 def _fake_record(tmp_path, params, cell, score):
-    """A record in run_cell's format, for table tests that need no training."""
+    """A real record of `cell` with made-up results, written as run_cell writes it, for table and
+    plan tests that need no training."""
     n_sft, n_pref = grid.cell_sizes(params, cell)
-    rec = {
-        "cell_id": cell.cell_id,
-        "cell": {**cell.__dict__},
-        "params": {"profile": params.profile},
-        "n_sft": n_sft,
-        "n_pref": n_pref,
-        "spent": n_sft + n_pref,
-        "metrics": {"accuracy_strict": score, "format_share": 1.0},
-        "primary_metric": "accuracy_strict",
-        "diagnostics": {"cold_start": {"chosen_logprob": -1.5}},
-        "wall_s": {"sft": 1.0, "pft": 2.0, "eval": 0.5},
-    }
-    path = grid.record_path(params, cell)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rec))
+    rec = records.Record(
+        cell=cell,
+        params=records.stored_settings(params),
+        n_sft=n_sft,
+        n_pref=n_pref,
+        costs={"sft": 1.0, "pref": 1.0},
+        spent=float(n_sft + n_pref),
+        metrics={"accuracy_strict": score, "format_share": 1.0},
+        primary_metric="accuracy_strict",
+        n_eval=4,
+        diagnostics={"cold_start": {"chosen_logprob_per_token": -1.5}},
+        wall_s={"sft": 1.0, "pft": 2.0, "eval": 0.5},
+        base_model="toy:0123",
+        row_scores={"metric": "accuracy_strict", "split": "test", "ids_digest": "ab",
+                    "values": [score, 1.0, 0.0, 0.5]},  # fmt: skip
+    )
+    assert str(tmp_path) == params.output_dir
+    return records.write_record(params, rec)
 
 
 def test_cell_ids_are_unique_and_safe():

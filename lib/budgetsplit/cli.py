@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
-    from budgetsplit import grid, records, results, store
+    from budgetsplit import records, store
 
     try:
         return _run(args, paths, all_params)
