@@ -23,7 +23,6 @@ from budgetsplit.config import (
     PFTConfig,
     StageConfig,
 )
-
 from budgetsplit.layout import RunLayout
 from budgetsplit.models import base_model_id, load_model
 from budgetsplit.store import ids_digest
@@ -141,8 +140,16 @@ def test_a_cell_with_the_same_work_as_a_recorded_one_copies_it(
         copy = run_cell(money, Cell("math", "dpo", 40, 0.5, 0, cost_ratio=1.0), task)
     assert copy["same_work_as"] == first["cell_id"] and copy["cell"]["cost_ratio"] == 1.0
     assert copy["params"]["budget"]["unit"] == "money" and copy["spent"] == 40.0
-    for key in ("metrics", "diagnostics", "examples", "n_sft", "n_pref", "sft_stage", "row_scores",
-                "base_model"):
+    for key in (
+        "metrics",
+        "diagnostics",
+        "examples",
+        "n_sft",
+        "n_pref",
+        "sft_stage",
+        "row_scores",
+        "base_model",
+    ):
         assert copy[key] == first[key], key
     assert copy.wall_s["pft"] == 0.0
     assert records.load_record(record_path(money, Cell("math", "dpo", 40, 0.5, 0, 1.0))) == copy
@@ -221,7 +228,9 @@ def test_cold_start_cache_key(tmp_path, base_folder, task):
     assert len({base, in_stage, *others}) == 7
 
 
-def test_a_damaged_cold_start_cache_is_moved_aside_and_recomputed(tmp_path, base_folder, task, capsys):
+def test_a_damaged_cold_start_cache_is_moved_aside_and_recomputed(
+    tmp_path, base_folder, task, capsys
+):
     p = params(tmp_path, base_folder)
     model, tok = load_model(p.model, p.profile, "cpu")
     pool = task.pref_pool()[:40]

@@ -84,8 +84,12 @@ def _fake_record(tmp_path, params, cell, score):
         diagnostics={"cold_start": {"chosen_logprob_per_token": -1.5}},
         wall_s={"sft": 1.0, "pft": 2.0, "eval": 0.5},
         base_model="toy:0123",
-        row_scores={"metric": "accuracy_strict", "split": "test", "ids_digest": "ab",
-                    "values": [score, 1.0, 0.0, 0.5]},  # fmt: skip
+        row_scores={
+            "metric": "accuracy_strict",
+            "split": "test",
+            "ids_digest": "ab",
+            "values": [score, 1.0, 0.0, 0.5],
+        },  # fmt: skip
     )
     assert str(tmp_path) == params.output_dir
     return records.write_record(params, rec)

@@ -110,7 +110,10 @@ def test_a_damaged_record_stops_plan_grid_and_table_naming_it(tmp_path, capsys, 
         assert str(path) in str(e.value) and "--replace" in str(e.value)
         assert "delete the file" in str(e.value)
     for cmd in ("plan", "grid", "table"):
-        assert main([cmd, "--profile", "smoke", "--task", "math", "--set", f"output_dir={tmp_path}"]) == 2
+        assert (
+            main([cmd, "--profile", "smoke", "--task", "math", "--set", f"output_dir={tmp_path}"])
+            == 2
+        )
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and str(path) in err  # one line, naming the file
     # --replace on plan only counts the cell as to run; on the grid it moves the record aside.
@@ -156,4 +159,7 @@ def test_settings_diff_names_dotted_keys():
     b = json.loads(json.dumps(a))
     b["pft"]["beta"], b["seeds"], b["model"]["lora"]["r"] = 0.7, [5], 4
     diff = records.settings_diff(a, b)
-    assert diff == {"pft.beta": (a["pft"]["beta"], 0.7), "model.lora.r": (a["model"]["lora"]["r"], 4)}
+    assert diff == {
+        "pft.beta": (a["pft"]["beta"], 0.7),
+        "model.lora.r": (a["model"]["lora"]["r"], 4),
+    }

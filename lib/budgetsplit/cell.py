@@ -127,7 +127,9 @@ def run_cell(params: Params, cell: Cell, task=None) -> Record:
     t_start = time.perf_counter()
     settings = stored_settings(params)
     n_sft, n_pref = cell_sizes(params, cell)
-    same = find_same_work(params, cell.task, work_key(settings, cell.method, n_sft, n_pref, cell.seed))
+    same = find_same_work(
+        params, cell.task, work_key(settings, cell.method, n_sft, n_pref, cell.seed)
+    )
     if same is not None:
         return write_record(params, _copy_of(same, params, cell, settings, t_start))
     if task is None:

@@ -75,19 +75,23 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return _run(args, paths, all_params)
-    except (store.DamagedFileError, records.StaleRecordError, FileNotFoundError, PermissionError) as e:
+    except (
+        store.DamagedFileError,
+        records.StaleRecordError,
+        FileNotFoundError,
+        PermissionError,
+    ) as e:
         print(f"error: {e}", file=sys.stderr)  # one message naming the file and the ways out
         return 2
 
 
 def _run(args, paths: list[Path], all_params: list[Params]) -> int:
     from budgetsplit import grid, results
+    from budgetsplit.layout import RunLayout
 
     if args.command == "table":
         df = results.results_table(all_params[0].output_dir, all_params[0].profile)
-        print(
-            f"{len(df)} cells -> {Path(all_params[0].output_dir, all_params[0].profile)}/results.*"
-        )
+        print(f"{len(df)} cells -> {RunLayout.of(all_params[0]).results_path('.*')}")
         return 0
     total_cells = total_stages = 0
     total_s: float | None = 0.0

@@ -123,7 +123,9 @@ def evaluate_model(model, tok, task, cfg: EvalConfig, seed: int = 0, n_keep: int
 def row_scores(task, rows: Sequence[dict], texts: Sequence[str], split: str) -> dict:
     """The task's primary metric of each row on its own: {"metric", "split", "ids_digest", "values"}."""
     metric = task.primary_metric
-    values = [round(float(task.score([r], [t])[metric]), 4) for r, t in zip(rows, texts, strict=True)]
+    values = [
+        round(float(task.score([r], [t])[metric]), 4) for r, t in zip(rows, texts, strict=True)
+    ]
     return {"metric": metric, "split": split, "ids_digest": ids_digest(rows), "values": values}
 
 

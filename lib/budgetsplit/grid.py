@@ -42,7 +42,13 @@ from budgetsplit.cells import SFT_ONLY, Cell, cell_sizes
 from budgetsplit.config import Params
 from budgetsplit.layout import RunLayout
 from budgetsplit.models import resolve_device, usable_cores
-from budgetsplit.records import find_same_work, load_record, review_records, stored_settings, work_key
+from budgetsplit.records import (
+    find_same_work,
+    load_record,
+    review_records,
+    stored_settings,
+    work_key,
+)
 from budgetsplit.results import results_table
 from budgetsplit.store import DamagedFileError, check_writable, remove_stale_temps
 

@@ -179,7 +179,9 @@ def review_records(params: Params, cells: list[Cell], replace: bool = False,
     elif not replace:
         if len(damaged) > 1:  # one message for all of them, named by their full paths
             others = "; ".join(f"{e.path}: {e.problem}" for e in damaged[1:])
-            raise DamagedRecordError(damaged[0].path, f"{damaged[0].problem}; also damaged: {others}")
+            raise DamagedRecordError(
+                damaged[0].path, f"{damaged[0].problem}; also damaged: {others}"
+            )
         if damaged:
             raise damaged[0]
         if stale:

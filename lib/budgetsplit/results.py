@@ -83,7 +83,9 @@ def results_table(output_dir: str | Path, profile: str) -> pd.DataFrame:
     settings = [_settings(r) for r in records]
     keys = sorted({k for s in settings for k in s})
     varying = [k for k in keys if len({json.dumps(s.get(k)) for s in settings}) > 1]
-    rows = [_flatten(r, {k: s.get(k) for k in varying}) for r, s in zip(records, settings, strict=True)]
+    rows = [
+        _flatten(r, {k: s.get(k) for k in varying}) for r, s in zip(records, settings, strict=True)
+    ]
     df = pd.DataFrame(rows)
     df = df.sort_values(["task", "budget", "sft_fraction", "method", "seed"], kind="stable")
     df = df.reset_index(drop=True)

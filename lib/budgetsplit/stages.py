@@ -21,7 +21,14 @@ from filelock import FileLock
 from budgetsplit.config import Params, to_dict
 from budgetsplit.layout import RunLayout
 from budgetsplit.models import align_special_tokens, load_model
-from budgetsplit.store import DamagedFileError, atomic_folder, digest, ids_digest, move_aside, read_json
+from budgetsplit.store import (
+    DamagedFileError,
+    atomic_folder,
+    digest,
+    ids_digest,
+    move_aside,
+    read_json,
+)
 from budgetsplit.train import train_sft
 
 
