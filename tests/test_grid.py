@@ -9,6 +9,7 @@ import pytest
 from budgetsplit import grid, records, results
 from budgetsplit.cell import Cell
 from budgetsplit.config import PARAMS_DIR, load_params
+from budgetsplit.layout import RunLayout
 
 
 def test_expand_covers_the_grid_once():
@@ -93,6 +94,31 @@ def _fake_record(tmp_path, params, cell, score):
     )
     assert str(tmp_path) == params.output_dir
     return records.write_record(params, rec)
+
+
+def test_run_grid_checks_the_output_folder_and_removes_temps_of_killed_runs(tmp_path):
+    import subprocess
+    import sys
+
+    params = load_params("smoke", "math", overrides={"output_dir": str(tmp_path)})
+    cells = grid.expand(params)
+    for c in cells:
+        _fake_record(tmp_path, params, c, score=0.5)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    layout = RunLayout.of(params)
+    left = [layout.sft_dir("math") / f".n20-s0-abc.{dead}.x1.tmp",
+            layout.cells_dir("math") / f".{cells[0].cell_id}.json.{dead}.x2.tmp"]  # fmt: skip
+    left[0].mkdir(parents=True)
+    left[1].write_text("{")
+    table = grid.run_grid(params, progress=False)  # every cell done: nothing trains
+    assert len(table) == len(cells) and not any(p.exists() for p in left)
+    assert (tmp_path / "smoke" / "results.parquet").is_file()
+    # An output folder that cannot be written stops before any cell runs.
+    (tmp_path / "blocked").write_text("")
+    blocked = load_params("smoke", "math", overrides={"output_dir": str(tmp_path / "blocked")})
+    with pytest.raises(PermissionError, match="cannot write results here"):
+        grid.run_grid(blocked, progress=False)
 
 
 def test_cell_ids_are_unique_and_safe():

@@ -65,6 +65,10 @@ class Record:
         """Read access as to the JSON (`rec["metrics"]`), for notebooks and scripts written so."""
         return self.to_json()[key]
 
+    def __contains__(self, key: str) -> bool:
+        """Whether the record has a value for `key` (`"same_work_as" in rec`: a copied cell)."""
+        return getattr(self, key, None) is not None
+
     def to_json(self) -> dict:
         out = {"cell_id": self.cell_id}
         out.update(dataclasses.asdict(self))
