@@ -17,12 +17,12 @@ import torch
 from budgetsplit.config import TaskConfig, load_params
 from budgetsplit.metrics import answers_match, extract_flexible, extract_strict
 from budgetsplit.paper import (
-    HelpfulTask,
-    InstructTask,
-    MathTask,
+    GSM8KTask,
+    HelpSteerTask,
+    IFEvalTask,
     PaperDataError,
     RewardScorer,
-    SummarizeTask,
+    TLDRTask,
     get_paper_task,
     load_split,
 )
@@ -196,7 +196,7 @@ def cfg(n_val: int = 2, **data: Path | str) -> TaskConfig:
 
 
 def math_task(tmp_path: Path, test: Path | str, pref_writer=gsm8k_preferences_lists, n_val=2):
-    return MathTask(
+    return GSM8KTask(
         cfg(
             n_val,
             sft=gsm8k_generations(tmp_path / "gen"),
@@ -319,7 +319,7 @@ def test_math_preference_pair_layout_and_unknown_layout(tmp_path):
         len(task.pref_pool()) == 10 and task.pref_pool()[0]["rejected"] == "Step 1: guess\n#### 0"
     )
     bad = write_parquet(tmp_path / "bad", "train", [{"prompt": "q", "better": "a", "worse": "b"}])
-    task = MathTask(cfg(sft=gsm8k_generations(tmp_path / "gen2"), pref=bad))
+    task = GSM8KTask(cfg(sft=gsm8k_generations(tmp_path / "gen2"), pref=bad))
     with pytest.raises(PaperDataError, match="missing columns: need 'correct' and 'incorrect'"):
         task.pref_pool()
 
@@ -329,11 +329,11 @@ def test_missing_column_and_bad_config_are_named(tmp_path):
     with pytest.raises(
         PaperDataError, match=r"data.sft = .*missing column\(s\) \['reference_answer'\]"
     ):
-        MathTask(cfg(sft=no_ref)).sft_pool()
+        GSM8KTask(cfg(sft=no_ref)).sft_pool()
     with pytest.raises(PaperDataError, match="unknown role.*'reward'"):
-        MathTask(cfg(reward="x"))
+        GSM8KTask(cfg(reward="x"))
     with pytest.raises(PaperDataError, match="label_noise"):
-        MathTask(TaskConfig(label_noise=0.1))
+        GSM8KTask(TaskConfig(label_noise=0.1))
     with pytest.raises(PaperDataError, match="n_val = 50.*only 12 distinct prompts"):
         math_task(tmp_path / "big", "unused", n_val=50).sft_pool()
 
@@ -348,12 +348,12 @@ def test_registry_and_get_task_route_paper_params(tmp_path):
     )
     task = get_task(params)
     assert (
-        isinstance(task, MathTask)
+        isinstance(task, GSM8KTask)
         and task.data["test"] == "openai/gsm8k"
         and len(task.eval_split("val")) == 2
     )
-    assert isinstance(get_paper_task("instruct"), InstructTask)
-    with pytest.raises(ValueError, match="unknown paper task"):
+    assert isinstance(get_paper_task("instruct"), IFEvalTask)
+    with pytest.raises(ValueError, match="unknown task"):
         get_paper_task("poetry")
 
 
@@ -363,7 +363,7 @@ def test_instruct_loaders_filter_long_pairs(tmp_path):
         ifeval_row(1000, "List two fruits as bullets, no commas.",
                    ["punctuation:no_comma", "detectable_format:number_bullet_lists"], [{}, {"num_bullets": 2}]),
     ])  # fmt: skip
-    task = InstructTask(
+    task = IFEvalTask(
         cfg(3, sft=tulu_sft(tmp_path / "sft"), pref=tulu_pref(tmp_path / "pref"), test=ifeval_file)
     )
     sft, pref, val = task.sft_pool(), task.pref_pool(), task.eval_split("val")
@@ -384,7 +384,7 @@ def test_ifeval_scoring_on_rows_in_the_hub_schema(tmp_path):
                    ["startend:end_checker"], [{"end_phrase": "Any other questions?"}]),
         ifeval_row(3, "Mention the word banana.", ["keywords:existence"], [{"keywords": ["banana"]}]),
     ]  # fmt: skip
-    task = InstructTask(cfg(test=write_jsonl(tmp_path / "ifeval.jsonl", rows)))
+    task = IFEvalTask(cfg(test=write_jsonl(tmp_path / "ifeval.jsonl", rows)))
     test = task.eval_split("test")
     good = ["* apple\n* pear", "Hi! Any other questions?", "I like banana bread."]
     assert task.score(test, good) == {"prompt_level_strict": 1.0, "inst_level_strict": 1.0,
@@ -403,9 +403,7 @@ def test_ifeval_scoring_on_rows_in_the_hub_schema(tmp_path):
 # ------------------------------------------------------------------ summarization
 def test_summarize_loaders_and_rouge(tmp_path):
     filtered = tldr_filtered(tmp_path / "tldr")
-    task = SummarizeTask(
-        cfg(2, sft=filtered, pref=tldr_preferences(tmp_path / "prefs"), test=filtered)
-    )
+    task = TLDRTask(cfg(2, sft=filtered, pref=tldr_preferences(tmp_path / "prefs"), test=filtered))
     sft, pref, val, test = (
         task.sft_pool(),
         task.pref_pool(),
@@ -451,7 +449,7 @@ def tiny_reward_model(folder: Path) -> Path:
 
 def test_helpful_pairs_sft_and_test_split(tmp_path):
     hs = helpsteer2(tmp_path / "hs")
-    task = HelpfulTask(cfg(2, sft=hs, pref=hs, test=hs, reward_model="unused"))
+    task = HelpSteerTask(cfg(2, sft=hs, pref=hs, test=hs, reward_model="unused"))
     sft, pref, val, test = (
         task.sft_pool(),
         task.pref_pool(),
@@ -488,7 +486,7 @@ def test_reward_scorer_on_a_tiny_gpt2(tmp_path):
     assert len(set(one_by_one)) == 3
 
     hs = helpsteer2(tmp_path / "hs")
-    task = HelpfulTask(cfg(2, sft=hs, pref=hs, test=hs, reward_model=rm))
+    task = HelpSteerTask(cfg(2, sft=hs, pref=hs, test=hs, reward_model=rm))
     test = task.eval_split("test")
     same = task.score(test, [r["reference"] for r in test])
     assert same["win_rate"] == 0.5 and same["reward"] == pytest.approx(same["reference_reward"])

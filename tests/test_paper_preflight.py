@@ -14,8 +14,9 @@ import pytest
 import torch
 
 from budgetsplit.config import load_params
-from budgetsplit.paper import PAPER_TASKS, get_paper_task, load_split
+from budgetsplit.paper import get_paper_task, load_split
 from budgetsplit.paper.preflight import PaperNotReady, check_paper_ready, in_hf_cache
+from budgetsplit.registry import paper_class
 
 TASK_NAMES = ("math", "instruct", "summarize", "helpful")
 
@@ -66,8 +67,8 @@ def test_paper_params_hold_the_papers_settings():
         assert p.budget.sft_fractions == (0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 1.0)
         assert p.budget.budgets[0] == 100 and p.budget.budgets[-1] <= 20000
         assert (p.eval.temperature, p.eval.top_p, p.eval.split) == (0.5, 0.9, "test")
-        assert set(p.task_options.data) == set(PAPER_TASKS[name].default_data)
-        assert p.task_options.data == PAPER_TASKS[name].default_data and p.task_options.n_val == 200
+        assert set(p.task_options.data) == set(paper_class(name).default_data)
+        assert p.task_options.data == paper_class(name).default_data and p.task_options.n_val == 200
         assert get_paper_task(name, p.task_options).data == p.task_options.data  # builds lazily
 
 
@@ -97,7 +98,7 @@ def test_a_hub_cache_download_counts_and_loads_offline(empty_caches, gsm8k_dir):
 def test_local_paths_need_no_hub_and_missing_ones_are_named(tmp_path, empty_caches):
     folder = tmp_path / "data"
     folder.mkdir()
-    local = {role: str(folder) for role in PAPER_TASKS["math"].default_data}
+    local = {role: str(folder) for role in paper_class("math").default_data}
     ok = load_params(
         "paper", "math", overrides={"task_options.data": local, "model.name": str(folder)}
     )

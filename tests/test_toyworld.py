@@ -16,7 +16,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from budgetsplit.chat import IM_END, IM_START
 from budgetsplit.config import ConfigError, PretrainConfig, WorldConfig, load_world, replace
 from budgetsplit.toyworld import get_toy_task
-from budgetsplit.toyworld.base import build_corpus, cache_key, default_sources, get_base_model
+from budgetsplit.toyworld.pretrain import build_corpus, cache_key, default_sources, get_base_model
 from budgetsplit.toyworld.tokenizer import (
     EOT,
     MAX_WHOLE_NUMBER,
@@ -170,15 +170,20 @@ def test_get_toy_task_applies_knobs_and_rejects_unknown_ones():
     world = WorldConfig(seed=1, n_sft_pool=30, n_pref_pool=30, n_val=5, n_test=7)
     task = get_toy_task("math", replace(world, tasks={"math": {"max_number": 9}}))
     assert task.name == "math" and len(task.eval_split("test")) == 7
-    assert task.max_number == 9
-    bad = replace(world, tasks={"math": {"max_numbr": 9}})
-    with pytest.raises(ConfigError, match=r"tasks\.math\.max_numbr"):
-        get_toy_task("math", bad)
-    top = replace(world, tasks={"math": {"n_test": 9}})
-    with pytest.raises(ConfigError, match=r"tasks\.math\.n_test.*top level"):
-        get_toy_task("math", top)
-    with pytest.raises(ConfigError, match="unknown toy task"):
-        get_toy_task("poetry", world)
+    assert task.max_number == 9 and task.seed == 1 and task.sizes["sft"] == 30
+    # Each error names the world file, the dotted key and the value.
+    src = "params/x/world.yaml"
+    cases = [
+        ({"math": {"max_numbr": 9}}, r"tasks\.math\.max_numbr' = 9: unknown knob"),
+        ({"math": {"n_test": 9}}, r"tasks\.math\.n_test' = 9: set at the top level"),
+        ({"math": {"label_noise": 0.2}}, r"tasks\.math\.label_noise' = 0\.2: set by the recipe"),
+        ({"math": {"max_number": 2}}, r"tasks\.math' = \{'max_number': 2\}.*max_number = 2"),
+    ]
+    for tasks, message in cases:
+        with pytest.raises(ConfigError, match=rf"^{src}: key '{message}"):
+            get_toy_task("math", replace(world, tasks=tasks), source=src)
+    with pytest.raises(ConfigError, match=rf"^{src}: key 'task' = 'poetry': unknown task"):
+        get_toy_task("poetry", world, source=src)
 
 
 # ------------------------------------------------------------------------- the smoke base model

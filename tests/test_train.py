@@ -139,3 +139,36 @@ def test_paper_path_qwen2_lora_trains_adapters_only(task):
     )
     assert all(math.isfinite(x) for x in losses(dpo.log_history))
     assert not any("lora" in k for k in dpo.model.state_dict())
+
+
+def test_small_stages_take_min_steps_and_kto_takes_dpos_steps_per_pair(base_folder, task):
+    # 16 pairs at batch 8, one epoch: 2 DPO steps; KTO unpairs them into 32 rows at twice the batch,
+    # so 2 steps as well. With min_steps 5 both repeat the data to 5 steps, and so does SFT on 4 rows.
+    pairs = task.pref_records(task.pref_pool()[:16])
+    steps = {}
+    for method in ("dpo", "kto"):
+        for min_steps in (0, 5):
+            model, tok = load_model(ModelConfig(name=base_folder), device="cpu")
+            pft = PFTConfig(**FAST, learning_rate=1e-4, min_steps=min_steps)
+            out = train_pft(model, tok, pairs, method, pft, LoraConfig(), 0, "cpu")
+            steps[method, min_steps] = len(losses(out.log_history))
+    assert steps == {("dpo", 0): 2, ("kto", 0): 2, ("dpo", 5): 5, ("kto", 5): 5}
+    model, tok = load_model(ModelConfig(name=base_folder), device="cpu")
+    stage = StageConfig(**FAST, learning_rate=1e-3, min_steps=5)
+    out = train_sft(
+        model, tok, task.sft_records(task.sft_pool()[:4]), stage, LoraConfig(), 0, "cpu"
+    )
+    assert len(losses(out.log_history)) == 5
+
+
+def test_the_first_warmup_step_trains(base_folder, task):
+    # One optimizer step inside warmup: transformers' warmup would give it lr 0 (no change at all).
+    model, tok = load_model(ModelConfig(name=base_folder), device="cpu")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    stage = StageConfig(**{**FAST, "warmup_ratio": 0.5}, learning_rate=1e-3)
+    out = train_sft(
+        model, tok, task.sft_records(task.sft_pool()[:8]), stage, LoraConfig(), 0, "cpu"
+    )
+    assert len(losses(out.log_history)) == 1
+    moved = [k for k, v in out.model.state_dict().items() if not torch.equal(v, before[k])]
+    assert moved

@@ -4,7 +4,10 @@ A study recipe lives in `params/<profile>/<task>.yaml` and loads into `Params`, 
 profile's shared `params/<profile>/_defaults.yaml` when there is one (which may start from another
 profile's with `inherit: <profile>`); the toy world's base model and task generators are described
 once per profile in `params/<profile>/world.yaml` (or the inherited profile's) and load into
-`WorldConfig`. Loading rejects unknown keys, wrong types and out-of-range values with one
+`WorldConfig`. Between the defaults and the recipe sits the calibration written by
+`budgetsplit calibrate`, `params/<profile>/calibration/<task>.yaml` (the nearest profile's in the
+inheritance chain): defaults -> calibration -> recipe -> overrides. PFT settings calibrated per
+method and starting regime live in `pft.tuned`; a cell reads its own through `pft_settings`. Loading rejects unknown keys, wrong types and out-of-range values with one
 `ConfigError` naming the file, the dotted key and the value.
 
     from budgetsplit.config import load_params
@@ -17,14 +20,16 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from budgetsplit.registry import TASKS  # the task names (one table for the whole package)
 from budgetsplit.schema import ConfigError, build, merge, nest, read_yaml
 from budgetsplit.schema import replace as replace  # re-exported: config's public API
 from budgetsplit.schema import to_dict as to_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS_DIR = ROOT / "params"
-TASKS = ("math", "instruct", "summarize", "helpful")
 METHODS = ("dpo", "ipo", "dpo_sft", "kto")
+# Where PFT starts: the base model (n_sft = 0) or the SFT model; calibrated separately (pft.tuned).
+REGIMES = ("from_base", "after_sft")
 
 
 # --------------------------------------------------------------------------------- the sections
@@ -83,6 +88,9 @@ class StageConfig:
     max_grad_norm: float = 1.0
     optim: str = "adamw_torch"
     completion_only_loss: bool = False  # the paper trains SFT on the full text
+    # At least this many optimizer steps, repeating the data when it is too small for `epochs` to
+    # give them (0: epochs alone decide): a stage of 5 examples would otherwise take 1-2 steps.
+    min_steps: int = 0
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,9 @@ class PFTConfig(StageConfig):
     desirable_weight: float = 1.0
     undesirable_weight: float = 1.0
     precompute_ref_log_probs: bool = True
+    # Calibrated settings over the ones above, by method and regime (REGIMES), e.g.
+    # {"dpo": {"from_base": {"learning_rate": 2e-3}}}; written by `budgetsplit calibrate`.
+    tuned: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -204,8 +215,23 @@ def _check_ranges(p: Params, src: str) -> None:
             bad(f"{name}.batch_size", st.batch_size, "must be a multiple of per_device_batch_size")
         if not 0.0 <= st.warmup_ratio < 1.0:
             bad(f"{name}.warmup_ratio", st.warmup_ratio, "must lie in [0, 1)")
+        if st.min_steps < 0:
+            bad(f"{name}.min_steps", st.min_steps, "must be >= 0")
     if p.pft.beta <= 0:
         bad("pft.beta", p.pft.beta, "must be > 0")
+    for m, by_regime in p.pft.tuned.items():
+        if m not in METHODS:
+            bad(f"pft.tuned.{m}", by_regime, f"unknown PFT method; known: {', '.join(METHODS)}")
+        for regime, changes in by_regime.items():
+            key = f"pft.tuned.{m}.{regime}"
+            if regime not in REGIMES:
+                bad(key, changes, f"unknown regime; known: {', '.join(REGIMES)}")
+            if "tuned" in changes:
+                bad(f"{key}.tuned", changes["tuned"], "cannot be nested")
+            pft = build(PFTConfig, {**to_dict(p.pft), **changes}, src, f"{key}.")
+            for k in ("learning_rate", "beta", "sft_weight"):
+                if getattr(pft, k) <= 0:
+                    bad(f"{key}.{k}", getattr(pft, k), "must be > 0")
     e = p.eval
     if e.temperature < 0:
         bad("eval.temperature", e.temperature, "must be >= 0 (0 means greedy)")
@@ -243,19 +269,49 @@ def recipe_path(profile: str, task: str) -> Path:
 
 
 def load_params(
-    profile_or_path: str | Path, task: str | None = None, overrides: dict[str, Any] | None = None
+    profile_or_path: str | Path,
+    task: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    calibrated: bool = True,
 ) -> Params:
-    """Load `params/<profile>/<task>.yaml` (or a YAML path), then apply dotted-key overrides."""
+    """Load `params/<profile>/<task>.yaml` (or a YAML path), then apply dotted-key overrides.
+    `calibrated=False` leaves out the calibration layer (calibration itself starts from the priors)."""
     path = Path(profile_or_path) if task is None else recipe_path(str(profile_or_path), task)
     if not path.is_file():
         raise ConfigError(str(path), "<file>", None, "no such params file")
     # A profile's shared settings (params/<profile>/_defaults.yaml) sit under each of its recipes.
     data = _profile_defaults(path.parent) if path.name != "_defaults.yaml" else {}
-    data = merge(merge(data, read_yaml(path)), nest(overrides or {}))
+    recipe = read_yaml(path)
+    if calibrated and path.name != "_defaults.yaml":
+        data = merge(data, _calibration(path.parent, recipe.get("task", data.get("task"))))
+    data = merge(merge(data, recipe), nest(overrides or {}))
     src = str(path) if not overrides else f"{path} (with overrides {sorted(overrides)})"
     params = build(Params, data, src)
     _check_ranges(params, src)
     return params
+
+
+def calibration_path(profile: str, task: str) -> Path:
+    return PARAMS_DIR / profile / "calibration" / f"{task}.yaml"
+
+
+def _calibration(folder: Path, task: str | None) -> dict:
+    """The calibration layer of `task`'s recipes in `folder` (checked on its own, so an error names
+    its file), from the nearest profile of the inheritance chain that has one; {} if none."""
+    for f in _profile_chain(folder):
+        path = f / "calibration" / f"{task}.yaml"
+        if path.is_file():
+            layer = read_yaml(path)
+            _check_ranges(build(Params, {**layer, "task": task}, str(path)), str(path))
+            return layer
+    return {}
+
+
+def pft_settings(params: Params, method: str, n_sft: int) -> PFTConfig:
+    """The PFT settings a cell trains with: `params.pft` with the calibrated ones of its method and
+    starting regime (from the base model when n_sft = 0, else after SFT) over them."""
+    regime = REGIMES[0] if n_sft == 0 else REGIMES[1]
+    return replace(params.pft, tuned={}, **params.pft.tuned.get(method, {}).get(regime, {}))
 
 
 def _profile_chain(folder: Path) -> list[Path]:

@@ -1,7 +1,7 @@
 """Loading base models: a causal LM and its tokenizer, on the right device, in the right dtype, with ChatML.
 
 `ModelConfig.name` is "toy" (the toy world's base model, built or found by
-`budgetsplit.toyworld.base.get_base_model`), a local folder, or a Hub id. Loading is safetensors
+`budgetsplit.toyworld.pretrain.get_base_model`), a local folder, or a Hub id. Loading is safetensors
 only and runs no remote code unless the config asks for it. Every tokenizer gets the ChatML
 template (`ensure_chat_template`) before anything trains on it, with the embeddings resized when
 that adds tokens.
@@ -83,11 +83,15 @@ def resolve_dtype(cfg: ModelConfig, device: str) -> torch.dtype:
 
 
 def model_source(cfg: ModelConfig, profile: str = "toy") -> str:
-    """The folder or Hub id to load: the toy world's base model folder for name "toy"."""
+    """The folder or Hub id to load: for name "toy", the base model of the profile's toy world."""
     if cfg.name == "toy":
-        from budgetsplit.config import load_world
-        from budgetsplit.toyworld.base import get_base_model
+        from budgetsplit.config import load_world, world_path
+        from budgetsplit.tasks import is_toy
+        from budgetsplit.toyworld.pretrain import get_base_model
 
+        if not is_toy(profile):
+            problem = f"names the toy world's base model, but profile {profile!r} has no world.yaml"
+            raise ConfigError(str(world_path(profile)), "model.name", cfg.name, problem)
         return str(get_base_model(load_world(profile)))
     return cfg.name
 

@@ -5,7 +5,13 @@ PFT methods (names as in `budgetsplit.config.METHODS`), all on TRL 1.x trainers:
 - dpo:     DPOTrainer, loss_type ["sigmoid"]
 - ipo:     DPOTrainer, loss_type ["ipo"] (beta is IPO's tau)
 - dpo_sft: DPOTrainer, loss_type ["sigmoid", "sft"], loss_weights [1, pft.sft_weight]
-- kto:     KTOTrainer on the pairs unpaired as TRL does (chosen -> desirable, rejected -> undesirable)
+- kto:     KTOTrainer on the pairs unpaired as TRL does (chosen -> desirable, rejected -> undesirable),
+           at twice the batch size: unpairing doubles the rows, so KTO takes DPO's optimizer steps
+           per annotated pair (each of its batches holds as many pairs' worth of rows as DPO's)
+
+A stage too small for its epochs to give `min_steps` optimizer steps trains `min_steps` steps,
+repeating its data (Trainer's max_steps); warmup is a ratio of the steps actually taken, and is
+shifted one step (`_warmup_from_step_one`) so that no step trains at lr 0.
 
 PFT starts from the SFT model (the base model when n_sft = 0), and that starting model, frozen, is
 the reference: precomputed reference log-probs from it before the first step, a frozen copy, or
@@ -23,9 +29,11 @@ Cells train their SFT stage through `budgetsplit.stages`, which caches it on dis
 from __future__ import annotations
 
 import copy
+import dataclasses
 import gc
 import hashlib
 import json
+import math
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -72,10 +80,21 @@ def peft_config(lora: LoraConfig):
     )
 
 
-def trainer_args(stage: StageConfig, seed: int, device: str, model, output_dir: str) -> dict:
+def min_steps_override(stage: StageConfig, n_rows: int) -> int:
+    """Trainer's `max_steps` for a stage of `n_rows` rows: `stage.min_steps` when its epochs would
+    give fewer optimizer steps (counted as Trainer counts them), else -1 (epochs decide)."""
+    accum = stage.batch_size // stage.per_device_batch_size
+    per_epoch = max(1, math.ceil(n_rows / stage.per_device_batch_size) // accum)
+    return stage.min_steps if math.ceil(stage.epochs * per_epoch) < stage.min_steps else -1
+
+
+def trainer_args(
+    stage: StageConfig, seed: int, device: str, model, output_dir: str, n_rows: int
+) -> dict:
     """Keyword arguments shared by SFTConfig, DPOConfig and KTOConfig."""
     on_cpu = device == "cpu"
     return dict(
+        max_steps=min_steps_override(stage, n_rows),
         output_dir=output_dir,
         per_device_train_batch_size=stage.per_device_batch_size,
         gradient_accumulation_steps=stage.batch_size // stage.per_device_batch_size,
@@ -122,10 +141,34 @@ class _StepBar(TrainerCallback):
         self.bar.close()
 
 
+def _warmup_from_step_one(trainer) -> None:
+    """Make the trainer's warmup start at lr/w rather than 0. Transformers' linear warmup gives the
+    first optimizer step lr 0: harmless in a long stage, one step of three in a tiny one. The
+    schedule is read one step ahead during warmup, which then ends a step sooner."""
+    make = trainer.create_scheduler
+
+    def create_scheduler(num_training_steps: int, optimizer=None):
+        sched = make(num_training_steps, optimizer)
+        w = trainer.args.get_warmup_steps(num_training_steps)
+        if w and getattr(sched, "lr_lambdas", None) and sched.last_epoch == 0:
+            sched.lr_lambdas = [
+                lambda s, f=f: f(s + 1) if s < w else f(s) for f in sched.lr_lambdas
+            ]
+            for group, base, f in zip(
+                sched.optimizer.param_groups, sched.base_lrs, sched.lr_lambdas, strict=True
+            ):
+                group["lr"] = base * f(0)  # LambdaLR set the first step's lr when it was built
+            sched._last_lr = [g["lr"] for g in sched.optimizer.param_groups]
+        return sched
+
+    trainer.create_scheduler = create_scheduler
+
+
 def _finish(trainer, lora: LoraConfig, t0: float, desc: str) -> StageOutcome:
     for cb in (ProgressCallback, PrinterCallback, NotebookProgressCallback):
         trainer.remove_callback(cb)
     trainer.add_callback(_StepBar(desc))
+    _warmup_from_step_one(trainer)
     # Trainer.train() opens with a full gc.collect() (accelerate's free_memory), ~0.2 s per stage
     # walking every object the process holds; frozen, they are skipped, and released after.
     # On a CPU, values that decay below float32's normal range (likely optimizer state of rows that
@@ -164,7 +207,7 @@ def train_sft(
     set_seed(seed)
     with tempfile.TemporaryDirectory(prefix="budgetsplit-sft-") as tmp:
         args = SFTConfig(
-            **trainer_args(stage, seed, device, model, tmp),
+            **trainer_args(stage, seed, device, model, tmp, len(records)),
             # Loss on assistant turns only when asked; the paper trains on the full text.
             assistant_only_loss=stage.completion_only_loss,
             packing=False,
@@ -210,18 +253,22 @@ def train_pft(
     if not lora.enabled and not pft.precompute_ref_log_probs:
         ref = copy.deepcopy(model).eval().requires_grad_(False)
     dataset = Dataset.from_list(records)
+    if method == "kto":  # twice the rows (unpaired), twice the batch: DPO's steps per pair (and
+        # at least 2 rows per device batch, which KTO's KL term is estimated within)
+        pft = dataclasses.replace(
+            pft, batch_size=2 * pft.batch_size, per_device_batch_size=2 * pft.per_device_batch_size
+        )
     with tempfile.TemporaryDirectory(prefix=f"budgetsplit-{method}-") as tmp:
         common = dict(
             beta=pft.beta,
             precompute_ref_log_probs=pft.precompute_ref_log_probs,
-            **trainer_args(pft, seed, device, model, tmp),
+            **trainer_args(
+                pft, seed, device, model, tmp, len(records) * (2 if method == "kto" else 1)
+            ),
         )
         if method == "kto":
             from trl.data_utils import unpair_preference_dataset
 
-            if pft.per_device_batch_size < 2:
-                raise ConfigError("params", "pft.per_device_batch_size", pft.per_device_batch_size,
-                                  "KTO estimates its KL term within a batch: needs >= 2")  # fmt: skip
             # TRL unpairs batch-wise into [all chosen..., all rejected...] and KTO reads its data in
             # order, so shuffle (seeded) lest every batch hold one label only.
             dataset = unpair_preference_dataset(dataset).shuffle(seed=seed).flatten_indices()

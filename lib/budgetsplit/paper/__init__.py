@@ -9,42 +9,36 @@
     task = get_paper_task("math", params.task_options)
     task.sft_pool()[0]                             # {"id", "prompt_id", "prompt", "response"}
 
-Each dataset id in `task_options.data` (roles sft, pref, test; reward_model for helpful) may be
-a Hub id or a local folder/file in the Hub's schema; see budgetsplit.paper.data.
+The classes are named after their datasets: `GSM8KTask` (math), `IFEvalTask` (instruct),
+`TLDRTask` (summarize), `HelpSteerTask` (helpful). Each dataset id in `task_options.data` (roles
+sft, pref, test; reward_model for helpful) may be a Hub id or a local folder/file in the Hub's
+schema; see budgetsplit.paper.data.
 """
 
 from __future__ import annotations
 
 from budgetsplit.config import TaskConfig
 from budgetsplit.paper.data import PaperDataError, PaperTask, load_split
-from budgetsplit.paper.gsm8k import MathTask
-from budgetsplit.paper.helpful import HelpfulTask, RewardScorer
-from budgetsplit.paper.instruct import InstructTask
-from budgetsplit.paper.summarize import SummarizeTask
-
-PAPER_TASKS: dict[str, type[PaperTask]] = {
-    "math": MathTask,
-    "instruct": InstructTask,
-    "summarize": SummarizeTask,
-    "helpful": HelpfulTask,
-}
+from budgetsplit.paper.gsm8k import GSM8KTask
+from budgetsplit.paper.helpful import HelpSteerTask, RewardScorer
+from budgetsplit.paper.instruct import IFEvalTask
+from budgetsplit.paper.summarize import TLDRTask
+from budgetsplit.registry import paper_class
 
 __all__ = [
-    "PAPER_TASKS",
-    "HelpfulTask",
-    "InstructTask",
-    "MathTask",
+    "GSM8KTask",
+    "HelpSteerTask",
+    "IFEvalTask",
     "PaperDataError",
     "PaperTask",
     "RewardScorer",
-    "SummarizeTask",
+    "TLDRTask",
     "get_paper_task",
     "load_split",
 ]
 
 
 def get_paper_task(name: str, task_cfg: TaskConfig | None = None) -> PaperTask:
-    """The paper task `name`, reading the datasets `task_cfg.data` names (defaults: the paper's)."""
-    if name not in PAPER_TASKS:
-        raise ValueError(f"unknown paper task {name!r}; known: {', '.join(PAPER_TASKS)}")
-    return PAPER_TASKS[name](task_cfg)
+    """The paper task `name` (its class: budgetsplit.registry), reading the datasets `task_cfg.data`
+    names (defaults: the class's `default_data`, the paper's)."""
+    return paper_class(name)(task_cfg)

@@ -7,7 +7,7 @@ test.parquet, ...; not the layout `save_to_disk` writes) or a single local data 
 copy is read exactly like the Hub's. With HF_HUB_OFFLINE=1 (set before Python starts) Hub ids
 resolve from the caches only: datasets' own, else the Hub cache `huggingface-cli download` fills.
 
-`PaperTask` turns source rows into the four pools of `budgetsplit.tasks.base.Task`, deterministically
+`PaperTask` turns source rows into the four pools of `budgetsplit.tasks.interface.Task`, deterministically
 and without randomness: the validation split is the last `n_val` distinct prompts of the SFT data
 (the official code's `train_test_split(test_size=200, shuffle=False)`), and those prompts are removed
 from both training pools, so no validation prompt is ever trained on.
@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from budgetsplit.config import TaskConfig
-from budgetsplit.tasks.base import Task
+from budgetsplit.tasks.interface import Task
 
 # datasets' packaged builders, by file suffix, for a single local data file.
 _BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}

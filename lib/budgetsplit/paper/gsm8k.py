@@ -56,7 +56,7 @@ def gold_answer(reference: object) -> str:
     return text.rsplit("####", 1)[-1].strip()
 
 
-class MathTask(PaperTask):
+class GSM8KTask(PaperTask):
     name = "math"
     primary_metric = "accuracy_strict"
     system_prompt = SYSTEM_PROMPT

@@ -101,7 +101,7 @@ def _best(responses: list[tuple[str, int]]) -> str:
     return max(responses, key=lambda rh: rh[1])[0]  # max keeps the first of equal scores
 
 
-class HelpfulTask(PaperTask):
+class HelpSteerTask(PaperTask):
     name = "helpful"
     primary_metric = "reward"
     system_prompt = None  # HelpSteer2 prompts stand alone; the paper names no system prompt here

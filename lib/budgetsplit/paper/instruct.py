@@ -46,7 +46,7 @@ def n_words(*texts: str) -> int:
     return sum(len(t.split(" ")) for t in texts)
 
 
-class InstructTask(PaperTask):
+class IFEvalTask(PaperTask):
     name = "instruct"
     primary_metric = "prompt_level_strict"
     system_prompt = SYSTEM_PROMPT

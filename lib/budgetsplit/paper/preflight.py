@@ -24,6 +24,7 @@ import torch
 
 from budgetsplit.config import Params
 from budgetsplit.paper.data import cached_snapshot, hub_offline, is_local
+from budgetsplit.registry import paper_class
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 
@@ -34,14 +35,12 @@ class PaperNotReady(RuntimeError):
 
 def _ids(params_list: Sequence[Params]) -> dict[tuple[str, str, str | None], list[str]]:
     """(repo type, id, dataset config) -> where the params name it."""
-    from budgetsplit.paper import PAPER_TASKS
-
     out: dict[tuple[str, str, str | None], list[str]] = {}
     for p in params_list:
         if p.model.name != "toy":
             out.setdefault(("model", p.model.name, None), []).append(f"{p.task}: model.name")
-        task = PAPER_TASKS.get(p.task)
-        defaults, configs = (task.default_data, task.data_configs) if task else ({}, {})
+        task = paper_class(p.task)  # p.task is a known task: load_params checked it
+        defaults, configs = task.default_data, task.data_configs
         for role, data_id in {**defaults, **p.task_options.data}.items():
             kind = "model" if role == "reward_model" else "dataset"
             key = (kind, data_id, configs.get(role))

@@ -39,7 +39,7 @@ def user_turn(subreddit: str | None, title: str | None, post: str) -> str:
     return f"SUBREDDIT: r/{subreddit or ''}\nTITLE: {(title or '').strip()}\nPOST: {post.strip()}"
 
 
-class SummarizeTask(PaperTask):
+class TLDRTask(PaperTask):
     name = "summarize"
     primary_metric = "rouge_l"
     system_prompt = SYSTEM_PROMPT

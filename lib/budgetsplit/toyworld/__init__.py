@@ -3,12 +3,15 @@
 A tiny Llama base model (about 1M parameters, a ~1.5K-token BPE vocabulary, 128-token sequences) is
 pretrained from scratch on synthetic plain-prose "web text" and then SFT'd / DPO'd with the real TRL
 trainers on four tasks that mirror the paper's: `math` (GSM8K), `instruct` (IFEval), `summarize`
-(TL;DR) and `helpful` (HelpSteer). Each task module `task_<name>.py` holds a `Task` subclass (pools,
-gold annotator, scorer) and `corpus_documents(seed, n)`, its domain's share of the pretraining text.
+(TL;DR) and `helpful` (HelpSteer). Each task module `task_<name>.py` holds a `ToyTask` subclass
+(pools, gold annotator, scorer) and `corpus_documents(seed, n)`, its domain's share of the
+pretraining text; budgetsplit.registry names them.
 The corpus teaches the language and the facts of the world but never the chat template nor any
 task's response format: the gap the paper blames for DPO's cold start on a base model.
 
-- `base.py`: corpus, pretraining and the cached base model (`get_base_model(world) -> Path`).
+- `common.py`: `ToyTask`, the base class of the four tasks: the world's arguments (seed, pool
+  sizes, label noise) and the pool machinery; a task's constructor takes only its own knobs.
+- `pretrain.py`: corpus, pretraining and the cached base model (`get_base_model(world) -> Path`).
 - `tokenizer.py`: the byte-level BPE tokenizer with ChatML.
 - `python -m budgetsplit.toyworld build --profile toy` builds (or finds) the base model;
   `python -m budgetsplit.toyworld sample --task math -n 3` shows rows and base-model continuations.
@@ -21,62 +24,39 @@ task's response format: the gap the paper blames for DPO's cold start on a base 
 from __future__ import annotations
 
 import inspect
-from importlib import import_module
 
 from budgetsplit.config import ConfigError, WorldConfig
-from budgetsplit.tasks.base import Task
+from budgetsplit.registry import UnknownTask, toy_class
+from budgetsplit.toyworld.common import ToyTask
 
-__all__ = ["TASK_CLASSES", "get_toy_task", "task_class"]
-
-_CLASS_PATHS = {
-    "math": ("task_math", "MathTask"),
-    "instruct": ("task_instruct", "InstructTask"),
-    "summarize": ("task_summarize", "SummarizeTask"),
-    "helpful": ("task_helpful", "HelpfulTask"),
-}
-# Constructor arguments the world sets at its top level (or the recipe sets), never per task.
-_WORLD_ARGS = ("seed", "n_sft_pool", "n_pref_pool", "n_val", "n_test", "label_noise")
-_SOURCE = "world.yaml"
+__all__ = ["get_toy_task"]
 
 
-def task_class(name: str) -> type[Task]:
-    """The toy task class called `name`, imported on first use."""
-    if name not in _CLASS_PATHS:
-        raise ConfigError(
-            _SOURCE, "task", name, f"unknown toy task; known: {', '.join(_CLASS_PATHS)}"
-        )
-    module, cls = _CLASS_PATHS[name]
-    return getattr(import_module(f"{__name__}.{module}"), cls)
-
-
-def __getattr__(attr: str):
-    # TASK_CLASSES imports the four task modules only when asked for (they are slow-ish to import).
-    if attr == "TASK_CLASSES":
-        return {name: task_class(name) for name in _CLASS_PATHS}
-    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
-
-
-def get_toy_task(name: str, world: WorldConfig, label_noise: float = 0.0) -> Task:
-    """Task `name` with the world's seed and pool sizes and its `tasks.<name>` difficulty knobs."""
-    cls = task_class(name)
+def get_toy_task(
+    name: str, world: WorldConfig, label_noise: float = 0.0, source: str = "world.yaml"
+) -> ToyTask:
+    """Task `name` (a row of budgetsplit.registry) with the world's seed and pool sizes and its
+    `tasks.<name>` difficulty knobs. `source`: the world file, named in errors."""
+    try:
+        cls = toy_class(name)
+    except UnknownTask as e:
+        raise ConfigError(source, "task", name, str(e)) from None
     knobs = dict(world.tasks.get(name, {}))
-    params = inspect.signature(cls).parameters
-    allowed = [p for p in params if p not in _WORLD_ARGS]
+    # A task's knobs are its constructor's named arguments; the world's are ToyTask's after `knobs`.
+    world_args = list(inspect.signature(ToyTask).parameters)[1:]
+    params = inspect.signature(cls).parameters.values()
+    allowed = [p.name for p in params if p.kind is not p.VAR_KEYWORD]
     for key, value in knobs.items():
         if key not in allowed:
-            where = "set at the top level of world.yaml" if key in _WORLD_ARGS else "unknown knob"
+            where = "unknown knob"
+            if key in world_args:
+                where = "set at the top level of world.yaml"
+                where = "set by the recipe's task_options" if key == "label_noise" else where
             raise ConfigError(
-                _SOURCE, f"tasks.{name}.{key}", value, f"{where}; {cls.__name__} takes: {allowed}"
+                source, f"tasks.{name}.{key}", value, f"{where}; {cls.__name__} takes: {allowed}"
             )
+    from_world = {k: getattr(world, k) for k in world_args if k != "label_noise"}
     try:
-        return cls(
-            seed=world.seed,
-            n_sft_pool=world.n_sft_pool,
-            n_pref_pool=world.n_pref_pool,
-            n_val=world.n_val,
-            n_test=world.n_test,
-            label_noise=label_noise,
-            **knobs,
-        )
+        return cls(**from_world, label_noise=label_noise, **knobs)
     except ValueError as e:  # a knob out of range; the task's message names it
-        raise ConfigError(_SOURCE, f"tasks.{name}", knobs, str(e)) from None
+        raise ConfigError(source, f"tasks.{name}", knobs, str(e)) from None

@@ -16,6 +16,8 @@ import json
 import os
 import sys
 
+from budgetsplit.registry import TASKS
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the toy world never needs the Hub
 
 
@@ -35,20 +37,19 @@ def _generate(model, tok, text: str, max_new_tokens: int) -> str:
 
 
 def sample(world, task_name: str, n: int) -> None:
-    from importlib import import_module
-
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from budgetsplit.registry import corpus_source
     from budgetsplit.toyworld import get_toy_task
-    from budgetsplit.toyworld.base import get_base_model
+    from budgetsplit.toyworld.pretrain import get_base_model
 
     task = get_toy_task(task_name, world)
-    print(f"task {task.name}: primary metric {task.primary_metric}, costs {task.default_costs}")
+    print(f"task {task.name}: primary metric {task.primary_metric}")
     print(f"system prompt: {task.system_prompt!r}")
     _show("SFT pool", task.sft_pool()[:n])
     _show("preference pool", task.pref_pool()[:n])
     _show("test split", task.eval_split("test")[:n])
-    docs = import_module(f"budgetsplit.toyworld.task_{task_name}").corpus_documents(world.seed, n)
+    docs = corpus_source(task_name)(world.seed, n)
     print("\n=== corpus documents")
     for d in docs:
         print("-", d)
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in (build_p, sample_p):
         p.add_argument("--profile", default="toy", help="toy, smoke or a world.yaml path")
     build_p.add_argument("--quiet", action="store_true", help="no progress bar")
-    sample_p.add_argument("--task", required=True, help="math, instruct, summarize or helpful")
+    sample_p.add_argument("--task", required=True, choices=TASKS)
     sample_p.add_argument("-n", type=int, default=3, help="rows of each kind")
     args = parser.parse_args(argv)
 
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         world = load_world(args.profile)
         if args.command == "build":
-            from budgetsplit.toyworld.base import get_base_model
+            from budgetsplit.toyworld.pretrain import get_base_model
 
             folder = get_base_model(world, progress=not args.quiet)
             info = json.loads((folder / "build_info.json").read_text())

@@ -2,8 +2,9 @@
 that turns a task's prompts and annotations into its four pools.
 
 A task module supplies its domain through a few hooks (`_items`, `_demo`, `_pairs`, ...);
-`ToyTask` owns the rest: argument checks, one seeded stream per pool, distinct prompts per
-hash bucket, rows in the `Task` formats (budgetsplit.tasks.base), label noise, lazy cached pools.
+`ToyTask` owns the rest: the world's arguments (seed, pool sizes, label noise), argument checks,
+one seeded stream per pool, distinct prompts per hash bucket, rows in the `Task` formats
+(budgetsplit.tasks.interface), label noise, lazy cached pools.
 
     from budgetsplit.toyworld.common import ToyTask, bucket, draw, pick
 """
@@ -17,7 +18,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import count
 from typing import Any
 
-from budgetsplit.tasks.base import Task
+from budgetsplit.config import WorldConfig
+from budgetsplit.tasks.interface import Task
 
 # Hash buckets of the prompt text: the four pools own disjoint buckets, so no prompt is shared and
 # each pool is independent of the others' sizes.
@@ -66,7 +68,12 @@ def document(part: Callable[[], str], min_words: int = 30, max_words: int = 120)
 class ToyTask(Task):
     """The pool machinery of a toy task. A subclass sets `name` and the `Task` attributes and
     implements `_items` (its prompts), `_demo` (the SFT response) and `_pairs` (preference pairs);
-    may add fields to every row of a prompt (`_fields`) and to its eval rows (`_eval_fields`)."""
+    may add fields to every row of a prompt (`_fields`) and to its eval rows (`_eval_fields`).
+    Its constructor takes its own knobs by name and the world's arguments as `**world`:
+
+        def __init__(self, max_number: int = 20, max_pairs_per_prompt: int = 3, **world):
+            super().__init__({"max_number": (max_number, max_number >= 4), ...}, **world)
+    """
 
     # Stream of the RNG that draws preference pairs; None: the pool's own stream, which `_items`
     # may share.
@@ -74,16 +81,17 @@ class ToyTask(Task):
 
     def __init__(
         self,
-        seed: int,
-        n_sft_pool: int,
-        n_pref_pool: int,
-        n_val: int,
-        n_test: int,
-        label_noise: float,
         knobs: dict[str, tuple[Any, bool]],
+        seed: int = WorldConfig.seed,
+        n_sft_pool: int = WorldConfig.n_sft_pool,
+        n_pref_pool: int = WorldConfig.n_pref_pool,
+        n_val: int = WorldConfig.n_val,
+        n_test: int = WorldConfig.n_test,
+        label_noise: float = 0.0,
     ):
-        """`knobs`: the task's own arguments, name -> (value, whether it is in range); they must
-        include max_pairs_per_prompt."""
+        """`knobs`: the subclass's own arguments, name -> (value, whether it is in range); they
+        must include max_pairs_per_prompt. The rest are the world's arguments: a subclass takes
+        them as `**world` and passes them on, so they and their defaults live here only."""
         checks = {
             "n_sft_pool": (n_sft_pool, n_sft_pool >= 0),
             "n_pref_pool": (n_pref_pool, n_pref_pool >= 0),

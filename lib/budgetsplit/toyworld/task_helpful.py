@@ -169,31 +169,23 @@ class HelpfulTask(ToyTask):
     name = "helpful"
     primary_metric = "gold_reward"
     system_prompt = "Answer in one short sentence."
-    # Writing an answer means finding the fact and phrasing it; judging a pair means reading two
-    # one-sentence answers against the same fact: about half the work.
-    default_costs = {"sft": 2.0, "pref": 1.0}
 
     def __init__(
         self,
-        seed: int = 0,
-        n_sft_pool: int = 20000,
-        n_pref_pool: int = 20000,
-        n_val: int = 200,
-        n_test: int = 500,
-        label_noise: float = 0.0,
         n_per_kind: int = 16,
         eval_fact_share: float = 0.25,
         max_pairs_per_prompt: int = 2,
+        **world,
     ):
-        super().__init__(seed, n_sft_pool, n_pref_pool, n_val, n_test, label_noise, {
+        super().__init__({
             "n_per_kind": (n_per_kind, 2 <= n_per_kind <= 200),
             "eval_fact_share": (eval_fact_share, 0.0 < eval_fact_share < 1.0),
             "max_pairs_per_prompt": (
                 max_pairs_per_prompt, 1 <= max_pairs_per_prompt <= len(REJECTS)
             ),
-        })  # fmt: skip
+        }, **world)  # fmt: skip
         self.n_per_kind, self.eval_fact_share = n_per_kind, eval_fact_share
-        self.world = make_world(seed, n_per_kind)
+        self.world = make_world(self.seed, n_per_kind)
         self.towns = tuple(e.name for e in self.world if e.kind == "town")
         self._prompts: dict[str, list[tuple]] | None = None
 
@@ -309,7 +301,7 @@ def _paragraph(rng: random.Random, e: Entity) -> str:
 
 def corpus_documents(seed: int, n: int, n_per_kind: int = 16) -> list[str]:
     """`n` encyclopedia-like documents of 30-120 words about the world's entities (the same world
-    as `HelpfulTask(seed, n_per_kind=...)`), stating their attributes; never a question."""
+    as `HelpfulTask(seed=seed, n_per_kind=...)`), stating their attributes; never a question."""
     world = make_world(seed, n_per_kind)
     rng = random.Random(f"{seed}/helpful/corpus")
     return [document(lambda: _paragraph(rng, rng.choice(world))) for _ in range(n)]

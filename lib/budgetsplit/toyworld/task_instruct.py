@@ -205,25 +205,17 @@ class InstructTask(ToyTask):
     primary_metric = "prompt_level_strict"
     # None, as in IFEval: the rules are in each request, and every token counts in a 128-token world.
     system_prompt = None
-    # Writing a response that meets every constraint takes about twice as long as checking which of
-    # two responses meets more of them (the checks are mechanical).
-    default_costs = {"sft": 2.0, "pref": 1.0}
 
     def __init__(
         self,
-        seed: int = 0,
-        n_sft_pool: int = 20000,
-        n_pref_pool: int = 20000,
-        n_val: int = 200,
-        n_test: int = 500,
-        label_noise: float = 0.0,
         max_constraints: int = 3,
         instructions: Sequence[str] = DEFAULT_INSTRUCTIONS,
         max_bullets: int = 3,
         word_limits: Sequence[int] = (8, 12, 16),
         max_pairs_per_prompt: int = 2,
+        **world,
     ):
-        super().__init__(seed, n_sft_pool, n_pref_pool, n_val, n_test, label_noise, {
+        super().__init__({
             "max_constraints": (max_constraints, 1 <= max_constraints <= 3),
             "max_bullets": (max_bullets, 2 <= max_bullets <= 6),
             "instructions": (
@@ -233,7 +225,7 @@ class InstructTask(ToyTask):
                 word_limits, bool(word_limits) and all(5 <= w <= 40 for w in word_limits)
             ),
             "max_pairs_per_prompt": (max_pairs_per_prompt, max_pairs_per_prompt >= 1),
-        })  # fmt: skip
+        }, **world)  # fmt: skip
         self.max_constraints, self.instructions = max_constraints, tuple(instructions)
         self.max_bullets, self.word_limits = max_bullets, tuple(word_limits)
 

@@ -169,31 +169,23 @@ class MathTask(ToyTask):
     name = "math"
     primary_metric = "accuracy_strict"
     system_prompt = "Write steps, then #### and the answer."
-    # Writing a full worked solution takes an annotator about twice as long as checking which of
-    # two solutions reaches the right answer.
-    default_costs = {"sft": 2.0, "pref": 1.0}
     pair_stream = "pref-pairs"
 
     def __init__(
         self,
-        seed: int = 0,
-        n_sft_pool: int = 20000,
-        n_pref_pool: int = 20000,
-        n_val: int = 200,
-        n_test: int = 500,
-        label_noise: float = 0.0,
         min_steps: int = 2,
         max_steps: int = 3,
         max_number: int = 20,
         allow_mul_div: bool = True,
         max_pairs_per_prompt: int = 3,
+        **world,
     ):
-        super().__init__(seed, n_sft_pool, n_pref_pool, n_val, n_test, label_noise, {
+        super().__init__({
             "min_steps": (min_steps, 1 <= min_steps <= max_steps),
             "max_steps": (max_steps, max_steps <= 8),
             "max_number": (max_number, 4 <= max_number <= 1000),
             "max_pairs_per_prompt": (max_pairs_per_prompt, max_pairs_per_prompt >= 1),
-        })  # fmt: skip
+        }, **world)  # fmt: skip
         self.min_steps, self.max_steps, self.max_number = min_steps, max_steps, max_number
         self.ops = ("add", "sub", "mul", "half") if allow_mul_div else ("add", "sub")
 

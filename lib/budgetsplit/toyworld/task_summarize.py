@@ -188,32 +188,24 @@ class SummarizeTask(ToyTask):
     name = "summarize"
     primary_metric = "rouge_l"
     system_prompt = "One line: TL;DR: and the key facts."
-    # Both annotations need the post read; writing the summary on top of that costs about half
-    # as much again as choosing between two short summaries.
-    default_costs = {"sft": 1.5, "pref": 1.0}
     pair_stream = "pref-pairs"
 
     def __init__(
         self,
-        seed: int = 0,
-        n_sft_pool: int = 20000,
-        n_pref_pool: int = 20000,
-        n_val: int = 200,
-        n_test: int = 500,
-        label_noise: float = 0.0,
         min_facts: int = 2,
         max_facts: int = 3,
         min_filler: int = 1,
         max_filler: int = 2,
         max_pairs_per_prompt: int = 3,
+        **world,
     ):
-        super().__init__(seed, n_sft_pool, n_pref_pool, n_val, n_test, label_noise, {
+        super().__init__({
             "min_facts": (min_facts, 2 <= min_facts <= max_facts),
             "max_facts": (max_facts, max_facts <= len(FACTS)),
             "min_filler": (min_filler, 1 <= min_filler <= max_filler),
             "max_filler": (max_filler, max_filler <= len(FILLERS)),
             "max_pairs_per_prompt": (max_pairs_per_prompt, max_pairs_per_prompt >= 1),
-        })  # fmt: skip
+        }, **world)  # fmt: skip
         self.facts, self.filler = (min_facts, max_facts), (min_filler, max_filler)
 
     # ------------------------------------------------------------------------- generation

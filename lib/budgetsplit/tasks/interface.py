@@ -1,4 +1,4 @@
-"""The task interface every task (toy world or paper) implements, and the conversions to TRL's formats.
+"""`Task`: the interface every task (toy world or paper) implements, and the chat conversions.
 
 A task is four pools of plain-string rows plus a scorer:
 
@@ -26,8 +26,6 @@ class Task(ABC):
     primary_metric: str = ""
     # System prompt put before every user turn (None: no system turn).
     system_prompt: str | None = None
-    # Default annotation cost of one SFT demonstration and one preference pair (any currency).
-    default_costs: dict[str, float] = {"sft": 1.0, "pref": 1.0}
 
     @abstractmethod
     def sft_pool(self) -> list[dict]:

@@ -32,14 +32,14 @@ import random
 import shutil
 import time
 from collections.abc import Callable, Mapping
-from importlib import import_module
 from pathlib import Path
 
 import torch
 from filelock import FileLock
 from tqdm.auto import tqdm
 
-from budgetsplit.config import TASKS, WorldConfig, to_dict
+from budgetsplit.config import WorldConfig, to_dict
+from budgetsplit.registry import TASKS, corpus_source
 from budgetsplit.toyworld.tokenizer import EOT, SPECIAL_TOKENS, train_tokenizer
 
 # Bump when the corpus assembly, the tokenizer or the training loop changes what gets built.
@@ -53,8 +53,8 @@ def cache_root() -> Path:
 
 
 def default_sources() -> dict[str, CorpusSource]:
-    """The four toy tasks' `corpus_documents`, imported on demand."""
-    return {t: import_module(f"budgetsplit.toyworld.task_{t}").corpus_documents for t in TASKS}
+    """Every task's `corpus_documents` (budgetsplit.registry), imported on demand."""
+    return {t: corpus_source(t) for t in TASKS}
 
 
 def _generate(world: WorldConfig, name: str, fn: CorpusSource, n: int) -> list[str]:

@@ -1,0 +1,190 @@
+"""Calibration: the protocol's plan (offline), its tie rule, the calibration layer the recipes read,
+and (slow) a tiny real calibration on the smoke profile that resumes and never reads the test split."""
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from budgetsplit import calibrate, config
+from budgetsplit.config import REGIMES, ConfigError, load_params, pft_settings
+
+
+@pytest.fixture
+def params_dir(tmp_path, monkeypatch) -> Path:
+    """A copy of params/smoke as the only profile, so calibration files land in tmp_path."""
+    folder = tmp_path / "params"
+    shutil.copytree(config.PARAMS_DIR / "smoke", folder / "smoke")
+    monkeypatch.setattr(config, "PARAMS_DIR", folder)
+    return folder
+
+
+def test_smoke_plan_counts_points_and_runs_nothing(params_dir, tmp_path, monkeypatch, capsys):
+    p = calibrate.plan("smoke", "math")
+    # smoke math runs dpo (math.yaml) and dpo_sft (both recipes); one budget, so one rung
+    assert p.rungs == (40.0,)
+    assert [s.name for s in p.steps] == [
+        "sft/learning_rate",
+        *[f"dpo/{r}/{k}" for r in REGIMES for k in ("learning_rate", "beta")],
+        *[f"dpo_sft/{r}/{k}" for r in REGIMES for k in ("learning_rate", "sft_weight")],
+    ]
+    assert p.points == 4 + 2 * 2 * (5 + 3) and p.repeats == 4
+    assert p.sft_stages == 4 + 1  # one per SFT lr, one after-SFT stage shared by the PFT steps
+    assert p.estimate_s > 0
+    monkeypatch.chdir(tmp_path)
+    args = argparse.Namespace(profile="smoke", task=None, set=[], dry_run=True)
+    assert calibrate.main(args) == 0
+    out = capsys.readouterr().out
+    assert out.count("calibration of smoke/") == 4 and "total: estimated" in out
+    assert not (params_dir / "smoke" / "calibration").exists() and not (tmp_path / "runs").exists()
+    bad = argparse.Namespace(profile="smoke", task=["math"], set=["pft.beta=high"], dry_run=True)
+    assert calibrate.main(bad) == 2
+    assert "'pft.beta' = 'high'" in capsys.readouterr().err
+
+
+def test_toy_plan_sweeps_two_rungs_and_pft_lr_reaches_the_sft_lr():
+    p = calibrate.plan("toy", "math")
+    assert p.rungs == (300.0, 1000.0)  # the middle and the largest budget
+    # 4 SFT lrs then the best 2; per method and regime 5 lrs then 3, and 3 betas/weights then 2
+    assert p.points == (4 + 2) + 2 * 2 * ((5 + 3) + (3 + 2))
+    lrs = calibrate.GRIDS["pft.learning_rate"]
+    assert max(lrs) == 1.0 and max(lrs) / min(lrs) >= 100
+    assert calibrate.ANCHORS["pft.learning_rate"] == "sft.learning_rate"
+
+
+def test_tie_rule_prefers_the_prior_then_the_smaller_value():
+    def rank(scores, prior):
+        key = lambda v: calibrate.rank_key(scores[v], v, prior)  # noqa: E731
+        return sorted(scores, key=key)
+
+    assert rank({1e-4: 0.5, 1e-3: 0.6, 1e-2: 0.6}, prior=1e-2) == [1e-2, 1e-3, 1e-4]
+    assert rank({1e-4: 0.5, 1e-3: 0.6, 1e-2: 0.6}, prior=5e-5) == [1e-3, 1e-2, 1e-4]
+    # equal after rounding to DECIMALS: tied; a missing score ranks last
+    assert rank({3.0: 0.6001, 1.0: 0.6004, 0.3: None}, prior=9.0) == [1.0, 3.0, 0.3]
+
+
+def test_recipes_read_the_calibration_layer(params_dir):
+    layer = {
+        "sft": {"learning_rate": 0.004},
+        "pft": {"tuned": {"dpo": {"from_base": {"learning_rate": 0.003, "beta": 0.2},
+                                  "after_sft": {"learning_rate": 0.0001}}}},
+    }  # fmt: skip
+    path = params_dir / "smoke" / "calibration" / "math.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump(layer))
+    p = load_params("smoke", "math")
+    assert p.sft.learning_rate == 0.004  # calibration over the profile's defaults
+    assert load_params("smoke", "math_costs").sft.learning_rate == 0.004  # every recipe of the task
+    assert load_params("smoke", "instruct").sft.learning_rate == 1e-3  # not another task's
+    assert load_params("smoke", "math", calibrated=False).sft.learning_rate == 1e-3
+    over = load_params("smoke", "math", overrides={"sft.learning_rate": 0.01})
+    assert over.sft.learning_rate == 0.01  # overrides over calibration
+    base, after = pft_settings(p, "dpo", 0), pft_settings(p, "dpo", 5)
+    assert (base.learning_rate, base.beta) == (0.003, 0.2)
+    assert (after.learning_rate, after.beta) == (0.0001, p.pft.beta)
+    assert pft_settings(p, "dpo_sft", 0) == pft_settings(p, "dpo_sft", 5)  # not calibrated: pft
+    assert pft_settings(p, "dpo_sft", 0).learning_rate == p.pft.learning_rate
+    for bad, key in (({"pft": {"tuned": {"dpo": {"cold": {}}}}}, "pft.tuned.dpo.cold"),
+                     ({"pft": {"tuned": {"dpo": {"from_base": {"lr": 1}}}}}, "pft.tuned.dpo.from_base.lr"),
+                     ({"pft": {"tuned": {"dpo": {"from_base": {"beta": -1.0}}}}}, "beta")):  # fmt: skip
+        path.write_text(yaml.safe_dump(bad))
+        with pytest.raises(ConfigError) as e:
+            load_params("smoke", "math")
+        assert str(path) in str(e.value) and key in str(e.value)
+
+
+# --------------------------------------------------------------------- a real calibration (slow)
+@pytest.mark.slow
+def test_tiny_calibration_writes_resumes_and_never_reads_test(params_dir, tmp_path, monkeypatch):
+    # One method, 2 PFT lrs, nothing else swept: 1 SFT point + 2 regimes x (2 lrs + 1 repeated beta).
+    (params_dir / "smoke" / "math_costs.yaml").unlink()
+    recipe = params_dir / "smoke" / "math.yaml"
+    recipe.write_text(recipe.read_text().replace("methods: [dpo, dpo_sft]", "methods: [dpo]"))
+    for key, grid in (("sft.learning_rate", (1.0,)), ("pft.learning_rate", (0.1, 1.0)),
+                      ("pft.beta", (1.0,))):  # fmt: skip
+        monkeypatch.setitem(calibrate.GRIDS, key, grid)
+    real_get_task = calibrate.get_task
+    splits = []
+
+    def guarded(params):
+        task = real_get_task(params)
+        real_split = task.eval_split
+
+        def eval_split(split):
+            splits.append(split)
+            if split == "test":
+                raise AssertionError("calibration read the test split")
+            return real_split(split)
+
+        monkeypatch.setattr(task, "eval_split", eval_split)
+        return task
+
+    monkeypatch.setattr(calibrate, "get_task", guarded)
+    # --set eval.split=test is overruled: calibration evaluates on validation rows only
+    over = {"output_dir": str(tmp_path / "runs"), "eval.n_examples": 16, "cpu_threads": 1,
+            "eval.split": "test"}  # fmt: skip
+    first = calibrate.calibrate("smoke", "math", overrides=over, progress=False)
+    assert splits and set(splits) == {"val"}
+    sweep = first.sweep
+    assert len(sweep) == 1 + 2 * 3 and sweep["score"].notna().all()
+    assert set(sweep["step"]) == {"sft/learning_rate", *(f"dpo/{r}/{k}" for r in REGIMES
+                                                        for k in ("learning_rate", "beta"))}  # fmt: skip
+    prior = load_params("smoke", "math", calibrated=False)
+    assert first.choices["sft"] == {"learning_rate": prior.sft.learning_rate}
+    for regime in REGIMES:
+        rows = sweep[sweep["step"] == f"dpo/{regime}/learning_rate"]
+        assert sorted(rows["value"]) == [prior.sft.learning_rate / 10, prior.sft.learning_rate]
+        best = rows.sort_values("value", ascending=False).sort_values("score", ascending=False)
+        chosen = first.choices["pft"]["tuned"]["dpo"][regime]
+        assert chosen["learning_rate"] == rows[rows["chosen"]]["value"].item()
+        assert round(rows[rows["chosen"]]["score"].item(), 3) == round(best["score"].iloc[0], 3)
+        assert chosen["beta"] == prior.pft.beta
+    # every point is a record on validation rows; the repeated beta points were read back
+    records = sorted(
+        (tmp_path / "runs" / "calibration").glob("smoke/math/points/*/smoke/math/cells/*.json")
+    )
+    assert len(records) == 5
+    assert {json.loads(r.read_text())["params"]["eval"]["split"] for r in records} == {"val"}
+    # the recipes read the choices
+    p = load_params("smoke", "math")
+    assert (
+        pft_settings(p, "dpo", 0).learning_rate
+        == first.choices["pft"]["tuned"]["dpo"]["from_base"]["learning_rate"]
+    )
+    assert pd_equal(first.sweep, pd.read_csv(first.csv_path))
+    fig = calibrate.plot(first.sweep)  # one panel per swept setting
+    assert [ax.get_xlabel() for ax in fig.axes] == [
+        "sft.learning_rate",
+        "pft.learning_rate",
+        "pft.beta",
+    ]
+    # resume after a kill: one point's record gone, and the outputs; the others are not retrained
+    lost = records[-1]
+    kept = {r: r.stat().st_mtime_ns for r in records if r != lost}
+    lost_score = json.loads(lost.read_text())["metrics"]
+    lost.unlink()
+    first.yaml_path.unlink()
+    again = calibrate.calibrate("smoke", "math", overrides=over, progress=False)
+    assert again.choices == first.choices
+    assert json.loads(lost.read_text())["metrics"] == lost_score  # retrained, the same
+    assert {r: r.stat().st_mtime_ns for r in kept} == kept
+
+
+def pd_equal(a, b) -> bool:
+    cols = ["step", "value", "rung", "score", "chosen"]
+    return a[cols].reset_index(drop=True).equals(b[cols].reset_index(drop=True))
+
+
+def test_notebook_prints_the_plan_through_papermill(tmp_path):
+    import papermill as pm
+
+    out = tmp_path / "calibrate.ipynb"
+    pm.execute_notebook(str(config.ROOT / "notebooks" / "calibrate.ipynb"), str(out),
+                        parameters={"profile": "smoke", "task": "helpful", "dry_run": True},
+                        cwd=str(tmp_path), progress_bar=False)  # fmt: skip
+    text = out.read_text()
+    assert "calibration of smoke/helpful" in text and "dpo_sft/after_sft/sft_weight" in text
