@@ -51,6 +51,7 @@ from budgetsplit.records import (
 )
 from budgetsplit.results import results_table
 from budgetsplit.store import DamagedFileError, check_writable, remove_stale_temps
+from budgetsplit.tasks import is_toy
 
 # Rough seconds per example (per epoch for training) of toy cells on the 2-core CPU. Used only
 # to estimate before any cell of a profile has finished; after that, measured wall times are used.
@@ -128,7 +129,7 @@ def _rates(params: Params) -> dict[str, float] | None:
         if w.get("eval") and rec.n_eval:
             totals["eval"] += w["eval"]
             counts["eval"] += rec.n_eval
-    if not counts and params.model.name != "toy":
+    if not counts and not is_toy(params.profile):
         return None
     return {k: totals[k] / counts[k] if counts[k] else v for k, v in DEFAULT_COST_S.items()}
 

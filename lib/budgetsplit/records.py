@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from budgetsplit.cells import Cell
-from budgetsplit.config import Params, load_world, to_dict, world_path
+from budgetsplit.config import Params, load_world, to_dict
 from budgetsplit.layout import RunLayout
 from budgetsplit.store import DamagedFileError, digest, move_aside, read_json, write_json
+from budgetsplit.tasks import is_toy
 
 
 @dataclass
@@ -213,7 +214,7 @@ def world_id(profile: str) -> str | None:
     """A digest of the toy world a profile's cells draw their tasks and base model from (profiles
     that inherit one share it); None for a profile without one (the paper's: Hub data and models,
     named in the settings themselves)."""
-    return digest(to_dict(load_world(profile))) if world_path(profile).is_file() else None
+    return digest(to_dict(load_world(profile))) if is_toy(profile) else None
 
 
 def work_key(params: dict, method: str, n_sft: int, n_pref: int, seed: int) -> str:
