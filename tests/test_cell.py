@@ -244,6 +244,15 @@ def test_a_damaged_cold_start_cache_is_moved_aside_and_recomputed(
     assert len(list(path.parent.glob(path.name + ".damaged-*"))) == 4
 
 
+def test_an_unwritable_output_folder_stops_before_training(
+    tmp_path, base_folder, task, monkeypatch
+):
+    (tmp_path / "blocked").write_text("")
+    monkeypatch.setattr(cellmod, "load_model", lambda *a, **k: pytest.fail("trained first"))
+    with pytest.raises(PermissionError, match=str(tmp_path / "blocked")):
+        run_cell(params(tmp_path / "blocked", base_folder), Cell("math", "dpo", 40, 0.5, 0), task)
+
+
 def test_money_budget_cell_spends_at_its_costs(tmp_path, base_folder, task):
     money = BudgetConfig(unit="money", costs=CostConfig(sft=1.0, pref=0.5), cost_ratios=(4.0,))
     p = params(tmp_path, base_folder, budget=money)

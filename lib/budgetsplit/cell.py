@@ -50,7 +50,14 @@ from budgetsplit.records import (
     write_record,
 )
 from budgetsplit.stages import run_sft_stage
-from budgetsplit.store import DamagedFileError, digest, move_aside, read_json, write_json
+from budgetsplit.store import (
+    DamagedFileError,
+    check_writable,
+    digest,
+    move_aside,
+    read_json,
+    write_json,
+)
 from budgetsplit.train import train_pft
 
 __all__ = ["SFT_ONLY", "Cell", "cell_costs", "cold_start", "cold_start_path", "run_cell"]
@@ -132,6 +139,7 @@ def run_cell(params: Params, cell: Cell, task=None) -> Record:
     )
     if same is not None:
         return write_record(params, _copy_of(same, params, cell, settings, t_start))
+    check_writable(RunLayout.of(params).cells_dir(cell.task))  # before training, not after
     if task is None:
         from budgetsplit.tasks import get_task
 
