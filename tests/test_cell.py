@@ -12,7 +12,7 @@ from tiny import FAST
 
 import budgetsplit.cell as cellmod
 from budgetsplit import records
-from budgetsplit.cell import Cell, cell_costs, cold_start_path, record_path, run_cell
+from budgetsplit.cell import Cell, cell_costs, cold_start_path, run_cell
 from budgetsplit.config import (
     BudgetConfig,
     ConfigError,
@@ -23,9 +23,16 @@ from budgetsplit.config import (
     PFTConfig,
     StageConfig,
 )
+from budgetsplit.layout import RunLayout
+from budgetsplit.models import base_model_id, load_model
+from budgetsplit.store import ids_digest
 
 # Tiny models run fastest on one thread (conftest.one_thread).
 pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def record_path(params, cell):
+    return RunLayout.of(params).record_path(cell.task, cell.cell_id)
 
 
 def params(out, base_folder, **kw) -> Params:
@@ -64,7 +71,13 @@ def test_sft_then_dpo_cell_writes_its_record_once(tmp_path, base_folder, task, m
     cell = Cell("math", "dpo", 40, 0.5, 0)
     rec = run_cell(p, cell, task)
     assert (rec["n_sft"], rec["n_pref"], rec["spent"]) == (20, 20, 40.0)
-    assert json.loads(record_path(p, cell).read_text()) == rec
+    assert records.load_record(record_path(p, cell)) == rec
+    assert json.loads(record_path(p, cell).read_text()) == rec.to_json()
+    assert rec.base_model == base_model_id(p.model, p.profile)
+    rs = rec.row_scores  # per row, in eval-row order; their mean is the metric
+    assert rs["metric"] == "accuracy" and rs["split"] == "test" and len(rs["values"]) == 16
+    assert sum(rs["values"]) / 16 == pytest.approx(rec.metrics["accuracy"])
+    assert rs["ids_digest"] == ids_digest(task.eval_split("test")[:16])
     assert rec["params"]["pft"]["beta"] == p.pft.beta and rec["cell"]["method"] == "dpo"
     assert set(rec["metrics"]) == {"accuracy"} and rec["n_eval"] == 16
     d = rec["diagnostics"]
@@ -91,7 +104,7 @@ def test_sft_then_dpo_cell_writes_its_record_once(tmp_path, base_folder, task, m
     wider = dataclasses.replace(p, seeds=(0, 1), budget=BudgetConfig(budgets=(40, 80)))
     assert run_cell(wider, cell, task) == rec
     changed = dataclasses.replace(p, pft=dataclasses.replace(p.pft, beta=0.9))
-    with pytest.raises(records.StaleRecordError, match=r"pft differ.*output_dir"):
+    with pytest.raises(records.StaleRecordError, match=r"pft.beta: 0.1 -> 0.9(.|\n)*output_dir"):
         run_cell(changed, cell, task)
 
 
@@ -127,18 +140,25 @@ def test_a_cell_with_the_same_work_as_a_recorded_one_copies_it(
         copy = run_cell(money, Cell("math", "dpo", 40, 0.5, 0, cost_ratio=1.0), task)
     assert copy["same_work_as"] == first["cell_id"] and copy["cell"]["cost_ratio"] == 1.0
     assert copy["params"]["budget"]["unit"] == "money" and copy["spent"] == 40.0
-    for key in ("metrics", "diagnostics", "examples", "n_sft", "n_pref", "sft_stage"):
+    for key in (
+        "metrics",
+        "diagnostics",
+        "examples",
+        "n_sft",
+        "n_pref",
+        "sft_stage",
+        "row_scores",
+        "base_model",
+    ):
         assert copy[key] == first[key], key
-    assert (
-        copy["wall_s"]["pft"] == 0.0
-        and json.loads(record_path(money, Cell("math", "dpo", 40, 0.5, 0, 1.0)).read_text()) == copy
-    )
+    assert copy.wall_s["pft"] == 0.0
+    assert records.load_record(record_path(money, Cell("math", "dpo", 40, 0.5, 0, 1.0))) == copy
     # Other work is trained: another method on the same split, another ratio, other settings.
     assert records.work_key(copy["params"], "ipo", 20, 20, 0) != records.work_key(
         copy["params"], "dpo", 20, 20, 0
     )
     other = run_cell(money, Cell("math", "dpo", 40, 0.5, 0, cost_ratio=5.0), task)
-    assert "same_work_as" not in other and (other["n_sft"], other["n_pref"]) == (4, 20)
+    assert other.same_work_as is None and (other["n_sft"], other["n_pref"]) == (4, 20)
     beta = json.loads(json.dumps(first["params"]))
     beta["pft"]["beta"] = 0.9
     assert records.work_key(beta, "dpo", 20, 20, 0) != records.work_key(
@@ -206,6 +226,31 @@ def test_cold_start_cache_key(tmp_path, base_folder, task):
         cold_start_path(p, flipped, "torch.float32", "cpu", stage),
     ]
     assert len({base, in_stage, *others}) == 7
+
+
+def test_a_damaged_cold_start_cache_is_moved_aside_and_recomputed(
+    tmp_path, base_folder, task, capsys
+):
+    p = params(tmp_path, base_folder)
+    model, tok = load_model(p.model, p.profile, "cpu")
+    pool = task.pref_pool()[:40]
+    cold, cached = cellmod.cold_start(p, task, pool, model, tok, "cpu", None)
+    (path,) = RunLayout.of(p).base_diagnostics_dir("math").glob("*.json")
+    assert not cached and cellmod.cold_start(p, task, pool, model, tok, "cpu", None) == (cold, True)
+    for text in ("", '{"cold_start": {"n_pa', "{}", "[]"):
+        path.write_text(text)
+        assert cellmod.cold_start(p, task, pool, model, tok, "cpu", None) == (cold, False)
+        assert str(path) in capsys.readouterr().out
+    assert len(list(path.parent.glob(path.name + ".damaged-*"))) == 4
+
+
+def test_an_unwritable_output_folder_stops_before_training(
+    tmp_path, base_folder, task, monkeypatch
+):
+    (tmp_path / "blocked").write_text("")
+    monkeypatch.setattr(cellmod, "load_model", lambda *a, **k: pytest.fail("trained first"))
+    with pytest.raises(PermissionError, match=str(tmp_path / "blocked")):
+        run_cell(params(tmp_path / "blocked", base_folder), Cell("math", "dpo", 40, 0.5, 0), task)
 
 
 def test_money_budget_cell_spends_at_its_costs(tmp_path, base_folder, task):

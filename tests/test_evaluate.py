@@ -13,6 +13,7 @@ from budgetsplit.evaluate import (
     generate,
     logprob_sample,
     response_logprobs,
+    row_scores,
     trainer_diagnostics,
 )
 from budgetsplit.models import load_model
@@ -77,6 +78,21 @@ def test_evaluate_scores_and_stops_at_eos(base, tuned, task):
         and after["metrics"]["accuracy"] >= before["metrics"]["accuracy"]
     )
     assert "<|im_end|>" not in after["examples"][0]["completion"]
+    rs = after["row_scores"]
+    assert rs["metric"] == "accuracy" and rs["split"] == "test" and len(rs["values"]) == 24
+    assert sum(rs["values"]) / 24 == pytest.approx(after["metrics"]["accuracy"])
+
+
+def test_row_scores_are_per_row_in_row_order(task):
+    rows = task.eval_split("test")[:6]
+    right = [task.answer(int(r["reference"])) for r in rows]
+    texts = [right[0], "no", right[2], right[3], "The answer is -1.", right[5]]
+    rs = row_scores(task, rows, texts, "test")
+    assert rs["values"] == [1.0, 0.0, 1.0, 1.0, 0.0, 1.0] and rs["metric"] == "accuracy"
+    assert sum(rs["values"]) / 6 == task.score(rows, texts)["accuracy"]
+    # The digest names the rows and their order: the same rows give it, others do not.
+    assert rs["ids_digest"] == row_scores(task, rows, right, "test")["ids_digest"]
+    assert rs["ids_digest"] != row_scores(task, rows[::-1], right[::-1], "test")["ids_digest"]
 
 
 def test_response_logprobs_match_a_direct_computation(tuned, task):

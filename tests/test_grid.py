@@ -6,9 +6,10 @@ import json
 import pandas as pd
 import pytest
 
-from budgetsplit import grid, results
+from budgetsplit import grid, records, results
 from budgetsplit.cell import Cell
 from budgetsplit.config import PARAMS_DIR, load_params
+from budgetsplit.layout import RunLayout
 
 
 def test_expand_covers_the_grid_once():
@@ -68,23 +69,56 @@ def test_plan_counts_distinct_sft_stages(tmp_path):
 
 
 def _fake_record(tmp_path, params, cell, score):
-    """A record in run_cell's format, for table tests that need no training."""
+    """A real record of `cell` with made-up results, written as run_cell writes it, for table and
+    plan tests that need no training."""
     n_sft, n_pref = grid.cell_sizes(params, cell)
-    rec = {
-        "cell_id": cell.cell_id,
-        "cell": {**cell.__dict__},
-        "params": {"profile": params.profile},
-        "n_sft": n_sft,
-        "n_pref": n_pref,
-        "spent": n_sft + n_pref,
-        "metrics": {"accuracy_strict": score, "format_share": 1.0},
-        "primary_metric": "accuracy_strict",
-        "diagnostics": {"cold_start": {"chosen_logprob": -1.5}},
-        "wall_s": {"sft": 1.0, "pft": 2.0, "eval": 0.5},
-    }
-    path = grid.record_path(params, cell)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rec))
+    rec = records.Record(
+        cell=cell,
+        params=records.stored_settings(params),
+        n_sft=n_sft,
+        n_pref=n_pref,
+        costs={"sft": 1.0, "pref": 1.0},
+        spent=float(n_sft + n_pref),
+        metrics={"accuracy_strict": score, "format_share": 1.0},
+        primary_metric="accuracy_strict",
+        n_eval=4,
+        diagnostics={"cold_start": {"chosen_logprob_per_token": -1.5}},
+        wall_s={"sft": 1.0, "pft": 2.0, "eval": 0.5},
+        base_model="toy:0123",
+        row_scores={
+            "metric": "accuracy_strict",
+            "split": "test",
+            "ids_digest": "ab",
+            "values": [score, 1.0, 0.0, 0.5],
+        },  # fmt: skip
+    )
+    assert str(tmp_path) == params.output_dir
+    return records.write_record(params, rec)
+
+
+def test_run_grid_checks_the_output_folder_and_removes_temps_of_killed_runs(tmp_path):
+    import subprocess
+    import sys
+
+    params = load_params("smoke", "math", overrides={"output_dir": str(tmp_path)})
+    cells = grid.expand(params)
+    for c in cells:
+        _fake_record(tmp_path, params, c, score=0.5)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    layout = RunLayout.of(params)
+    left = [layout.sft_dir("math") / f".n20-s0-abc.{dead}.x1.tmp",
+            layout.cells_dir("math") / f".{cells[0].cell_id}.json.{dead}.x2.tmp"]  # fmt: skip
+    left[0].mkdir(parents=True)
+    left[1].write_text("{")
+    table = grid.run_grid(params, progress=False)  # every cell done: nothing trains
+    assert len(table) == len(cells) and not any(p.exists() for p in left)
+    assert (tmp_path / "smoke" / "results.parquet").is_file()
+    # An output folder that cannot be written stops before any cell runs.
+    (tmp_path / "blocked").write_text("")
+    blocked = load_params("smoke", "math", overrides={"output_dir": str(tmp_path / "blocked")})
+    with pytest.raises(PermissionError, match="cannot write results here"):
+        grid.run_grid(blocked, progress=False)
 
 
 def test_cell_ids_are_unique_and_safe():

@@ -1,13 +1,16 @@
-"""Cell records: work keys across recipes and profiles, and the lookup of recorded work (copying a
-record in run_cell: test_cell.py)."""
+"""Cell records: the Record type on disk (old records, damaged ones), the review of existing records
+against the settings asked for (stale records stop plan, grid and table), work keys across recipes
+and profiles, and the lookup of recorded work (copying a record in run_cell: test_cell.py)."""
 
 import json
 
+import pytest
 from test_grid import _fake_record
 
-from budgetsplit import grid, records
+from budgetsplit import grid, records, results
 from budgetsplit.cli import main
 from budgetsplit.config import load_params, to_dict
+from budgetsplit.layout import RunLayout
 
 
 def _as_stored(params) -> dict:
@@ -41,14 +44,11 @@ def test_recorded_work_is_found_in_this_profile_first_then_in_others(tmp_path, c
     cells = grid.expand(toy)
     for c in cells[:3]:
         _fake_record(tmp_path, toy, c, score=0.5)
-        path = records.record_path(toy, c)
-        rec = json.loads(path.read_text())
-        path.write_text(json.dumps({**rec, "params": _as_stored(toy)}))
     c = cells[0]
     key = records.work_key(_as_stored(large), c.method, *grid.cell_sizes(large, c), c.seed)
     found = records.find_same_work(large, "math", key)
-    assert found is not None and found["cell_id"] == c.cell_id
-    assert found["params"]["profile"] == "toy"
+    assert found is not None and found.cell_id == c.cell_id
+    assert found.params["profile"] == "toy"
     assert records.find_same_work(large, "summarize", key) is None
     # The plan of the larger profile counts them and leaves them out of its time estimate.
     p = grid.plan(large)
@@ -67,3 +67,99 @@ def test_recorded_work_is_found_in_this_profile_first_then_in_others(tmp_path, c
     junk.parent.mkdir(parents=True)
     junk.write_text(json.dumps({"cell_id": "x"}))
     assert records.find_same_work(large, "math", "no such key") is None
+
+
+# ------------------------------------------------------------------------- the record on disk
+def _smoke(tmp_path, **over):
+    return load_params("smoke", "math", overrides={"output_dir": str(tmp_path), **over})
+
+
+def test_a_record_reads_back_equal_and_old_records_still_load(tmp_path):
+    params = _smoke(tmp_path)
+    cell = grid.expand(params)[0]
+    rec = _fake_record(tmp_path, params, cell, score=0.25)
+    path = RunLayout.of(params).record_path("math", cell.cell_id)
+    assert records.load_record(path) == rec and rec["metrics"] == rec.metrics
+    assert json.loads(path.read_text())["cell_id"] == cell.cell_id
+    # A record as this package wrote it before base_model, row_scores and same_work_as existed.
+    old = json.loads(path.read_text())
+    for key in ("base_model", "row_scores", "same_work_as"):
+        del old[key]
+    path.write_text(json.dumps(old))
+    back = records.load_record(path)
+    assert back.row_scores is None and back.base_model is None and back.cell == cell
+    assert back.metrics == rec.metrics
+
+
+@pytest.mark.parametrize("text, problem", [
+    ('{"cell": {"task": "ma', "not valid JSON"), ("", "empty"), ("{}", "no cell, params"),
+    ("[1, 2]", "list, not an object"), ('{"cell": {"x": 1}, "params": {}, "n_sft": 1, "n_pref": 1,'
+                                        ' "costs": {}, "spent": 1, "metrics": {}}', "not a cell record"),
+])  # fmt: skip
+def test_a_damaged_record_stops_plan_grid_and_table_naming_it(tmp_path, capsys, text, problem):
+    params = _smoke(tmp_path)
+    cells = grid.expand(params)
+    for c in cells[:2]:
+        _fake_record(tmp_path, params, c, score=0.5)
+    path = RunLayout.of(params).record_path("math", cells[1].cell_id)
+    path.write_text(text)
+    for call in (lambda: grid.plan(params), lambda: grid.run_grid(params, progress=False),
+                 lambda: results.results_table(tmp_path, "smoke")):  # fmt: skip
+        with pytest.raises(records.DamagedRecordError, match=problem) as e:
+            call()
+        assert str(path) in str(e.value) and "--replace" in str(e.value)
+        assert "delete the file" in str(e.value)
+    for cmd in ("plan", "grid", "table"):
+        assert (
+            main([cmd, "--profile", "smoke", "--task", "math", "--set", f"output_dir={tmp_path}"])
+            == 2
+        )
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and str(path) in err  # one line, naming the file
+    # --replace on plan only counts the cell as to run; on the grid it moves the record aside.
+    assert len(grid.plan(params, replace=True).done) == 1 and path.is_file()
+    assert records.review_records(params, cells, replace=True).keys() == {cells[0].cell_id}
+    assert not path.exists() and len(list(path.parent.glob(path.name + ".replaced-*"))) == 1
+
+
+def test_plan_and_grid_stop_on_records_of_other_settings(tmp_path, capsys):
+    old = _smoke(tmp_path)
+    cells = grid.expand(old)
+    for c in cells:
+        _fake_record(tmp_path, old, c, score=0.5)
+    new = _smoke(tmp_path, **{"pft.beta": 0.3})
+    assert len(grid.plan(old).done) == len(cells)
+    # The rerun with another beta into the same folder stops before any training ...
+    for call in (lambda: grid.plan(new), lambda: grid.run_grid(new, progress=False)):
+        with pytest.raises(records.StaleRecordError) as e:
+            call()
+        msg = str(e.value)
+        assert f"pft.beta: {old.pft.beta!r} -> 0.3" in msg and f"{len(cells)} finished" in msg
+        assert "output_dir" in msg and "--replace" in msg
+    # ... and still stops with one record deleted (never a new-beta cell beside old-beta ones).
+    layout = RunLayout.of(new)
+    layout.record_path("math", cells[0].cell_id).unlink()
+    with pytest.raises(records.StaleRecordError, match=f"{len(cells) - 1} finished"):
+        grid.plan(new)
+    cmd = ["grid", "--profile", "smoke", "--task", "math", "--set", f"output_dir={tmp_path}",
+           "--set", "pft.beta=0.3"]  # fmt: skip
+    assert main(cmd) == 2 and "pft.beta: " in capsys.readouterr().err
+    # Settings that only choose cells (budget lists, seeds) are no change; a new folder is clean.
+    assert len(grid.plan(_smoke(tmp_path, seeds=[0, 1])).done) == len(cells) - 1
+    assert not grid.plan(_smoke(tmp_path / "new", **{"pft.beta": 0.3})).done
+    # --replace moves the stale records aside; their cells are to run.
+    p = grid.plan(new, replace=True)
+    assert not p.done and len(p.cells) == len(cells)
+    assert records.review_records(new, cells, replace=True) == {}
+    assert not layout.record_paths() and "moved aside" in capsys.readouterr().out
+
+
+def test_settings_diff_names_dotted_keys():
+    a = _as_stored(load_params("smoke", "math"))
+    b = json.loads(json.dumps(a))
+    b["pft"]["beta"], b["seeds"], b["model"]["lora"]["r"] = 0.7, [5], 4
+    diff = records.settings_diff(a, b)
+    assert diff == {
+        "pft.beta": (a["pft"]["beta"], 0.7),
+        "model.lora.r": (a["model"]["lora"]["r"], 4),
+    }

@@ -1,10 +1,12 @@
-"""The results table: rebuilt from the cell records, and the best-fraction view the figures read."""
+"""The results table: rebuilt from the cell records (with a column per varying setting), the
+per-row score table, clear errors when there is nothing to read, and the best-fraction view."""
 
 import pandas as pd
+import pytest
 from test_grid import _fake_record
 
 from budgetsplit import grid, results
-from budgetsplit.config import load_params
+from budgetsplit.config import PARAMS_DIR, load_params
 
 
 def test_results_table_is_rebuilt_from_records(tmp_path):
@@ -19,10 +21,47 @@ def test_results_table_is_rebuilt_from_records(tmp_path):
     assert (tmp_path / "smoke" / "results.csv").is_file()
     back = pd.read_parquet(tmp_path / "smoke" / "results.parquet")
     pd.testing.assert_frame_equal(back, df)
-    assert "metric.accuracy_strict" in df and "diag.cold_start.chosen_logprob" in df
+    assert sorted(df["metric.accuracy_strict"]) == [i / 10 for i in range(len(cells))]
+    assert (df["diag.cold_start.chosen_logprob_per_token"] == -1.5).all()
+    assert (df["base_model"] == "toy:0123").all()
+    # One recipe, one setting everywhere: no setting column.
+    assert not [c for c in df.columns if c.startswith("setting.")]
     # a half-written temp file from a killed run is not a record
-    (grid.cells_dir(params) / ".math-dpo-B40.tmp").write_text("{")
+    (tmp_path / "smoke" / "math" / "cells" / ".math-dpo-B40.json.123.x.tmp").write_text("{")
     assert len(results.results_table(tmp_path, "smoke")) == len(cells)
+    assert results.read_results(tmp_path, "smoke").equals(df)
+
+
+def test_settings_that_vary_across_records_get_columns(tmp_path):
+    over = {"output_dir": str(tmp_path)}
+    examples = load_params("smoke", "math", overrides=over)
+    costs = load_params(PARAMS_DIR / "smoke" / "math_costs.yaml", overrides=over)
+    for params in (examples, costs):
+        for c in grid.expand(params):
+            _fake_record(tmp_path, params, c, score=0.5)
+    df = results.results_table(tmp_path, "smoke")
+    assert "setting.budget.unit" in df and set(df["setting.budget.unit"]) == {"examples", "money"}
+    assert "setting.pft.beta" not in df  # the same in every record
+
+
+def test_row_scores_table_is_long_and_paired(tmp_path):
+    params = load_params("smoke", "math", overrides={"output_dir": str(tmp_path)})
+    cells = grid.expand(params)
+    for i, c in enumerate(cells):
+        _fake_record(tmp_path, params, c, score=i / 10)
+    rows = results.row_scores_table(tmp_path, "smoke")
+    assert list(rows.columns) == results.ROW_SCORE_COLUMNS
+    assert len(rows) == 4 * len(cells) and set(rows["row"]) == {0, 1, 2, 3}
+    first = rows[rows["row"] == 0].sort_values("score")["score"].tolist()
+    assert first == [i / 10 for i in range(len(cells))]
+    assert set(rows["metric"]) == {"accuracy_strict"} and set(rows["ids_digest"]) == {"ab"}
+
+
+def test_nothing_to_read_is_a_clear_error_naming_the_absolute_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "nothing")):
+        results.results_table(tmp_path, "nothing")
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "nothing")):
+        results.read_results(tmp_path, "nothing")
 
 
 def test_best_fraction_puts_sft_only_on_every_curve():

@@ -34,6 +34,11 @@ def test_sft_stage_key_tracks_what_shapes_the_weights(tmp_path, base_folder, tas
         == key,
     ]
     assert len(set(others[:4]) | {key}) == 5 and others[4]
+    # Keys of stages on disk stay valid: this one was made by the code before store.digest (with
+    # the settings of today; a new StageConfig field changes every key, on purpose).
+    fixed = Params(task="math", profile="test", model=ModelConfig(name="/x/base"),
+                   sft=StageConfig(**FAST), output_dir="/o")  # fmt: skip
+    assert sft_stage_key(fixed, 100, 0, "base:1", "data1") == "n100-s0-d812fad92dd2"
     noisy = _params(tmp_path, base_folder, task_options=TaskConfig(label_noise=0.3))
     assert sft_stage_key(noisy, 100, 0, "base:1", d) == key  # noise touches preference pairs only
 
@@ -49,3 +54,23 @@ def test_sft_stage_is_cached_and_reused(tmp_path, base_folder, task):
     assert again == folder and meta2["reused"]
     with pytest.raises(RuntimeError, match="other examples"):
         run_sft_stage(p, task, task.sft_pool()[16:32], 0, "base:1", "cpu")
+
+
+@pytest.mark.parametrize("damage", ["no meta.json", "meta.json truncated", "no weights"])
+def test_a_damaged_stage_is_moved_aside_and_retrained(tmp_path, base_folder, task, capsys, damage):
+    p = _params(tmp_path, base_folder)
+    rows = task.sft_pool()[:8]
+    folder, _ = run_sft_stage(p, task, rows, 0, "base:1", "cpu")
+    weights = (folder / "model.safetensors").read_bytes()
+    if damage == "no meta.json":
+        (folder / "meta.json").unlink()
+    elif damage == "meta.json truncated":
+        (folder / "meta.json").write_text('{"key": "n8')
+    else:
+        (folder / "model.safetensors").unlink()
+    again, meta = run_sft_stage(p, task, rows, 0, "base:1", "cpu")
+    assert again == folder and not meta["reused"]
+    assert (folder / "model.safetensors").read_bytes() == weights  # deterministic: same stage
+    assert str(folder) in capsys.readouterr().out
+    assert len(list(folder.parent.glob(folder.name + ".damaged-*"))) == 1
+    assert run_sft_stage(p, task, rows, 0, "base:1", "cpu")[1]["reused"]

@@ -97,12 +97,20 @@ def test_reference_log_probs_are_cached_across_methods(tmp_path, base_folder, ta
         == losses(runs["dpo"].log_history)
         == losses(runs["memory"].log_history)
     )
+    # A damaged cache file (emptied, truncated) is moved aside and computed again, same numbers.
+    cache_file = tmp_path / files["dpo"][0]
+    for text in (b"", cache_file.read_bytes()[:100]):
+        cache_file.write_bytes(text)
+        model, tok = load_model(ModelConfig(name=base_folder), device="cpu")
+        redo = train_pft(model, tok, recs, "dpo", pft, LoraConfig(), 0, "cpu", ref_cache=tmp_path)
+        assert losses(redo.log_history) == losses(runs["dpo"].log_history)
+    assert len(list(tmp_path.glob("*.damaged-*"))) == 2 and cache_file.stat().st_size > 100
     # Another start (other weights) gets its own.
     model, tok = load_model(ModelConfig(name=base_folder), device="cpu")
     with torch.no_grad():
         model.lm_head.weight.mul_(0.5)
     train_pft(model, tok, recs, "dpo", pft, LoraConfig(), 0, "cpu", ref_cache=tmp_path)
-    assert len(list(tmp_path.iterdir())) == 2
+    assert len(list(tmp_path.glob("*.safetensors"))) == 2
 
 
 def test_paper_path_qwen2_lora_trains_adapters_only(task):

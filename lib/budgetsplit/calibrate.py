@@ -50,7 +50,9 @@ from budgetsplit import config
 from budgetsplit.cell import SFT_ONLY, Cell, run_cell
 from budgetsplit.config import METHODS, REGIMES, Params, load_params
 from budgetsplit.grid import DEFAULT_COST_S, _fmt, cell_estimate, cell_sizes
-from budgetsplit.records import digest, result_settings, stored_settings
+from budgetsplit.layout import resolve_output_dir
+from budgetsplit.records import result_settings, stored_settings
+from budgetsplit.store import atomic_file, digest
 from budgetsplit.tasks import get_task
 
 # Factors of the anchor (`ANCHORS`) each setting is swept over. The PFT lr grid spans two decades
@@ -228,7 +230,7 @@ def calibrate(
     prior = load_params(profile, task, overrides=overrides, calibrated=False)
     the_plan = plan(profile, task, overrides)
     print(the_plan, flush=True)
-    root = Path(prior.output_dir) / "calibration" / profile / task
+    root = resolve_output_dir(prior.output_dir) / "calibration" / profile / task
     task_obj = get_task(prior)
     rows: list[dict] = []
     settings: dict[tuple, dict] = {}  # (stage, regime) -> dotted keys chosen so far
@@ -295,9 +297,8 @@ def _write(profile: str, task: str, settings: dict[tuple, dict], sweep: pd.DataF
     header = (f"# Written by `budgetsplit calibrate --profile {profile} --task {task}` on the "
               "validation split\n# (protocol: budgetsplit/calibrate.py; every point: "
               f"{csv_path.name}). Do not edit by hand.\n")  # fmt: skip
-    tmp = yaml_path.with_suffix(".yaml.tmp")
-    tmp.write_text(header + yaml.safe_dump(choices, sort_keys=True))
-    tmp.replace(yaml_path)
+    with atomic_file(yaml_path) as tmp:
+        tmp.write_text(header + yaml.safe_dump(choices, sort_keys=True))
     load_params(profile, task)  # the recipes must read it: fail here, not in the next grid
     return Result(choices, sweep, yaml_path, csv_path)
 

@@ -85,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--address", default=None, help="Ray cluster address (default: local)")
             p.add_argument("--workers", type=_count, default=0,
                            help="local executor: cells at once (default 0: one per CPU core, 1 on a GPU)")  # fmt: skip
+        if name in ("plan", "grid"):
+            p.add_argument("--replace", action="store_true",
+                           help="redo cells whose records are damaged or made with other settings "
+                                "(grid: moves those records aside first)")  # fmt: skip
     args = ap.parse_args(argv)
     try:
         if args.params:
@@ -98,19 +102,33 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
+    from budgetsplit import records, store
+
+    try:
+        return _run(args, paths, all_params)
+    except (
+        store.DamagedFileError,
+        records.StaleRecordError,
+        FileNotFoundError,
+        PermissionError,
+    ) as e:
+        print(f"error: {e}", file=sys.stderr)  # one message naming the file and the ways out
+        return 2
+
+
+def _run(args, paths: list[Path], all_params: list[Params]) -> int:
     from budgetsplit import grid, results
+    from budgetsplit.layout import RunLayout
 
     if args.command == "table":
         df = results.results_table(all_params[0].output_dir, all_params[0].profile)
-        print(
-            f"{len(df)} cells -> {Path(all_params[0].output_dir, all_params[0].profile)}/results.*"
-        )
+        print(f"{len(df)} cells -> {RunLayout.of(all_params[0]).results_path('.*')}")
         return 0
     total_cells = total_stages = 0
     total_s: float | None = 0.0
     for path, params in zip(paths, all_params, strict=True):
         if args.command == "plan":
-            p = grid.plan(params)
+            p = grid.plan(params, replace=args.replace)
             homes = [h.parent for h in (params_dir(), PARAMS_DIR) if path.is_relative_to(h.parent)]
             print(path.relative_to(homes[0]) if homes else path)
             print(f"  {describe(params)}")
@@ -124,8 +142,9 @@ def main(argv: list[str] | None = None) -> int:
             total_s = None if total_s is None or p.estimate_s is None else total_s + p.estimate_s
         else:
             grid.run_grid(
-                params, executor=args.executor, address=args.address, workers=args.workers
-            )
+                params, executor=args.executor, address=args.address, workers=args.workers,
+                replace=args.replace,
+            )  # fmt: skip
     if args.command == "plan":
         est = "no time estimate yet" if total_s is None else f"estimated {grid._fmt(total_s)}"
         print(f"total: {total_cells} cells, {total_stages} distinct SFT stages, {est}")

@@ -4,6 +4,8 @@
 unless `EvalConfig.temperature` > 0, then seeded sampling with top_p), stops at the EOS token
 (<|im_end|>), and returns the task's `score` plus three diagnostics: the share of completions in the
 task's required format, the mean completion length in tokens, and the share that ended with EOS.
+It also returns `row_scores`, the primary metric of each eval row (rounded to 4 decimals, in row
+order, with a digest of the row ids), so paired statistics can be computed from records alone.
 
 Cold start (paper claim 3) is read off two more diagnostics: `response_logprobs`, the mean per-token
 log-probability of the preference data's chosen and rejected responses under the model PFT starts
@@ -25,6 +27,7 @@ from tqdm.auto import tqdm
 from trl.data_utils import common_prefix_length
 
 from budgetsplit.config import ConfigError, EvalConfig
+from budgetsplit.store import ids_digest
 from budgetsplit.threads import refresh_cpu_threads
 
 # The preference pairs scored by `response_logprobs`: a fixed, evenly spaced sample of the pool.
@@ -116,6 +119,7 @@ def evaluate_model(model, tok, task, cfg: EvalConfig, seed: int = 0, n_keep: int
     metrics = {k: float(v) for k, v in task.score(rows, texts).items()}
     return {
         "metrics": metrics,
+        "row_scores": row_scores(task, rows, texts, cfg.split),
         "n_eval": len(rows),
         "format_rate": sum(map(task.in_format, texts)) / len(texts),
         "mean_length_tokens": sum(lengths) / len(lengths),
@@ -125,6 +129,15 @@ def evaluate_model(model, tok, task, cfg: EvalConfig, seed: int = 0, n_keep: int
             for r, t in zip(rows[:n_keep], texts[:n_keep], strict=True)
         ],
     }
+
+
+def row_scores(task, rows: Sequence[dict], texts: Sequence[str], split: str) -> dict:
+    """The task's primary metric of each row on its own: {"metric", "split", "ids_digest", "values"}."""
+    metric = task.primary_metric
+    values = [
+        round(float(task.score([r], [t])[metric]), 4) for r, t in zip(rows, texts, strict=True)
+    ]
+    return {"metric": metric, "split": split, "ids_digest": ids_digest(rows), "values": values}
 
 
 def logprob_sample(pref_pool: Sequence[dict], n: int = N_LOGPROB_PAIRS) -> list[dict]:

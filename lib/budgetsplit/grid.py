@@ -5,16 +5,22 @@
     params = load_params("toy", "math")
     print(plan(params))            # cells, copies of recorded work, SFT stages, time; runs nothing
     table = run_grid(params)       # resumable: finished cells are skipped
+    run_grid(params, replace=True) # records of other settings (or damaged) moved aside and redone
 
 or from a shell: `python -m budgetsplit grid --profile toy --task math [--workers 2] [--executor ray]`.
 The local executor runs cells one after another (`workers=1`) or in worker processes; `ray` runs
 them as Ray tasks on a local instance or a cluster.
 
+Before any training, `plan` and `run_grid` read every existing record of the requested cells
+(`records.review_records`): one made with other settings, or damaged, stops the run with an error
+naming it and the ways out (a new output_dir, or `replace`). `run_grid` also checks that the output
+folder can be written and removes temp files left by killed runs.
+
 Crash safety lives in the cell runner: each finished cell writes its JSON record atomically
-(temp file + rename), SFT checkpoints are renamed into place whole, so a killed grid leaves nothing
-that reads as a result, and a rerun recomputes exactly the cells without a record. The results
-table (`runs/<profile>/results.parquet` and `.csv`, `budgetsplit.results`) is always rebuilt from
-the records; `run_grid` returns it.
+(temp file + fsync + rename), SFT checkpoints are renamed into place whole, so a killed grid leaves
+nothing that reads as a result, and a rerun recomputes exactly the cells without a record. The
+results table (`results.parquet` and `.csv` of the profile, `budgetsplit.results`) is always
+rebuilt from the records; `run_grid` returns it.
 """
 
 from __future__ import annotations
@@ -22,32 +28,35 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import dataclasses
-import json
 import multiprocessing
 import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
 
-from budgetsplit.budget import split_budget
-from budgetsplit.cell import Cell, cell_costs, run_cell
+from budgetsplit.cell import run_cell
+from budgetsplit.cells import SFT_ONLY, Cell, cell_sizes
 from budgetsplit.cluster import connect
 from budgetsplit.config import Params
+from budgetsplit.layout import RunLayout
 from budgetsplit.models import resolve_device, usable_cores
-from budgetsplit.records import find_same_work, record_path, stored_settings, work_key
+from budgetsplit.records import (
+    find_same_work,
+    load_record,
+    review_records,
+    stored_settings,
+    work_key,
+)
 from budgetsplit.results import results_table
+from budgetsplit.store import DamagedFileError, check_writable, remove_stale_temps
+from budgetsplit.tasks import is_toy
 
 # Rough seconds per example (per epoch for training) of toy cells on the 2-core CPU. Used only
 # to estimate before any cell of a profile has finished; after that, measured wall times are used.
 DEFAULT_COST_S = {"sft": 0.01, "pref": 0.015, "eval": 0.03}
-
-
-def cell_sizes(params: Params, cell: Cell) -> tuple[int, int]:
-    return split_budget(cell.budget, cell.sft_fraction, *cell_costs(params, cell))
 
 
 def expand(params: Params) -> list[Cell]:
@@ -65,13 +74,9 @@ def expand(params: Params) -> list[Cell]:
                     for method in params.methods:
                         cell = Cell(params.task, method, budget, frac, seed, ratio)
                         if cell_sizes(params, cell)[1] == 0:
-                            cell = dataclasses.replace(cell, method="sft")
+                            cell = dataclasses.replace(cell, method=SFT_ONLY)
                         cells.setdefault(cell.cell_id, cell)
     return list(cells.values())
-
-
-def cells_dir(params: Params) -> Path:
-    return Path(params.output_dir) / params.profile / params.task / "cells"
 
 
 def sft_stage(params: Params, cell: Cell) -> tuple | None:
@@ -110,20 +115,22 @@ def _rates(params: Params) -> dict[str, float] | None:
     """Seconds per SFT example, preference pair and eval example, from finished records if any;
     the toy world's CPU defaults otherwise; None for other models with no finished cell."""
     totals, counts = defaultdict(float), defaultdict(float)
-    for path in cells_dir(params).glob("*.json"):
-        rec = json.loads(path.read_text())
-        w = rec.get("wall_s", {})
-        epochs_sft, epochs_pft = params.sft.epochs, params.pft.epochs
-        if w.get("sft") and not rec.get("sft_reused") and rec.get("n_sft"):
-            totals["sft"] += w["sft"] / epochs_sft
-            counts["sft"] += rec["n_sft"]
-        if w.get("pft") and rec.get("n_pref"):
-            totals["pref"] += w["pft"] / epochs_pft
-            counts["pref"] += rec["n_pref"]
-        if w.get("eval") and rec.get("n_eval"):
+    for path in RunLayout.of(params).record_paths(params.task):
+        try:
+            rec = load_record(path)
+        except DamagedFileError:  # another recipe's concern; this plan's own are reviewed
+            continue
+        w = rec.wall_s
+        if w.get("sft") and not rec.sft_reused and rec.n_sft:
+            totals["sft"] += w["sft"] / params.sft.epochs
+            counts["sft"] += rec.n_sft
+        if w.get("pft") and rec.n_pref:
+            totals["pref"] += w["pft"] / params.pft.epochs
+            counts["pref"] += rec.n_pref
+        if w.get("eval") and rec.n_eval:
             totals["eval"] += w["eval"]
-            counts["eval"] += rec["n_eval"]
-    if not counts and params.model.name != "toy":
+            counts["eval"] += rec.n_eval
+    if not counts and not is_toy(params.profile):
         return None
     return {k: totals[k] / counts[k] if counts[k] else v for k, v in DEFAULT_COST_S.items()}
 
@@ -146,10 +153,12 @@ def _copies_recorded_work(params: Params, settings: dict, cell: Cell) -> bool:
     return find_same_work(params, cell.task, key) is not None
 
 
-def plan(params: Params, cells: list[Cell] | None = None) -> Plan:
+def plan(params: Params, cells: list[Cell] | None = None, replace: bool = False) -> Plan:
+    """What `run_grid` would do; stops (before any training) on a damaged record or one made with
+    other settings, unless `replace` (then they count as cells to run; nothing is moved)."""
     cells = expand(params) if cells is None else cells
-    done = [c for c in cells if record_path(params, c).is_file()]
-    done_ids = {c.cell_id for c in done}
+    done_ids = set(review_records(params, cells, replace=replace, dry_run=True))
+    done = [c for c in cells if c.cell_id in done_ids]
     settings = stored_settings(params)
     copies = [c for c in cells
               if c.cell_id not in done_ids and _copies_recorded_work(params, settings, c)]  # fmt: skip
@@ -292,13 +301,22 @@ def run_grid(
     progress: bool = True,
     cells: list[Cell] | None = None,
     workers: int | None = 1,
+    replace: bool = False,
 ) -> pd.DataFrame:
     """Run every cell without a record, then rebuild and return the results table.
 
     `workers` (local executor): cells run in that many processes at once; 0 or None picks one per
-    CPU core on a CPU, one on a GPU (`resolve_workers`)."""
+    CPU core on a CPU, one on a GPU (`resolve_workers`). Existing records of the cells made with
+    other settings (or damaged) stop the run before any training; with `replace` they are moved
+    aside and their cells rerun."""
     if executor not in ("local", "ray"):
         raise ValueError(f"executor must be 'local' or 'ray', got {executor!r}")
+    cells = expand(params) if cells is None else cells
+    layout = RunLayout.of(params)
+    check_writable(layout.cells_dir(params.task))
+    for folder in layout.temp_dirs(params.task):
+        remove_stale_temps(folder)
+    review_records(params, cells, replace=replace)
     p = plan(params, cells)
     print(f"[{params.profile}/{params.task}] {p}", flush=True)
     done = {c.cell_id for c in p.done}
@@ -320,7 +338,7 @@ def run_grid(
         print(
             f"[{params.profile}/{params.task}] ran {len(todo)} cells in {_fmt(time.time() - start)}"
         )
-    return results_table(params.output_dir, params.profile)
+    return results_table(layout.output_dir, params.profile)
 
 
 # --------------------------------------------------------------------------------------- tables

@@ -1,9 +1,15 @@
-"""The results table: one row per cell record of a profile (`<output_dir>/<profile>/results.parquet`
-and `.csv`, always rebuilt from the records), and the views the figures read from it.
+"""The results table: one row per cell record of a profile (`results.parquet` and `.csv` in the
+profile's folder, always rebuilt from the records), the per-row score table the statistics read,
+and the views the figures read.
+
+A table row holds the cell, its sizes, `base_model`, every metric (`metric.*`), diagnostic (`diag.*`)
+and timing (`time.*`), and a `setting.<dotted key>` column for every result setting that varies
+across the profile's records (so results of different settings can never pass for one another).
 
     from budgetsplit import plots, results
     df = results.results_table("runs", "toy")          # every task's cells of the profile
     results.best_fraction(plots.prepare(df), "score")  # best SFT fraction per budget and method
+    rows = results.row_scores_table("runs", "toy")     # one row per cell and eval row
 """
 
 from __future__ import annotations
@@ -12,6 +18,10 @@ import json
 from pathlib import Path
 
 import pandas as pd
+
+from budgetsplit.layout import RunLayout
+from budgetsplit.records import Record, flat_settings, load_record, result_settings
+from budgetsplit.store import atomic_file
 
 
 def _flat(prefix: str, d: dict) -> dict:
@@ -24,42 +34,96 @@ def _flat(prefix: str, d: dict) -> dict:
     return out
 
 
-def _flatten(rec: dict) -> dict:
-    """One table row of a record: the cell, sizes, and every metric, diagnostic and timing."""
+_CELL_COLUMNS = ("task", "method", "budget", "sft_fraction", "seed", "cost_ratio")
+
+
+def _settings(rec: Record) -> dict:
+    """A record's result settings, flat, as table values (lists as JSON text)."""
+    flat = flat_settings(result_settings(rec.params))
+    return {k: json.dumps(v) if isinstance(v, list) else v for k, v in flat.items()
+            if k not in ("task", "profile")}  # fmt: skip
+
+
+def _flatten(rec: Record, settings: dict) -> dict:
+    """One table row of a record: the cell, sizes, the settings given, and every metric,
+    diagnostic and timing."""
     row = {
-        "profile": rec["params"]["profile"],
-        **rec["cell"],
-        "n_sft": rec["n_sft"],
-        "n_pref": rec["n_pref"],
-        "spent": rec["spent"],
-        "sft_reused": rec.get("sft_reused"),
-        "primary_metric": rec.get("primary_metric"),
+        "profile": rec.params["profile"],
+        **{k: getattr(rec.cell, k) for k in _CELL_COLUMNS},
+        "n_sft": rec.n_sft,
+        "n_pref": rec.n_pref,
+        "spent": rec.spent,
+        "sft_reused": rec.sft_reused,
+        "primary_metric": rec.primary_metric,
+        "base_model": rec.base_model,
     }
-    row.update(_flat("metric.", rec.get("metrics", {})))
-    row.update(_flat("diag.", rec.get("diagnostics", {})))
-    row.update(_flat("time.", rec.get("wall_s", {})))
+    row.update({f"setting.{k}": v for k, v in settings.items()})
+    row.update(_flat("metric.", rec.metrics))
+    row.update(_flat("diag.", rec.diagnostics))
+    row.update(_flat("time.", rec.wall_s))
     return row
 
 
-def load_records(output_dir: str | Path, profile: str) -> list[dict]:
-    paths = sorted(Path(output_dir, profile).glob("*/cells/*.json"))
-    return [json.loads(p.read_text()) for p in paths]
+def load_records(output_dir: str | Path, profile: str) -> list[Record]:
+    """Every cell record of a profile; FileNotFoundError naming the folder when there is none, and
+    a damaged one stops with `records.DamagedRecordError` naming it."""
+    layout = RunLayout(output_dir, profile)
+    paths = layout.record_paths()
+    if not paths:
+        raise FileNotFoundError(
+            f"no cell records under {layout.profile_dir} (output_dir resolved to "
+            f"{layout.output_dir}): run the grid of profile {profile!r} first"
+        )
+    return [load_record(p) for p in paths]
 
 
 def results_table(output_dir: str | Path, profile: str) -> pd.DataFrame:
-    """Rebuild `<output_dir>/<profile>/results.{parquet,csv}` from every cell record."""
-    rows = [_flatten(r) for r in load_records(output_dir, profile)]
+    """Rebuild the profile's `results.{parquet,csv}` from every cell record; returns the table."""
+    records = load_records(output_dir, profile)
+    settings = [_settings(r) for r in records]
+    keys = sorted({k for s in settings for k in s})
+    varying = [k for k in keys if len({json.dumps(s.get(k)) for s in settings}) > 1]
+    rows = [
+        _flatten(r, {k: s.get(k) for k in varying}) for r, s in zip(records, settings, strict=True)
+    ]
     df = pd.DataFrame(rows)
-    if not df.empty:
-        df = df.sort_values(["task", "budget", "sft_fraction", "method", "seed"], kind="stable")
-        df = df.reset_index(drop=True)
-    out = Path(output_dir, profile)
-    out.mkdir(parents=True, exist_ok=True)
+    df = df.sort_values(["task", "budget", "sft_fraction", "method", "seed"], kind="stable")
+    df = df.reset_index(drop=True)
+    layout = RunLayout(output_dir, profile)
     for suffix, write in ((".parquet", df.to_parquet), (".csv", df.to_csv)):
-        tmp = out / f"results{suffix}.tmp"
-        write(tmp, index=False)
-        tmp.replace(out / f"results{suffix}")
+        with atomic_file(layout.results_path(suffix)) as tmp:
+            write(tmp, index=False)
     return df
+
+
+def read_results(output_dir: str | Path, profile: str) -> pd.DataFrame:
+    """The profile's results table as last written (no rebuild); a clear error naming the absolute
+    path looked in when there is none."""
+    return pd.read_parquet(RunLayout(output_dir, profile).require_results(".parquet"))
+
+
+ROW_SCORE_COLUMNS = ["profile", "task", "method", "budget", "sft_fraction", "seed", "cost_ratio",
+                     "n_sft", "n_pref", "metric", "split", "ids_digest", "row", "score"]  # fmt: skip
+
+
+def row_scores_table(output_dir: str | Path, profile: str) -> pd.DataFrame:
+    """Per-row scores of every record that has them, long: one row per cell and eval row
+    (`ROW_SCORE_COLUMNS`). Cells with equal `ids_digest` were scored on the same rows in the same
+    order, so `row` pairs them. Records written before per-row scores existed are left out."""
+    parts = []
+    for rec in load_records(output_dir, profile):
+        rs = rec.row_scores
+        if not rs:
+            continue
+        cell = {k: getattr(rec.cell, k) for k in _CELL_COLUMNS}
+        part = pd.DataFrame({"row": range(len(rs["values"])), "score": rs["values"]})
+        fixed = {"profile": rec.params["profile"], **cell, "n_sft": rec.n_sft,
+                 "n_pref": rec.n_pref, "metric": rs["metric"], "split": rs["split"],
+                 "ids_digest": rs["ids_digest"]}  # fmt: skip
+        parts.append(part.assign(**fixed))
+    if not parts:
+        return pd.DataFrame(columns=ROW_SCORE_COLUMNS)
+    return pd.concat(parts, ignore_index=True)[ROW_SCORE_COLUMNS]
 
 
 def per_method(df: pd.DataFrame) -> pd.DataFrame:

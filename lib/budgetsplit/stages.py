@@ -1,9 +1,10 @@
 """The SFT stage cache: one trained SFT model per distinct stage, shared by every cell that needs it.
 
-A stage lives in `<output_dir>/<profile>/<task>/sft/<key>/` (safetensors and the tokenizer, written
-to a temp folder and renamed into place, with meta.json: sizes, timing, the trainer's log).
+A stage lives in `RunLayout.sft_stage_dir(task, key)` (safetensors and the tokenizer, written to a
+temp folder and renamed into place, with meta.json: sizes, timing, the trainer's log).
 `sft_stage_key` folds in everything that determines the stage's weights, so cells with equal keys
-load identical weights; parallel cells needing one stage train it once (a file lock).
+load identical weights; parallel cells needing one stage train it once (a file lock). A stage folder
+that is not whole (no readable meta.json, no weights) is named, moved aside and trained again.
 
     stage_dir, meta = run_sft_stage(params, task, sft_rows, seed=0, base_id=..., device="cpu")
     model, tok = load_model(params.model, params.profile, "cpu", path=stage_dir)
@@ -13,15 +14,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from filelock import FileLock
 
 from budgetsplit.config import Params, to_dict
+from budgetsplit.layout import RunLayout
 from budgetsplit.models import align_special_tokens, load_model
+from budgetsplit.store import (
+    DamagedFileError,
+    atomic_folder,
+    digest,
+    ids_digest,
+    move_aside,
+    read_json,
+)
 from budgetsplit.train import train_sft
 
 
@@ -53,16 +60,11 @@ def sft_stage_key(params: Params, n_sft: int, seed: int, base_id: str, data_id: 
         "sft": to_dict(params.sft),
         "disjoint_prompts": params.budget.disjoint_prompts,
     }
-    digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-    return f"n{n_sft}-s{seed}-{digest[:12]}"
+    return f"n{n_sft}-s{seed}-{digest(parts)[:12]}"
 
 
 def sft_stage_dir(params: Params, key: str) -> Path:
-    return Path(params.output_dir) / params.profile / params.task / "sft" / key
-
-
-def _ids_digest(rows: list[dict]) -> str:
-    return hashlib.sha256("\n".join(str(r["id"]) for r in rows).encode()).hexdigest()[:16]
+    return RunLayout.of(params).sft_stage_dir(params.task, key)
 
 
 def _train_and_save(
@@ -77,20 +79,32 @@ def _train_and_save(
         "key": folder.name,
         "n_sft": len(rows),
         "seed": seed,
-        "ids_digest": _ids_digest(rows),
+        "ids_digest": ids_digest(rows),
         "wall_s": outcome.wall_s,
         "throughput": outcome.throughput,
         "log_history": outcome.log_history,
     }
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as tmp:  # readers see a whole stage or none
         outcome.model.save_pretrained(tmp)  # safetensors
         tok.save_pretrained(tmp)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        os.rename(tmp, folder)  # atomic: readers see a whole stage or none
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return meta
+
+
+def _read_stage(folder: Path) -> dict | None:
+    """The meta of a whole stage in `folder`; None if there is none. A folder that is not a whole
+    stage (a copy cut short, files deleted by hand) is moved aside, named, so it is trained again."""
+    if not folder.exists():
+        return None
+    try:
+        meta = read_json(folder / "meta.json", "SFT stage's meta.json")
+        if not list(folder.glob("*.safetensors")):
+            raise DamagedFileError(folder, "this SFT stage has no weights (*.safetensors)")
+        return meta
+    except (DamagedFileError, FileNotFoundError) as e:
+        where = move_aside(folder)
+        print(f"SFT stage {folder} is damaged ({e}); moved aside to {where.name}, retraining")
+        return None
 
 
 def run_sft_stage(
@@ -103,15 +117,15 @@ def run_sft_stage(
     folder.parent.mkdir(parents=True, exist_ok=True)
     # Cells running in parallel that need one stage train it once: the others wait, then reuse it.
     with FileLock(str(folder) + ".lock"):
-        if not (folder / "meta.json").is_file():
+        meta = _read_stage(folder)
+        if meta is None:
             return folder, {
                 **_train_and_save(params, task, rows, seed, device, folder),
                 "reused": False,
             }
-    meta = json.loads((folder / "meta.json").read_text())
-    if meta["ids_digest"] != _ids_digest(rows):
+    if meta.get("ids_digest") != ids_digest(rows):
         raise RuntimeError(
             f"SFT stage {folder} was trained on other examples than this cell draws "
-            f"({meta['ids_digest']} != {_ids_digest(rows)}); the task's pools changed: delete it"
+            f"({meta.get('ids_digest')} != {ids_digest(rows)}); the task's pools changed: delete it"
         )
     return folder, {**meta, "reused": True}

@@ -34,7 +34,6 @@ import gc
 import hashlib
 import json
 import math
-import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ from transformers.utils.notebook import NotebookProgressCallback
 from budgetsplit.config import ConfigError, LoraConfig, PFTConfig, StageConfig
 from budgetsplit.lmhead import logits_bytes, use_dense_lm_head
 from budgetsplit.models import bf16_supported, n_parameters
+from budgetsplit.store import atomic_file, move_aside
 from budgetsplit.threads import cpu_share_callback
 
 LOSS_TYPES = {"dpo": ["sigmoid"], "ipo": ["ipo"], "dpo_sft": ["sigmoid", "sft"]}
@@ -311,7 +311,7 @@ def _dpo_trainer_class(ref_cache: Path | None):
     part of a small DPO stage (3 s of 10 s for 300 toy pairs). TRL's own cache cannot do this:
     its key folds in the trainer's arguments, the loss among them.
     """
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
     from trl import DPOTrainer
 
     if ref_cache is None:
@@ -327,17 +327,33 @@ def _dpo_trainer_class(ref_cache: Path | None):
             ]).encode()).hexdigest()[:24]  # fmt: skip
             path = Path(ref_cache) / f"ref_logps-{key}.safetensors"
             cols = ("ref_chosen_logps", "ref_rejected_logps")
-            if path.is_file():
-                t = load_file(str(path))
+            cached = _read_ref_cache(path, cols, len(dataset))
+            if cached is not None:
                 for col in cols:  # float32, as TRL stores them: training reads identical numbers
-                    dataset = dataset.add_column(col, t[col].numpy(), feature=Value("float32"))
+                    dataset = dataset.add_column(col, cached[col].numpy(), feature=Value("float32"))
                 return dataset
             out = super()._precompute_ref_logps(dataset, name, batch_size)
-            tensors = {c: torch.tensor(out[c], dtype=torch.float32) for c in cols}
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            save_file(tensors, str(tmp))
-            os.replace(tmp, path)  # atomic: parallel cells never read half a file
+            with atomic_file(path) as tmp:  # parallel cells never read half a file
+                save_file({c: torch.tensor(out[c], dtype=torch.float32) for c in cols}, str(tmp))
             return out
 
     return CachedRefDPOTrainer
+
+
+def _read_ref_cache(path: Path, cols: tuple[str, ...], n: int) -> dict | None:
+    """The cached reference log-probs in `path`, or None when there are none; a damaged file (not
+    safetensors, columns missing or of the wrong length) is named, moved aside and recomputed."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        return None
+    try:
+        t = load_file(str(path))
+        if any(c not in t or t[c].shape != (n,) for c in cols):
+            raise SafetensorError(f"expected columns {list(cols)} of {n} values each")
+        return t
+    except SafetensorError as e:
+        where = move_aside(path)
+        print(f"reference log-prob cache {path} is damaged ({e}); moved aside to {where.name}")
+        return None

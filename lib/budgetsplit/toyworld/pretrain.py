@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 
 from budgetsplit.config import WorldConfig, to_dict
 from budgetsplit.registry import TASKS, corpus_source
+from budgetsplit.store import atomic_folder, digest, remove_stale_temps
 from budgetsplit.threads import refresh_cpu_threads, set_cpu_threads
 from budgetsplit.toyworld.tokenizer import EOT, SPECIAL_TOKENS, train_tokenizer
 
@@ -92,7 +93,7 @@ def cache_key(world: WorldConfig, sources: Mapping[str, CorpusSource]) -> str:
         "pretrain": to_dict(world.pretrain),
         "corpus": fingerprint.hexdigest(),
     }
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+    return digest(spec)
 
 
 def llama_config(world: WorldConfig, tokenizer):
@@ -245,15 +246,11 @@ def get_base_model(
     with FileLock(str(base / f"{key}.lock")):
         if (final / "build_info.json").is_file():  # another process built it while we waited
             return final
-        for stale in base.glob(f".tmp-{key}-*"):  # left by a killed build; we hold the lock
+        remove_stale_temps(base)  # left by a killed build
+        for stale in base.glob(f".tmp-{key}-*"):  # the naming of builds before store.py
             shutil.rmtree(stale, ignore_errors=True)
-        tmp = base / f".tmp-{key}-{os.getpid()}"
-        tmp.mkdir()
-        try:
+        with atomic_folder(final) as tmp:  # readers see a whole model or none
             info = pretrain(world, sources, tmp, progress=progress)
             info["key"] = key
             (tmp / "build_info.json").write_text(json.dumps(info, indent=2) + "\n")
-            os.replace(tmp, final)  # atomic: readers see a whole model or none
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     return final

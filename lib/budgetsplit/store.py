@@ -1,0 +1,160 @@
+"""Files on disk, written so a crash never leaves half of one: the project's one digest, atomic JSON
+writes and atomic folders (both fsynced), JSON reads that name a damaged file, and moving a damaged
+file aside so it can be redone. The bottom of the import graph: no budgetsplit imports.
+
+    from budgetsplit.store import atomic_folder, digest, read_json, write_json
+    write_json(path, {"a": 1})                 # a reader sees the old file or the new one, never half
+    data = read_json(path, "cell record")      # DamagedFileError naming the file if it is not JSON
+    with atomic_folder(final) as tmp:          # fill tmp; it is renamed to `final` on success
+        (tmp / "meta.json").write_text("{}")
+
+Temporary files and folders are named `.<name>.<pid>.tmp`, so `remove_stale_temps` can tell those of
+a killed process (its pid is gone) from those of a live one writing beside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+class DamagedFileError(RuntimeError):
+    """A file that should hold a result or a cache entry cannot be read back; `path` names it."""
+
+    def __init__(self, path: Path, problem: str):
+        self.path, self.problem = Path(path), problem
+        super().__init__(f"{path}: {problem}")
+
+
+def digest(data) -> str:
+    """16 hex digits of the sha256 of `data` as sorted JSON: the key of every JSON-shaped cache."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def ids_digest(rows: Sequence[dict]) -> str:
+    """16 hex digits naming a list of rows by their ids, in order (SFT draws, eval rows)."""
+    return hashlib.sha256("\n".join(str(r["id"]) for r in rows).encode()).hexdigest()[:16]
+
+
+def _fsync_dir(folder: Path) -> None:
+    # The rename lives in the folder's entry table: without this it can be lost on a power cut.
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _tmp_name(path: Path) -> str:
+    return f".{path.name}.{os.getpid()}."
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """A temp path beside `path` to write; on success it is fsynced and renamed to `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_name(path), suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_json(path: Path, data) -> None:
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1))
+
+
+@contextlib.contextmanager
+def atomic_folder(path: Path) -> Iterator[Path]:
+    """A temp folder beside `path` to fill; on success its files are fsynced and it is renamed to
+    `path` (which must not exist); on failure it is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=_tmp_name(path), suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        for f in tmp.rglob("*"):
+            if f.is_file():
+                with open(f, "rb+") as fh:
+                    os.fsync(fh.fileno())
+        os.rename(tmp, path)  # atomic: readers see a whole folder or none
+        _fsync_dir(path.parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_json(path: Path, what: str) -> dict:
+    """The JSON object in `path`; DamagedFileError naming the file and `what` it should hold when it
+    is empty, truncated or not an object. A missing file raises FileNotFoundError as usual."""
+    path = Path(path)
+    text = path.read_text()
+    if not text.strip():
+        raise DamagedFileError(path, f"this {what} is empty")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DamagedFileError(path, f"this {what} is not valid JSON (truncated?): {e}") from None
+    if not isinstance(data, dict):
+        raise DamagedFileError(path, f"this {what} holds a {type(data).__name__}, not an object")
+    return data
+
+
+def move_aside(path: Path, label: str = "damaged") -> Path:
+    """Rename a file or folder to `<name>.<label>-<UTC stamp>` beside it (kept for a look, never read
+    as a result again); returns the new path."""
+    path = Path(path)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    target = path.with_name(f"{path.name}.{label}-{stamp}")
+    os.rename(path, target)
+    return target
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_stale_temps(folder: Path) -> list[Path]:
+    """Remove the temp files and folders in `folder` (not below) left by killed processes of this
+    machine; those of live processes stay. Returns what was removed."""
+    removed = []
+    for p in Path(folder).glob(".*.tmp") if Path(folder).is_dir() else ():
+        pid = p.name[: -len(".tmp")].rsplit(".", 2)
+        if len(pid) < 3 or not pid[1].isdigit() or _pid_alive(int(pid[1])):
+            continue
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
+
+
+def check_writable(folder: Path) -> None:
+    """Fail now, naming `folder`, if files cannot be created in it (before hours of training)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check."):
+            pass
+    except OSError as e:
+        raise PermissionError(
+            f"{folder.resolve()}: cannot write results here ({e.strerror}); "
+            "set `output_dir` to a folder you can write"
+        ) from None
