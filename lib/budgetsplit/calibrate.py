@@ -47,13 +47,13 @@ import yaml
 from tqdm.auto import tqdm
 
 from budgetsplit import config
-from budgetsplit.cell import SFT_ONLY, Cell, run_cell
+from budgetsplit.cells import SFT_ONLY, Cell, cell_sizes
 from budgetsplit.config import METHODS, REGIMES, Params, load_params
-from budgetsplit.grid import DEFAULT_COST_S, _fmt, cell_estimate, cell_sizes
 from budgetsplit.layout import resolve_output_dir
 from budgetsplit.records import result_settings, stored_settings
+from budgetsplit.schema import parse_overrides
 from budgetsplit.store import atomic_file, digest
-from budgetsplit.tasks import get_task
+from budgetsplit.tasks import get_task, is_toy
 
 # Factors of the anchor (`ANCHORS`) each setting is swept over. The PFT lr grid spans two decades
 # ending at the calibrated SFT lr: from the base model PFT may need SFT's lr, after SFT far less.
@@ -145,7 +145,7 @@ class Plan:
                  f"{len(self.steps)} steps, {self.points} points ({self.repeats} read back from "
                  f"an earlier step), {self.sft_stages} SFT stages, "
                  + ("no time estimate (not the toy world)" if self.estimate_s is None
-                    else f"estimated {_fmt(self.estimate_s)} one point at a time")]  # fmt: skip
+                    else f"estimated {grid_fmt(self.estimate_s)} one point at a time")]  # fmt: skip
         budgets = " -> ".join(f"{b:g}" for b in self.rungs)
         lines.append(f"  rungs (budgets): {budgets}; keep the best 1/{ETA} per rung")
         for s in self.steps:
@@ -162,12 +162,20 @@ def _points_per_step(n: int, n_rungs: int) -> list[int]:
     return sizes
 
 
+def grid_fmt(seconds: float) -> str:
+    from budgetsplit.grid import _fmt  # the grid's duration format; grid imports torch
+
+    return _fmt(seconds)
+
+
 def plan(profile: str, task: str, overrides: dict | None = None) -> Plan:
     """The sweep `calibrate` runs, counted before any point (offline, no training)."""
+    from budgetsplit.grid import DEFAULT_COST_S, cell_estimate
+
     params = load_params(profile, task, overrides=overrides, calibrated=False)
     todo = steps(task_methods(profile, task) or params.methods)
     budgets = rungs(params)
-    rates = DEFAULT_COST_S if params.model.name == "toy" else None
+    rates = DEFAULT_COST_S if is_toy(params.profile) else None
     points = sft_points = repeats = 0
     est = 0.0
     shared: set[Cell] = set()  # the after-SFT stages, one per budget, shared by every PFT step
@@ -219,6 +227,8 @@ def _run_point(profile, task, over, cell, root: Path, task_obj) -> tuple[dict, P
         profile, task, overrides={**over, "output_dir": str(folder)}, calibrated=False
     )
     _link_shared(folder / profile / task, root / "shared")
+    from budgetsplit.cell import run_cell  # torch: imported when a point trains
+
     return run_cell(params, cell, task=task_obj), folder
 
 
@@ -260,7 +270,7 @@ def calibrate(
             if r["step"] == step.name and r["rung"] == len(the_plan.rungs) - 1:
                 r["chosen"] = r["value"] == alive[0]
     bar.close()
-    print(f"calibrated {profile}/{task} in {_fmt(time.time() - t0)}", flush=True)
+    print(f"calibrated {profile}/{task} in {grid_fmt(time.time() - t0)}", flush=True)
     return _write(profile, task, settings, pd.DataFrame(rows))
 
 
@@ -342,15 +352,10 @@ def add_parser(subparsers) -> None:
 
 def main(args) -> int:
     """`budgetsplit calibrate` (arguments as `add_parser` defines them); 2 on bad params."""
-    overrides = {}
-    for pair in args.set:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"--set expects key=value, got {pair!r}")
-        overrides[key.strip()] = yaml.safe_load(value)
     tasks = args.task or [t for t in config.TASKS if config.recipe_path(args.profile, t).is_file()]
     total: float | None = 0.0
     try:
+        overrides = parse_overrides(args.set)
         for task in tasks:
             if args.dry_run:
                 p = plan(args.profile, task, overrides)
@@ -363,5 +368,5 @@ def main(args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.dry_run and len(tasks) > 1:
-        print("total: " + ("no time estimate" if total is None else f"estimated {_fmt(total)}"))
+        print("total: " + ("no time estimate" if total is None else f"estimated {grid_fmt(total)}"))
     return 0

@@ -3,6 +3,8 @@
     budgetsplit plan  --profile toy [--task math ...]     cells, SFT stages, time; runs nothing
     budgetsplit grid  --profile toy --task math [--workers 2 | --executor ray] [--set pft.beta=0.5]
     budgetsplit table --profile toy                       rebuild runs/<profile>/results.*
+    budgetsplit calibrate --profile toy [--task math] [--dry-run]   settings on the validation split
+    budgetsplit advise --profile toy --task math --budget 2000 [--cost-ratio 2] [--json]
 
 `--set key=value` overrides any params key (values are read as YAML: 0.5, [1, 2], true).
 `--params DIR` reads profiles from DIR (a folder of <profile>/<task>.yaml) instead of the shipped
@@ -14,8 +16,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-import yaml
 
 from budgetsplit.cluster import check_address
 from budgetsplit.config import (
@@ -29,6 +29,7 @@ from budgetsplit.config import (
     profiles,
     use_params_dir,
 )
+from budgetsplit.schema import parse_overrides
 
 
 def recipes(profile: str, tasks: list[str] | None) -> list[Path]:
@@ -39,20 +40,6 @@ def recipes(profile: str, tasks: list[str] | None) -> list[Path]:
         raise ConfigError(str(folder), "profile", profile, f"no such profile; known: {known}")
     names = tasks or [t for t in TASKS if (folder / f"{t}.yaml").is_file()]
     return [folder / f"{n}.yaml" for n in names]
-
-
-def _overrides(pairs: list[str]) -> dict:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise ConfigError("--set", pair, None, "expected key=value")
-        try:
-            out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError as e:
-            problem = " ".join(str(e).split())  # YAML's multi-line message on one line
-            raise ConfigError("--set", key.strip(), value, f"not valid YAML: {problem}") from None
-    return out
 
 
 def _count(text: str) -> int:
@@ -89,11 +76,19 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--replace", action="store_true",
                            help="redo cells whose records are damaged or made with other settings "
                                 "(grid: moves those records aside first)")  # fmt: skip
+    from budgetsplit import advise, calibrate  # light: no torch until a command trains
+
+    calibrate.add_parser(sub)
+    advise.add_parser(sub)
     args = ap.parse_args(argv)
+    if args.command == "advise":
+        return advise.main(args)
+    if args.command == "calibrate":
+        return calibrate.main(args)
     try:
         if args.params:
             use_params_dir(args.params)
-        overrides = _overrides(args.set)
+        overrides = parse_overrides(args.set)
         if getattr(args, "executor", None) == "ray":
             check_address(args.address)  # before any planning: a dead address fails in seconds
         paths = recipes(args.profile, args.task)

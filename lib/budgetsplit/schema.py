@@ -135,3 +135,18 @@ def to_dict(cfg: Any) -> dict:
 
 def replace(cfg: Any, **changes: Any) -> Any:
     return dataclasses.replace(cfg, **changes)
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """`--set key=value` arguments as a dict of dotted keys; values are read as YAML (0.5, [1, 2])."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ConfigError("--set", pair, None, "expected key=value")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            problem = " ".join(str(e).split())  # YAML's multi-line message on one line
+            raise ConfigError("--set", key.strip(), value, f"not valid YAML: {problem}") from None
+    return out
