@@ -94,7 +94,11 @@ def test_toy_large_plan_inherits_the_toy_world():
         [str(ROOT / "run_all.sh"), "--profile", "toy_large", "--dry-run", "--tasks", "helpful"],
         capture_output=True, text=True, timeout=120, env=env, check=True,
     ).stdout  # fmt: skip
-    assert "63 cells" in out and "helpful-dpo_sft-B1000-f0p75-s2" in out
+    assert (
+        "64 cells" in out
+        and "helpful-base-B0-f0-s0" in out
+        and "helpful-dpo_sft-B1000-f0p75-s2" in out
+    )
 
 
 def test_run_all_params_option_takes_a_folder_relative_to_the_caller(tmp_path):

@@ -1,6 +1,7 @@
 """The grid: expansion, planning, copies of recorded work, and (slow) real runs: resumable after a
 SIGKILL, and the Ray executor on a real local Ray instance."""
 
+import dataclasses
 import json
 
 import pandas as pd
@@ -26,10 +27,18 @@ def test_expand_covers_the_grid_once():
     cells = grid.expand(params)
     ids = [c.cell_id for c in cells]
     assert len(ids) == len(set(ids))
-    # f < 1: 2 budgets x 2 fractions x 2 methods x 2 seeds; f = 1 is SFT only, one cell per method-free key
-    assert len(cells) == 2 * 2 * 2 * 2 + 2 * 2
+    # f < 1: 2 budgets x 2 fractions x 2 methods x 2 seeds; f = 1 is SFT only, one cell per
+    # method-free key; one base-model cell (greedy decoding: the same for every seed)
+    assert len(cells) == 2 * 2 * 2 * 2 + 2 * 2 + 1
     sft_only = [c for c in cells if c.method == "sft"]
     assert {c.sft_fraction for c in sft_only} == {1.0}
+    base = [c for c in cells if c.method == "base"]
+    assert [(c.budget, c.sft_fraction, c.seed) for c in base] == [(0, 0.0, 0)]
+    assert grid.cell_sizes(params, base[0]) == (0, 0)
+    sampled = grid.expand(
+        dataclasses.replace(params, eval=dataclasses.replace(params.eval, temperature=0.5))
+    )
+    assert sorted(c.seed for c in sampled if c.method == "base") == [0, 1]  # sampling: per seed
 
 
 def test_money_grid_has_cost_ratios():

@@ -33,10 +33,10 @@ import numpy as np
 import pandas as pd
 
 from budgetsplit import stats
+from budgetsplit.cells import BASE
 from budgetsplit.stats import CELL, Bootstrap
 
 GROUP = ["task", "method", "cost_ratio", "budget"]
-BASE = "base"  # the method name of a task's base-model row: the floor
 
 
 def per_method(df: pd.DataFrame) -> pd.DataFrame:

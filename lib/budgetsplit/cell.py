@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 from budgetsplit.budget import draw_subsets, spent
-from budgetsplit.cells import SFT_ONLY, Cell, cell_costs, cell_sizes
+from budgetsplit.cells import BASE, SFT_ONLY, Cell, cell_costs, cell_sizes
 from budgetsplit.config import METHODS, ConfigError, Params, pft_settings
 from budgetsplit.evaluate import (
     eval_rows,
@@ -154,8 +154,8 @@ def run_cell(params: Params, cell: Cell, task=None) -> Record:
 def _check_cell(params: Params, cell: Cell) -> None:
     if cell.task != params.task:
         raise ConfigError("params", "task", params.task, f"the cell is for task {cell.task!r}")
-    if cell.method not in (*METHODS, SFT_ONLY):
-        known = ", ".join((*METHODS, SFT_ONLY))
+    if cell.method not in (*METHODS, SFT_ONLY, BASE):
+        known = ", ".join((*METHODS, SFT_ONLY, BASE))
         raise ConfigError("cell", "method", cell.method, f"unknown method; known: {known}")
     n_pref = cell_sizes(params, cell)[1]
     if cell.method == SFT_ONLY and n_pref:

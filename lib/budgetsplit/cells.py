@@ -16,6 +16,8 @@ from budgetsplit.config import ConfigError, Params
 
 # The method of a cell that buys no preference data (its result is the same for every PFT method).
 SFT_ONLY = "sft"
+# The method of a task's base-model cell (budget 0, no training): the floor gains are read above.
+BASE = "base"
 
 
 def num_id(x: float) -> str:
@@ -30,7 +32,7 @@ def num_id(x: float) -> str:
 @dataclass(frozen=True)
 class Cell:
     task: str
-    method: str  # a PFT method, or "sft" for a cell that buys no preference data
+    method: str  # a PFT method, "sft" for a cell that buys no preference data, "base" untrained
     budget: float
     sft_fraction: float
     seed: int
@@ -66,4 +68,6 @@ def cell_costs(params: Params, cell: Cell) -> tuple[float, float]:
 
 def cell_sizes(params: Params, cell: Cell) -> tuple[int, int]:
     """(n_sft, n_pref): the demonstrations and preference pairs the cell's budget buys."""
+    if cell.method == BASE:
+        return 0, 0
     return split_budget(cell.budget, cell.sft_fraction, *cell_costs(params, cell))

@@ -38,7 +38,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from budgetsplit.cell import run_cell
-from budgetsplit.cells import SFT_ONLY, Cell, cell_sizes
+from budgetsplit.cells import BASE, SFT_ONLY, Cell, cell_sizes
 from budgetsplit.cluster import connect
 from budgetsplit.config import Params
 from budgetsplit.layout import RunLayout
@@ -63,10 +63,16 @@ def expand(params: Params) -> list[Cell]:
     """Every cell of the recipe: budgets x SFT fractions x methods x seeds (x cost ratios).
 
     A cell that buys no preference data is SFT only; it is the same for every method, so it is
-    one cell with method "sft" rather than one per method.
+    one cell with method "sft" rather than one per method. Example-budget recipes also hold the
+    task's base-model cell (method "base", budget 0): the floor, scored on the same rows. Greedy
+    decoding of an untrained model gives every seed the same answers, so it is one cell then.
     """
     ratios = params.budget.cost_ratios or (None,)
     cells: dict[str, Cell] = {}
+    if not params.budget.cost_ratios:
+        for seed in params.seeds if params.eval.temperature > 0 else params.seeds[:1]:
+            cell = Cell(params.task, BASE, 0, 0.0, seed)
+            cells[cell.cell_id] = cell
     for ratio in ratios:
         for budget in params.budget.budgets:
             for frac in params.budget.sft_fractions:
