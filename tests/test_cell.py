@@ -66,6 +66,10 @@ def test_costs_per_budget_unit(tmp_path, base_folder):
     assert cell_costs(money, Cell("math", "dpo", 1, 0.5, 0, cost_ratio=2.0)) == (0.002, 0.001)
 
 
+def stage_dir(tmp_path, rec):
+    return tmp_path / "test" / "math" / "sft" / rec["sft_stage"]
+
+
 def test_sft_then_dpo_cell_writes_its_record_once(tmp_path, base_folder, task, monkeypatch):
     p = params(tmp_path, base_folder)
     cell = Cell("math", "dpo", 40, 0.5, 0)
@@ -85,9 +89,19 @@ def test_sft_then_dpo_cell_writes_its_record_once(tmp_path, base_folder, task, m
     assert 0 <= d["format_rate"] <= 1 and d["mean_length_tokens"] > 0
     assert "final_reward_margins" in d["pft"] and "final_reward_accuracies" in d["pft"]
     assert d["sft"]["n_logged_steps"] == 3 and d["sft"]["final_loss"] > 0
+    # Per stage: examples, distinct prompts, optimizer steps, how far the weights moved
+    st = d["stages"]
+    assert st["sft"]["examples"] == 20 and st["sft"]["prompts"] == 20  # one row per SFT prompt
+    assert st["pft"]["examples"] == 20 and 1 <= st["pft"]["prompts"] <= 20
+    assert st["sft"]["steps"] == 3 and st["pft"]["steps"] >= 1  # 20 rows, batch 8, 1 epoch
+    assert 0 < st["sft"]["weight_change"] < 1 and 0 < st["pft"]["weight_change"] < 1
+    # The PFT gain: this cell's metric minus its starting (SFT) model's, on the same rows
+    assert 0 <= d["start_score"] <= 1
+    assert d["pft_gain"] == pytest.approx(rec.metrics["accuracy"] - d["start_score"])
+    assert len(list(stage_dir(tmp_path, rec).glob("start_score-*.json"))) == 1
     assert not rec["sft_reused"] and rec["sft_stage"].startswith("n20-s0-")
     assert not rec["cold_start_cached"]
-    stage = tmp_path / "test" / "math" / "sft" / rec["sft_stage"]
+    stage = stage_dir(tmp_path, rec)
     assert [json.loads(f.read_text()) for f in stage.glob("cold_start-*.json")] == [
         {"cold_start": d["cold_start"]}
     ]
@@ -201,7 +215,9 @@ def test_sft_only_and_pft_only_cells(tmp_path, base_folder, task):
     small = run_cell(p, Cell("math", "kto", 8, 0.0, 0), task)
     assert not pft_only["cold_start_cached"] and small["cold_start_cached"]
     assert small["diagnostics"]["cold_start"] == pft_only["diagnostics"]["cold_start"]
-    assert len(list((tmp_path / "test" / "math" / "base_diagnostics").glob("*.json"))) == 1
+    assert (
+        len(list((tmp_path / "test" / "math" / "base_diagnostics").glob("cold_start-*.json"))) == 1
+    )
     # Cold start: the base model finds the preference data far less likely than the SFT model does.
     lp = lambda r: r["diagnostics"]["cold_start"]["chosen_logprob_per_token"]  # noqa: E731
     assert lp(sft_only) > lp(pft_only) + 0.3
@@ -235,7 +251,7 @@ def test_a_damaged_cold_start_cache_is_moved_aside_and_recomputed(
     model, tok = load_model(p.model, p.profile, "cpu")
     pool = task.pref_pool()[:40]
     cold, cached = cellmod.cold_start(p, task, pool, model, tok, "cpu", None)
-    (path,) = RunLayout.of(p).base_diagnostics_dir("math").glob("*.json")
+    (path,) = RunLayout.of(p).base_diagnostics_dir("math").glob("cold_start-*.json")
     assert not cached and cellmod.cold_start(p, task, pool, model, tok, "cpu", None) == (cold, True)
     for text in ("", '{"cold_start": {"n_pa', "{}", "[]"):
         path.write_text(text)

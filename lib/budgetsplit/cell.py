@@ -32,7 +32,7 @@ import torch
 
 from budgetsplit.budget import draw_subsets, spent
 from budgetsplit.cells import BASE, SFT_ONLY, Cell, cell_costs, cell_sizes
-from budgetsplit.config import METHODS, ConfigError, Params, pft_settings
+from budgetsplit.config import METHODS, ConfigError, Params, pft_settings, to_dict
 from budgetsplit.evaluate import (
     eval_rows,
     evaluate_model,
@@ -55,6 +55,7 @@ from budgetsplit.store import (
     DamagedFileError,
     check_writable,
     digest,
+    ids_digest,
     move_aside,
     read_json,
     write_json,
@@ -103,7 +104,23 @@ def cold_start_path(
     if stage_dir is not None:
         return Path(stage_dir) / f"cold_start-{digest(key)}.json"
     key["base"] = base_model_id(params.model, params.profile)
-    return RunLayout.of(params).base_diagnostics_dir(params.task) / f"{digest(key)}.json"
+    return RunLayout.of(params).base_diagnostics_dir(params.task) / f"cold_start-{digest(key)}.json"
+
+
+def _cached(path: Path, what: str, field: str, compute):
+    """`compute()`, kept in the JSON file `path` under `field`; a damaged file is moved aside and
+    recomputed. Returns (value, whether it was read from the cache)."""
+    if path.is_file():
+        try:
+            cached = read_json(path, what)
+            if field in cached:
+                return cached[field], True
+            raise DamagedFileError(path, f"this {what} has no {field!r}")
+        except DamagedFileError as e:
+            print(f"{e}; moved aside to {move_aside(path).name}, recomputing", flush=True)
+    value = compute()
+    write_json(path, {field: value})
+    return value, False
 
 
 def cold_start(
@@ -114,17 +131,34 @@ def cold_start(
     so the cells sharing a starting model compute it once."""
     rows = logprob_sample(pref_pool)
     path = cold_start_path(params, task.pref_records(rows), str(model.dtype), device, stage_dir)
-    if path.is_file():
-        try:
-            cached = read_json(path, "cold-start cache")
-            if isinstance(cached.get("cold_start"), dict):
-                return cached["cold_start"], True
-            raise DamagedFileError(path, "this cold-start cache has no 'cold_start' object")
-        except DamagedFileError as e:
-            print(f"{e}; moved aside to {move_aside(path).name}, recomputing", flush=True)
-    cold = response_logprobs(model, tok, task, rows)
-    write_json(path, {"cold_start": cold})
-    return cold, False
+    return _cached(path, "cold-start cache", "cold_start",
+                   lambda: response_logprobs(model, tok, task, rows))  # fmt: skip
+
+
+def start_score(params: Params, task, model, tok, device: str, stage_dir: Path | None, seed: int):
+    """The primary metric of the model PFT starts from (the SFT stage, or the base model) on the
+    cell's eval rows: the cell's PFT gain is its own metric minus this. Cached per starting model
+    and eval settings (and seed when decoding samples)."""
+    key = {"eval": to_dict(params.eval), "rows": ids_digest(eval_rows(task, params.eval)),
+           "metric": task.primary_metric, "dtype": str(model.dtype), "device": device,
+           "seed": seed if params.eval.temperature > 0 else None}  # fmt: skip
+    if stage_dir is not None:
+        path = Path(stage_dir) / f"start_score-{digest(key)}.json"
+    else:
+        key["base"] = base_model_id(params.model, params.profile)
+        path = (
+            RunLayout.of(params).base_diagnostics_dir(params.task)
+            / f"start_score-{digest(key)}.json"
+        )
+    score = lambda: evaluate_model(model, tok, task, params.eval, seed)["metrics"]  # noqa: E731
+    metrics, _ = _cached(path, "start-model score cache", "metrics", score)
+    return metrics[task.primary_metric]
+
+
+def _stage_diagnostics(rows: list[dict], steps: int | None, weight_change: float | None) -> dict:
+    """What one stage did: examples, distinct prompts, optimizer steps, relative weight change."""
+    return {"examples": len(rows), "prompts": len({r["prompt_id"] for r in rows}),
+            "steps": steps, "weight_change": weight_change}  # fmt: skip
 
 
 def run_cell(params: Params, cell: Cell, task=None) -> Record:
@@ -193,16 +227,18 @@ def _start_model(params: Params, task, cell: Cell, sft_rows: list[dict], device:
 
 
 def _preference_finetune(params: Params, cell: Cell, task, model, tok, pref_rows, device: str):
-    """(model after PFT, trainer diagnostics, throughput); the model as is without pairs."""
+    """(model after PFT, trainer diagnostics, throughput, stage diagnostics); the model as is
+    without pairs."""
     if not pref_rows:
-        return model, {}, {}
+        return model, {}, {}, _stage_diagnostics([], 0, None)
     # The PFT settings of the cell's method and starting regime (calibrated per regime: see
     # budgetsplit.calibrate), from the base model when there was no SFT.
     pft = pft_settings(params, cell.method, n_sft=cell_sizes(params, cell)[0])
     outcome = train_pft(model, tok, task.pref_records(pref_rows), cell.method, pft,
                         params.model.lora, cell.seed, device,
                         ref_cache=RunLayout.of(params).ref_logps_dir(cell.task))  # fmt: skip
-    return outcome.model, trainer_diagnostics(outcome.log_history), outcome.throughput
+    stage = _stage_diagnostics(pref_rows, outcome.steps, outcome.weight_change)
+    return outcome.model, trainer_diagnostics(outcome.log_history), outcome.throughput, stage
 
 
 def _train_and_evaluate(params: Params, cell: Cell, task, settings: dict, t_start: float) -> Record:
@@ -222,11 +258,16 @@ def _train_and_evaluate(params: Params, cell: Cell, task, settings: dict, t_star
     # Cold start: how likely the preference data is under the model PFT starts from.
     t = time.perf_counter()
     cold, cold_cached = cold_start(params, task, pref_pool, model, tok, device, stage_dir)
+
+    start = None
+    if pref_rows:  # the PFT gain is read against the model PFT starts from, on the same rows
+        start = start_score(params, task, model, tok, device, stage_dir, cell.seed)
     wall["diagnostics"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    model, pft_diag, pft_throughput = _preference_finetune(params, cell, task, model, tok,
-                                                           pref_rows, device)  # fmt: skip
+    model, pft_diag, pft_throughput, pft_stage = _preference_finetune(
+        params, cell, task, model, tok, pref_rows, device
+    )
     wall["pft"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -248,6 +289,16 @@ def _train_and_evaluate(params: Params, cell: Cell, task, settings: dict, t_star
             "eos_rate": result["eos_rate"],
             "sft": trainer_diagnostics(sft_meta.get("log_history", [])),
             "pft": pft_diag,
+            "stages": {
+                "sft": _stage_diagnostics(
+                    sft_rows,
+                    sft_meta.get("steps", 0 if not sft_rows else None),
+                    sft_meta.get("weight_change"),
+                ),
+                "pft": pft_stage,
+            },
+            "start_score": start,
+            "pft_gain": None if start is None else result["metrics"][task.primary_metric] - start,
         },
         examples=result["examples"],
         sft_stage=sft_meta.get("key"),

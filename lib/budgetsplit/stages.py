@@ -83,6 +83,8 @@ def _train_and_save(
         "wall_s": outcome.wall_s,
         "throughput": outcome.throughput,
         "log_history": outcome.log_history,
+        "steps": outcome.steps,
+        "weight_change": outcome.weight_change,
     }
     with atomic_folder(folder) as tmp:  # readers see a whole stage or none
         outcome.model.save_pretrained(tmp)  # safetensors

@@ -59,12 +59,37 @@ _CHECKPOINTING_MIN_PARAMS = 500_000_000
 
 @dataclass
 class StageOutcome:
-    """A trained model with what its trainer logged."""
+    """A trained model with what its trainer logged, its optimizer steps, and how far it moved the
+    weights (`weight_change`: ||W_after - W_before|| / ||W_before|| over every weight; None for
+    models too large to keep a copy of)."""
 
     model: Any
     log_history: list[dict] = field(default_factory=list)
     wall_s: float = 0.0
     throughput: dict[str, float] = field(default_factory=dict)
+    steps: int = 0
+    weight_change: float | None = None
+
+
+# Models up to this size keep a CPU copy of their weights during a stage to measure how far it moved
+# them (a few MB for the toy model); larger ones (the paper's, LoRA-trained) record None.
+_WEIGHT_CHANGE_MAX_PARAMS = 200_000_000
+
+
+def _weights(model) -> dict[str, torch.Tensor] | None:
+    if n_parameters(model) > _WEIGHT_CHANGE_MAX_PARAMS:
+        return None
+    return {k: v.detach().float().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def _weight_change(before: dict[str, torch.Tensor] | None, model) -> float | None:
+    """Relative L2 change of the weights `before` had, in `model` (merged: the same names)."""
+    if before is None:
+        return None
+    after = model.state_dict()
+    diff = sum(float((after[k].detach().float().cpu() - v).pow(2).sum()) for k, v in before.items())
+    norm = sum(float(v.pow(2).sum()) for v in before.values())
+    return (diff / norm) ** 0.5 if norm else None
 
 
 def peft_config(lora: LoraConfig):
@@ -165,7 +190,7 @@ def _warmup_from_step_one(trainer) -> None:
     trainer.create_scheduler = create_scheduler
 
 
-def _finish(trainer, lora: LoraConfig, t0: float, desc: str) -> StageOutcome:
+def _finish(trainer, lora: LoraConfig, t0: float, desc: str, before) -> StageOutcome:
     for cb in (ProgressCallback, PrinterCallback, NotebookProgressCallback):
         trainer.remove_callback(cb)
     trainer.add_callback(_StepBar(desc))
@@ -194,7 +219,8 @@ def _finish(trainer, lora: LoraConfig, t0: float, desc: str) -> StageOutcome:
     tokens = [h["num_tokens"] for h in logs if "num_tokens" in h]
     if tokens and runtime > 0:
         thr["tokens_per_s"] = tokens[-1] / runtime
-    return StageOutcome(model, logs, time.perf_counter() - t0, thr)
+    steps, change = trainer.state.global_step, _weight_change(before, model)
+    return StageOutcome(model, logs, time.perf_counter() - t0, thr, steps, change)
 
 
 def train_sft(
@@ -207,6 +233,7 @@ def train_sft(
         raise ValueError("train_sft needs at least one record")
     t0 = time.perf_counter()
     set_seed(seed)
+    before = _weights(model)
     with tempfile.TemporaryDirectory(prefix="budgetsplit-sft-") as tmp:
         args = SFTConfig(
             **trainer_args(stage, seed, device, model, tmp, len(records)),
@@ -222,7 +249,7 @@ def train_sft(
                 processing_class=tok,
                 peft_config=peft_config(lora),
             )
-        return _finish(trainer, lora, t0, f"SFT on {len(records)}")
+        return _finish(trainer, lora, t0, f"SFT on {len(records)}", before)
 
 
 def train_pft(
@@ -249,6 +276,7 @@ def train_pft(
         raise ConfigError("params", "methods", method, "unknown PFT method")
     t0 = time.perf_counter()
     set_seed(seed)
+    before = _weights(model)
     # A reference copy is needed only for full finetuning without precomputed reference log-probs:
     # LoRA's reference is the adapter-disabled model, and precomputation reads the model before step 1.
     ref = None
@@ -294,7 +322,7 @@ def train_pft(
                 processing_class=tok,
                 peft_config=peft_config(lora),
             )
-        outcome = _finish(trainer, lora, t0, f"{method} on {len(records)}")
+        outcome = _finish(trainer, lora, t0, f"{method} on {len(records)}", before)
     outcome.throughput["pairs_per_s"] = (
         len(records) * pft.epochs / max(outcome.throughput["train_runtime_s"], 1e-9)
     )
