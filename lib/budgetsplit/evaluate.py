@@ -21,10 +21,10 @@ import math
 from collections.abc import Sequence
 
 import torch
-from tqdm.auto import tqdm
 from trl.data_utils import common_prefix_length
 
 from budgetsplit.config import EvalConfig
+from budgetsplit.notebook import progress
 
 # The preference pairs scored by `response_logprobs`: a fixed, evenly spaced sample of the pool.
 N_LOGPROB_PAIRS = 200
@@ -68,7 +68,7 @@ def generate(
     torch.manual_seed(seed)
     was_training = model.training
     model.eval()
-    bar = tqdm(total=len(prompts), desc=desc, unit="ex", leave=False)
+    bar = progress(total=len(prompts), desc=desc, unit="ex", steps=True)
     for start in range(0, len(order), cfg.batch_size):
         idx = order[start : start + cfg.batch_size]
         width = max(len(prompts[i]) for i in idx)

@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from budgetsplit.budget import split_budget
 from budgetsplit.cell import Cell, cell_costs, run_cell
 from budgetsplit.config import Params
 from budgetsplit.models import resolve_device, usable_cores
+from budgetsplit.notebook import progress as progress_bar
 from budgetsplit.records import find_same_work, record_path, stored_settings, work_key
 from budgetsplit.results import results_table
 
@@ -198,7 +198,7 @@ def _stage_waves(
 
 
 def _run_local(
-    params: Params, cells: list[Cell], bar: tqdm, workers: int, cost: dict[str, float]
+    params: Params, cells: list[Cell], bar, workers: int, cost: dict[str, float]
 ) -> None:
     if workers <= 1 or len(cells) <= 1:
         for cell in cells:
@@ -245,7 +245,7 @@ def _environ(**values: str):
 
 
 def _run_ray(
-    params: Params, cells: list[Cell], bar: tqdm, address: str | None, cost: dict[str, float]
+    params: Params, cells: list[Cell], bar, address: str | None, cost: dict[str, float]
 ) -> None:
     """Cells as Ray tasks with their CPU and GPU needs; cells sharing an SFT stage wait for the one
     that trains it (`_stage_waves`)."""
@@ -308,9 +308,8 @@ def run_grid(
     cost = {c.cell_id: 0.0 if c in p.copies else cell_estimate(params, c, rates) for c in todo}
     todo.sort(key=lambda c: (-cost[c.cell_id], c.cell_id))
     start = time.time()
-    with tqdm(
-        total=len(todo), desc=f"{params.task} cells", unit="cell", disable=not progress
-    ) as bar:
+    off = {} if progress else {"disable": True}
+    with progress_bar(total=len(todo), desc=f"{params.task} cells", unit="cell", **off) as bar:
         if executor == "local":
             _run_local(params, todo, bar, resolve_workers(params, workers), cost)
         else:

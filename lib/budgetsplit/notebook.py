@@ -1,18 +1,32 @@
-"""Values a notebook records for whoever reads the executed copy (tests, CI, figures.ipynb).
+"""How the package talks to a notebook: values it records, and progress bars fit for where it runs.
 
-In a notebook: `record("best_fraction", 0.25)` displays the value under a MIME type of our own, so
-it is stored in the executed .ipynb as plain JSON. Outside: `read_recorded("runs/.../grid_math.ipynb")`
-returns every recorded name and value. (papermill 2 dropped its own `record`; this is the same idea.)
+Recorded values. In a notebook, `record("best_fraction", 0.25)` displays the value under a MIME
+type of our own, stored in the executed .ipynb; outside, `read_recorded("runs/.../grid_math.ipynb")`
+returns every recorded name and value. (papermill 2 dropped its own `record`; this is the same
+idea.) Each value is stored as JSON *text*: JupyterLab parses a notebook with JavaScript, where
+1.0 and 1 are one number, so a copy opened and saved there would read a recorded 1.0 back as 1.
+
+Progress bars (`progress`, used by the grid, training, evaluation and the toy world's pretraining)
+follow where the code runs, decided once per bar by `frontend()`:
+  - "lab": a kernel whose frontend a person uses (JupyterLab, VS Code: frontends that accept
+    `input()`): ipywidgets bars, the per-step ones removed when their step is done;
+  - "terminal": plain tqdm on a terminal, every bar;
+  - "batch": papermill/nbclient (a kernel that refuses `input()`), or stderr going to a file or a
+    pipe: only the bars over whole jobs (the grid's cells), plain text, redrawn at most once a
+    minute, so an executed notebook keeps a few lines rather than one per training step.
+A bar with nothing to count (a grid whose cells are all recorded) is not shown at all.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
-MIME = "application/x.budgetsplit+json"
+MIME = "application/x.budgetsplit.v2+json"
+BATCH_INTERVAL_S = 60.0  # batch bars: a redraw at most this often (a line each in a log file)
 
 
 def _clean(value: Any) -> Any:
@@ -31,7 +45,8 @@ def _clean(value: Any) -> Any:
 def record(name: str, value: Any) -> None:
     from IPython.display import display
 
-    display({MIME: {name: _clean(value)}, "text/plain": f"{name} = {value!r}"}, raw=True)
+    text = json.dumps(_clean(value))
+    display({MIME: {name: text}, "text/plain": f"{name} = {value!r}"}, raw=True)
 
 
 def read_recorded(path: str | Path) -> dict[str, Any]:
@@ -39,7 +54,41 @@ def read_recorded(path: str | Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for cell in nb.get("cells", []):
         for o in cell.get("outputs", []):
-            data = o.get("data", {})
-            if MIME in data:
-                out.update(data[MIME])
+            for name, text in o.get("data", {}).get(MIME, {}).items():
+                out[name] = json.loads(text)
     return out
+
+
+# ------------------------------------------------------------------------------- progress bars
+def frontend() -> str:
+    """Who reads the progress bars: "lab", "terminal" or "batch" (module docstring)."""
+    # IPython only if the process already runs it: worker processes never import it for this.
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    kernel = getattr(shell, "kernel", None)
+    if kernel is not None:
+        # Set per execute request from the frontend's `allow_stdin`: JupyterLab and VS Code send
+        # True, nbclient (papermill) sends False. ipykernel keeps it in this private attribute.
+        return "lab" if getattr(kernel, "_allow_stdin", False) else "batch"
+    return "terminal" if sys.stderr is not None and sys.stderr.isatty() else "batch"
+
+
+def progress(iterable=None, *, total: int | None = None, steps: bool = False, **kwargs):
+    """A tqdm bar for `frontend()`; `steps=True` marks a bar over the steps of one part of a larger
+    job (training steps, eval examples, pretraining), which batch runs do not show. Other keyword
+    arguments go to tqdm (desc, unit, ...)."""
+    where = frontend()
+    n = total if total is not None else (len(iterable) if hasattr(iterable, "__len__") else None)
+    # Only ever set `disable` to True: unset, tqdm takes it from TQDM_DISABLE (grid workers).
+    if n == 0 or (steps and where == "batch"):
+        kwargs["disable"] = True
+    if steps:
+        kwargs.setdefault("leave", False)
+    if where == "lab":
+        from tqdm.notebook import tqdm
+    else:
+        from tqdm.std import tqdm
+
+        if where == "batch":
+            kwargs.setdefault("mininterval", BATCH_INTERVAL_S)
+    return tqdm(iterable, total=total, **kwargs)

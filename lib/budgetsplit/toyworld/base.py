@@ -37,9 +37,9 @@ from pathlib import Path
 
 import torch
 from filelock import FileLock
-from tqdm.auto import tqdm
 
 from budgetsplit.config import TASKS, WorldConfig, to_dict
+from budgetsplit.notebook import progress as progress_bar
 from budgetsplit.toyworld.tokenizer import EOT, SPECIAL_TOKENS, train_tokenizer
 
 # Bump when the corpus assembly, the tokenizer or the training loop changes what gets built.
@@ -170,7 +170,8 @@ def pretrain(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, p.warmup_steps, p.steps))
     order = torch.Generator().manual_seed(world.seed)
     perm, pos, losses = torch.randperm(len(train), generator=order), 0, []
-    bar = tqdm(range(p.steps), desc="pretrain", disable=not progress, dynamic_ncols=True)
+    off = {} if progress else {"disable": True}
+    bar = progress_bar(range(p.steps), desc="pretrain", steps=True, dynamic_ncols=True, **off)
     t_train = time.time()
     for step in bar:
         if pos + p.batch_size > len(perm):  # next epoch, new seeded order
