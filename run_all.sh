@@ -9,6 +9,7 @@
 #   ./run_all.sh --executor ray [--address HOST:PORT]   cells as Ray tasks (local or a cluster)
 #   ./run_all.sh --dry-run                print the plan (cells, SFT stages, ids); run nothing
 #   ./run_all.sh --tasks "math helpful"   a subset of the tasks
+#   ./run_all.sh --lab [-- ARGS]          open the notebooks in JupyterLab (this environment; ARGS to jupyter lab)
 #
 # Idempotent: finished cells are read back from runs/<profile>/, not retrained. Executed notebooks
 # go to runs/<profile>/notebooks/; figures to figures/ (toy) or runs/<profile>/figures/ (others).
@@ -16,6 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 profile=toy executor=local address="" workers=0 dry_run=0 tasks="math instruct summarize helpful"
+lab=0 lab_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) profile="$2"; shift 2 ;;
@@ -24,7 +26,8 @@ while [ $# -gt 0 ]; do
     --workers) workers="$2"; shift 2 ;;
     --tasks) tasks="$2"; shift 2 ;;
     --dry-run) dry_run=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --lab) lab=1; shift; [ "${1:-}" = -- ] && { shift; lab_args=("$@"); set --; } ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "run_all.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -32,6 +35,10 @@ case "$workers" in ''|*[!0-9]*) echo "run_all.sh: --workers takes a whole number
 [ -d "params/$profile" ] || { echo "run_all.sh: no params/$profile/ (profiles: $(ls params | tr '\n' ' '))" >&2; exit 2; }
 
 source scripts/bootstrap.sh
+if [ "$lab" = 1 ]; then
+  # The project root as JupyterLab's root (runs/ and figures/ in view), opened at notebooks/.
+  exec "$PY" -m jupyter lab --ServerApp.root_dir="$PWD" --LabApp.default_url=/lab/tree/notebooks "${lab_args[@]}"
+fi
 task_args=()
 for t in $tasks; do task_args+=(--task "$t"); done
 
