@@ -25,6 +25,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tqdm.std import tqdm as text_bar
+
 MIME = "application/x.budgetsplit.v2+json"
 BATCH_INTERVAL_S = 60.0  # batch bars: a redraw at most this often (a line each in a log file)
 
@@ -73,6 +75,14 @@ def frontend() -> str:
     return "terminal" if sys.stderr is not None and sys.stderr.isatty() else "batch"
 
 
+class _BatchBar(text_bar):
+    """A text bar whose postfix (the grid's running cells) waits for the next redraw: tqdm redraws
+    on every change, which would add an output to the executed notebook per cell started."""
+
+    def set_postfix_str(self, s="", refresh=True):
+        super().set_postfix_str(s, refresh=False)
+
+
 def progress(iterable=None, *, total: int | None = None, steps: bool = False, **kwargs):
     """A tqdm bar for `frontend()`; `steps=True` marks a bar over the steps of one part of a larger
     job (training steps, eval examples, pretraining), which batch runs do not show. Other keyword
@@ -86,9 +96,9 @@ def progress(iterable=None, *, total: int | None = None, steps: bool = False, **
         kwargs.setdefault("leave", False)
     if where == "lab":
         from tqdm.notebook import tqdm
-    else:
-        from tqdm.std import tqdm
 
-        if where == "batch":
-            kwargs.setdefault("mininterval", BATCH_INTERVAL_S)
-    return tqdm(iterable, total=total, **kwargs)
+        return tqdm(iterable, total=total, **kwargs)
+    if where == "batch":
+        kwargs.setdefault("mininterval", BATCH_INTERVAL_S)
+        return _BatchBar(iterable, total=total, **kwargs)
+    return text_bar(iterable, total=total, **kwargs)
