@@ -33,6 +33,7 @@ COLD_FRACTIONS = (0.0, 0.01, 0.1)
 WIDTH, HEIGHT = 13.0, 3.6  # inches, every figure: side-by-side panels share the width
 # metric -> (words with unit, factor the values are drawn with): shares in 0-1 are drawn in %.
 METRICS = {
+    "accuracy": ("accuracy (%)", 100),
     "accuracy_strict": ("accuracy (%)", 100),
     "accuracy_flexible": ("accuracy, any answer format (%)", 100),
     "prompt_level_strict": ("prompts with every instruction followed (%)", 100),
