@@ -308,8 +308,9 @@ def run_grid(
     cost = {c.cell_id: 0.0 if c in p.copies else cell_estimate(params, c, rates) for c in todo}
     todo.sort(key=lambda c: (-cost[c.cell_id], c.cell_id))
     start = time.time()
-    off = {} if progress else {"disable": True}
-    with progress_bar(total=len(todo), desc=f"{params.task} cells", unit="cell", **off) as bar:
+    with progress_bar(
+        total=len(todo), desc=f"{params.task} cells", unit="cell", disable=not progress
+    ) as bar:
         if executor == "local":
             _run_local(params, todo, bar, resolve_workers(params, workers), cost)
         else:

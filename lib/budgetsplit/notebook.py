@@ -83,14 +83,16 @@ class _BatchBar(text_bar):
         super().set_postfix_str(s, refresh=False)
 
 
-def progress(iterable=None, *, total: int | None = None, steps: bool = False, **kwargs):
+def progress(
+    iterable=None, *, total: int | None = None, steps: bool = False, disable: bool = False, **kwargs
+):
     """A tqdm bar for `frontend()`; `steps=True` marks a bar over the steps of one part of a larger
     job (training steps, eval examples, pretraining), which batch runs do not show. Other keyword
     arguments go to tqdm (desc, unit, ...)."""
     where = frontend()
     n = total if total is not None else (len(iterable) if hasattr(iterable, "__len__") else None)
-    # Only ever set `disable` to True: unset, tqdm takes it from TQDM_DISABLE (grid workers).
-    if n == 0 or (steps and where == "batch"):
+    # tqdm gets `disable` only when True: unset, it takes it from TQDM_DISABLE (grid workers).
+    if disable or n == 0 or (steps and where == "batch"):
         kwargs["disable"] = True
     if steps:
         kwargs.setdefault("leave", False)

@@ -170,8 +170,9 @@ def pretrain(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, p.warmup_steps, p.steps))
     order = torch.Generator().manual_seed(world.seed)
     perm, pos, losses = torch.randperm(len(train), generator=order), 0, []
-    off = {} if progress else {"disable": True}
-    bar = progress_bar(range(p.steps), desc="pretrain", steps=True, dynamic_ncols=True, **off)
+    bar = progress_bar(
+        range(p.steps), desc="pretrain", disable=not progress, steps=True, dynamic_ncols=True
+    )
     t_train = time.time()
     for step in bar:
         if pos + p.batch_size > len(perm):  # next epoch, new seeded order
