@@ -12,8 +12,9 @@ follow where the code runs, decided once per bar by `frontend()`:
     `input()`): ipywidgets bars, the per-step ones removed when their step is done;
   - "terminal": plain tqdm on a terminal, every bar;
   - "batch": papermill/nbclient (a kernel that refuses `input()`), or stderr going to a file or a
-    pipe: only the bars over whole jobs (the grid's cells), plain text, redrawn at most once a
-    minute, so an executed notebook keeps a few lines rather than one per training step.
+    pipe: only the bars over whole jobs (the grid's cells), plain text, drawn at most once a
+    minute and at the end, so an executed notebook keeps a line or a few rather than one per
+    training step (static HTML shows every redraw saved in the notebook as a line).
 A bar with nothing to count (a grid whose cells are all recorded) is not shown at all.
 """
 
@@ -76,11 +77,21 @@ def frontend() -> str:
 
 
 class _BatchBar(text_bar):
-    """A text bar whose postfix (the grid's running cells) waits for the next redraw: tqdm redraws
-    on every change, which would add an output to the executed notebook per cell started."""
+    """A text bar for saved notebooks and logs, where every redraw is kept (static HTML shows each
+    as a line): first drawn after `mininterval` (a short grid shows its final line only), then at
+    most once per `mininterval`, not on each postfix change (the grid's running cells)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("mininterval", BATCH_INTERVAL_S)
+        kwargs.setdefault("delay", kwargs["mininterval"])
+        super().__init__(*args, **kwargs)
 
     def set_postfix_str(self, s="", refresh=True):
         super().set_postfix_str(s, refresh=False)
+
+    def close(self):
+        self.delay = 0  # the final state is drawn, once, however soon the job ends
+        super().close()
 
 
 def progress(
@@ -101,6 +112,5 @@ def progress(
 
         return tqdm(iterable, total=total, **kwargs)
     if where == "batch":
-        kwargs.setdefault("mininterval", BATCH_INTERVAL_S)
         return _BatchBar(iterable, total=total, **kwargs)
     return text_bar(iterable, total=total, **kwargs)
