@@ -128,3 +128,13 @@ def test_heatmaps_box_the_best_set_when_the_table_marks_one():
     marked = df.assign(in_best_set=df["sft_fraction"] > 0)  # two splits per budget
     assert len(boxes(plots.heatmaps(marked))) == 4
     assert "best set" in plots.heatmaps(marked)._suptitle.get_text()
+
+
+def test_no_best_split_is_marked_where_every_split_ties():
+    zeros = table({(100, f): 0.0 for f in (0.0, 0.5, 1.0)})
+    fig = plots.heatmaps(zeros)
+    assert not [p for p in fig.axes[0].patches if p.get_edgecolor()[:3] == (1, 0, 0)]
+    money = zeros.assign(cost_ratio=2.0)
+    assert "no best share" in plots.costs(money).axes[0].texts[0].get_text()
+    curve = plots.fraction_curves(zeros).axes[0]
+    assert curve.get_ylim()[0] == 0  # accuracy in %: no negative ticks when all is 0

@@ -122,6 +122,23 @@ def band_note(df: pd.DataFrame) -> str:
     return f"shaded: min-max over {seeds} seeds" if seeds > 1 else "one seed, no band"
 
 
+def _means(df: pd.DataFrame) -> str:
+    seeds = df["seed"].nunique() if "seed" in df else 1
+    return f"means over {seeds} seeds" if seeds > 1 else "one seed"
+
+
+def _tied(mean: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Per row of `mean` (one row per split): True where every split of its group scores the same,
+    so that none of them is "best" (all at 0, say)."""
+    g = mean.groupby(keys, dropna=False)["score"]
+    return g.transform("max") == g.transform("min")
+
+
+def _percent_axis(ax, scale: float) -> None:
+    if scale == 100:  # a share: never below 0%, and at least 0-1% when every value is 0
+        ax.set_ylim(0, max(ax.get_ylim()[1], 1))
+
+
 def _curve(ax, d: pd.DataFrame, x: str, y: str, scale: float, **style) -> None:
     """Mean of `y` over seeds against `x`, with the band `band_note` names."""
     agg = {"mean": (y, "mean"), "lo": (y, "min"), "hi": (y, "max")}
@@ -166,6 +183,7 @@ def fraction_curves(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
             style = dict(marker="o", color=colors[budget], label=_n(budget))
             _curve(ax, b, "sft_fraction", "score", scale, **style)
         ax.xaxis.set_major_formatter(PercentFormatter(xmax=1))
+        _percent_axis(ax, scale)
         ax.set(title=f"{task}, {m}", xlabel="SFT share of the budget", ylabel=label)
         ax.legend(title="budget (examples)", fontsize=7)
     ring = "; ring: best set" if "in_best_set" in d else ""
@@ -188,8 +206,8 @@ def heatmaps(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
         grid = t.groupby(["budget", "sft_fraction"])["score"].mean().unstack() * scale
         if "in_best_set" in t:
             marked = t.groupby(["budget", "sft_fraction"])["in_best_set"].any().unstack()
-        else:
-            marked = grid.eq(grid.max(axis=1), axis=0)
+        else:  # the best mean; none where every split ties
+            marked = grid.eq(grid.max(axis=1), axis=0) & grid.ne(grid.min(axis=1), axis=0)
         grid.index = [_n(b) for b in grid.index]
         grid.columns = [f"{f:.0%}" for f in grid.columns]
         fmt = ".1f" if scale == 100 else ".2f"
@@ -201,8 +219,8 @@ def heatmaps(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
         ax.set(
             title=f"{task}: {label}", xlabel="SFT share of the budget", ylabel="budget (examples)"
         )
-    boxed = "best set" if "in_best_set" in d else "best mean"
-    fig.suptitle(f"Budget x SFT share ({method}, mean over seeds); red box: {boxed} per budget")
+    boxed = "best set" if "in_best_set" in d else "best mean (none where all tie)"
+    fig.suptitle(f"Budget x SFT share ({method}, {_means(d)}); red box: {boxed} per budget")
     fig.tight_layout()
     return fig
 
@@ -234,6 +252,7 @@ def cold_start(df: pd.DataFrame, task: str = "math") -> plt.Figure:
             style = dict(marker="o", color=colors[setting], ls=styles[method])
             _curve(ax, s, "budget", col, scale, label=f"{method}, {setting}", **style)
         _budget_axis(ax, d["budget"])
+        _percent_axis(ax, scale)
         ax.set(ylabel=label, title=label, xlabel="budget (examples)")
     axes[0].legend(fontsize=6)
     fig.suptitle(
@@ -250,7 +269,13 @@ def costs(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
     d = df[(df["method"] == method) & df["cost_ratio"].notna()] if "cost_ratio" in df else df[:0]
     if d.empty:
         return _empty("no money-budget cells (cost ratios) in the results")
-    best = best_fraction(d, "score")
+    keys = ["task", "method", "cost_ratio", "budget"]
+    mean = d.groupby([*keys, "sft_fraction"])["score"].mean().reset_index()
+    best = best_fraction(mean[~_tied(mean, keys)], "score")
+    if best.empty:
+        return _empty(
+            "money budgets: every split scores the same at every budget, so no best share"
+        )
     tasks = sorted(best["task"].unique())
     fig, axes = _panels(len(tasks))
     ratios = sorted(best["cost_ratio"].unique())
@@ -265,7 +290,8 @@ def costs(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
         ax.set(xlabel="budget (money)")
         ax.legend(title="a demonstration costs (x a pair)", fontsize=7)
     fig.suptitle(
-        "Best SFT share of a money budget, by annotation-cost ratio (best mean over seeds)"
+        f"Best SFT share of a money budget, by annotation-cost ratio ({method}, {_means(d)}; "
+        "no point where every split ties)"
     )
     fig.tight_layout()
     return fig
@@ -339,6 +365,7 @@ def equal_performance_plot(df: pd.DataFrame, method: str | None = None) -> plt.F
                     arrowprops={"arrowstyle": "->"},
                 )  # fmt: skip
         _budget_axis(ax, d["budget"])
+        _percent_axis(ax, scale)
         ax.set(title=f"{task}, {method}", xlabel="budget (examples)", ylabel=label)
         ax.legend(fontsize=7, loc="lower right")
     fig.suptitle(
