@@ -48,8 +48,11 @@ fi
 export PY
 _kernel="$("$PY" -c 'from jupyter_core.paths import jupyter_data_dir; print(jupyter_data_dir())')/kernels/budgetsplit/kernel.json"
 if ! "$PY" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["argv"][0] != sys.executable)' "$_kernel" 2>/dev/null; then
-  "$PY" -m ipykernel install --user --name budgetsplit --display-name "budgetsplit (Python 3)" >/dev/null \
-    || echo "bootstrap: could not register the Jupyter kernel 'budgetsplit' (see above): run_all.sh and JupyterLab need it" >&2
+  if "$PY" -m ipykernel install --user --name budgetsplit --display-name "budgetsplit (Python 3)" >/dev/null; then
+    echo "bootstrap: registered the Jupyter kernel 'budgetsplit' (runs $PY)"
+  else
+    echo "bootstrap: could not register the Jupyter kernel 'budgetsplit' (see above): run_all.sh and JupyterLab need it" >&2
+  fi
 fi
 # Tests and the toy world never touch the Hub; the paper profile unsets these itself when allowed.
 export TOKENIZERS_PARALLELISM="${TOKENIZERS_PARALLELISM:-false}"
