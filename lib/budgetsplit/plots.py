@@ -135,8 +135,9 @@ def _tied(mean: pd.DataFrame, keys: list[str]) -> pd.Series:
 
 
 def _percent_axis(ax, scale: float) -> None:
-    if scale == 100:  # a share: never below 0%, and at least 0-1% when every value is 0
-        ax.set_ylim(0, max(ax.get_ylim()[1], 1))
+    if scale == 100:  # a share: no tick below 0%, 0-1% at least (every value 0), 0 not clipped
+        top = max(ax.get_ylim()[1], 1)
+        ax.set_ylim(-0.03 * top, top)
 
 
 def _curve(ax, d: pd.DataFrame, x: str, y: str, scale: float, **style) -> None:
