@@ -106,8 +106,8 @@ def trainer_args(stage: StageConfig, seed: int, device: str, model, output_dir: 
 
 @contextlib.contextmanager
 def _quiet_upstream():
-    """TRL 1.x calls transformers 5's deprecated `is_gradient_checkpointing` (a FutureWarning per
-    process, 20 in the executed grid notebooks): not ours to fix, so filtered at our calls only."""
+    """TRL 1.x and PEFT call transformers 5's deprecated `is_gradient_checkpointing` (a FutureWarning
+    per process, 20 in the executed grid notebooks): not ours to fix, so filtered at our calls only."""
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
@@ -183,7 +183,7 @@ def train_sft(
             assistant_only_loss=stage.completion_only_loss,
             packing=False,
         )
-        with use_dense_lm_head(device, logits_bytes(model, stage, 1)):
+        with use_dense_lm_head(device, logits_bytes(model, stage, 1)), _quiet_upstream():
             trainer = SFTTrainer(
                 model=model,
                 args=args,
