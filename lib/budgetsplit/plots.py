@@ -265,7 +265,7 @@ def cold_start(df: pd.DataFrame, task: str = "math") -> plt.Figure:
 
 
 def costs(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
-    """Figure 4: the best SFT share against a money budget, one line per cost ratio c_sft / c_pref."""
+    """Figure 4: the best SFT share against a money budget, one line per cost ratio c_sft/c_pref."""
     method = method or default_method(df)
     d = df[(df["method"] == method) & df["cost_ratio"].notna()] if "cost_ratio" in df else df[:0]
     if d.empty:

@@ -106,8 +106,9 @@ def trainer_args(stage: StageConfig, seed: int, device: str, model, output_dir: 
 
 @contextlib.contextmanager
 def _quiet_upstream():
-    """TRL 1.x and PEFT call transformers 5's deprecated `is_gradient_checkpointing` (a FutureWarning
-    per process, 20 in the executed grid notebooks): not ours to fix, so filtered at our calls only."""
+    """TRL 1.x and PEFT call transformers 5's deprecated `is_gradient_checkpointing` (a
+    FutureWarning per process, 20 in the executed grid notebooks): not ours to fix, so it is
+    filtered at our calls only."""
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
