@@ -124,3 +124,26 @@ def test_papermill_reads_every_parameter_run_all_passes(caplog):
         assert passed <= set(params), name
         assert all(p["inferred_type_name"] != "None" for p in params.values()), name  # typed
     assert "Unable to parse" not in caplog.text
+
+
+def test_run_all_lab_registers_the_kernel_and_starts_jupyterlab(tmp_path):
+    """`./run_all.sh --lab` sets up as run_all does, registers the kernel the notebooks name (for
+    this interpreter, once), and hands over to this environment's JupyterLab (`-- --version`
+    makes it print its version and exit)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "BUDGETSPLIT_PYTHON": sys.executable, "JUPYTER_DATA_DIR": str(tmp_path)}
+    cmd = [str(ROOT / "run_all.sh"), "--lab", "--", "--version"]
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert re.fullmatch(r"4\.\d+\.\d+", first.stdout.splitlines()[-1]), first.stdout
+    spec = json.loads((tmp_path / "kernels" / "budgetsplit" / "kernel.json").read_text())
+    assert spec["argv"][0] == sys.executable
+    assert {k: spec[k] for k in ("display_name", "language")} == {
+        k: KERNELSPEC[k] for k in ("display_name", "language")
+    }
+    assert "registered the Jupyter kernel" in first.stdout
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "registered" not in again.stdout  # idempotent
