@@ -9,7 +9,9 @@ idea.) Each value is stored as JSON *text*: JupyterLab parses a notebook with Ja
 Progress bars (`progress`, used by the grid, training, evaluation and the toy world's pretraining)
 follow where the code runs, decided once per bar by `frontend()`:
   - "lab": a kernel whose frontend a person uses (JupyterLab, VS Code: frontends that accept
-    `input()`): ipywidgets bars, the per-step ones removed when their step is done;
+    `input()`): ipywidgets bars; a per-step one is replaced by nothing when its step is done, so
+    a saved notebook keeps no closed widget (reopened, JupyterLab would show each as "Error
+    displaying widget: model not found");
   - "terminal": plain tqdm on a terminal, every bar;
   - "batch": papermill/nbclient (a kernel that refuses `input()`), or stderr going to a file or a
     pipe: only the bars over whole jobs (the grid's cells), plain text, drawn at most once a
@@ -20,6 +22,7 @@ A bar with nothing to count (a grid whose cells are all recorded) is not shown a
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sys
@@ -94,6 +97,26 @@ class _BatchBar(text_bar):
         super().close()
 
 
+@functools.cache
+def _step_widget():
+    """The "lab" per-step bar class (built on first use: tqdm.notebook imports ipywidgets)."""
+    from IPython.display import display
+    from tqdm.notebook import tqdm
+
+    class StepWidget(tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, display=False, **kwargs)
+            self._shown = None if self.disable else display(self.container, display_id=True)
+
+        def close(self):
+            super().close()
+            if self._shown is not None:  # the output keeps an empty text, not the closed widget
+                self._shown.update({"text/plain": ""}, raw=True)
+                self._shown = None
+
+    return StepWidget
+
+
 def progress(
     iterable=None, *, total: int | None = None, steps: bool = False, disable: bool = False, **kwargs
 ):
@@ -110,7 +133,7 @@ def progress(
     if where == "lab":
         from tqdm.notebook import tqdm
 
-        return tqdm(iterable, total=total, **kwargs)
+        return (_step_widget() if steps else tqdm)(iterable, total=total, **kwargs)
     if where == "batch":
         return _BatchBar(iterable, total=total, **kwargs)
     return text_bar(iterable, total=total, **kwargs)
