@@ -114,7 +114,7 @@ def _has(df: pd.DataFrame, col: str) -> bool:
     return col in df and df[col].notna().any()
 
 
-def band_note(df: pd.DataFrame) -> str:
+def _band_note(df: pd.DataFrame) -> str:
     """What the shaded bands of a figure drawn from `df` are."""
     if _has(df, "ci_low") and _has(df, "ci_high"):
         return "shaded: 95% CI"
@@ -141,7 +141,7 @@ def _percent_axis(ax, scale: float) -> None:
 
 
 def _curve(ax, d: pd.DataFrame, x: str, y: str, scale: float, **style) -> None:
-    """Mean of `y` over seeds against `x`, with the band `band_note` names."""
+    """Mean of `y` over seeds against `x`, with the band `_band_note` names."""
     agg = {"mean": (y, "mean"), "lo": (y, "min"), "hi": (y, "max")}
     ci = y == "score" and _has(d, "ci_low") and _has(d, "ci_high")
     if ci:
@@ -188,7 +188,7 @@ def fraction_curves(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
         ax.set(title=f"{task}, {m}", xlabel="SFT share of the budget", ylabel=label)
         ax.legend(title="budget (examples)", fontsize=7)
     ring = "; ring: best set" if "in_best_set" in d else ""
-    fig.suptitle(f"Metric vs SFT share ({', '.join(methods)}; {band_note(d)}{ring})")
+    fig.suptitle(f"Metric vs SFT share ({', '.join(methods)}; {_band_note(d)}{ring})")
     fig.tight_layout()
     return fig
 
@@ -258,7 +258,7 @@ def cold_start(df: pd.DataFrame, task: str = "math") -> plt.Figure:
     axes[0].legend(fontsize=6)
     fig.suptitle(
         f"Cold start on {task}: preference finetuning from the base model vs a little SFT first "
-        f"({band_note(d)})"
+        f"({_band_note(d)})"
     )
     fig.tight_layout()
     return fig
