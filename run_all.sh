@@ -10,6 +10,7 @@
 #   ./run_all.sh --dry-run                print the plan (cells, SFT stages, ids); run nothing
 #   ./run_all.sh --tasks "math helpful"   a subset of the tasks
 #   ./run_all.sh --params DIR             profiles from DIR/<profile>/ (default: the shipped params/)
+#   ./run_all.sh --lab [-- ARGS]          open the notebooks in JupyterLab (this environment; ARGS to jupyter lab)
 #
 # Idempotent: finished cells are read back from runs/<profile>/, not retrained. Executed notebooks
 # go to runs/<profile>/notebooks/; figures to figures/ (toy) or runs/<profile>/figures/ (others).
@@ -17,6 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 profile=toy executor=local address="" workers=0 dry_run=0 tasks="math instruct summarize helpful"
+lab=0 lab_args=()
 while [ $# -gt 0 ]; do
   case "$1" in --profile|--executor|--address|--workers|--tasks|--params)
     # An option given last, or followed by another option, has no value: say so (set -u would
@@ -33,6 +35,7 @@ while [ $# -gt 0 ]; do
               [ -d "$dir" ] || { echo "run_all.sh: --params: no folder '$2'" >&2; exit 2; }
               export BUDGETSPLIT_PARAMS; BUDGETSPLIT_PARAMS="$(cd "$dir" && pwd)"; shift 2 ;;
     --dry-run) dry_run=1; shift ;;
+    --lab) lab=1; shift; [ "${1:-}" = -- ] && { shift; lab_args=("$@"); set --; } ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "run_all.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -43,6 +46,10 @@ pdir="${BUDGETSPLIT_PARAMS:-params}/$profile"; [ -d "$pdir" ] || pdir="params/$p
 [ -d "$pdir" ] || { echo "run_all.sh: no params/$profile/ (profiles: $(ls ${BUDGETSPLIT_PARAMS:-} params | grep -v -e ':$' -e '^$' | sort -u | tr '\n' ' '))" >&2; exit 2; }
 
 source scripts/bootstrap.sh
+if [ "$lab" = 1 ]; then
+  # The project root as JupyterLab's root (runs/ and figures/ in view), opened at notebooks/.
+  exec "$PY" -m jupyter lab --ServerApp.root_dir="$PWD" --LabApp.default_url=/lab/tree/notebooks "${lab_args[@]}"
+fi
 task_args=()
 for t in $tasks; do task_args+=(--task "$t"); done
 

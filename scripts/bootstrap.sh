@@ -5,6 +5,10 @@
 #      as is when budgetsplit and its dependencies import there.
 #   2. Else ./.venv is created with the current python3 and `pip install -e '.[dev]'` runs; a stamp
 #      holding the hash of pyproject.toml marks it done, so a rerun skips straight to the work.
+#   3. A Jupyter kernel named "budgetsplit" (display name "budgetsplit (Python 3)") is registered for
+#      the user, running $PY: the notebooks name it, so JupyterLab (`./run_all.sh --lab`, or one
+#      from another environment) starts it. Registered again only when it runs another Python
+#      (the last checkout set up on this account wins).
 
 _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 _probe='import budgetsplit, torch, transformers, trl, peft, datasets, papermill, seaborn, pytest, hypothesis'
@@ -42,5 +46,13 @@ if [ -z "$PY" ]; then
   PY="$_venv/bin/python"
 fi
 export PY
+_kernel="$("$PY" -c 'from jupyter_core.paths import jupyter_data_dir; print(jupyter_data_dir())')/kernels/budgetsplit/kernel.json"
+if ! "$PY" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["argv"][0] != sys.executable)' "$_kernel" 2>/dev/null; then
+  if "$PY" -m ipykernel install --user --name budgetsplit --display-name "budgetsplit (Python 3)" >/dev/null; then
+    echo "bootstrap: registered the Jupyter kernel 'budgetsplit' (runs $PY)"
+  else
+    echo "bootstrap: could not register the Jupyter kernel 'budgetsplit' (see above): run_all.sh and JupyterLab need it" >&2
+  fi
+fi
 # Tests and the toy world never touch the Hub; the paper profile unsets these itself when allowed.
 export TOKENIZERS_PARALLELISM="${TOKENIZERS_PARALLELISM:-false}"

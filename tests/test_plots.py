@@ -82,3 +82,61 @@ def test_every_figure_is_drawn_and_saved(tmp_path):
         assert [p.suffix for p in files] == [".png", ".pdf"] and all(
             p.stat().st_size > 1000 for p in files
         )
+
+
+def _grid(seeds=(0,)):
+    return table({(b, f): 0.1 * f + b / 10_000 for b in (100, 300) for f in (0.0, 0.5, 1.0)},
+                 seeds=seeds)  # fmt: skip
+
+
+def test_figures_read_without_the_code():
+    df = _grid()
+    fig = plots.fraction_curves(df)
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "accuracy (%)" and ax.get_title() == "math, dpo"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["100", "300"]  # not 100.0
+    top = max(max(line.get_ydata()) for line in ax.get_lines())
+    assert top == pytest.approx(100 * df["score"].max())  # a share drawn in %
+    assert "one seed" in fig._suptitle.get_text() and "min-max" not in fig._suptitle.get_text()
+    assert df["budget"].dtype.kind == "i" and df["n_sft"].dtype.kind == "i"
+    two = plots.fraction_curves(_grid(seeds=(0, 1)))._suptitle.get_text()
+    assert "min-max over 2 seeds" in two
+    ci = _grid().assign(ci_low=lambda d: d["score"] - 0.01, ci_high=lambda d: d["score"] + 0.01)
+    assert "95% CI" in plots.fraction_curves(ci)._suptitle.get_text()
+
+
+def test_a_single_task_table_draws_a_panel_per_method():
+    df = _grid()
+    other = df[df["method"] == "dpo"].assign(method="dpo_sft")
+    fig = plots.fraction_curves(pd.concat([df, other], ignore_index=True))
+    assert [ax.get_title() for ax in fig.axes] == ["math, dpo", "math, dpo_sft"]
+    assert "dpo, dpo_sft" in fig._suptitle.get_text()
+
+
+def test_every_figure_has_the_same_width():
+    df = _grid(seeds=(0, 1))
+    df["diag.cold_start.chosen_logprob_per_token"] = -1.0
+    df["diag.format_rate"] = 0.5
+    widths = {name: make(df).get_size_inches()[0] for name, make in plots.FIGURES.items()}
+    assert set(widths.values()) == {plots.WIDTH}, widths
+
+
+def test_heatmaps_box_the_best_set_when_the_table_marks_one():
+    df = _grid()
+    boxes = lambda fig: [p for p in fig.axes[0].patches if p.get_edgecolor()[:3] == (1, 0, 0)]  # noqa: E731
+    assert len(boxes(plots.heatmaps(df))) == 2  # the best mean of each budget
+    marked = df.assign(in_best_set=df["sft_fraction"] > 0)  # two splits per budget
+    assert len(boxes(plots.heatmaps(marked))) == 4
+    assert "best set" in plots.heatmaps(marked)._suptitle.get_text()
+
+
+def test_no_best_split_is_marked_where_every_split_ties():
+    zeros = table({(100, f): 0.0 for f in (0.0, 0.5, 1.0)})
+    fig = plots.heatmaps(zeros)
+    assert not [p for p in fig.axes[0].patches if p.get_edgecolor()[:3] == (1, 0, 0)]
+    money = zeros.assign(cost_ratio=2.0)
+    assert "no best share" in plots.costs(money).axes[0].texts[0].get_text()
+    curve = plots.fraction_curves(zeros).axes[0]
+    lo, hi = curve.get_ylim()
+    shown = [t for t in curve.get_yticks() if lo <= t <= hi]
+    assert min(shown) == 0 and hi >= 1  # accuracy in %: no negative ticks when all is 0

@@ -23,10 +23,10 @@ import math
 from collections.abc import Sequence
 
 import torch
-from tqdm.auto import tqdm
 from trl.data_utils import common_prefix_length
 
 from budgetsplit.config import ConfigError, EvalConfig
+from budgetsplit.notebook import progress
 from budgetsplit.store import ids_digest
 from budgetsplit.threads import refresh_cpu_threads
 
@@ -72,7 +72,7 @@ def generate(
     torch.manual_seed(seed)
     was_training = model.training
     model.eval()
-    bar = tqdm(total=len(prompts), desc=desc, unit="ex", leave=False)
+    bar = progress(total=len(prompts), desc=desc, unit="ex", steps=True)
     for start in range(0, len(order), cfg.batch_size):
         refresh_cpu_threads()  # this process's share of the cores (threads.py)
         idx = order[start : start + cfg.batch_size]

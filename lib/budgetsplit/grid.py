@@ -35,7 +35,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from budgetsplit.cell import run_cell
 from budgetsplit.cells import BASE, SFT_ONLY, Cell, cell_sizes
@@ -43,6 +42,7 @@ from budgetsplit.cluster import connect
 from budgetsplit.config import Params
 from budgetsplit.layout import RunLayout
 from budgetsplit.models import resolve_device, usable_cores
+from budgetsplit.notebook import progress as progress_bar
 from budgetsplit.records import (
     find_same_work,
     load_record,
@@ -214,7 +214,7 @@ def _stage_waves(
 
 
 def _run_local(
-    params: Params, cells: list[Cell], bar: tqdm, workers: int, cost: dict[str, float]
+    params: Params, cells: list[Cell], bar, workers: int, cost: dict[str, float]
 ) -> None:
     if workers <= 1 or len(cells) <= 1:
         for cell in cells:
@@ -261,7 +261,7 @@ def _environ(**values: str):
 
 
 def _run_ray(
-    params: Params, cells: list[Cell], bar: tqdm, address: str | None, cost: dict[str, float]
+    params: Params, cells: list[Cell], bar, address: str | None, cost: dict[str, float]
 ) -> None:
     """Cells as Ray tasks with their CPU and GPU needs; cells sharing an SFT stage wait for the one
     that trains it (`_stage_waves`)."""
@@ -333,7 +333,7 @@ def run_grid(
     cost = {c.cell_id: 0.0 if c in p.copies else cell_estimate(params, c, rates) for c in todo}
     todo.sort(key=lambda c: (-cost[c.cell_id], c.cell_id))
     start = time.time()
-    with tqdm(
+    with progress_bar(
         total=len(todo), desc=f"{params.task} cells", unit="cell", disable=not progress
     ) as bar:
         if executor == "local":

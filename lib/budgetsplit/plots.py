@@ -1,12 +1,19 @@
-"""The study's five figures, from a results table (`results.results_table`), with seaborn.
+"""The study's five figures, from a results table (`results.results_table`), with matplotlib.
 
     from budgetsplit import plots, results
     df = plots.prepare(results.results_table("runs", "toy"))
     fig = plots.fraction_curves(df); plots.save(fig, "figures", "fig1_fraction_curves")
 
 Every function takes the table and returns a matplotlib Figure; numbers are never invented here:
-a missing piece (no cost grid, one budget only) gives a figure that says so. Seed spread is shown
-as the min-max band over seeds (with one seed there is no band: the README says how many ran).
+a missing piece (no cost grid, one budget only) gives a figure that says so. Figures are meant to
+be read without the code: metrics by name and unit (`METRICS`; shares are drawn in %), budgets as
+whole numbers, the PFT method in every title, and every figure `WIDTH` inches wide.
+
+Shaded bands say what they are in the title: a 95% CI when the table has `ci_low`/`ci_high` (in
+the metric's own units, from `budgetsplit.stats`), else the min-max over seeds when several ran,
+else none ("one seed"). Where the table has a boolean `in_best_set` (the splits not significantly
+worse than the best, `budgetsplit.analysis`), the heatmaps box that set and the curves ring its
+points; without it the heatmaps box the best mean.
 """
 
 from __future__ import annotations
@@ -17,28 +24,61 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import NullFormatter, PercentFormatter
 
 from budgetsplit.results import best_fraction, per_method
 
 sns.set_theme(style="whitegrid", context="paper")
 COLD_FRACTIONS = (0.0, 0.01, 0.1)
+WIDTH, HEIGHT = 13.0, 3.6  # inches, every figure: side-by-side panels share the width
+# metric -> (words with unit, factor the values are drawn with): shares in 0-1 are drawn in %.
+METRICS = {
+    "accuracy": ("accuracy (%)", 100),
+    "accuracy_strict": ("accuracy (%)", 100),
+    "accuracy_flexible": ("accuracy, any answer format (%)", 100),
+    "prompt_level_strict": ("prompts with every instruction followed (%)", 100),
+    "prompt_level_loose": ("prompts with every instruction followed, loose (%)", 100),
+    "inst_level_strict": ("instructions followed (%)", 100),
+    "inst_level_loose": ("instructions followed, loose (%)", 100),
+    "rouge_l": ("ROUGE-L", 1),
+    "gold_score": ("gold summary score", 1),
+    "gold_reward": ("gold reward", 1),
+    "reward": ("reward-model score", 1),
+    "diag.format_rate": ("answers in the required format (%)", 100),
+    "diag.cold_start.chosen_logprob_per_token": ("log-prob of chosen responses (nats/token)", 1),
+}
 
 
 def prepare(df: pd.DataFrame) -> pd.DataFrame:
-    """Add `score` (each row's primary metric) and put SFT-only cells on every method's curve."""
+    """Add `score` (each row's primary metric), put SFT-only cells on every method's curve, and
+    make whole-number budgets and sizes integers (100, not 100.0)."""
     if df.empty:
         return df.assign(score=pd.Series(dtype=float))
     df = df.copy()
     df["score"] = [row[f"metric.{row['primary_metric']}"] for _, row in df.iterrows()]
-    return per_method(df)
+    df = per_method(df)
+    for col in ("budget", "n_sft", "n_pref"):
+        if col in df and df[col].notna().all() and (df[col] % 1 == 0).all():
+            df[col] = df[col].astype(int)
+    return df
 
 
-def _metric_name(df: pd.DataFrame, task: str) -> str:
-    return str(df.loc[df["task"] == task, "primary_metric"].iloc[0])
+def metric_label(metric: str) -> tuple[str, float]:
+    """(axis label in words with unit, factor to draw values with) for a metric or diag column."""
+    return METRICS.get(metric, (metric.removeprefix("diag.").replace("_", " "), 1))
+
+
+def _task_metric(df: pd.DataFrame, task: str) -> tuple[str, float]:
+    return metric_label(str(df.loc[df["task"] == task, "primary_metric"].iloc[0]))
+
+
+def _n(x) -> str:
+    """A budget or size as people write it: 100, not 100.0."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def _empty(msg: str) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(6, 2))
+    fig, ax = plt.subplots(figsize=(WIDTH, 1.5))
     ax.axis("off")
     ax.text(0.5, 0.5, msg, ha="center", va="center", wrap=True)
     return fig
@@ -64,104 +104,196 @@ def _method_cells(df: pd.DataFrame, method: str | None) -> tuple[str, pd.DataFra
     return method, _examples_only(df[df["method"] == method])
 
 
-def _panels(tasks: list[str], width: float, height: float = 3.4):
-    """One subplot per task, side by side: (fig, axes)."""
-    fig, axes = plt.subplots(1, len(tasks), figsize=(width * len(tasks), height), squeeze=False)
+def _panels(n: int):
+    """`n` subplots side by side in a WIDTH x HEIGHT figure: (fig, axes)."""
+    fig, axes = plt.subplots(1, n, figsize=(WIDTH, HEIGHT), squeeze=False)
     return fig, axes[0]
 
 
+def _has(df: pd.DataFrame, col: str) -> bool:
+    return col in df and df[col].notna().any()
+
+
+def _band_note(df: pd.DataFrame) -> str:
+    """What the shaded bands of a figure drawn from `df` are."""
+    if _has(df, "ci_low") and _has(df, "ci_high"):
+        return "shaded: 95% CI"
+    seeds = df["seed"].nunique() if "seed" in df else 1
+    return f"shaded: min-max over {seeds} seeds" if seeds > 1 else "one seed, no band"
+
+
+def _means(df: pd.DataFrame) -> str:
+    seeds = df["seed"].nunique() if "seed" in df else 1
+    return f"means over {seeds} seeds" if seeds > 1 else "one seed"
+
+
+def _tied(mean: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Per row of `mean` (one row per split): True where every split of its group scores the same,
+    so that none of them is "best" (all at 0, say)."""
+    g = mean.groupby(keys, dropna=False)["score"]
+    return g.transform("max") == g.transform("min")
+
+
+def _percent_axis(ax, scale: float) -> None:
+    if scale == 100:  # a share: no tick below 0%, 0-1% at least (every value 0), 0 not clipped
+        top = max(ax.get_ylim()[1], 1)
+        ax.set_ylim(-0.03 * top, top)
+
+
+def _curve(ax, d: pd.DataFrame, x: str, y: str, scale: float, **style) -> None:
+    """Mean of `y` over seeds against `x`, with the band `_band_note` names."""
+    agg = {"mean": (y, "mean"), "lo": (y, "min"), "hi": (y, "max")}
+    ci = y == "score" and _has(d, "ci_low") and _has(d, "ci_high")
+    if ci:
+        agg.update(lo=("ci_low", "min"), hi=("ci_high", "max"))
+    g = d.groupby(x)
+    s = g.agg(**agg).reset_index()
+    (line,) = ax.plot(s[x], s["mean"] * scale, **style)
+    if ci or g[y].count().max() > 1:
+        ax.fill_between(s[x], s["lo"] * scale, s["hi"] * scale, color=line.get_color(), alpha=0.2)
+    if y == "score" and "in_best_set" in d:
+        best = d[d["in_best_set"].fillna(False).astype(bool)].groupby(x)[y].mean()
+        ax.scatter(best.index, best * scale, s=90, facecolors="none", edgecolors=line.get_color())
+
+
+def _budget_axis(ax, budgets) -> None:
+    budgets = sorted(set(budgets))
+    ax.set_xscale("log")
+    ax.set_xticks(budgets, [_n(b) for b in budgets])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def fraction_curves(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
-    """Figure 1: per task, the metric against the SFT fraction, one line per budget."""
-    method, d = _method_cells(df, method)
+    """Figure 1: the metric against the SFT share of the budget, one line per budget; one panel per
+    task (or, for one task's table, per PFT method)."""
+    if df["task"].nunique() == 1 and method is None:
+        methods = sorted(set(df["method"]) - {"sft"}) or ["sft"]
+    else:
+        methods = [method or default_method(df)]
+    d = _examples_only(df[df["method"].isin(methods)])
     if d.empty:
-        return _empty(f"no {method} cells in the results")
-    tasks = sorted(d["task"].unique())
-    fig, axes = _panels(tasks, 4.2)
-    for ax, task in zip(axes, tasks, strict=True):
-        t = d[d["task"] == task]
-        sns.lineplot(
-            data=t, x="sft_fraction", y="score", hue="budget", marker="o", ax=ax,
-            errorbar=("pi", 100), palette="viridis", legend="full",
-        )  # fmt: skip
-        ax.set(title=task, xlabel="SFT share of the budget", ylabel=_metric_name(d, task))
-        ax.legend(title="budget", fontsize=7)
-    fig.suptitle(f"Metric vs SFT fraction ({method}; band: min-max over seeds)")
+        return _empty(f"no {', '.join(methods)} cells in the results")
+    panels = [(t, m) for t in sorted(d["task"].unique()) for m in methods]
+    fig, axes = _panels(len(panels))
+    budgets = sorted(d["budget"].unique())
+    colors = dict(zip(budgets, sns.color_palette("viridis", len(budgets)), strict=True))
+    for ax, (task, m) in zip(axes, panels, strict=True):
+        t = d[(d["task"] == task) & (d["method"] == m)]
+        label, scale = _task_metric(d, task)
+        for budget, b in t.groupby("budget"):
+            style = dict(marker="o", color=colors[budget], label=_n(budget))
+            _curve(ax, b, "sft_fraction", "score", scale, **style)
+        ax.xaxis.set_major_formatter(PercentFormatter(xmax=1))
+        _percent_axis(ax, scale)
+        ax.set(title=f"{task}, {m}", xlabel="SFT share of the budget", ylabel=label)
+        ax.legend(title="budget (examples)", fontsize=7)
+    ring = "; ring: best set" if "in_best_set" in d else ""
+    fig.suptitle(f"Metric vs SFT share ({', '.join(methods)}; {_band_note(d)}{ring})")
     fig.tight_layout()
     return fig
 
 
 def heatmaps(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
-    """Figure 2: per task, budget x SFT fraction heatmap; the best cell of each budget boxed."""
+    """Figure 2: per task, budget x SFT share heatmap of the mean metric; the best split of each
+    budget boxed (every split of the best set when the table marks one)."""
     method, d = _method_cells(df, method)
     if d.empty:
         return _empty(f"no {method} cells in the results")
     tasks = sorted(d["task"].unique())
-    fig, axes = _panels(tasks, 4.4, 3.6)
+    fig, axes = _panels(len(tasks))
     for ax, task in zip(axes, tasks, strict=True):
-        t = d[d["task"] == task].groupby(["budget", "sft_fraction"])["score"].mean().unstack()
-        sns.heatmap(t, annot=True, fmt=".2f", cmap="mako", cbar=False, ax=ax, annot_kws={"size": 7})
-        for i, (_, row) in enumerate(t.iterrows()):
-            if row.notna().any():
-                j = int(np.nanargmax(row.to_numpy()))
-                ax.add_patch(plt.Rectangle((j, i), 1, 1, fill=False, edgecolor="red", lw=2))
-        ax.set(title=f"{task} ({_metric_name(d, task)})", xlabel="SFT fraction", ylabel="budget")
-    fig.suptitle(f"Budget x SFT fraction ({method}); red box: best fraction per budget")
+        t = d[d["task"] == task]
+        label, scale = _task_metric(d, task)
+        grid = t.groupby(["budget", "sft_fraction"])["score"].mean().unstack() * scale
+        if "in_best_set" in t:
+            marked = t.groupby(["budget", "sft_fraction"])["in_best_set"].any().unstack()
+        else:  # the best mean; none where every split ties
+            marked = grid.eq(grid.max(axis=1), axis=0) & grid.ne(grid.min(axis=1), axis=0)
+        grid.index = [_n(b) for b in grid.index]
+        grid.columns = [f"{f:.0%}" for f in grid.columns]
+        fmt = ".1f" if scale == 100 else ".2f"
+        sns.heatmap(
+            grid, annot=True, fmt=fmt, cmap="mako", cbar=False, ax=ax, annot_kws={"size": 7}
+        )
+        for i, j in zip(*np.nonzero(marked.fillna(False).to_numpy()), strict=True):
+            ax.add_patch(plt.Rectangle((j, i), 1, 1, fill=False, edgecolor="red", lw=2))
+        ax.set(
+            title=f"{task}: {label}", xlabel="SFT share of the budget", ylabel="budget (examples)"
+        )
+    boxed = "best set" if "in_best_set" in d else "best mean (none where all tie)"
+    fig.suptitle(f"Budget x SFT share ({method}, {_means(d)}); red box: {boxed} per budget")
     fig.tight_layout()
     return fig
 
 
 def cold_start(df: pd.DataFrame, task: str = "math") -> plt.Figure:
-    """Figure 3: the metric at SFT fractions 0, 0.01, 0.1 and the best, across budgets, for every
-    PFT method, beside the cold-start diagnostics (log-prob of the chosen responses under the
-    model PFT starts from; share of answers in the required format)."""
+    """Figure 3: the metric at SFT shares 0, 1% and 10% and at the best share, across budgets, for
+    every PFT method (line style), beside the cold-start diagnostics (log-prob of the chosen
+    responses under the model PFT starts from; share of answers in the required format)."""
     d = _examples_only(df[(df["task"] == task) & (df["method"] != "sft")])
     if d.empty:
         return _empty(f"no {task} preference-finetuning cells in the results")
     parts = []
-    for method, m in d.groupby("method"):
+    for _, m in d.groupby("method"):
         best = best_fraction(m, "score").set_index("budget")["sft_fraction"]
         cold = m[m["sft_fraction"].isin(COLD_FRACTIONS)]
-        parts.append(cold.assign(setting=[f"{method}, SFT {f:g}" for f in cold["sft_fraction"]]))
-        top = m[m["sft_fraction"] == m["budget"].map(best)]
-        parts.append(top.assign(setting=f"{method}, best fraction"))
+        parts.append(cold.assign(setting=[f"{f:.0%} SFT" for f in cold["sft_fraction"]]))
+        parts.append(m[m["sft_fraction"] == m["budget"].map(best)].assign(setting="best share"))
     d = pd.concat(parts, ignore_index=True)
-    panels = [
-        ("score", _metric_name(d, task)),
-        ("diag.cold_start.chosen_logprob_per_token", "log-prob of chosen, per token"),
-        ("diag.format_rate", "share of answers in format"),
-    ]
-    panels = [(c, label) for c, label in panels if c in d and d[c].notna().any()]
-    fig, axes = _panels(panels, 4.6, 3.6)
-    for i, (ax, (col, label)) in enumerate(zip(axes, panels, strict=True)):
-        sns.lineplot(
-            data=d, x="budget", y=col, hue="setting", marker="o", ax=ax, errorbar=("pi", 100),
-            legend=i == 0,
-        )  # fmt: skip
-        ax.set(xscale="log", ylabel=label, title=label)
-        if i == 0:
-            ax.legend(fontsize=6)
-    fig.suptitle(f"Cold start on {task}: preference finetuning from the base model vs a little SFT")
+    primary = str(d["primary_metric"].iloc[0])
+    cols = ["score", "diag.cold_start.chosen_logprob_per_token", "diag.format_rate"]
+    cols = [c for c in cols if _has(d, c)]
+    settings = [f"{f:.0%} SFT" for f in COLD_FRACTIONS] + ["best share"]
+    colors = dict(zip(settings, sns.color_palette("tab10", len(settings)), strict=True))
+    styles = dict(zip(sorted(d["method"].unique()), ["-", "--", ":", "-."], strict=False))
+    fig, axes = _panels(len(cols))
+    for ax, col in zip(axes, cols, strict=True):
+        label, scale = metric_label(primary if col == "score" else col)
+        for (method, setting), s in d.groupby(["method", "setting"]):
+            style = dict(marker="o", color=colors[setting], ls=styles[method])
+            _curve(ax, s, "budget", col, scale, label=f"{method}, {setting}", **style)
+        _budget_axis(ax, d["budget"])
+        _percent_axis(ax, scale)
+        ax.set(ylabel=label, title=label, xlabel="budget (examples)")
+    axes[0].legend(fontsize=6)
+    fig.suptitle(
+        f"Cold start on {task}: preference finetuning from the base model vs a little SFT first "
+        f"({_band_note(d)})"
+    )
     fig.tight_layout()
     return fig
 
 
 def costs(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
-    """Figure 4: the best SFT fraction against budget, one line per cost ratio c_sft / c_pref."""
+    """Figure 4: the best SFT share against a money budget, one line per cost ratio c_sft/c_pref."""
     method = method or default_method(df)
     d = df[(df["method"] == method) & df["cost_ratio"].notna()] if "cost_ratio" in df else df[:0]
     if d.empty:
         return _empty("no money-budget cells (cost ratios) in the results")
-    best = best_fraction(d, "score")
+    keys = ["task", "method", "cost_ratio", "budget"]
+    mean = d.groupby([*keys, "sft_fraction"])["score"].mean().reset_index()
+    best = best_fraction(mean[~_tied(mean, keys)], "score")
+    if best.empty:
+        return _empty(
+            "money budgets: every split scores the same at every budget, so no best share"
+        )
     tasks = sorted(best["task"].unique())
-    fig, axes = _panels(tasks, 4.5)
+    fig, axes = _panels(len(tasks))
+    ratios = sorted(best["cost_ratio"].unique())
+    colors = dict(zip(ratios, sns.color_palette("flare", len(ratios)), strict=True))
     for ax, task in zip(axes, tasks, strict=True):
-        sns.lineplot(
-            data=best[best["task"] == task], x="budget", y="sft_fraction", hue="cost_ratio",
-            marker="o", ax=ax, palette="flare", legend="full",
-        )  # fmt: skip
-        ax.set(xscale="log", ylim=(-0.05, 1.05), title=task, ylabel="best SFT fraction")
-        ax.legend(title="c_sft / c_pref", fontsize=7)
-    fig.suptitle("Best SFT share of a money budget, by annotation-cost ratio")
+        for ratio, r in best[best["task"] == task].groupby("cost_ratio"):
+            r = r.sort_values("budget")
+            ax.plot(r["budget"], r["sft_fraction"], "o-", color=colors[ratio], label=f"{ratio:g}x")
+        _budget_axis(ax, best["budget"])
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
+        ax.set(ylim=(-0.05, 1.05), title=f"{task}, {method}", ylabel="best SFT share of the money")
+        ax.set(xlabel="budget (money)")
+        ax.legend(title="a demonstration costs (x a pair)", fontsize=7)
+    fig.suptitle(
+        f"Best SFT share of a money budget, by annotation-cost ratio ({method}, {_means(d)}; "
+        "no point where every split ties)"
+    )
     fig.tight_layout()
     return fig
 
@@ -205,34 +337,42 @@ def equal_performance(df: pd.DataFrame, method: str | None = None) -> pd.DataFra
 
 
 def equal_performance_plot(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
-    """Figure 5: metric vs budget at the best fraction and at the large budget's poor fraction."""
+    """Figure 5: metric vs budget at the best share and at the large budget's poor share."""
     method, d = _method_cells(df, method)
     if d.empty or d["budget"].nunique() < 2:
-        return _empty("equal-performance needs at least two budgets")
+        return _empty(f"equal performance needs at least two budgets ({method} cells)")
     eq = equal_performance(df, method).set_index("task")
     tasks = sorted(d["task"].unique())
-    fig, axes = _panels(tasks, 4.3)
+    fig, axes = _panels(len(tasks))
     for ax, task in zip(axes, tasks, strict=True):
-        t = d[d["task"] == task]
-        mean = t.groupby(["budget", "sft_fraction"])["score"].mean().reset_index()
+        label, scale = _task_metric(d, task)
+        mean = (
+            d[d["task"] == task].groupby(["budget", "sft_fraction"])["score"].mean().reset_index()
+        )
         best = mean.loc[mean.groupby("budget")["score"].idxmax()]
         e = eq.loc[task]
-        ax.plot(best["budget"], best["score"], "o-", label="best fraction")
+        ax.plot(best["budget"], best["score"] * scale, "o-", label="best share")
         if not pd.isna(e["poor_fraction"]):  # NaN: every split at the largest budget scored 0
             poor = mean[mean["sft_fraction"] == e["poor_fraction"]]
-            ax.plot(
-                poor["budget"], poor["score"], "s--", label=f"SFT fraction {e['poor_fraction']:g}"
-            )
-            ax.axhline(e["poor_score"], color="grey", lw=0.8, ls=":")
-        if e["matching_budget"] is not None and not pd.isna(e["matching_budget"]):
-            ax.annotate(
-                f"{e['matching_budget']:g} at best ~ {e['large_budget']:g} at {e['poor_fraction']:g}",
-                (e["matching_budget"], e["matching_score"]), textcoords="offset points",
-                xytext=(5, -25), fontsize=7, arrowprops={"arrowstyle": "->"},
-            )  # fmt: skip
-        ax.set(xscale="log", title=task, xlabel="budget", ylabel=_metric_name(d, task))
-        ax.legend(fontsize=7)
-    fig.suptitle("Equal performance: a well-split small budget vs a poorly split large one")
+            share = f"{e['poor_fraction']:.0%}"
+            ax.plot(poor["budget"], poor["score"] * scale, "s--", label=f"{share} SFT")
+            ax.axhline(e["poor_score"] * scale, color="grey", lw=0.8, ls=":")
+            # Matched only by the largest budget itself: nothing to point at.
+            if not pd.isna(e["matching_budget"]) and e["matching_budget"] < e["large_budget"]:
+                ax.annotate(
+                    f"{_n(e['matching_budget'])} at best ~ {_n(e['large_budget'])} at {share} SFT",
+                    (e["matching_budget"], e["matching_score"] * scale), xytext=(0.03, 0.93),
+                    textcoords="axes fraction", fontsize=7, va="top",
+                    arrowprops={"arrowstyle": "->"},
+                )  # fmt: skip
+        _budget_axis(ax, d["budget"])
+        _percent_axis(ax, scale)
+        ax.set(title=f"{task}, {method}", xlabel="budget (examples)", ylabel=label)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle(
+        "Equal performance: a well-split small budget vs a poorly split large one "
+        "(means over seeds; dotted: the poor split's score at the largest budget)"
+    )
     fig.tight_layout()
     return fig
 

@@ -28,6 +28,7 @@ Cells train their SFT stage through `budgetsplit.stages`, which caches it on dis
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import gc
@@ -36,19 +37,20 @@ import json
 import math
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from datasets import Dataset, Value
-from tqdm.auto import tqdm
 from transformers import PrinterCallback, ProgressCallback, TrainerCallback, set_seed
 from transformers.utils.notebook import NotebookProgressCallback
 
 from budgetsplit.config import ConfigError, LoraConfig, PFTConfig, StageConfig
 from budgetsplit.lmhead import logits_bytes, use_dense_lm_head
 from budgetsplit.models import bf16_supported, n_parameters
+from budgetsplit.notebook import progress
 from budgetsplit.store import atomic_file, move_aside
 from budgetsplit.threads import cpu_share_callback
 
@@ -147,6 +149,18 @@ def trainer_args(
     )
 
 
+@contextlib.contextmanager
+def _quiet_upstream():
+    """TRL 1.x and PEFT call transformers 5's deprecated `is_gradient_checkpointing` (a
+    FutureWarning per process, 20 in the executed grid notebooks): not ours to fix, so it is
+    filtered at our calls only."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+        )
+        yield
+
+
 class _StepBar(TrainerCallback):
     """One progress bar per stage: Trainer's default callbacks print every log, i.e. every step."""
 
@@ -154,7 +168,7 @@ class _StepBar(TrainerCallback):
         self.desc, self.bar = desc, None
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.bar = tqdm(total=state.max_steps, desc=self.desc, unit="step", leave=False)
+        self.bar = progress(total=state.max_steps, desc=self.desc, unit="step", steps=True)
 
     def on_step_end(self, args, state, control, **kwargs):
         self.bar.update(1)
@@ -204,7 +218,8 @@ def _finish(trainer, lora: LoraConfig, t0: float, desc: str, before) -> StageOut
     flush = trainer.args.use_cpu and torch.set_flush_denormal(True)
     gc.freeze()
     try:
-        out = trainer.train()
+        with _quiet_upstream():
+            out = trainer.train()
     finally:
         gc.unfreeze()
         if flush:
@@ -241,7 +256,7 @@ def train_sft(
             assistant_only_loss=stage.completion_only_loss,
             packing=False,
         )
-        with use_dense_lm_head(device, logits_bytes(model, stage, 1)):
+        with use_dense_lm_head(device, logits_bytes(model, stage, 1)), _quiet_upstream():
             trainer = SFTTrainer(
                 model=model,
                 args=args,
@@ -313,7 +328,7 @@ def train_pft(
             args = DPOConfig(loss_type=list(LOSS_TYPES[method]), loss_weights=weights, **common)
             trainer_cls = _dpo_trainer_class(ref_cache if pft.precompute_ref_log_probs else None)
         # DPO puts chosen and rejected in one batch; KTO adds a shifted batch for its KL term.
-        with use_dense_lm_head(device, logits_bytes(model, pft, 2)):
+        with use_dense_lm_head(device, logits_bytes(model, pft, 2)), _quiet_upstream():
             trainer = trainer_cls(
                 model=model,
                 ref_model=ref,

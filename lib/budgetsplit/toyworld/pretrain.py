@@ -36,9 +36,9 @@ from pathlib import Path
 
 import torch
 from filelock import FileLock
-from tqdm.auto import tqdm
 
 from budgetsplit.config import WorldConfig, to_dict
+from budgetsplit.notebook import progress as progress_bar
 from budgetsplit.registry import TASKS, corpus_source
 from budgetsplit.store import atomic_folder, digest, remove_stale_temps
 from budgetsplit.threads import refresh_cpu_threads, set_cpu_threads
@@ -172,7 +172,9 @@ def pretrain(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, p.warmup_steps, p.steps))
     order = torch.Generator().manual_seed(world.seed)
     perm, pos, losses = torch.randperm(len(train), generator=order), 0, []
-    bar = tqdm(range(p.steps), desc="pretrain", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(
+        range(p.steps), desc="pretrain", disable=not progress, steps=True, dynamic_ncols=True
+    )
     t_train = time.time()
     set_cpu_threads()  # this process's share of the cores (threads.py), re-read during the loop
     for step in bar:
