@@ -2,12 +2,15 @@
 best at each budget (a set, or none), and the equal-performance comparison (claim 5).
 
     from budgetsplit import analysis, results
-    df = analysis.prepare(results.results_table("runs", "toy"))
-    boot = analysis.bootstrap(results.row_scores_table("runs", "toy"), df)
-    best = analysis.best_sets(boot)                      # one row per cell, with the group's verdict
-    df = analysis.with_intervals(df, best)               # + ci_low, ci_high, in_best_set (figures)
+    table = results.results_table("runs", "toy")        # or analysis.recipe_rows(table, params)
+    df, best, boot = analysis.verdicts(table, results.row_scores_table("runs", "toy"))
     analysis.summary(best)                               # one row per (task, method, cost, budget)
     analysis.equal_performance(best, boot)
+
+`verdicts` is the steps in one: `prepare` the table (score, SFT-only cells on every method's
+curve), `bootstrap` its cells' per-row scores (a cell without them: its seed means, via
+`stats.scores_from_results`), `best_sets` (one row per cell, with its group's verdict) and
+`with_intervals` (the table + ci_low, ci_high, in_best_set, no_best: the columns the figures draw).
 
 The rules (docs/statistics.md states them with their reasons):
 
@@ -50,13 +53,20 @@ def per_method(df: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([df[df["method"] != "sft"], *copies], ignore_index=True)
 
 
+def _scored(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(score=[r[f"metric.{r['primary_metric']}"] for _, r in df.iterrows()])
+
+
 def prepare(df: pd.DataFrame) -> pd.DataFrame:
-    """Add `score` (each row's primary metric) and put SFT-only cells on every method's curve."""
+    """Add `score` (each row's primary metric), put SFT-only cells on every method's curve, and
+    make whole-number budgets and sizes integers (100, not 100.0)."""
     if df.empty:
         return df.assign(score=pd.Series(dtype=float))
-    df = df.copy()
-    df["score"] = [row[f"metric.{row['primary_metric']}"] for _, row in df.iterrows()]
-    return per_method(df)
+    df = per_method(_scored(df))
+    for col in ("budget", "n_sft", "n_pref"):
+        if col in df and df[col].notna().all() and (df[col] % 1 == 0).all():
+            df[col] = df[col].astype(int)
+    return df
 
 
 def recipe_rows(df: pd.DataFrame, params) -> pd.DataFrame:
@@ -83,6 +93,41 @@ def bootstrap(scores: pd.DataFrame, results: pd.DataFrame | None = None, **kw) -
     if results is not None and "primary_metric" in results:
         metric = results.groupby("task")["primary_metric"].first().to_dict()
     return stats.bootstrap_cells(per_method(scores), metric, **kw)
+
+
+_KEYS = ["task", "method", "budget", "sft_fraction", "seed", "cost_ratio"]
+
+
+def _keyed(df: pd.DataFrame) -> pd.DataFrame:
+    """The cell-and-seed columns in one dtype each, so that tables from different sources join."""
+    out = df[_KEYS].copy()
+    for col in ("budget", "sft_fraction", "cost_ratio"):
+        out[col] = pd.to_numeric(out[col]).astype(float)
+    out["seed"] = out["seed"].astype(int)
+    return out
+
+
+def verdicts(
+    results: pd.DataFrame, scores: pd.DataFrame | None = None, **kw
+) -> tuple[pd.DataFrame, pd.DataFrame, Bootstrap]:
+    """(prepared table with intervals and verdicts, best sets, bootstrap) of a raw results table
+    (as results_table gives it: a profile's or one recipe's rows). `scores`: the per-row score table
+    (results.row_scores_table); only the cells of `results` are read from it, and a cell-seed
+    without per-row scores counts its metric as one row (`stats.scores_from_results`), so tables
+    of old records still get (wider, seed-only) intervals. `kw`: level, n_resamples, seed."""
+    raw = _scored(results).reset_index(drop=True)
+    keys = _keyed(raw).drop_duplicates()
+    parts = []
+    if scores is not None and not scores.empty:
+        s = scores.reset_index(drop=True)
+        parts.append(s[_keyed(s).merge(keys, how="left", indicator=True)["_merge"].eq("both")])
+    have = pd.concat([_keyed(p) for p in parts]).drop_duplicates() if parts else keys[:0]
+    missing = _keyed(raw).merge(have, how="left", indicator=True)["_merge"].eq("left_only")
+    if missing.any():
+        parts.append(stats.scores_from_results(raw[missing.to_numpy()]))
+    boot = bootstrap(pd.concat(parts, ignore_index=True), results, **kw)
+    best = best_sets(boot)
+    return with_intervals(prepare(results), best), best, boot
 
 
 def with_intervals(df: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
