@@ -8,7 +8,7 @@ best at each budget (a set, or none), and the equal-performance comparison (clai
     analysis.equal_performance(best, boot)
 
 `verdicts` is the steps in one: `prepare` the table (score, SFT-only cells on every method's
-curve), `bootstrap` its cells' per-row scores (a cell without them: its seed means, via
+curve), `bootstrap` its cells' scores (`cell_scores`: per-row, else a cell-seed's mean, via
 `stats.scores_from_results`), `best_sets` (one row per cell, with its group's verdict) and
 `with_intervals` (the table + ci_low, ci_high, in_best_set, no_best: the columns the figures draw).
 
@@ -107,25 +107,30 @@ def _keyed(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def verdicts(
-    results: pd.DataFrame, scores: pd.DataFrame | None = None, **kw
-) -> tuple[pd.DataFrame, pd.DataFrame, Bootstrap]:
-    """(prepared table with intervals and verdicts, best sets, bootstrap) of a raw results table
-    (as results_table gives it: a profile's or one recipe's rows). `scores`: the per-row score table
-    (results.row_scores_table); only the cells of `results` are read from it, and a cell-seed
-    without per-row scores counts its metric as one row (`stats.scores_from_results`), so tables
-    of old records still get (wider, seed-only) intervals. `kw`: level, n_resamples, seed."""
-    raw = _scored(results).reset_index(drop=True)
-    keys = _keyed(raw).drop_duplicates()
+def cell_scores(results: pd.DataFrame, scores: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The score table of a raw results table's cells: their rows of `scores` (the per-row score
+    table, results.row_scores_table), and for a cell-seed without per-row scores its metric as one
+    row (`stats.scores_from_results`), so tables of old records still get (wider, seed-only)
+    intervals."""
+    keys = _keyed(results).drop_duplicates()
     parts = []
     if scores is not None and not scores.empty:
         s = scores.reset_index(drop=True)
         parts.append(s[_keyed(s).merge(keys, how="left", indicator=True)["_merge"].eq("both")])
     have = pd.concat([_keyed(p) for p in parts]).drop_duplicates() if parts else keys[:0]
-    missing = _keyed(raw).merge(have, how="left", indicator=True)["_merge"].eq("left_only")
+    missing = _keyed(results).merge(have, how="left", indicator=True)["_merge"].eq("left_only")
     if missing.any():
-        parts.append(stats.scores_from_results(raw[missing.to_numpy()]))
-    boot = bootstrap(pd.concat(parts, ignore_index=True), results, **kw)
+        parts.append(stats.scores_from_results(_scored(results[missing.to_numpy()])))
+    return pd.concat(parts, ignore_index=True)
+
+
+def verdicts(
+    results: pd.DataFrame, scores: pd.DataFrame | None = None, **kw
+) -> tuple[pd.DataFrame, pd.DataFrame, Bootstrap]:
+    """(prepared table with intervals and verdicts, best sets, bootstrap) of a raw results table
+    (as results_table gives it: a profile's or one recipe's rows) and its per-row scores
+    (`cell_scores`). `kw`: level, n_resamples, seed."""
+    boot = bootstrap(cell_scores(results, scores), results, **kw)
     best = best_sets(boot)
     return with_intervals(prepare(results), best), best, boot
 
