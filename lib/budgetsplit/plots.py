@@ -285,8 +285,8 @@ def cold_start(df: pd.DataFrame, task: str = "math") -> plt.Figure:
         ax.set(ylabel=label, title=label, xlabel="budget (examples)")
     axes[0].legend(fontsize=6)
     fig.suptitle(
-        f"Cold start on {task}: preference finetuning from the base model vs a little SFT first "
-        f"({_band_note(d)}; best share: the top of the best set, none where there is no best)"
+        f"Cold start on {task}: PFT from the base model vs a little SFT first "
+        f"({_band_note(d)}; best share: top of the best set)"
     )
     fig.tight_layout()
     return fig
@@ -316,6 +316,7 @@ def costs(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
             ax.plot(x, r["sft_fraction"], "o-", color=c, label=f"{ratio:g}x")
             ax.vlines(x, r["set_low"], r["set_high"], color=c, lw=4, alpha=0.35)
         _budget_axis(ax, best["budget"])
+        ax.set_xlim(best["budget"].min() / 1.3, best["budget"].max() * 1.3)  # room for the shifts
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
         ax.set(ylim=(-0.05, 1.05), title=f"{task}, {method}", ylabel="best SFT share of the money")
         ax.set(xlabel="budget (money)")
@@ -362,16 +363,15 @@ def equal_performance_plot(
                     f"{_n(e['matching_budget'])} at best ~ {_n(e['large_budget'])} at {share} SFT",
                     (e["matching_budget"], e["matching_score"] * scale), xytext=(0.03, 0.93),
                     textcoords="axes fraction", fontsize=7, va="top",
-                    arrowprops={"arrowstyle": "->"},
+                    arrowprops={"arrowstyle": "->", "color": "black"},
                 )  # fmt: skip
         _budget_axis(ax, t["budget"])
         _percent_axis(ax, scale)
         ax.set(title=f"{task}, {method}", xlabel="budget (examples)", ylabel=label)
         ax.legend(fontsize=7, loc="lower right")
     fig.suptitle(
-        "Equal performance: a well-split small budget vs a poorly split large one "
-        f"({_band_note(d)}; dotted: the poor split's score at the largest budget; arrow: the "
-        "smallest budget not significantly worse)"
+        f"Equal performance: well-split small budgets vs a poorly split large one ({_band_note(d)}; "
+        "dotted: its score; arrow: first not worse)"
     )
     fig.tight_layout()
     return fig
