@@ -173,3 +173,10 @@ def test_verdicts_read_per_row_scores_and_fall_back_to_seed_means():
     _, _, boot = analysis.verdicts(results, scores[other], n_resamples=500)
     n_rows = boot.cells.set_index("sft_fraction")["n_rows"]
     assert n_rows[0.0] == 1 and n_rows[0.5] > 1
+
+
+def test_sft_only_cells_join_only_the_methods_their_task_ran():
+    df = pd.DataFrame({"task": ["math", "math", "math", "chat", "chat", "solo"],
+                       "method": ["dpo", "sft", "base", "ipo", "sft", "sft"]})  # fmt: skip
+    out = analysis.per_method(df).groupby("task")["method"].apply(sorted).to_dict()
+    assert out == {"math": ["base", "dpo", "dpo"], "chat": ["ipo", "ipo"], "solo": ["sft"]}

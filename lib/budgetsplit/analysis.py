@@ -43,14 +43,16 @@ GROUP = ["task", "method", "cost_ratio", "budget"]
 
 
 def per_method(df: pd.DataFrame) -> pd.DataFrame:
-    """SFT-only cells (method "sft") belong to every method's curve: copy them once per method.
-    Works on a results table and on a per-row score table alike; base rows stay as they are."""
-    methods = sorted(set(df["method"]) - {"sft", BASE})
-    if not methods:
+    """SFT-only cells (method "sft") belong to every method's curve: copy them once per method
+    run on their task (kept as "sft" where the task ran none). Works on a results table and on a
+    per-row score table alike; base rows stay as they are."""
+    if df.empty or not (df["method"] == "sft").any():
         return df
-    sft = df[df["method"] == "sft"]
-    copies = [sft.assign(method=m) for m in methods]
-    return pd.concat([df[df["method"] != "sft"], *copies], ignore_index=True)
+    parts = [df[df["method"] != "sft"]]
+    for _, t in df.groupby("task", sort=True):
+        sft = t[t["method"] == "sft"]
+        parts += [sft.assign(method=m) for m in sorted(set(t["method"]) - {"sft", BASE})] or [sft]
+    return pd.concat(parts, ignore_index=True)
 
 
 def _scored(df: pd.DataFrame) -> pd.DataFrame:
