@@ -265,6 +265,11 @@ def test_worker_count(monkeypatch, workers, cores, threads, device, want):
     assert grid.resolve_workers(params, workers) == want
 
 
+def test_negative_worker_count_is_an_error():
+    with pytest.raises(ValueError, match="workers must be >= 0.*got -1"):
+        grid.resolve_workers(load_params("smoke", "math"), -1)
+
+
 def test_recipe_rows_pick_this_recipes_cells(tmp_path):
     over = {"output_dir": str(tmp_path)}
     examples = load_params("smoke", "math", overrides=over)
