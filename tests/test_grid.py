@@ -205,7 +205,7 @@ def test_ray_executor_on_a_local_ray_instance(tmp_path):
         assert ray.cluster_resources().get("CPU") == 2
     finally:
         ray.shutdown()
-    assert len(table) == len(grid.expand(params)) == 5  # f=0, 0.5 x dpo, dpo_sft; f=1 SFT only
+    assert len(table) == len(grid.expand(params)) == 6  # f=0, 0.5 x dpo, dpo_sft; SFT only; base
     # Each cell used the one CPU Ray reserved for it, not every core of the node.
     records = results.load_records(tmp_path / "ray", "smoke")
     assert {r["device"].rsplit(", ", 1)[1] for r in records} == {"1 threads"}
@@ -226,7 +226,7 @@ def test_local_worker_processes_match_one_after_another(tmp_path):
         tables[workers] = grid.run_grid(params, workers=workers, progress=False)
         assert {d.name.split("-")[0] for d in (out / "smoke" / "math" / "sft").iterdir() if d.is_dir()} == {"n20", "n40"}  # fmt: skip
     t = tables[2]
-    assert len(t) == 5 and set(t["diag.cold_start.n_pairs"].dropna()) == {200}
+    assert len(t) == 6 and set(t["diag.cold_start.n_pairs"].dropna()) == {200}  # with the base cell
     # Each SFT stage was trained by one cell; the cells sharing it waited and reused it.
     trained = t[(t["n_sft"] > 0) & ~t["sft_reused"].astype(bool)]
     assert sorted(trained["n_sft"]) == [20, 40]
@@ -263,3 +263,8 @@ def test_worker_count(monkeypatch, workers, cores, threads, device, want):
     monkeypatch.setattr(grid, "usable_cores", lambda: cores)
     params = load_params("smoke", "math", overrides={"cpu_threads": threads, "device": device})
     assert grid.resolve_workers(params, workers) == want
+
+
+def test_negative_worker_count_is_an_error():
+    with pytest.raises(ValueError, match="workers must be >= 0.*got -1"):
+        grid.resolve_workers(load_params("smoke", "math"), -1)

@@ -184,6 +184,8 @@ def resolve_workers(params: Params, workers: int | None) -> int:
     """Local worker processes: `workers` if > 0; else one per `cpu_threads` cores on a CPU (a tiny
     model keeps one core busy better than two: the default toy math grid used 677 s of cell time
     in 344 s on two single-thread workers), and one on a GPU."""
+    if workers is not None and workers < 0:
+        raise ValueError(f"workers must be >= 0 (0: one per CPU core), got {workers}")
     if workers:
         return workers
     if resolve_device(params.device) != "cpu":
