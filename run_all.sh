@@ -14,6 +14,7 @@
 #
 # Idempotent: finished cells are read back from runs/<profile>/, not retrained. Executed notebooks
 # go to runs/<profile>/notebooks/; figures to figures/ (toy) or runs/<profile>/figures/ (others).
+# The claims computed last: runs/<profile>/claims.md (and the README's table for the profile).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -83,4 +84,7 @@ case " $tasks " in *" math "*)
   [ -f "$pdir/math_costs.yaml" ] && pm costs.ipynb costs.ipynb ;;
 esac
 pm figures.ipynb figures.ipynb -p figures_dir "$figs"
+# The paper's claims, computed from the same records: runs/<profile>/claims.md, and the README's
+# table between its <!-- claims:<profile>:start/end --> markers where it has them.
+"$PY" -m budgetsplit.claims --profile "$profile" --readme README.md
 echo "run_all.sh: profile $profile done in $(( $(date +%s) - start )) s; figures in $figs/"

@@ -3,8 +3,6 @@ known answers (built by test_stats.score_table)."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 from test_stats import score_table
@@ -116,16 +114,20 @@ def test_intervals_and_verdicts_join_the_results_table():
     assert (out["ci_low"] < out["ci_high"]).all() and not out["no_best"].any()
 
 
-def test_recipe_rows_pick_this_recipes_cells():
-    from budgetsplit import grid
+def test_recipe_rows_pick_this_recipes_cells(tmp_path):
+    from test_grid import _fake_record
+
+    from budgetsplit import grid, results
     from budgetsplit.config import PARAMS_DIR, load_params
 
-    examples = load_params("smoke", "math")
-    costs = load_params(PARAMS_DIR / "smoke" / "math_costs.yaml")
-    rows = [
-        {**dataclasses.asdict(c), "score": 0.5} for p in (examples, costs) for c in grid.expand(p)
-    ]
-    table = pd.DataFrame(rows)  # the cell columns of a results table, as results_table gives them
+    over = {"output_dir": str(tmp_path)}
+    examples = load_params("smoke", "math", overrides=over)
+    costs = load_params(PARAMS_DIR / "smoke" / "math_costs.yaml", overrides=over)
+    for params in (examples, costs):
+        for c in grid.expand(params):
+            _fake_record(tmp_path, params, c, score=0.5)
+    table = results.results_table(tmp_path, "smoke")  # NaN cost ratios, as the records give them
+    assert len(table) == len(grid.expand(examples)) + len(grid.expand(costs))
     assert len(analysis.recipe_rows(table, examples)) == len(grid.expand(examples))
     picked = analysis.recipe_rows(table, costs)
     assert len(picked) == len(grid.expand(costs)) and picked["cost_ratio"].notna().all()
@@ -140,3 +142,41 @@ def test_one_seed_without_row_scores_decides_nothing():
     assert boot.cells["low"].isna().all()  # no interval, not a zero-width one
     best = analysis.best_sets(boot)
     assert best["best_set"].iloc[0] == (0.0, 0.5, 1.0) and best["leader"].iloc[0] == 0.5
+
+
+def test_best_set_reads_the_seed_mean_and_puts_sft_only_on_every_curve():
+    rows = [{"task": "math", "method": m, "cost_ratio": None, "budget": 100, "sft_fraction": f,
+             "seed": seed, "n_sft": int(100 * f), "n_pref": 100 - int(100 * f),
+             "primary_metric": "accuracy", "metric.accuracy": score + 0.01 * seed}
+            for m, f, score in (("dpo", 0.0, 0.30), ("ipo", 0.0, 0.10), ("sft", 1.0, 0.295))
+            for seed in range(3)]  # fmt: skip
+    df, best, _ = analysis.verdicts(pd.DataFrame(rows))
+    assert set(df["method"]) == {"dpo", "ipo"} and df["budget"].dtype.kind == "i"
+    top = best.loc[best["mean"].idxmax()]
+    assert (top["method"], top["sft_fraction"]) == ("dpo", 0.0)
+    assert abs(top["mean"] - 0.31) < 1e-12  # the mean over seeds, not one seed's score
+    assert set(best.loc[best["method"] == "ipo", "sft_fraction"]) == {0.0, 1.0}
+
+
+def test_verdicts_read_per_row_scores_and_fall_back_to_seed_means():
+    scores = score_table({("dpo", 100, 0.0): 0.1, ("dpo", 100, 0.5): 0.4, ("sft", 100, 1.0): 0.2})
+    cells = scores.drop(columns=["row", "score"]).drop_duplicates(
+        ["method", "sft_fraction", "seed"]
+    )
+    means = scores.groupby(["method", "sft_fraction", "seed"])["score"].mean()
+    results = cells.assign(primary_metric=scores["metric"].iloc[0],
+                           **{f"metric.{scores['metric'].iloc[0]}": means.to_numpy()})  # fmt: skip
+    df, best, boot = analysis.verdicts(results, scores, n_resamples=500)
+    assert (boot.cells["n_rows"] > 1).all()  # the per-row scores, not the seed means
+    assert set(df.loc[df["in_best_set"], "sft_fraction"]) == {0.5}
+    other = scores["sft_fraction"] != 0.0  # one cell without per-row scores: its seed means
+    _, _, boot = analysis.verdicts(results, scores[other], n_resamples=500)
+    n_rows = boot.cells.set_index("sft_fraction")["n_rows"]
+    assert n_rows[0.0] == 1 and n_rows[0.5] > 1
+
+
+def test_sft_only_cells_join_only_the_methods_their_task_ran():
+    df = pd.DataFrame({"task": ["math", "math", "math", "chat", "chat", "solo"],
+                       "method": ["dpo", "sft", "base", "ipo", "sft", "sft"]})  # fmt: skip
+    out = analysis.per_method(df).groupby("task")["method"].apply(sorted).to_dict()
+    assert out == {"math": ["base", "dpo", "dpo"], "chat": ["ipo", "ipo"], "solo": ["sft"]}

@@ -125,3 +125,31 @@ def test_cold_start_evidence_carries_the_diagnostics():
     c = claims.evaluate(scores, results)[2]
     assert c.verdict == "reproduced"
     assert all("log-prob of chosen per token -9.2, answers in format 0" in x for x in c.evidence)
+
+
+def test_the_cli_reads_a_runs_records_and_fills_only_a_readme_with_markers(tmp_path, capsys):
+    from test_grid import _fake_record
+
+    from budgetsplit import grid
+    from budgetsplit.config import load_params
+
+    runs = tmp_path / "runs"
+    params = load_params("smoke", "math", overrides={"output_dir": str(runs)})
+    for c in grid.expand(params):
+        _fake_record(runs, params, c, score=c.sft_fraction / 4)
+    readme = tmp_path / "README.md"
+    start, end = claims.markers("smoke")
+    readme.write_text(f"# kit\n\n{start}\nold table\n{end}\n\nmore\n")
+    other = tmp_path / "OTHER.md"
+    other.write_text("no markers here\n")
+
+    path = claims.main(["--profile", "smoke", "--output-dir", str(runs), "--readme", str(readme)])
+    assert path == runs / "smoke" / "claims.md" and path.read_text().startswith("# The paper's")
+    text = readme.read_text()
+    assert "old table" not in text and "| claim (paper.md) | verdict | why |" in text
+    assert text.startswith("# kit\n\n" + start) and text.endswith(f"{end}\n\nmore\n")
+    assert f"claims: {path}" in capsys.readouterr().out
+    claims.main(["--profile", "smoke", "--output-dir", str(runs), "--readme", str(other)])
+    assert other.read_text() == "no markers here\n"  # skipped silently
+    with pytest.raises(SystemExit, match="no cell records under"):
+        claims.main(["--profile", "smoke", "--output-dir", str(tmp_path / "empty")])

@@ -9,7 +9,7 @@ import pytest
 
 from budgetsplit import grid, records, results
 from budgetsplit.cell import Cell
-from budgetsplit.config import PARAMS_DIR, load_params
+from budgetsplit.config import load_params
 from budgetsplit.layout import RunLayout
 
 
@@ -268,16 +268,3 @@ def test_worker_count(monkeypatch, workers, cores, threads, device, want):
 def test_negative_worker_count_is_an_error():
     with pytest.raises(ValueError, match="workers must be >= 0.*got -1"):
         grid.resolve_workers(load_params("smoke", "math"), -1)
-
-
-def test_recipe_rows_pick_this_recipes_cells(tmp_path):
-    over = {"output_dir": str(tmp_path)}
-    examples = load_params("smoke", "math", overrides=over)
-    costs = load_params(PARAMS_DIR / "smoke" / "math_costs.yaml", overrides=over)
-    for params in (examples, costs):
-        for c in grid.expand(params):
-            _fake_record(tmp_path, params, c, score=0.5)
-    table = results.results_table(tmp_path, "smoke")
-    assert len(table) == len(grid.expand(examples)) + len(grid.expand(costs))
-    assert len(grid.recipe_rows(table, examples)) == len(grid.expand(examples))
-    assert grid.recipe_rows(table, costs)["cost_ratio"].notna().all()

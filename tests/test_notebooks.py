@@ -61,15 +61,19 @@ def test_every_notebook_runs_in_the_smoke_profile(tmp_path):
     fast = {**FAST, "output_dir": str(tmp_path / "runs")}
     for task in tasks:
         rec = run("grid.ipynb", tmp_path, profile="smoke", task=task, overrides=fast)
-        assert rec["cells"] == len(grid.expand(load_params("smoke", task))), task
-        assert rec["best_fraction"] and all(
-            math.isfinite(x) for x in _numbers(rec["best_fraction"])
-        )
+        params = load_params("smoke", task)
+        assert rec["cells"] == len(grid.expand(params)), task
+        sets = rec["best_sets"]  # one row per (method, budget): the rule's verdict
+        assert {r["budget"] for r in sets} == set(params.budget.budgets), task
+        for r in sets:
+            assert set(r["best_set"]) <= set(params.budget.sft_fractions), (task, r)
+            assert r["no_best"] == (r["best_set"] == []), (task, r)
+        assert all(math.isfinite(x) for x in _numbers(sets)), task
     rec = run("cold_start.ipynb", tmp_path, profile="smoke", overrides=fast)
     assert set(rec["score_by_fraction"]) == {"dpo 0", "dpo_sft 0"}
     assert all(x < 0 for x in rec["ref_logprob_by_fraction"].values())
     rec = run("costs.ipynb", tmp_path, profile="smoke", overrides=fast)
-    ratios = {row["cost_ratio"] for row in rec["best_fraction"]}
+    ratios = {row["cost_ratio"] for row in rec["best_sets"]}
     assert ratios == {1.0, 5.0}
     rec = run("figures.ipynb", tmp_path, profile="smoke", figures_dir="figs", overrides=fast)
     assert len(rec["figures"]) == 5

@@ -9,7 +9,13 @@ matplotlib.use("Agg")
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from budgetsplit import plots  # noqa: E402
+from budgetsplit import analysis, plots  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    matplotlib.pyplot.close("all")
 
 
 def table(scores: dict[tuple[float, float], float], task: str = "math", seeds=(0,)) -> pd.DataFrame:
@@ -24,51 +30,24 @@ def table(scores: dict[tuple[float, float], float], task: str = "math", seeds=(0
                 "n_pref": int(budget) - n_sft, "primary_metric": "accuracy",
                 "metric.accuracy": score + 0.01 * seed,
             })  # fmt: skip
-    return plots.prepare(pd.DataFrame(rows))
+    return analysis.prepare(pd.DataFrame(rows))
 
 
-def test_prepare_scores_and_puts_sft_only_cells_on_every_curve():
-    df = table({(100, 0.5): 0.2, (100, 1.0): 0.3})
-    assert set(df["method"]) == {"dpo"} and len(df) == 2
-    assert sorted(df["score"]) == [0.2, 0.3]
-
-
-def test_equal_performance_finds_the_smallest_matching_budget():
+def test_equal_performance_plot_draws_the_rule_and_says_nothing_without_a_reference():
     df = table({
         (100, 0.0): 0.05, (100, 0.5): 0.20, (100, 1.0): 0.10,
         (300, 0.0): 0.10, (300, 0.5): 0.30, (300, 1.0): 0.25,
         (1000, 0.0): 0.25, (1000, 0.5): 0.50, (1000, 1.0): 0.40,
-    })  # fmt: skip
-    row = plots.equal_performance(df).iloc[0]
-    assert (row["poor_fraction"], row["poor_score"]) == (0.0, 0.25)
-    assert (row["matching_budget"], row["matching_fraction"], row["budget_ratio"]) == (
-        300,
-        0.5,
-        1000 / 300,
-    )
-
-
-def test_equal_performance_ignores_splits_that_learned_nothing():
-    # At 1000 the f=0 split fails outright; a 100-example budget scoring 0 must not "match" it.
-    df = table({
-        (100, 0.0): 0.0, (100, 0.5): 0.0, (100, 1.0): 0.0,
-        (300, 0.0): 0.0, (300, 0.5): 0.06, (300, 1.0): 0.04,
-        (1000, 0.0): 0.0, (1000, 0.5): 0.05, (1000, 1.0): 0.09,
-    })  # fmt: skip
-    row = plots.equal_performance(df).iloc[0]
-    assert (row["poor_fraction"], row["poor_score"]) == (0.5, 0.05)
-    assert (row["matching_budget"], row["budget_ratio"]) == (300, 1000 / 300)
-    nothing = plots.equal_performance(table({(100, 0.5): 0.0, (1000, 0.5): 0.0})).iloc[0]
-    assert pd.isna(nothing["poor_fraction"]) and pd.isna(nothing["matching_budget"])
-    plots.equal_performance_plot(table({(100, 0.5): 0.0, (1000, 0.5): 0.0}))  # draws, says nothing
-
-
-def test_best_fraction_uses_the_seed_mean():
-    df = table({(100, 0.0): 0.30, (100, 0.5): 0.295}, seeds=(0, 1, 2))
-    from budgetsplit.results import best_fraction
-
-    best = best_fraction(df, "score")
-    assert best.iloc[0]["sft_fraction"] == 0.0 and best.iloc[0]["score"] == pytest.approx(0.31)
+    }, seeds=(0, 1, 2))  # fmt: skip
+    eq = pd.DataFrame([{"task": "math", "method": "dpo", "large_budget": 1000, "poor_fraction": 0.0,
+                        "poor_score": 0.26, "matching_budget": 300, "matching_fraction": 0.5,
+                        "matching_score": 0.31}])  # fmt: skip
+    ax = plots.equal_performance_plot(df, eq=eq).axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["best share", "0% SFT"]
+    assert "300 at best ~ 1000 at 0% SFT" in [t.get_text() for t in ax.texts]
+    nothing = table({(100, 0.5): 0.0, (1000, 0.5): 0.0})  # the rule finds no reference
+    ax = plots.equal_performance_plot(nothing).axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["best share"]
 
 
 def test_every_figure_is_drawn_and_saved(tmp_path):
@@ -135,8 +114,46 @@ def test_no_best_split_is_marked_where_every_split_ties():
     fig = plots.heatmaps(zeros)
     assert not [p for p in fig.axes[0].patches if p.get_edgecolor()[:3] == (1, 0, 0)]
     money = zeros.assign(cost_ratio=2.0)
-    assert "no best share" in plots.costs(money).axes[0].texts[0].get_text()
+    assert "no split is best" in plots.costs(money).axes[0].texts[0].get_text()
     curve = plots.fraction_curves(zeros).axes[0]
     lo, hi = curve.get_ylim()
     shown = [t for t in curve.get_yticks() if lo <= t <= hi]
     assert min(shown) == 0 and hi >= 1  # accuracy in %: no negative ticks when all is 0
+
+
+def test_the_base_model_is_a_floor_line_not_a_budget():
+    df = _grid(seeds=(0, 1))
+    base = df.iloc[[0]].assign(method="base", budget=0, sft_fraction=0.0, n_sft=0, n_pref=0,
+                               score=0.04)  # fmt: skip
+    df = pd.concat([df, base], ignore_index=True)
+    fig = plots.fraction_curves(df)
+    ax = fig.axes[0]
+    assert ax.get_title() == "math, dpo" and len(fig.axes) == 1  # no panel for "base"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["100", "300", "base model"]  # no budget-0 curve
+    floor = [line for line in ax.get_lines() if line.get_label() == "base model"][0]
+    assert list(floor.get_ydata()) == [pytest.approx(4.0)] * 2
+    assert "dashed: base model" in fig._suptitle.get_text()
+    heat = plots.heatmaps(df).axes[0]
+    assert [t.get_text() for t in heat.get_yticklabels()] == ["100", "300"]
+    assert 0 not in plots.cold_start(df).axes[0].get_lines()[0].get_xdata()
+
+
+def test_no_best_is_said_where_every_split_is_at_the_floor():
+    df = _grid().assign(in_best_set=lambda d: (d["budget"] == 300) & (d["sft_fraction"] == 1.0),
+                        no_best=lambda d: d["budget"] == 100)  # fmt: skip
+    legend = [t.get_text() for t in plots.fraction_curves(df).axes[0].get_legend().get_texts()]
+    assert legend == ["100 (no best)", "300"]
+    heat = plots.heatmaps(df).axes[0]
+    assert [t.get_text() for t in heat.get_yticklabels()] == ["100\nno best", "300"]
+
+
+def test_costs_draw_the_best_set_span_and_its_top():
+    df = _grid(seeds=(0, 1)).assign(cost_ratio=2.0)
+    df = df.assign(in_best_set=df["sft_fraction"] >= 0.5, no_best=False)
+    ax = plots.costs(df).axes[0]
+    (line,) = ax.get_lines()
+    assert list(line.get_ydata()) == [1.0, 1.0]  # the top of each budget's set
+    (bars,) = ax.collections
+    spans = [tuple(seg[:, 1]) for seg in bars.get_segments()]
+    assert spans == [(0.5, 1.0), (0.5, 1.0)]

@@ -62,19 +62,3 @@ def test_nothing_to_read_is_a_clear_error_naming_the_absolute_path(tmp_path):
         results.results_table(tmp_path, "nothing")
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "nothing")):
         results.read_results(tmp_path, "nothing")
-
-
-def test_best_fraction_puts_sft_only_on_every_curve():
-    df = pd.DataFrame(
-        {
-            "task": "math",
-            "method": ["dpo", "dpo", "sft", "kto"],
-            "cost_ratio": [None] * 4,
-            "budget": [100.0] * 4,
-            "sft_fraction": [0.0, 0.5, 1.0, 0.5],
-            "score": [0.1, 0.3, 0.5, 0.6],
-        }
-    )
-    best = results.best_fraction(df, "score").set_index("method")
-    assert best.loc["dpo", "sft_fraction"] == 1.0  # SFT only wins for dpo
-    assert best.loc["kto", "sft_fraction"] == 0.5

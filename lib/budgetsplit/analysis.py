@@ -2,12 +2,15 @@
 best at each budget (a set, or none), and the equal-performance comparison (claim 5).
 
     from budgetsplit import analysis, results
-    df = analysis.prepare(results.results_table("runs", "toy"))
-    boot = analysis.bootstrap(results.row_scores_table("runs", "toy"), df)
-    best = analysis.best_sets(boot)                      # one row per cell, with the group's verdict
-    df = analysis.with_intervals(df, best)               # + ci_low, ci_high, in_best_set (figures)
+    table = results.results_table("runs", "toy")        # or analysis.recipe_rows(table, params)
+    df, best, boot = analysis.verdicts(table, results.row_scores_table("runs", "toy"))
     analysis.summary(best)                               # one row per (task, method, cost, budget)
     analysis.equal_performance(best, boot)
+
+`verdicts` is the steps in one: `prepare` the table (score, SFT-only cells on every method's
+curve), `bootstrap` its cells' scores (`cell_scores`: per-row, else a cell-seed's mean, via
+`stats.scores_from_results`), `best_sets` (one row per cell, with its group's verdict) and
+`with_intervals` (the table + ci_low, ci_high, in_best_set, no_best: the columns the figures draw).
 
 The rules (docs/statistics.md states them with their reasons):
 
@@ -40,23 +43,36 @@ GROUP = ["task", "method", "cost_ratio", "budget"]
 
 
 def per_method(df: pd.DataFrame) -> pd.DataFrame:
-    """SFT-only cells (method "sft") belong to every method's curve: copy them once per method.
-    Works on a results table and on a per-row score table alike; base rows stay as they are."""
-    methods = sorted(set(df["method"]) - {"sft", BASE})
-    if not methods:
+    """SFT-only cells (method "sft") belong to every method's curve: copy them once per method
+    run on their task (kept as "sft" where the task ran none). Works on a results table and on a
+    per-row score table alike; base rows stay as they are."""
+    if df.empty or not (df["method"] == "sft").any():
         return df
-    sft = df[df["method"] == "sft"]
-    copies = [sft.assign(method=m) for m in methods]
-    return pd.concat([df[df["method"] != "sft"], *copies], ignore_index=True)
+    parts = [df[df["method"] != "sft"]]
+    for _, t in df.groupby("task", sort=True):
+        sft = t[t["method"] == "sft"]
+        parts += [sft.assign(method=m) for m in sorted(set(t["method"]) - {"sft", BASE})] or [sft]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _scored(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(score=[r[f"metric.{r['primary_metric']}"] for _, r in df.iterrows()])
 
 
 def prepare(df: pd.DataFrame) -> pd.DataFrame:
-    """Add `score` (each row's primary metric) and put SFT-only cells on every method's curve."""
+    """Add `score` (each row's primary metric), put SFT-only cells on every method's curve, and
+    make whole-number budgets and sizes integers (100, not 100.0)."""
     if df.empty:
         return df.assign(score=pd.Series(dtype=float))
-    df = df.copy()
-    df["score"] = [row[f"metric.{row['primary_metric']}"] for _, row in df.iterrows()]
-    return per_method(df)
+    return _whole(per_method(_scored(df)), ("budget", "n_sft", "n_pref"))
+
+
+def _whole(df: pd.DataFrame, cols) -> pd.DataFrame:
+    """Columns of whole numbers as integers, as people read them (100, not 100.0)."""
+    for col in cols:
+        if col in df and df[col].notna().all() and (df[col] % 1 == 0).all():
+            df[col] = df[col].astype(int)
+    return df
 
 
 def recipe_rows(df: pd.DataFrame, params) -> pd.DataFrame:
@@ -83,6 +99,46 @@ def bootstrap(scores: pd.DataFrame, results: pd.DataFrame | None = None, **kw) -
     if results is not None and "primary_metric" in results:
         metric = results.groupby("task")["primary_metric"].first().to_dict()
     return stats.bootstrap_cells(per_method(scores), metric, **kw)
+
+
+_KEYS = ["task", "method", "budget", "sft_fraction", "seed", "cost_ratio"]
+
+
+def _keyed(df: pd.DataFrame) -> pd.DataFrame:
+    """The cell-and-seed columns in one dtype each, so that tables from different sources join."""
+    out = df[_KEYS].copy()
+    for col in ("budget", "sft_fraction", "cost_ratio"):
+        out[col] = pd.to_numeric(out[col]).astype(float)
+    out["seed"] = out["seed"].astype(int)
+    return out
+
+
+def cell_scores(results: pd.DataFrame, scores: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The score table of a raw results table's cells: their rows of `scores` (the per-row score
+    table, results.row_scores_table), and for a cell-seed without per-row scores its metric as one
+    row (`stats.scores_from_results`), so tables of old records still get (wider, seed-only)
+    intervals."""
+    keys = _keyed(results).drop_duplicates()
+    parts = []
+    if scores is not None and not scores.empty:
+        s = scores.reset_index(drop=True)
+        parts.append(s[_keyed(s).merge(keys, how="left", indicator=True)["_merge"].eq("both")])
+    have = pd.concat([_keyed(p) for p in parts]).drop_duplicates() if parts else keys[:0]
+    missing = _keyed(results).merge(have, how="left", indicator=True)["_merge"].eq("left_only")
+    if missing.any():
+        parts.append(stats.scores_from_results(_scored(results[missing.to_numpy()])))
+    return pd.concat(parts, ignore_index=True)
+
+
+def verdicts(
+    results: pd.DataFrame, scores: pd.DataFrame | None = None, **kw
+) -> tuple[pd.DataFrame, pd.DataFrame, Bootstrap]:
+    """(prepared table with intervals and verdicts, best sets, bootstrap) of a raw results table
+    (as results_table gives it: a profile's or one recipe's rows) and its per-row scores
+    (`cell_scores`). `kw`: level, n_resamples, seed."""
+    boot = bootstrap(cell_scores(results, scores), results, **kw)
+    best = best_sets(boot)
+    return with_intervals(prepare(results), best), best, boot
 
 
 def with_intervals(df: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
@@ -155,7 +211,7 @@ def summary(best: pd.DataFrame) -> pd.DataFrame:
                      "best_set": s, "set_low": min(s, default=np.nan),
                      "set_high": max(s, default=np.nan), "no_best": bool(g["no_best"].iloc[0]),
                      "mean": top["mean"], "low": top["low"], "high": top["high"]})  # fmt: skip
-    return pd.DataFrame(rows)
+    return _whole(pd.DataFrame(rows), ["budget"])
 
 
 def equal_performance(best: pd.DataFrame, boot: Bootstrap) -> pd.DataFrame:
@@ -189,7 +245,7 @@ def equal_performance(best: pd.DataFrame, boot: Bootstrap) -> pd.DataFrame:
                                budget_ratio=big / budget)  # fmt: skip
                     break
         rows.append(row)
-    return pd.DataFrame(rows)
+    return _whole(pd.DataFrame(rows), ["large_budget"])
 
 
 def _none(v):

@@ -6,6 +6,14 @@ inconclusive, with the numbers and intervals it rests on (docs/statistics.md sta
     claims.write_claims("runs/toy", found, "toy")             # runs/toy/claims.md
     claims.update_readme("README.md", claims.readme_table(found), "toy")
 
+or from a shell, on a finished run (run_all.sh does this last):
+
+    python -m budgetsplit.claims --profile toy [--output-dir runs] [--readme README.md]
+
+which reads the profile's records (results and per-row scores), writes `<output_dir>/<profile>/
+claims.md` and, when the README has the markers `<!-- claims:<profile>:start -->` and
+`<!-- claims:<profile>:end -->`, puts the table between them (a README without them is left as is).
+
 Every rule works on best sets (analysis.best_sets): per group (task, method, cost ratio, budget)
 the fractions not significantly worse than the leader. Each group gives a status: "holds",
 "fails" (the interval contradicts the claim) or "undecided" (no best, or the intervals cannot tell).
@@ -17,7 +25,9 @@ count, so a verdict rests only on differences the intervals resolve.
 
 from __future__ import annotations
 
+import argparse
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -234,7 +244,12 @@ def judge(best: pd.DataFrame, boot: stats.Bootstrap, results=None) -> list[Claim
 def evaluate(scores: pd.DataFrame, results: pd.DataFrame | None = None, seed: int = 0,
              n_resamples: int = 2000) -> list[Claim]:  # fmt: skip
     """The six claims from a per-row score table (and the results table: each task's primary
-    metric, diagnostics)."""
+    metric, diagnostics; with it, only its cells count, and a cell without per-row scores counts
+    its seed means: analysis.cell_scores)."""
+    if results is None:
+        boot = analysis.bootstrap(scores, None, seed=seed, n_resamples=n_resamples)
+        return judge(analysis.best_sets(boot), boot)
+    scores = analysis.cell_scores(results, scores)
     boot = analysis.bootstrap(scores, results, seed=seed, n_resamples=n_resamples)
     return judge(analysis.best_sets(boot), boot, results)
 
@@ -267,12 +282,55 @@ def write_claims(run_folder: str | Path, found: list[Claim], profile: str) -> Pa
     return path
 
 
+def markers(profile: str) -> tuple[str, str]:
+    return f"<!-- claims:{profile}:start -->", f"<!-- claims:{profile}:end -->"
+
+
 def update_readme(readme: str | Path, table: str, profile: str) -> None:
     """Put `table` between `<!-- claims:<profile>:start -->` and `<!-- claims:<profile>:end -->`."""
     readme = Path(readme)
-    start, end = f"<!-- claims:{profile}:start -->", f"<!-- claims:{profile}:end -->"
+    start, end = markers(profile)
     text = readme.read_text()
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
     if len(pattern.findall(text)) != 1:
         raise ValueError(f"{readme}: needs exactly one {start} ... {end} pair of markers")
     readme.write_text(pattern.sub(lambda _: f"{start}\n{table}\n{end}", text))
+
+
+def main(argv: list[str] | None = None) -> Path:
+    """The CLI (module docstring); returns the path of claims.md."""
+    # results and layout are imported here: the module's functions need neither.
+    from budgetsplit import results
+    from budgetsplit.config import load_params
+    from budgetsplit.layout import RunLayout
+
+    ap = argparse.ArgumentParser(
+        prog="python -m budgetsplit.claims", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("--profile", required=True, help="the profile whose records to read")
+    ap.add_argument("--output-dir", help="where its runs are (default: the profile's output_dir)")
+    ap.add_argument("--readme", help="a README whose claims markers get the table")
+    args = ap.parse_args(argv)
+    # Every recipe of a profile shares its output_dir: math.yaml's says where the records are.
+    out = args.output_dir or load_params(args.profile, "math").output_dir
+    layout = RunLayout(out, args.profile)
+    try:
+        table = results.results_table(layout.output_dir, args.profile)
+    except FileNotFoundError as e:
+        raise SystemExit(f"budgetsplit.claims: {e}") from None
+    scores = results.row_scores_table(layout.output_dir, args.profile)
+    found = evaluate(scores, table)
+    path = write_claims(layout.profile_dir, found, args.profile)
+    print(f"claims: {path}")
+    if args.readme:
+        readme = Path(args.readme)
+        if readme.is_file() and markers(args.profile)[0] in readme.read_text():
+            update_readme(readme, readme_table(found), args.profile)
+            print(f"claims: table put into {readme}")
+    for c in found:
+        print(f"  {c.number}. {c.verdict}: {c.text}")
+    return path
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -347,23 +347,3 @@ def run_grid(
             f"[{params.profile}/{params.task}] ran {len(todo)} cells in {_fmt(time.time() - start)}"
         )
     return results_table(layout.output_dir, params.profile)
-
-
-# --------------------------------------------------------------------------------------- tables
-def recipe_rows(df: pd.DataFrame, params: Params) -> pd.DataFrame:
-    """The rows of a results table that are cells of this recipe (a profile's table holds every
-    recipe's cells: math.yaml's and math_costs.yaml's, say)."""
-    ids = {c.cell_id for c in expand(params)}
-    keep = [Cell(**{k: r[k] for k in _CELL_KEYS}).cell_id in ids for r in _cell_dicts(df)]
-    return df[keep].reset_index(drop=True)
-
-
-_CELL_KEYS = ("task", "method", "budget", "sft_fraction", "seed", "cost_ratio")
-
-
-def _cell_dicts(df: pd.DataFrame) -> list[dict]:
-    out = df[list(_CELL_KEYS)].to_dict("records")
-    for r in out:  # NaN (no cost ratio) back to None, ints back to ints
-        r["cost_ratio"] = None if pd.isna(r["cost_ratio"]) else r["cost_ratio"]
-        r["seed"] = int(r["seed"])
-    return out

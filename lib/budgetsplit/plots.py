@@ -1,19 +1,24 @@
-"""The study's five figures, from a results table (`results.results_table`), with matplotlib.
+"""The study's five figures, from a prepared results table with its verdicts, with matplotlib.
 
-    from budgetsplit import plots, results
-    df = plots.prepare(results.results_table("runs", "toy"))
+    from budgetsplit import analysis, plots, results
+    table = results.results_table("runs", "toy")
+    df, best, boot = analysis.verdicts(table, results.row_scores_table("runs", "toy"))
     fig = plots.fraction_curves(df); plots.save(fig, "figures", "fig1_fraction_curves")
+    plots.all_figures(df, "figures", eq=analysis.equal_performance(best, boot))
 
 Every function takes the table and returns a matplotlib Figure; numbers are never invented here:
 a missing piece (no cost grid, one budget only) gives a figure that says so. Figures are meant to
 be read without the code: metrics by name and unit (`METRICS`; shares are drawn in %), budgets as
 whole numbers, the PFT method in every title, and every figure `WIDTH` inches wide.
 
-Shaded bands say what they are in the title: a 95% CI when the table has `ci_low`/`ci_high` (in
-the metric's own units, from `budgetsplit.stats`), else the min-max over seeds when several ran,
-else none ("one seed"). Where the table has a boolean `in_best_set` (the splits not significantly
-worse than the best, `budgetsplit.analysis`), the heatmaps box that set and the curves ring its
-points; without it the heatmaps box the best mean.
+Which split is best is budgetsplit.analysis's verdict, never decided here. Shaded bands say what
+they are in the title: a 95% CI when the table has `ci_low`/`ci_high` (in the metric's own units),
+else the min-max over seeds when several ran, else none ("one seed"). Where the table has a boolean
+`in_best_set` (the splits not significantly worse than the best), the heatmaps box that set, the
+curves ring its points and figure 4 draws its span; a budget whose `no_best` is true (every split
+at the floor) is labelled "no best". Without the column the best mean is marked, none where every
+split ties. A task's base-model row (method "base", budget 0) is no budget: figure 1 draws it as a
+horizontal "base model" line, the others leave it out.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import NullFormatter, PercentFormatter
 
-from budgetsplit.results import best_fraction, per_method
+from budgetsplit.analysis import best_sets, bootstrap, equal_performance
+from budgetsplit.cells import BASE
+from budgetsplit.stats import scores_from_results
 
 sns.set_theme(style="whitegrid", context="paper")
 COLD_FRACTIONS = (0.0, 0.01, 0.1)
@@ -47,20 +54,6 @@ METRICS = {
     "diag.format_rate": ("answers in the required format (%)", 100),
     "diag.cold_start.chosen_logprob_per_token": ("log-prob of chosen responses (nats/token)", 1),
 }
-
-
-def prepare(df: pd.DataFrame) -> pd.DataFrame:
-    """Add `score` (each row's primary metric), put SFT-only cells on every method's curve, and
-    make whole-number budgets and sizes integers (100, not 100.0)."""
-    if df.empty:
-        return df.assign(score=pd.Series(dtype=float))
-    df = df.copy()
-    df["score"] = [row[f"metric.{row['primary_metric']}"] for _, row in df.iterrows()]
-    df = per_method(df)
-    for col in ("budget", "n_sft", "n_pref"):
-        if col in df and df[col].notna().all() and (df[col] % 1 == 0).all():
-            df[col] = df[col].astype(int)
-    return df
 
 
 def metric_label(metric: str) -> tuple[str, float]:
@@ -95,7 +88,34 @@ def default_method(df: pd.DataFrame) -> str:
 
 
 def _examples_only(df: pd.DataFrame) -> pd.DataFrame:
+    """Example-budget cells, base-model rows left out (they are no budget)."""
+    df = df[df["method"] != BASE]
     return df[df["cost_ratio"].isna()] if "cost_ratio" in df else df
+
+
+def _no_best(d: pd.DataFrame) -> set:
+    """The budgets of `d` (one task and method) where no split is above the floor."""
+    return (
+        set(d.loc[d["no_best"].fillna(False).astype(bool), "budget"]) if "no_best" in d else set()
+    )
+
+
+def _leaders(m: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per group of `keys`: the split with the best seed-mean score, taken from the best set when
+    the table marks one (none where the group has no best), else from all splits (none where they
+    all tie). Columns: keys, sft_fraction, score, set_low, set_high (the set's span, or the leader)."""
+    mean = m.groupby([*keys, "sft_fraction"], dropna=False)["score"].mean().reset_index()
+    if "in_best_set" in m:
+        member = m.groupby([*keys, "sft_fraction"], dropna=False)["in_best_set"].any()
+        mean = mean[member.fillna(False).astype(bool).to_numpy()]
+    else:
+        mean = mean[~_tied(mean, keys)]
+    if mean.empty:
+        return mean.assign(set_low=pd.Series(dtype=float), set_high=pd.Series(dtype=float))
+    g = mean.groupby(keys, dropna=False)
+    out = mean.loc[g["score"].idxmax()].reset_index(drop=True)
+    span = g["sft_fraction"].agg(set_low="min", set_high="max").reset_index()
+    return out.merge(span, on=keys, how="left")
 
 
 def _method_cells(df: pd.DataFrame, method: str | None) -> tuple[str, pd.DataFrame]:
@@ -167,7 +187,7 @@ def fraction_curves(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
     """Figure 1: the metric against the SFT share of the budget, one line per budget; one panel per
     task (or, for one task's table, per PFT method)."""
     if df["task"].nunique() == 1 and method is None:
-        methods = sorted(set(df["method"]) - {"sft"}) or ["sft"]
+        methods = sorted(set(df["method"]) - {"sft", BASE}) or ["sft"]
     else:
         methods = [method or default_method(df)]
     d = _examples_only(df[df["method"].isin(methods)])
@@ -180,15 +200,22 @@ def fraction_curves(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
     for ax, (task, m) in zip(axes, panels, strict=True):
         t = d[(d["task"] == task) & (d["method"] == m)]
         label, scale = _task_metric(d, task)
+        none = _no_best(t)
         for budget, b in t.groupby("budget"):
-            style = dict(marker="o", color=colors[budget], label=_n(budget))
-            _curve(ax, b, "sft_fraction", "score", scale, **style)
+            name = _n(budget) + (" (no best)" if budget in none else "")
+            _curve(
+                ax, b, "sft_fraction", "score", scale, marker="o", color=colors[budget], label=name
+            )
+        base = df[(df["method"] == BASE) & (df["task"] == task)]["score"]
+        if len(base):  # the floor every budget starts from: the model before any annotation
+            ax.axhline(base.mean() * scale, color="grey", ls="--", lw=1, label="base model")
         ax.xaxis.set_major_formatter(PercentFormatter(xmax=1))
         _percent_axis(ax, scale)
         ax.set(title=f"{task}, {m}", xlabel="SFT share of the budget", ylabel=label)
         ax.legend(title="budget (examples)", fontsize=7)
     ring = "; ring: best set" if "in_best_set" in d else ""
-    fig.suptitle(f"Metric vs SFT share ({', '.join(methods)}; {_band_note(d)}{ring})")
+    floor = "; dashed: base model" if (df["method"] == BASE).any() else ""
+    fig.suptitle(f"Metric vs SFT share ({', '.join(methods)}; {_band_note(d)}{ring}{floor})")
     fig.tight_layout()
     return fig
 
@@ -209,7 +236,8 @@ def heatmaps(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
             marked = t.groupby(["budget", "sft_fraction"])["in_best_set"].any().unstack()
         else:  # the best mean; none where every split ties
             marked = grid.eq(grid.max(axis=1), axis=0) & grid.ne(grid.min(axis=1), axis=0)
-        grid.index = [_n(b) for b in grid.index]
+        none = _no_best(t)
+        grid.index = [_n(b) + ("\nno best" if b in none else "") for b in grid.index]
         grid.columns = [f"{f:.0%}" for f in grid.columns]
         fmt = ".1f" if scale == 100 else ".2f"
         sns.heatmap(
@@ -235,7 +263,7 @@ def cold_start(df: pd.DataFrame, task: str = "math") -> plt.Figure:
         return _empty(f"no {task} preference-finetuning cells in the results")
     parts = []
     for _, m in d.groupby("method"):
-        best = best_fraction(m, "score").set_index("budget")["sft_fraction"]
+        best = _leaders(m, ["budget"]).set_index("budget")["sft_fraction"]
         cold = m[m["sft_fraction"].isin(COLD_FRACTIONS)]
         parts.append(cold.assign(setting=[f"{f:.0%} SFT" for f in cold["sft_fraction"]]))
         parts.append(m[m["sft_fraction"] == m["budget"].map(best)].assign(setting="best share"))
@@ -257,105 +285,77 @@ def cold_start(df: pd.DataFrame, task: str = "math") -> plt.Figure:
         ax.set(ylabel=label, title=label, xlabel="budget (examples)")
     axes[0].legend(fontsize=6)
     fig.suptitle(
-        f"Cold start on {task}: preference finetuning from the base model vs a little SFT first "
-        f"({_band_note(d)})"
+        f"Cold start on {task}: PFT from the base model vs a little SFT first "
+        f"({_band_note(d)}; best share: top of the best set)"
     )
     fig.tight_layout()
     return fig
 
 
 def costs(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
-    """Figure 4: the best SFT share against a money budget, one line per cost ratio c_sft/c_pref."""
+    """Figure 4: the best SFT share against a money budget, one line per cost ratio c_sft/c_pref
+    through each budget's leader, a bar over the best set's span of shares."""
     method = method or default_method(df)
     d = df[(df["method"] == method) & df["cost_ratio"].notna()] if "cost_ratio" in df else df[:0]
     if d.empty:
         return _empty("no money-budget cells (cost ratios) in the results")
-    keys = ["task", "method", "cost_ratio", "budget"]
-    mean = d.groupby([*keys, "sft_fraction"])["score"].mean().reset_index()
-    best = best_fraction(mean[~_tied(mean, keys)], "score")
+    best = _leaders(d, ["task", "method", "cost_ratio", "budget"])
     if best.empty:
-        return _empty(
-            "money budgets: every split scores the same at every budget, so no best share"
-        )
+        return _empty("money budgets: no split is best at any budget (all at the floor, or tied)")
     tasks = sorted(best["task"].unique())
     fig, axes = _panels(len(tasks))
     ratios = sorted(best["cost_ratio"].unique())
     colors = dict(zip(ratios, sns.color_palette("flare", len(ratios)), strict=True))
+    # Side by side at each budget (log axis: a factor), so that equal spans do not hide each other.
+    shift = dict(zip(ratios, np.geomspace(0.94, 1.06, len(ratios)) if len(ratios) > 1 else [1.0],
+                     strict=True))  # fmt: skip
     for ax, task in zip(axes, tasks, strict=True):
         for ratio, r in best[best["task"] == task].groupby("cost_ratio"):
             r = r.sort_values("budget")
-            ax.plot(r["budget"], r["sft_fraction"], "o-", color=colors[ratio], label=f"{ratio:g}x")
+            x, c = r["budget"] * shift[ratio], colors[ratio]
+            ax.plot(x, r["sft_fraction"], "o-", color=c, label=f"{ratio:g}x")
+            ax.vlines(x, r["set_low"], r["set_high"], color=c, lw=4, alpha=0.35)
         _budget_axis(ax, best["budget"])
+        ax.set_xlim(best["budget"].min() / 1.3, best["budget"].max() * 1.3)  # room for the shifts
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
         ax.set(ylim=(-0.05, 1.05), title=f"{task}, {method}", ylabel="best SFT share of the money")
         ax.set(xlabel="budget (money)")
         ax.legend(title="a demonstration costs (x a pair)", fontsize=7)
+    span = "bar: best set, dot: its top" if "in_best_set" in d else "best mean"
     fig.suptitle(
         f"Best SFT share of a money budget, by annotation-cost ratio ({method}, {_means(d)}; "
-        "no point where every split ties)"
+        f"{span}; no point: no best)"
     )
     fig.tight_layout()
     return fig
 
 
-def equal_performance(df: pd.DataFrame, method: str | None = None) -> pd.DataFrame:
-    """Per task: the largest budget at its worst fraction, and the smallest budget whose best
-    fraction matches it (the paper's "balanced 5K matches unbalanced 20K").
-
-    Splits that score 0 at the largest budget are not candidates for "worst": matching a total
-    failure says nothing (any budget scoring 0 would), so the worst split that learned something
-    is the reference, and a match must score above 0. No reference: all of the row is None."""
-    rows = []
-    _, d = _method_cells(df, method)
-    for task, t in d.groupby("task"):
-        mean = t.groupby(["budget", "sft_fraction"])["score"].mean().reset_index()
-        big = mean["budget"].max()
-        learned = mean[(mean["budget"] == big) & (mean["score"] > 0)]
-        worst = learned.nsmallest(1, "score").iloc[0] if len(learned) else None
-        best = mean.loc[mean.groupby("budget")["score"].idxmax()].sort_values("budget")
-        match = (
-            best[(best["score"] >= worst["score"]) & (best["score"] > 0)]
-            if worst is not None
-            else best[:0]
-        )
-        first = match.iloc[0] if len(match) else None
-        if worst is None:
-            worst = {"sft_fraction": None, "score": None}
-        rows.append(
-            {
-                "task": task,
-                "large_budget": big,
-                "poor_fraction": worst["sft_fraction"],
-                "poor_score": worst["score"],
-                "matching_budget": None if first is None else first["budget"],
-                "matching_fraction": None if first is None else first["sft_fraction"],
-                "matching_score": None if first is None else first["score"],
-                "budget_ratio": None if first is None else big / first["budget"],
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def equal_performance_plot(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
-    """Figure 5: metric vs budget at the best share and at the large budget's poor share."""
+def equal_performance_plot(
+    df: pd.DataFrame, method: str | None = None, eq: pd.DataFrame | None = None
+) -> plt.Figure:
+    """Figure 5: metric vs budget at each budget's leading share and at the large budget's poor
+    share. `eq`: `analysis.equal_performance(best, boot)` of the table's verdicts; without it, the
+    verdicts of the table's seed means."""
     method, d = _method_cells(df, method)
     if d.empty or d["budget"].nunique() < 2:
         return _empty(f"equal performance needs at least two budgets ({method} cells)")
-    eq = equal_performance(df, method).set_index("task")
+    if eq is None:
+        boot = bootstrap(scores_from_results(df), df)
+        eq = equal_performance(best_sets(boot), boot)
+    eq = eq[eq["method"] == method].set_index("task")
     tasks = sorted(d["task"].unique())
     fig, axes = _panels(len(tasks))
     for ax, task in zip(axes, tasks, strict=True):
         label, scale = _task_metric(d, task)
-        mean = (
-            d[d["task"] == task].groupby(["budget", "sft_fraction"])["score"].mean().reset_index()
-        )
-        best = mean.loc[mean.groupby("budget")["score"].idxmax()]
-        e = eq.loc[task]
-        ax.plot(best["budget"], best["score"] * scale, "o-", label="best share")
-        if not pd.isna(e["poor_fraction"]):  # NaN: every split at the largest budget scored 0
-            poor = mean[mean["sft_fraction"] == e["poor_fraction"]]
+        t = d[d["task"] == task]
+        lead = _leaders(t, ["budget"]).set_index("budget")["sft_fraction"]
+        top = t[t["sft_fraction"] == t["budget"].map(lead)]
+        _curve(ax, top, "budget", "score", scale, marker="o", label="best share")
+        e = eq.loc[task] if task in eq.index else None
+        if e is not None and not pd.isna(e["poor_fraction"]):  # NaN: no poor split above floor
             share = f"{e['poor_fraction']:.0%}"
-            ax.plot(poor["budget"], poor["score"] * scale, "s--", label=f"{share} SFT")
+            poor = t[t["sft_fraction"] == e["poor_fraction"]]
+            _curve(ax, poor, "budget", "score", scale, marker="s", ls="--", label=f"{share} SFT")
             ax.axhline(e["poor_score"] * scale, color="grey", lw=0.8, ls=":")
             # Matched only by the largest budget itself: nothing to point at.
             if not pd.isna(e["matching_budget"]) and e["matching_budget"] < e["large_budget"]:
@@ -363,15 +363,15 @@ def equal_performance_plot(df: pd.DataFrame, method: str | None = None) -> plt.F
                     f"{_n(e['matching_budget'])} at best ~ {_n(e['large_budget'])} at {share} SFT",
                     (e["matching_budget"], e["matching_score"] * scale), xytext=(0.03, 0.93),
                     textcoords="axes fraction", fontsize=7, va="top",
-                    arrowprops={"arrowstyle": "->"},
+                    arrowprops={"arrowstyle": "->", "color": "black"},
                 )  # fmt: skip
-        _budget_axis(ax, d["budget"])
+        _budget_axis(ax, t["budget"])
         _percent_axis(ax, scale)
         ax.set(title=f"{task}, {method}", xlabel="budget (examples)", ylabel=label)
         ax.legend(fontsize=7, loc="lower right")
     fig.suptitle(
-        "Equal performance: a well-split small budget vs a poorly split large one "
-        "(means over seeds; dotted: the poor split's score at the largest budget)"
+        f"Equal performance: well-split small budgets vs a poorly split large one ({_band_note(d)}; "
+        "dotted: its score; arrow: first not worse)"
     )
     fig.tight_layout()
     return fig
@@ -398,11 +398,14 @@ def save(fig: plt.Figure, folder: str | Path, name: str) -> list[Path]:
     return paths
 
 
-def all_figures(df: pd.DataFrame, folder: str | Path) -> dict[str, list[Path]]:
-    """Every figure of the study from one (prepared) table."""
+def all_figures(
+    df: pd.DataFrame, folder: str | Path, eq: pd.DataFrame | None = None
+) -> dict[str, list[Path]]:
+    """Every figure of the study from one prepared table (with its verdicts: analysis.verdicts)
+    and the equal-performance rows (`eq`, see equal_performance_plot)."""
     out = {}
     for name, make in FIGURES.items():
-        fig = make(df)
+        fig = make(df, eq=eq) if make is equal_performance_plot else make(df)
         out[name] = save(fig, folder, name)
         plt.close(fig)
     return out

@@ -1,14 +1,13 @@
 """The results table: one row per cell record of a profile (`results.parquet` and `.csv` in the
-profile's folder, always rebuilt from the records), the per-row score table the statistics read,
-and the views the figures read.
+profile's folder, always rebuilt from the records) and the per-row score table the statistics
+read. What the tables say (best splits, intervals) is budgetsplit.analysis's.
 
 A table row holds the cell, its sizes, `base_model`, every metric (`metric.*`), diagnostic (`diag.*`)
 and timing (`time.*`), and a `setting.<dotted key>` column for every result setting that varies
 across the profile's records (so results of different settings can never pass for one another).
 
-    from budgetsplit import plots, results
+    from budgetsplit import results
     df = results.results_table("runs", "toy")          # every task's cells of the profile
-    results.best_fraction(plots.prepare(df), "score")  # best SFT fraction per budget and method
     rows = results.row_scores_table("runs", "toy")     # one row per cell and eval row
 """
 
@@ -124,22 +123,3 @@ def row_scores_table(output_dir: str | Path, profile: str) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(columns=ROW_SCORE_COLUMNS)
     return pd.concat(parts, ignore_index=True)[ROW_SCORE_COLUMNS]
-
-
-def per_method(df: pd.DataFrame) -> pd.DataFrame:
-    """SFT-only cells (method "sft") belong to every method's curve: copy them once per method."""
-    methods = sorted(set(df["method"]) - {"sft"})
-    if not methods:
-        return df
-    sft = df[df["method"] == "sft"]
-    copies = [sft.assign(method=m) for m in methods]
-    return pd.concat([df[df["method"] != "sft"], *copies], ignore_index=True)
-
-
-def best_fraction(df: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Per (task, method, cost ratio, budget): the SFT fraction with the best mean metric over seeds."""
-    keys = ["task", "method", "cost_ratio", "budget"]
-    df = per_method(df)
-    mean = df.groupby(keys + ["sft_fraction"], dropna=False)[metric].mean().reset_index()
-    idx = mean.groupby(keys, dropna=False)[metric].idxmax()
-    return mean.loc[idx].reset_index(drop=True)
