@@ -38,7 +38,7 @@ import pandas as pd
 
 from budgetsplit.cell import run_cell
 from budgetsplit.cells import BASE, SFT_ONLY, Cell, cell_sizes
-from budgetsplit.cluster import connect
+from budgetsplit.cluster import check_address, connect
 from budgetsplit.config import Params
 from budgetsplit.layout import RunLayout
 from budgetsplit.models import resolve_device, usable_cores
@@ -319,6 +319,8 @@ def run_grid(
     aside and their cells rerun."""
     if executor not in ("local", "ray"):
         raise ValueError(f"executor must be 'local' or 'ray', got {executor!r}")
+    if executor == "ray":
+        check_address(address)  # a dead address fails in seconds, before anything is written
     cells = expand(params) if cells is None else cells
     layout = RunLayout.of(params)
     check_writable(layout.cells_dir(params.task))
