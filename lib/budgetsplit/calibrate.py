@@ -317,10 +317,11 @@ def plot(sweep: pd.DataFrame):
     """Validation metric against the swept value, one panel per setting, one colour per
     stage/regime, solid at the largest budget and dashed at the middle one; the choice circled."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     keys = [k for k in GRIDS if k in set(sweep["setting"])]
     top = sweep["rung"].max()
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 4.0), squeeze=False)
     for ax, key in zip(axes[0], keys, strict=True):
         for label, g in sweep[sweep["setting"] == key].groupby("step", sort=False):
             color = None
@@ -335,7 +336,8 @@ def plot(sweep: pd.DataFrame):
             pick = g[g["chosen"]]
             ax.scatter(pick["value"], pick["score"], s=160, facecolors="none", edgecolors=color)
         ax.set(xscale="log", xlabel=key, ylabel=f"{sweep['metric'].iloc[0]} (val)")
-        ax.legend(fontsize=7)
+        ax.xaxis.set_minor_formatter(NullFormatter())  # log minor labels overlap at these ranges
+        ax.legend(fontsize=7, framealpha=0.6)
     fig.suptitle(f"calibration of {sweep['task'].iloc[0]} on validation (circled: chosen)")
     fig.tight_layout()
     return fig
