@@ -17,6 +17,7 @@ from budgetsplit.config import (
     use_params_dir,
     world_path,
 )
+from budgetsplit.schema import build
 
 
 def write(tmp_path: Path, data: dict, name: str = "recipe.yaml") -> Path:
@@ -28,7 +29,8 @@ def write(tmp_path: Path, data: dict, name: str = "recipe.yaml") -> Path:
 def test_defaults_then_yaml_then_overrides(tmp_path):
     path = write(tmp_path, {"task": "math", "pft": {"beta": 0.5}, "seeds": [1, 2]})
     p = load_params(path, overrides={"pft.learning_rate": 1e-4, "budget.budgets": [50]})
-    assert isinstance(p, Params)
+    # Records store params as to_dict gives them: the loaded params must come back from that exactly.
+    assert build(Params, to_dict(p), "round trip") == p
     assert p.pft.beta == 0.5  # from YAML
     assert p.pft.learning_rate == 1e-4  # from overrides
     assert p.sft.learning_rate == 5e-5  # default
