@@ -87,4 +87,6 @@ pm figures.ipynb figures.ipynb -p figures_dir "$figs"
 # The paper's claims, computed from the same records: runs/<profile>/claims.md, and the README's
 # table between its <!-- claims:<profile>:start/end --> markers where it has them.
 "$PY" -m budgetsplit.claims --profile "$profile" --readme README.md
+# The results tables, committed beside the figures (results/<profile>/; smoke's are not committed).
+"$PY" -m budgetsplit table --profile "$profile" --export
 echo "run_all.sh: profile $profile done in $(( $(date +%s) - start )) s; figures in $figs/"

@@ -62,3 +62,27 @@ def test_nothing_to_read_is_a_clear_error_naming_the_absolute_path(tmp_path):
         results.results_table(tmp_path, "nothing")
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "nothing")):
         results.read_results(tmp_path, "nothing")
+
+
+def test_export_writes_the_tables_committed_beside_the_figures(tmp_path, monkeypatch):
+    out = tmp_path / "runs"
+    params = load_params("smoke", "math", overrides={"output_dir": str(out)})
+    cells = grid.expand(params)
+    for i, c in enumerate(cells):
+        _fake_record(out, params, c, score=i / 10)
+    monkeypatch.setattr(
+        results, "committed_results_dir", lambda profile: tmp_path / "res" / profile
+    )
+    written = results.export(out, "smoke")
+    assert [p.name for p in written] == ["results.csv", "row_scores.parquet"]
+    table = pd.read_csv(tmp_path / "res" / "smoke" / "results.csv")
+    assert len(table) == len(cells) and set(table["method"]) >= {"base", "sft"}
+    scores = pd.read_parquet(tmp_path / "res" / "smoke" / "row_scores.parquet")
+    assert len(scores) == 4 * len(cells)  # four eval rows per fake record
+    assert list(scores.columns) == list(results.ROW_SCORE_COLUMNS)
+
+
+def test_committed_results_live_in_the_checkout():
+    from budgetsplit.layout import committed_results_dir, project_root
+
+    assert committed_results_dir("toy") == project_root() / "results" / "toy"

@@ -40,6 +40,7 @@ import scipy.stats
 from budgetsplit import analysis, fits, stats
 from budgetsplit.budget import split_budget
 from budgetsplit.fits import MIN_CELLS
+from budgetsplit.layout import committed_results_dir
 from budgetsplit.results import results_table
 
 COLUMNS = ["task", "method", "n_sft", "n_pref", "seed"]
@@ -265,7 +266,7 @@ def _table(args: argparse.Namespace) -> pd.DataFrame:
     try:
         return records_table(args.output_dir, args.profile)
     except FileNotFoundError:
-        committed = Path("results", args.profile, "results.csv")
+        committed = committed_results_dir(args.profile) / "results.csv"
         if committed.is_file():
             return load_table(committed, args.metric)
         raise AdviceError(

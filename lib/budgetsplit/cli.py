@@ -2,7 +2,7 @@
 
     budgetsplit plan  --profile toy [--task math ...]     cells, SFT stages, time; runs nothing
     budgetsplit grid  --profile toy --task math [--workers 2 | --executor ray] [--set pft.beta=0.5]
-    budgetsplit table --profile toy                       rebuild runs/<profile>/results.*
+    budgetsplit table --profile toy [--export]            rebuild runs/<profile>/results.* [and results/<profile>/]
     budgetsplit calibrate --profile toy [--task math] [--dry-run]   settings on the validation split
     budgetsplit advise --profile toy --task math --budget 2000 [--cost-ratio 2] [--json]
 
@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--address", default=None, help="Ray cluster address (default: local)")
             p.add_argument("--workers", type=_count, default=0,
                            help="local executor: cells at once (default 0: one per CPU core, 1 on a GPU)")  # fmt: skip
+        if name == "table":
+            p.add_argument("--export", action="store_true",
+                           help="also write the tables to results/<profile>/ (committed beside the figures)")  # fmt: skip
         if name in ("plan", "grid"):
             p.add_argument("--replace", action="store_true",
                            help="redo cells whose records are damaged or made with other settings "
@@ -118,6 +121,9 @@ def _run(args, paths: list[Path], all_params: list[Params]) -> int:
     if args.command == "table":
         df = results.results_table(all_params[0].output_dir, all_params[0].profile)
         print(f"{len(df)} cells -> {RunLayout.of(all_params[0]).results_path('.*')}")
+        if args.export:
+            for path in results.export(all_params[0].output_dir, all_params[0].profile):
+                print(f"  -> {path}")
         return 0
     total_cells = total_stages = 0
     total_s: float | None = 0.0

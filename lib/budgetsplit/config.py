@@ -30,15 +30,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from budgetsplit.layout import project_root
 from budgetsplit.registry import TASKS  # the task names (one table for the whole package)
 from budgetsplit.schema import ConfigError, build, merge, nest, read_yaml
 from budgetsplit.schema import replace as replace  # re-exported: config's public API
 from budgetsplit.schema import to_dict as to_dict
 
 # The source checkout this package runs from (tests and benchmarks find scripts through it);
-# None in an installed copy, where two folders up is site-packages' parent, not a project.
-_checkout = Path(__file__).resolve().parents[2]
-ROOT: Path | None = _checkout if (_checkout / "pyproject.toml").is_file() else None
+# None in an installed copy (layout.project_root owns the rule).
+ROOT: Path | None = project_root()
 # The params shipped with the package: ./params through the symlink in a checkout, files in a
 # wheel; a checkout made without symlinks (git's default on Windows) has a text file there instead.
 PARAMS_DIR = Path(str(resources.files("budgetsplit") / "params"))

@@ -36,6 +36,12 @@ def project_root() -> Path | None:
     return root if re.search(r'^name\s*=\s*"budgetsplit"', pyproject.read_text(), re.M) else None
 
 
+def committed_results_dir(profile: str) -> Path:
+    """Where a profile's results tables are committed beside its figures: `results/<profile>/` of
+    the checkout (of the working directory in an installed package)."""
+    return (project_root() or Path.cwd()) / "results" / profile
+
+
 def resolve_output_dir(output_dir: str | Path) -> Path:
     """`output_dir` as an absolute path: see the module docstring."""
     path = Path(output_dir).expanduser()

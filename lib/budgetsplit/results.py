@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from budgetsplit.layout import RunLayout
+from budgetsplit.layout import RunLayout, committed_results_dir
 from budgetsplit.records import Record, flat_settings, load_record, result_settings
 from budgetsplit.store import atomic_file
 
@@ -123,3 +123,22 @@ def row_scores_table(output_dir: str | Path, profile: str) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(columns=ROW_SCORE_COLUMNS)
     return pd.concat(parts, ignore_index=True)[ROW_SCORE_COLUMNS]
+
+
+def export(output_dir: str | Path, profile: str) -> list[Path]:
+    """Write the profile's tables where they are committed beside its figures
+    (`layout.committed_results_dir`): `results.csv` (one row per cell) and `row_scores.parquet`
+    (per-row scores, compressed), so figures, claims and the advisor can be rebuilt and checked
+    without retraining. Returns the files written."""
+    folder = committed_results_dir(profile)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    with atomic_file(folder / "results.csv") as tmp:
+        results_table(output_dir, profile).to_csv(tmp, index=False)
+    written.append(folder / "results.csv")
+    scores = row_scores_table(output_dir, profile)
+    if not scores.empty:
+        with atomic_file(folder / "row_scores.parquet") as tmp:
+            scores.to_parquet(tmp, index=False, compression="zstd")
+        written.append(folder / "row_scores.parquet")
+    return written
