@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from budgetsplit import calibrate, config
+from budgetsplit import calibrate, config, profiles
 from budgetsplit.config import REGIMES, ConfigError, load_params, pft_settings
 
 
@@ -19,7 +19,7 @@ def params_dir(tmp_path, monkeypatch) -> Path:
     """A copy of params/smoke as the only profile, so calibration files land in tmp_path."""
     folder = tmp_path / "params"
     shutil.copytree(config.PARAMS_DIR / "smoke", folder / "smoke")
-    monkeypatch.setattr(config, "PARAMS_DIR", folder)
+    monkeypatch.setattr(profiles, "PARAMS_DIR", folder)
     return folder
 
 

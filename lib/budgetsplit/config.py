@@ -11,12 +11,7 @@ method and starting regime live in `pft.tuned`; a cell reads its own through `pf
 Loading rejects unknown keys, wrong types and out-of-range values with one `ConfigError` naming the
 file, the dotted key and the value (non-finite floats included: schema.py).
 
-Where `params/` is: the repository's top-level `params/`, which the package reaches through the
-committed symlink `lib/budgetsplit/params` (one copy in git); a wheel (and Colab's `pip install
-git+...`) ships the files behind it as package data, found through importlib.resources.
-`$BUDGETSPLIT_PARAMS` (set by `--params DIR` of the CLI and run_all.sh, inherited by worker
-processes and notebooks) points at a user's own folder of profiles, which adds to the shipped ones
-(and wins on a name both have); a profile there may `inherit:` a shipped one, even of its name.
+Where profiles live (the shipped params/, a user's `--params DIR`, inheritance): `profiles.py`.
 
     from budgetsplit.config import load_params
     p = load_params("toy", "math", overrides={"pft.beta": 0.5, "seeds": [0, 1]})
@@ -24,13 +19,23 @@ processes and notebooks) points at a user's own folder of profiles, which adds t
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, fields
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 from budgetsplit.layout import project_root
+from budgetsplit.profiles import (  # re-exported: where profiles live is config's public API too
+    PARAMS_DIR as PARAMS_DIR,
+)
+from budgetsplit.profiles import PARAMS_ENV as PARAMS_ENV
+from budgetsplit.profiles import calibration_path as calibration_path
+from budgetsplit.profiles import params_dir as params_dir
+from budgetsplit.profiles import profile_chain as _profile_chain
+from budgetsplit.profiles import profile_dir as profile_dir
+from budgetsplit.profiles import profiles as profiles
+from budgetsplit.profiles import recipe_path as recipe_path
+from budgetsplit.profiles import use_params_dir as use_params_dir
+from budgetsplit.profiles import world_path as world_path
 from budgetsplit.registry import TASKS  # the task names (one table for the whole package)
 from budgetsplit.schema import ConfigError, build, merge, nest, read_yaml
 from budgetsplit.schema import replace as replace  # re-exported: config's public API
@@ -39,12 +44,6 @@ from budgetsplit.schema import to_dict as to_dict
 # The source checkout this package runs from (tests and benchmarks find scripts through it);
 # None in an installed copy (layout.project_root owns the rule).
 ROOT: Path | None = project_root()
-# The params shipped with the package: ./params through the symlink in a checkout, files in a
-# wheel; a checkout made without symlinks (git's default on Windows) has a text file there instead.
-PARAMS_DIR = Path(str(resources.files("budgetsplit") / "params"))
-if not PARAMS_DIR.is_dir() and ROOT is not None:
-    PARAMS_DIR = ROOT / "params"
-PARAMS_ENV = "BUDGETSPLIT_PARAMS"
 METHODS = ("dpo", "ipo", "dpo_sft", "kto")
 # Where PFT starts: the base model (n_sft = 0) or the SFT model; calibrated separately (pft.tuned).
 REGIMES = ("from_base", "after_sft")
@@ -288,36 +287,6 @@ def _check_world(w: WorldConfig, src: str) -> None:
             )
 
 
-def params_dir() -> Path:
-    """The folder of profiles in use: `$BUDGETSPLIT_PARAMS` if set, else the shipped `PARAMS_DIR`."""
-    return Path(os.environ[PARAMS_ENV]) if os.environ.get(PARAMS_ENV) else PARAMS_DIR
-
-
-def use_params_dir(folder: str | Path) -> Path:
-    """Read profiles from `folder` in this process and in the processes it starts (`--params`)."""
-    path = Path(folder).expanduser().resolve()
-    if not path.is_dir():
-        raise ConfigError(str(path), "--params", str(folder), "no such params folder")
-    os.environ[PARAMS_ENV] = str(path)
-    return path
-
-
-def profile_dir(profile: str) -> Path:
-    """`<params_dir()>/<profile>`, else the shipped profile of that name (a user's folder adds to them)."""
-    mine = params_dir() / profile
-    return mine if mine.is_dir() or not (PARAMS_DIR / profile).is_dir() else PARAMS_DIR / profile
-
-
-def profiles() -> list[str]:
-    """The profile names `profile_dir` finds."""
-    homes = {params_dir(), PARAMS_DIR}
-    return sorted({p.name for h in homes if h.is_dir() for p in h.iterdir() if p.is_dir()})
-
-
-def recipe_path(profile: str, task: str) -> Path:
-    return profile_dir(profile) / f"{task}.yaml"
-
-
 def load_params(
     profile_or_path: str | Path,
     task: str | None = None,
@@ -341,10 +310,6 @@ def load_params(
     return params
 
 
-def calibration_path(profile: str, task: str) -> Path:
-    return profile_dir(profile) / "calibration" / f"{task}.yaml"
-
-
 def _calibration(folder: Path, task: str | None) -> dict:
     """The calibration layer of `task`'s recipes in `folder` (checked on its own, so an error names
     its file), from the nearest profile of the inheritance chain that has one; {} if none."""
@@ -364,34 +329,6 @@ def pft_settings(params: Params, method: str, n_sft: int) -> PFTConfig:
     return replace(params.pft, tuned={}, **params.pft.tuned.get(method, {}).get(regime, {}))
 
 
-def _profile_chain(folder: Path) -> list[Path]:
-    """`folder`, then the profile folders it inherits from (`inherit:` in _defaults.yaml), nearest first."""
-    chain = [folder]
-    while (defaults := chain[-1] / "_defaults.yaml").is_file():
-        parent = read_yaml(defaults).get("inherit")
-        if parent is None:
-            break
-        # A sibling profile first, else a shipped one: a user's folder may build on "toy" (its own
-        # "toy" too, which then inherits the shipped "toy").
-        homes = (chain[-1].parent, PARAMS_DIR)
-        ok = isinstance(parent, str)
-        found = [h / parent for h in homes if ok and (h / parent / "_defaults.yaml").is_file()]
-        if not found:
-            where = " or ".join(dict.fromkeys(str(h) for h in homes))
-            raise ConfigError(
-                str(defaults),
-                "inherit",
-                parent,
-                f"names no profile with a _defaults.yaml in {where}",
-            )
-        seen = {f.resolve() for f in chain}
-        fresh = [f for f in found if f.resolve() not in seen]
-        if not fresh:
-            raise ConfigError(str(defaults), "inherit", parent, "profiles inherit in a cycle")
-        chain.append(fresh[0])
-    return chain
-
-
 def _profile_defaults(folder: Path) -> dict:
     """The _defaults.yaml of `folder` merged over those of the profiles it inherits from."""
     data: dict = {}
@@ -401,12 +338,6 @@ def _profile_defaults(folder: Path) -> dict:
             layer.pop("inherit", None)
             data = merge(data, layer)
     return data
-
-
-def world_path(profile: str) -> Path:
-    """`params/<profile>/world.yaml`, or that of the nearest profile it inherits from."""
-    worlds = [f / "world.yaml" for f in _profile_chain(profile_dir(profile))]
-    return next((w for w in worlds if w.is_file()), worlds[0])
 
 
 def load_world(profile: str | Path = "toy", overrides: dict[str, Any] | None = None) -> WorldConfig:
