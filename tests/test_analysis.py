@@ -115,17 +115,11 @@ def test_intervals_and_verdicts_join_the_results_table():
 
 
 def test_recipe_rows_pick_this_recipes_cells(tmp_path):
-    from test_grid import _fake_record
+    from test_grid import _fake_smoke_recipes
 
     from budgetsplit import grid, results
-    from budgetsplit.config import PARAMS_DIR, load_params
 
-    over = {"output_dir": str(tmp_path)}
-    examples = load_params("smoke", "math", overrides=over)
-    costs = load_params(PARAMS_DIR / "smoke" / "math_costs.yaml", overrides=over)
-    for params in (examples, costs):
-        for c in grid.expand(params):
-            _fake_record(tmp_path, params, c, score=0.5)
+    examples, costs = _fake_smoke_recipes(tmp_path)
     table = results.results_table(tmp_path, "smoke")  # NaN cost ratios, as the records give them
     assert len(table) == len(grid.expand(examples)) + len(grid.expand(costs))
     assert len(analysis.recipe_rows(table, examples)) == len(grid.expand(examples))

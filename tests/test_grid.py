@@ -9,7 +9,7 @@ import pytest
 
 from budgetsplit import grid, records, results
 from budgetsplit.cell import Cell
-from budgetsplit.config import load_params
+from budgetsplit.config import PARAMS_DIR, load_params
 from budgetsplit.layout import RunLayout
 
 
@@ -103,6 +103,18 @@ def _fake_record(tmp_path, params, cell, score):
     )
     assert str(tmp_path) == params.output_dir
     return records.write_record(params, rec)
+
+
+def _fake_smoke_recipes(tmp_path) -> tuple:
+    """(examples, costs): smoke's math.yaml and math_costs.yaml into `tmp_path`, every cell with a
+    fake record, so one profile's table holds two recipes' cells."""
+    over = {"output_dir": str(tmp_path)}
+    examples = load_params("smoke", "math", overrides=over)
+    costs = load_params(PARAMS_DIR / "smoke" / "math_costs.yaml", overrides=over)
+    for params in (examples, costs):
+        for c in grid.expand(params):
+            _fake_record(tmp_path, params, c, score=0.5)
+    return examples, costs
 
 
 def test_run_grid_checks_the_output_folder_and_removes_temps_of_killed_runs(tmp_path):

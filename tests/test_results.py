@@ -3,10 +3,10 @@ per-row score table, clear errors when there is nothing to read, and the best-fr
 
 import pandas as pd
 import pytest
-from test_grid import _fake_record
+from test_grid import _fake_record, _fake_smoke_recipes
 
 from budgetsplit import grid, results
-from budgetsplit.config import PARAMS_DIR, load_params
+from budgetsplit.config import load_params
 
 
 def test_results_table_is_rebuilt_from_records(tmp_path):
@@ -33,12 +33,7 @@ def test_results_table_is_rebuilt_from_records(tmp_path):
 
 
 def test_settings_that_vary_across_records_get_columns(tmp_path):
-    over = {"output_dir": str(tmp_path)}
-    examples = load_params("smoke", "math", overrides=over)
-    costs = load_params(PARAMS_DIR / "smoke" / "math_costs.yaml", overrides=over)
-    for params in (examples, costs):
-        for c in grid.expand(params):
-            _fake_record(tmp_path, params, c, score=0.5)
+    _fake_smoke_recipes(tmp_path)
     df = results.results_table(tmp_path, "smoke")
     assert "setting.budget.unit" in df and set(df["setting.budget.unit"]) == {"examples", "money"}
     assert "setting.pft.beta" not in df  # the same in every record
