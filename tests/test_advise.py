@@ -10,6 +10,7 @@ import pytest
 
 from budgetsplit import advise
 from budgetsplit.budget import split_budget
+from budgetsplit.cli import main
 
 
 def truth(n_sft, n_pref):
@@ -96,10 +97,10 @@ def test_cli_text_and_json(tmp_path, capsys):
     path = tmp_path / "results.csv"
     world(ratios=(None, 2.0)).to_csv(path, index=False)
     base = ["advise", "--results", str(path), "--task", "math", "--budget", "2000"]
-    assert advise.cli([*base, "--cost-ratio", "2"]) == 0
+    assert main([*base, "--cost-ratio", "2"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("method") and "dpo" in out and "cost ratio 2" in out
-    assert advise.cli([*base, "--json"]) == 0
+    assert main([*base, "--json"]) == 0
     rec = json.loads(capsys.readouterr().out)[0]
     assert rec["method"] == "dpo" and rec["fraction"] == pytest.approx(
         best_fraction(2000, 1), abs=0.1
@@ -107,22 +108,20 @@ def test_cli_text_and_json(tmp_path, capsys):
     one = tmp_path / "one_seed.csv"
     world(seeds=(0,)).to_csv(one, index=False)
     assert (
-        advise.cli(
-            ["advise", "--results", str(one), "--task", "math", "--budget", "2000", "--json"]
-        )
-        == 0
+        main(["advise", "--results", str(one), "--task", "math", "--budget", "2000", "--json"]) == 0
     )
     rec = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))[
         0
     ]
     assert rec["fraction_low"] is None and rec["n_seeds"] == 1
-    assert advise.cli([*base[:-1], "-5"]) == 2
+    assert main([*base[:-1], "-5"]) == 2
     assert "budget must be > 0" in capsys.readouterr().err
 
 
 def test_cli_without_results_says_where_it_looked(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
+    # No records and no committed tables (those of the checkout, once committed, are not looked at)
+    monkeypatch.setattr(advise, "committed_results_dir", lambda p: tmp_path / "results" / p)
     argv = ["advise", "--output-dir", str(tmp_path / "runs"), "--task", "math", "--budget", "100"]
-    assert advise.cli(argv) == 2
+    assert main(argv) == 2
     err = capsys.readouterr().err
     assert "no records of 'toy'" in err and "results/toy/results.csv" in err

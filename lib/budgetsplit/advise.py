@@ -290,9 +290,3 @@ def main(args: argparse.Namespace) -> int:
     else:
         print(text_table(advice))
     return 0
-
-
-def cli(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="budgetsplit")
-    add_parser(ap.add_subparsers(dest="command", required=True))
-    return main(ap.parse_args(argv))
