@@ -84,6 +84,7 @@ case " $tasks " in *" math "*)
   [ -f "$pdir/math_costs.yaml" ] && pm costs.ipynb costs.ipynb ;;
 esac
 pm figures.ipynb figures.ipynb -p figures_dir "$figs"
+pm advisor.ipynb advisor.ipynb -p figures_dir "$figs"  # figure 6: the advisor's split by budget
 # The paper's claims, computed from the same records: runs/<profile>/claims.md, and the README's
 # table between its <!-- claims:<profile>:start/end --> markers where it has them.
 "$PY" -m budgetsplit.claims --profile "$profile" --readme README.md

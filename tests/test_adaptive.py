@@ -3,6 +3,7 @@ at each fraction's accuracy: the search logic is under test here, not training).
 
 from __future__ import annotations
 
+import pytest
 from test_stats import score_table
 
 from budgetsplit import adaptive
@@ -38,3 +39,26 @@ def test_overlapping_leaders_get_more_seeds_until_the_cell_budget():
     assert len(ran) <= 12 and set(found.best_set) >= {0.5, 0.75}
     assert seeds[0.5] == seeds[0.75] == [0, 1, 2]  # the tie got every seed
     assert any("overlaps" in line for line in found.log)
+
+
+@pytest.mark.slow
+def test_grid_adaptive_trains_a_subset_resumes_and_a_full_grid_reuses_it(tmp_path):
+    from budgetsplit import grid
+    from budgetsplit.config import load_params
+    from budgetsplit.layout import RunLayout
+
+    over = {"output_dir": str(tmp_path), "methods": ["dpo_sft"], "seeds": [0, 1],
+            "budget.sft_fractions": [0.0, 0.5, 1.0], "cpu_threads": 1, "eval.n_examples": 16}  # fmt: skip
+    params = load_params("smoke", "math", overrides=over)
+    found = adaptive.run_adaptive(params, workers=1, max_cells=3)
+    assert list(found) == [("dpo_sft", None, 40)]
+    search = found[("dpo_sft", None, 40)]
+    assert len(search.cells) == 3 and search.stopped  # every fraction once, then the budget
+    cells = RunLayout.of(params).cells_dir("math")
+    before = {p.name: p.stat().st_mtime_ns for p in cells.glob("*.json")}
+    assert len(before) == len(search.cells) + 1  # and the base-model cell
+    again = adaptive.run_adaptive(params, workers=1, max_cells=3)  # after a kill: a rerun
+    assert again[("dpo_sft", None, 40)].cells == search.cells
+    assert {p.name: p.stat().st_mtime_ns for p in cells.glob("*.json")} == before  # nothing redone
+    plan = grid.plan(params)  # the full grid counts the adaptive cells as done
+    assert len(plan.done) == len(before) < len(plan.cells) == len(grid.expand(params))

@@ -125,3 +125,36 @@ def test_cli_without_results_says_where_it_looked(tmp_path, monkeypatch, capsys)
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "no records of 'toy'" in err and "results/toy/results.csv" in err
+
+
+def test_curves_follow_the_known_optimum_and_flag_extrapolation():
+    table = advise.load_table(world(budgets=(100, 300, 1000, 3000)))
+    c = advise.curves(table, budgets=[300, 2000, 9000], cost_ratios=[1.0, 5.0], n_resamples=50)
+    assert len(c) == 6 and set(c["method"]) == {"dpo"}
+    for r in c.itertuples():
+        assert abs(r.fraction - best_fraction(r.budget, r.cost_ratio)) <= 0.1, r
+        assert r.fraction_low <= r.fraction <= r.fraction_high
+    assert c.set_index("budget")["extrapolating"].to_dict() == {300: False, 2000: False, 9000: True}
+
+
+def test_advisor_notebook_on_a_results_csv_with_a_known_optimum(tmp_path):
+    """notebooks/advisor.ipynb, executed through papermill on a results file from elsewhere."""
+    import papermill as pm
+
+    from budgetsplit.config import ROOT
+    from budgetsplit.notebook import read_recorded
+
+    world(budgets=(100, 300, 1000, 3000)).to_csv(tmp_path / "results.csv", index=False)
+    out = tmp_path / "advisor.ipynb"
+    pm.execute_notebook(
+        str(ROOT / "notebooks" / "advisor.ipynb"), str(out), cwd=str(tmp_path), progress_bar=False,
+        kernel_name="python3", parameters={"results_file": str(tmp_path / "results.csv"),
+        "figures_dir": str(tmp_path / "figs"), "budgets": [2000], "cost_ratios": [1, 2]},
+    )  # fmt: skip
+    rec = read_recorded(out)
+    got = {(a["cost_ratio"], a["budget"]): a["fraction"] for a in rec["advice"]}
+    assert got.keys() == {(1.0, 2000.0), (2.0, 2000.0)}
+    for (ratio, budget), f in got.items():
+        assert abs(f - best_fraction(budget, ratio)) <= 0.1
+    assert {r["budget"] for r in rec["lobo"]} <= {100, 300, 1000, 3000} and rec["lobo"]
+    assert (tmp_path / "figs" / "fig6_advice.png").stat().st_size > 10_000

@@ -95,6 +95,19 @@ def test_missing_pieces_are_inconclusive_with_a_reason():
     assert found[5].verdict == "inconclusive" and "cost ratios" in found[5].why
 
 
+def test_a_task_without_a_poorly_allocated_split_leaves_claim_5_undecided():
+    # instruct: every split ties, so none is poorly allocated; its row beside math's real numbers
+    ties = {b: dict.fromkeys(PAPER_WORLD[b], 0.3) for b in (100, 300, 1000)}
+    both = pd.concat(
+        [world(costs=None), world(ties, costs=None, exact=True).assign(task="instruct")]
+    )
+    c = claims.evaluate(both)[4]
+    assert c.verdict == "reproduced", c.evidence
+    assert any(
+        line.startswith("instruct dpo: undecided; no poorly allocated") for line in c.evidence
+    )
+
+
 def test_claims_md_and_the_readme_markers(tmp_path):
     found = claims.evaluate(world())
     path = claims.write_claims(tmp_path / "runs" / "toy", found, "toy")

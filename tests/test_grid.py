@@ -77,6 +77,16 @@ def test_plan_counts_distinct_sft_stages(tmp_path):
     assert "3 distinct SFT stages" in str(p)
 
 
+def test_plan_estimate_before_any_record_scales_with_this_machines_speed(tmp_path, monkeypatch):
+    from budgetsplit import speed
+
+    params = load_params("smoke", "math", overrides={"output_dir": str(tmp_path)})
+    monkeypatch.setattr(speed, "tokens_per_s", lambda *a, **k: grid.REFERENCE_TOKENS_S)
+    at_reference = grid.plan(params).estimate_s
+    monkeypatch.setattr(speed, "tokens_per_s", lambda *a, **k: grid.REFERENCE_TOKENS_S / 2)
+    assert grid.plan(params).estimate_s == pytest.approx(2 * at_reference)  # half as fast
+
+
 def _fake_record(tmp_path, params, cell, score):
     """A real record of `cell` with made-up results, written as run_cell writes it, for table and
     plan tests that need no training."""

@@ -123,3 +123,16 @@ def test_progress_bars_in_batch_runs(monkeypatch):
     empty = notebook.progress(total=0, desc="math cells")
     assert empty.disable  # nothing to run: no "math cells: 0cell" bar
     assert notebook.progress(range(0)).disable
+
+
+def test_a_long_batch_bar_keeps_about_ten_lines(monkeypatch):
+    """However long the grid, a saved notebook keeps a redraw per tenth of the cells at most (with
+    no interval at all here), not one a minute."""
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    shown = io.StringIO()
+    cells = notebook.progress(total=200, desc="math cells", file=shown, mininterval=0)
+    for _ in range(200):
+        cells.update()
+    cells.close()
+    redraws = shown.getvalue().count("\r")
+    assert 5 <= redraws <= 12, redraws

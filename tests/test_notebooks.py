@@ -81,6 +81,9 @@ def test_every_notebook_runs_in_the_smoke_profile(tmp_path):
         for f in files:
             assert (tmp_path / f).stat().st_size > 1000, f
     assert set(rec["mean_score_by_task"]) == set(tasks)
+    rec = run("advisor.ipynb", tmp_path, profile="smoke", figures_dir="figs", overrides=fast)
+    assert rec["advice"] == [] and rec["lobo"] == []  # one budget: too few cells to fit, said so
+    assert (tmp_path / "figs" / "fig6_advice.png").stat().st_size > 1000
     rec = run("quickstart.ipynb", tmp_path, profile="smoke", budget=40, overrides=fast)
     assert len(rec["scores"]) == 3 and all(0 <= x <= 1 for x in _numbers(rec["scores"]))
 
@@ -123,7 +126,7 @@ def test_papermill_reads_every_parameter_run_all_passes(caplog):
     import papermill as pm
 
     passed = {"profile", "executor", "address", "workers"}  # run_all.sh's pm() gives all of them
-    for name in ("grid", "cold_start", "costs", "figures"):
+    for name in ("grid", "cold_start", "costs", "figures", "advisor"):
         params = pm.inspect_notebook(str(NB / f"{name}.ipynb"))
         assert passed <= set(params), name
         assert all(p["inferred_type_name"] != "None" for p in params.values()), name  # typed

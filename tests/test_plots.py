@@ -157,3 +157,19 @@ def test_costs_draw_the_best_set_span_and_its_top():
     (bars,) = ax.collections
     spans = [tuple(seg[:, 1]) for seg in bars.get_segments()]
     assert spans == [(0.5, 1.0), (0.5, 1.0)]
+
+
+def test_advice_figure_draws_a_panel_per_task_and_method_and_dashes_extrapolation():
+    rows = [{"task": t, "method": m, "cost_ratio": r, "budget": b, "model": "gp",
+             "fraction": f, "fraction_low": f - 0.1, "fraction_high": f + 0.1,
+             "extrapolating": b > 1000, "n_seeds": 3}
+            for t, m in (("math", "dpo"), ("math", "dpo_sft"), ("instruct", "dpo_sft"))
+            for r in (1.0, 5.0) for b, f in ((100, 1.0), (1000, 0.5), (3000, 0.25))]  # fmt: skip
+    fig = plots.advice(pd.DataFrame(rows))
+    axes = [ax for ax in fig.axes if ax.get_title()]
+    assert sorted(ax.get_title() for ax in axes) == [
+        "instruct, dpo_sft (gp fit)", "math, dpo (gp fit)", "math, dpo_sft (gp fit)"]  # fmt: skip
+    assert fig.get_size_inches()[0] == plots.WIDTH
+    solid = [ln for ln in axes[0].lines if ln.get_linestyle() == "-"]
+    assert [list(ln.get_xdata()) for ln in solid] == [[100, 1000]] * 2  # 3000 only dashed
+    assert "no task" in plots.advice(pd.DataFrame()).texts[0].get_text()

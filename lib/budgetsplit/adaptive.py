@@ -1,29 +1,30 @@
-"""Adaptive search for the best split at one budget (issue 13, item 3; a sketch, not yet wired into
-`grid --strategy adaptive`): Optuna proposes SFT fractions, seeds are added where the leading
-fractions' intervals overlap, and the search stops when the best is separated or the cell budget
-is spent.
+"""Adaptive search for the best split: the grid's cells, but only those that decide the best.
+
+    budgetsplit grid --profile toy --task math --strategy adaptive [--max-cells 5]
 
     from budgetsplit import adaptive
-    found = adaptive.search([0, 0.1, 0.25, 0.5, 0.75, 1], run, max_cells=12)
-    found.best_set, found.stopped, found.log
+    searches = adaptive.run_adaptive(params, workers=0)      # {(method, cost_ratio, budget): Search}
+    found = adaptive.search([0, 0.1, 0.25, 0.5, 0.75, 1], run, max_cells=12)   # one group, any runner
 
-`run(cells)` trains and scores a list of (sft_fraction, seed) cells of one (task, method, cost
-ratio, budget) and returns their per-row scores (stats.SCORE_COLUMNS). In the grid it is
-`run_grid` on that subset of cells, so the search keeps what the grid has: SFT-stage reuse,
-resume after a kill (finished cells are records: asking again costs nothing), both executors, and
-records in the same format; a later full grid reuses every cell it ran.
+Per group of the recipe (method, cost ratio, budget) a search over its SFT fractions and seeds,
+each round: (1) the cells so far are bootstrapped and the best set taken by the study's rule
+(analysis.best_sets); (2) if the set holds one fraction whose neighbours in the fraction list were
+tried, the best is separated: stop (a lone leader among the fractions tried so far is not enough:
+its untried neighbours are run first, to bracket it); (3) each fraction of an overlapping set gets
+one more seed, fewest seeds first; (4) Optuna (TPE, seeded) proposes one untried fraction, told the
+cell means so far. Nothing left to add, or the group's cell budget spent: stop.
 
-Each round: (1) the cells so far are bootstrapped and the best set taken by the study's rule
-(analysis.best_sets); (2) if the set holds one fraction whose neighbours in the fraction list were tried,
-the best is separated: stop (a lone leader among the fractions tried so far is not enough: its
-untried neighbours are run first, to bracket it); (3) each fraction of an overlapping set gets one
-more seed, fewest seeds first; (4) Optuna (TPE, seeded) proposes one untried fraction, told the cell means so far.
-Nothing left to add, or `max_cells` spent: stop.
+`steps` is that search as a generator (it yields the cells it wants, is sent their scores), so
+`run_adaptive` advances every group in lockstep and runs each round's cells of all groups as one
+`grid.run_grid` call: SFT-stage reuse, worker processes or Ray, records in the grid's format.
+Resume after a kill is free: the sampler is seeded and finished cells are records, so a rerun
+proposes the same cells and trains only those without a record; a later full grid reuses them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 import optuna
@@ -32,6 +33,9 @@ import pandas as pd
 from budgetsplit import analysis, stats
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+# A group's default cell budget: this share of its full grid (fractions x seeds), at least `first`.
+MAX_SHARE = 0.4
 
 
 @dataclass
@@ -56,39 +60,45 @@ def _propose(study: optuna.Study, fractions: list[float], tried: set[float]):
     return (untried[0] if untried else None), None
 
 
-def search(
+Cells = list[tuple[float, int]]
+
+
+def steps(
     fractions: list[float],
-    run: Callable[[list[tuple[float, int]]], pd.DataFrame],
     max_cells: int,
     seeds: tuple[int, ...] = (0, 1, 2),
     first: int = 3,
     sampler_seed: int = 0,
     n_resamples: int = 1000,
-) -> Search:
-    """Search one budget's fractions (module docstring); at most `max_cells` cells run."""
+) -> Generator[Cells, pd.DataFrame, Search]:
+    """One group's search (module docstring) as a generator: yields the (sft_fraction, seed) cells
+    to run next, is sent their per-row score table (stats.SCORE_COLUMNS), returns the Search."""
     if max_cells < first:
         raise ValueError(f"max_cells={max_cells} is below the {first} first proposals")
+    # TPE models after `first` trials (its default, 10 random ones, would spend a group's budget)
     study = optuna.create_study(
-        direction="maximize", sampler=optuna.samplers.TPESampler(seed=sampler_seed)
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=first),
     )
     grid = sorted(fractions)
     out, scores, pending = Search(), [], {}
     seeds_of: dict[float, list[int]] = {}
 
-    def execute(cells: list[tuple[float, int]], why: str) -> None:
+    def request(cells: Cells, why: str) -> Cells:
         cells = cells[: max_cells - len(out.cells)]
         if cells:
-            scores.append(run(cells))
             out.cells += cells
             for f, s in cells:
                 seeds_of.setdefault(f, []).append(s)
             out.log.append(f"{why}: ran {cells}")
+        return cells
 
-    def propose() -> None:
+    def propose() -> Cells:
         f, trial = _propose(study, fractions, set(seeds_of))
-        if f is not None:
-            pending[f] = trial
-            execute([(f, seeds[0])], f"Optuna proposes {f:g}")
+        if f is None:
+            return []
+        pending[f] = trial
+        return request([(f, seeds[0])], f"Optuna proposes {f:g}")
 
     def judge() -> None:
         boot = stats.bootstrap_cells(pd.concat(scores, ignore_index=True), n_resamples=n_resamples)
@@ -99,11 +109,11 @@ def search(
         pending.clear()
         out.best_set, out.leader = best["best_set"].iloc[0], best["leader"].iloc[0]
 
-    for _ in range(first):
-        propose()
+    batch = [c for _ in range(first) for c in propose()]
+    scores.append((yield batch))
     while len(out.cells) < max_cells:
         judge()
-        before = len(out.cells)
+        batch = []
         if len(out.best_set) == 1:
             i = grid.index(out.best_set[0])
             around = [g for g in grid[max(i - 1, 0) : i + 2] if g not in seeds_of]
@@ -112,18 +122,107 @@ def search(
                     f"separated: {out.best_set[0]:g} alone in the best set, neighbours tried"
                 )
                 return out
-            execute([(g, seeds[0]) for g in around], f"bracket the leader {out.best_set[0]:g}")
+            batch += request(
+                [(g, seeds[0]) for g in around], f"bracket the leader {out.best_set[0]:g}"
+            )
         more = sorted((len(seeds_of[f]), f) for f in out.best_set if len(seeds_of[f]) < len(seeds))
         if len(more) > 1:
-            execute(
+            batch += request(
                 [(f, seeds[n]) for n, f in more], f"best set {out.best_set} overlaps: one more seed"
             )
         if len(out.cells) < max_cells:
-            propose()
-        if len(out.cells) == before:
+            batch += propose()
+        if not batch:
             why = "no split above the floor" if not out.best_set else "the best set at full seeds"
             out.stopped = f"nothing left to add: every fraction tried, {why}"
             return out
+        scores.append((yield batch))
     judge()
     out.stopped = f"cell budget spent ({max_cells} cells)"
     return out
+
+
+def search(
+    fractions: list[float], run: Callable[[Cells], pd.DataFrame], max_cells: int, **kw
+) -> Search:
+    """Search one group's fractions with `run(cells) -> score table` (`kw`: see `steps`)."""
+    gen = steps(fractions, max_cells, **kw)
+    try:
+        cells = next(gen)
+        while True:
+            cells = gen.send(run(cells))
+    except StopIteration as stop:
+        return stop.value
+
+
+def default_max_cells(params, first: int = 3) -> int:
+    """A group's cell budget when none is given: MAX_SHARE of its full grid, at least `first`."""
+    full = len(params.budget.sft_fractions) * len(params.seeds)
+    return max(first, math.floor(MAX_SHARE * full))
+
+
+def run_adaptive(
+    params,
+    executor: str = "local",
+    address: str | None = None,
+    workers: int | None = 0,
+    max_cells: int | None = None,
+    replace: bool = False,
+    sampler_seed: int = 0,
+) -> dict[tuple, Search]:
+    """Adaptive search in every group of a recipe (module docstring), each round's cells of all
+    groups run together by `grid.run_grid`; the task's base-model cell runs first (the floor the
+    figures draw). Returns {(method, cost_ratio, budget): Search}."""
+    # grid imports torch; imported here so that `import budgetsplit.adaptive` stays light.
+    from budgetsplit.cells import BASE
+    from budgetsplit.grid import expand, run_grid
+    from budgetsplit.layout import RunLayout
+    from budgetsplit.results import row_scores_table
+
+    fractions = list(params.budget.sft_fractions)
+    limit = max_cells or default_max_cells(params)
+    all_cells = expand(params)
+    base = [c for c in all_cells if c.method == BASE]
+    by_key = {(c.method, c.cost_ratio, c.budget, c.sft_fraction, c.seed): c for c in all_cells}
+
+    def cell_of(method, ratio, budget, f, seed):
+        # the SFT-only cell (method "sft") is on every method's curve
+        return (
+            by_key.get((method, ratio, budget, f, seed)) or by_key[("sft", ratio, budget, f, seed)]
+        )
+
+    groups = {(m, r, b): steps(fractions, limit, tuple(params.seeds), sampler_seed=sampler_seed)
+              for m in params.methods for r in (params.budget.cost_ratios or [None])
+              for b in params.budget.budgets}  # fmt: skip
+    wants = {key: next(gen) for key, gen in groups.items()}
+    done: dict[tuple, Search] = {}
+    layout, rounds, extra = RunLayout.of(params), 0, base
+    while wants:
+        rounds += 1
+        cells = {cell_of(*key, f, s) for key, want in wants.items() for f, s in want} | set(extra)
+        print(f"[{params.profile}/{params.task}] adaptive round {rounds}: {len(cells)} cells "
+              f"for {len(wants)} open groups", flush=True)  # fmt: skip
+        run_grid(params, executor, address, cells=sorted(cells, key=lambda c: c.cell_id),
+                 workers=workers, replace=replace)  # fmt: skip
+        extra, table = [], row_scores_table(layout.output_dir, params.profile)
+        for key, want in list(wants.items()):
+            ids = {(f, s) for f, s in want}
+            m, r, b = key
+            rows = table[(table["task"] == params.task) & table["method"].isin([m, "sft"])
+                         & (table["budget"] == b) & _ratio_is(table["cost_ratio"], r)]  # fmt: skip
+            rows = rows[
+                [(f, s) in ids for f, s in zip(rows["sft_fraction"], rows["seed"], strict=True)]
+            ]
+            try:
+                wants[key] = groups[key].send(rows.assign(method=m))
+            except StopIteration as stop:
+                done[key] = stop.value
+                del wants[key]
+    for (m, r, b), s in sorted(done.items(), key=lambda kv: str(kv[0])):
+        cost = "" if r is None else f" cost ratio {r:g}"
+        print(f"  {m}{cost} B={b:g}: best set {s.best_set} after {len(s.cells)} cells; {s.stopped}")
+    return done
+
+
+def _ratio_is(col: pd.Series, ratio) -> pd.Series:
+    return col.isna() if ratio is None else col == ratio

@@ -7,6 +7,7 @@ should I split?" answered from a results table by a fitted model of the metric i
     table = advise.load_table("results.csv")             # or advise.records_table("runs", "toy")
     advise.recommend(table, "math", budget=2000, cost_ratio=2, method="dpo_sft")
     advise.leave_one_budget_out(table, "math", "dpo_sft")
+    advise.curves(table, budgets=[100, 300, 1000, 3000], cost_ratios=[1, 2, 5])   # figure 6
 
 Input columns (a CSV or parquet from elsewhere works too): task, method, n_sft, n_pref, seed, and
 the metric: `score`, or `metric.<name>` named by --metric or by a `primary_metric` column. Optional:
@@ -139,16 +140,18 @@ def _splits(budget: float, cost_ratio: float) -> np.ndarray:
 
 
 def recommend(table: pd.DataFrame, task: str, budget: float, cost_ratio: float = 1.0,
-              method: str | None = None, n_resamples: int = 200, seed: int = 0) -> Advice:  # fmt: skip
+              method: str | None = None, n_resamples: int = 200, seed: int = 0,
+              model: str | None = None) -> Advice:  # fmt: skip
     """The advised SFT fraction at `budget` (counted in preference-pair costs) when an SFT
-    demonstration costs `cost_ratio` pairs, for one method of one task."""
+    demonstration costs `cost_ratio` pairs, for one method of one task (`model`: the fit's form,
+    default the one with the lower leave-one-budget-out error)."""
     if not budget > 0:
         raise AdviceError(f"budget must be > 0, got {budget!r}")
     if not cost_ratio > 0:
         raise AdviceError(f"cost ratio must be > 0, got {cost_ratio!r}")
     d = method_rows(table, task, method)
     method = str(d.loc[d["method"] != analysis.BASE, "method"].iloc[0])
-    model, errors = fits.choose_model(d)
+    model, errors = (model, {}) if model else fits.choose_model(d)
     X = _splits(budget, cost_ratio)
     curve = fits.fit(model, d).predict(X)
     best = int(np.argmax(curve))
@@ -185,6 +188,37 @@ def recommend(table: pd.DataFrame, task: str, budget: float, cost_ratio: float =
                   (float(grid.min()), float(grid.max())), int(len(seeds)))  # fmt: skip
 
 
+CURVE_COLUMNS = ["task", "method", "cost_ratio", "budget", "model", "fraction", "fraction_low",
+                 "fraction_high", "predicted", "predicted_low", "predicted_high", "extrapolating",
+                 "n_seeds"]  # fmt: skip
+
+
+def curves(
+    table: pd.DataFrame, budgets, cost_ratios=(1.0,), n_resamples: int = 200
+) -> pd.DataFrame:
+    """The advice at each budget and cost ratio for every task and method of `table` (figure 6):
+    one row per (task, method, cost_ratio, budget) with the recommended fraction, its interval,
+    the predicted metric and whether the budget extrapolates. Each fit's form is chosen once per
+    task and method."""
+    rows = []
+    for task in sorted(table["task"].unique()):
+        for method in methods_of(table, task):
+            try:
+                model = fits.choose_model(method_rows(table, task, method))[0]
+            except AdviceError:  # too few cells for this task and method: no curve
+                continue
+            for ratio in cost_ratios:
+                for b in budgets:
+                    a = recommend(table, task, b, ratio, method, n_resamples, model=model)
+                    rows.append({k: getattr(a, k) for k in CURVE_COLUMNS} | {"budget": _n(b)})
+    return pd.DataFrame(rows, columns=CURVE_COLUMNS)
+
+
+def _n(x) -> int | float:
+    """A budget as people write it: 100, not 100.0."""
+    return int(x) if float(x).is_integer() else float(x)
+
+
 def methods_of(table: pd.DataFrame, task: str) -> list[str]:
     t = table[table["task"] == task]
     return sorted(set(analysis.per_method(t)["method"]) - {analysis.BASE}) if len(t) else []
@@ -218,7 +252,7 @@ def leave_one_budget_out(table: pd.DataFrame, task: str, method: str,
         gap, low, high = stats.difference(
             boot, i_top, boot.index(**key, sft_fraction=rec["sft_fraction"])
         )
-        rows.append({"budget": b, "recommended": rec["sft_fraction"], "best": top["sft_fraction"],
+        rows.append({"budget": _n(b), "recommended": rec["sft_fraction"], "best": top["sft_fraction"],
                      "recommended_score": rec["y"], "best_score": top["y"],
                      "best_low": boot.cells.at[i_top, "low"], "best_high": boot.cells.at[i_top, "high"],
                      "gap": top["y"] - rec["y"], "gap_low": low, "gap_high": high,

@@ -203,10 +203,11 @@ def claim_equal_performance(best: pd.DataFrame, boot: stats.Bootstrap) -> Claim:
     out = []
     for _, r in analysis.equal_performance(best, boot).iterrows():
         name = f"{r['task']} {r['method']}"
-        if r["poor_fraction"] is None:
-            out.append(("undecided", f"{name}: undecided; no split above the floor at "
-                        f"{r['large_budget']:g}"))  # fmt: skip
-        elif r["matching_budget"] is None:
+        # (no reference, no match: None, or NaN once other groups' numbers share the column)
+        if pd.isna(r["poor_fraction"]):
+            out.append(("undecided", f"{name}: undecided; no poorly allocated split (above the "
+                        f"floor, outside the best set) at {r['large_budget']:g}"))  # fmt: skip
+        elif pd.isna(r["matching_budget"]):
             out.append(("fails", f"{name}: fails; no smaller budget's best split is within noise "
                         f"of {r['large_budget']:g} at SFT {r['poor_fraction']:g} "
                         f"({_num(r['poor_score'])})"))  # fmt: skip

@@ -2,6 +2,7 @@
 
     budgetsplit plan  --profile toy [--task math ...]     cells, SFT stages, time; runs nothing
     budgetsplit grid  --profile toy --task math [--workers 2 | --executor ray] [--set pft.beta=0.5]
+    budgetsplit grid  --profile toy --task math --strategy adaptive [--max-cells 5]   fewer cells
     budgetsplit table --profile toy [--export]            rebuild runs/<profile>/results.* [and results/<profile>/]
     budgetsplit calibrate --profile toy [--task math] [--dry-run]   settings on the validation split
     budgetsplit advise --profile toy --task math --budget 2000 [--cost-ratio 2] [--json]
@@ -43,7 +44,7 @@ def recipes(profile: str, tasks: list[str] | None) -> list[Path]:
 
 
 def _count(text: str) -> int:
-    """argparse type of --workers: a whole number >= 0."""
+    """argparse type of --workers and --max-cells: a whole number >= 0."""
     if not (text.isascii() and text.isdigit()):
         raise argparse.ArgumentTypeError(
             f"expected a whole number >= 0 (0: automatic), got {text!r}"
@@ -69,6 +70,15 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--params", metavar="DIR", help="folder of profiles (default: shipped)")
         if name == "grid":
             p.add_argument("--executor", choices=("local", "ray"), default="local")
+            p.add_argument("--strategy", choices=("full", "adaptive"), default="full",
+                           help="full: every cell; adaptive: per budget, only the cells that "
+                                "decide the best split (budgetsplit.adaptive)")  # fmt: skip
+            p.add_argument(
+                "--max-cells",
+                type=_count,
+                default=0,
+                help="adaptive: cells per budget and method (default: 40%% of its grid)",
+            )
             p.add_argument("--address", default=None, help="Ray cluster address (default: local)")
             p.add_argument("--workers", type=_count, default=0,
                            help="local executor: cells at once (default 0: one per CPU core, 1 on a GPU)")  # fmt: skip
@@ -141,6 +151,13 @@ def _run(args, paths: list[Path], all_params: list[Params]) -> int:
             total_cells += len(p.cells)
             total_stages += p.sft_stages
             total_s = None if total_s is None or p.estimate_s is None else total_s + p.estimate_s
+        elif args.strategy == "adaptive":
+            from budgetsplit import adaptive
+
+            adaptive.run_adaptive(
+                params, executor=args.executor, address=args.address, workers=args.workers,
+                max_cells=args.max_cells or None, replace=args.replace,
+            )  # fmt: skip
         else:
             grid.run_grid(
                 params, executor=args.executor, address=args.address, workers=args.workers,

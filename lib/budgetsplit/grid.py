@@ -54,9 +54,13 @@ from budgetsplit.results import results_table
 from budgetsplit.store import DamagedFileError, check_writable, remove_stale_temps
 from budgetsplit.tasks import is_toy
 
-# Rough seconds per example (per epoch for training) of toy cells on the 2-core CPU. Used only
-# to estimate before any cell of a profile has finished; after that, measured wall times are used.
-DEFAULT_COST_S = {"sft": 0.01, "pref": 0.015, "eval": 0.03}
+# Seconds per example (per epoch for training) of toy cells, measured on a machine whose bare loop
+# ran REFERENCE_TOKENS_S (budgetsplit.speed), two workers at once. Used only to estimate before
+# any cell of a profile has finished, scaled by this machine's own bare-loop speed; after that,
+# the profile's measured wall times are used.
+# "cell": fixed seconds per cell (loading, diagnostics, set-up).
+DEFAULT_COST_S = {"sft": 0.01, "pref": 0.015, "eval": 0.03, "cell": 2.0}
+REFERENCE_TOKENS_S = 8000.0
 
 
 def expand(params: Params) -> list[Cell]:
@@ -118,8 +122,9 @@ def _fmt(seconds: float) -> str:
 
 
 def _rates(params: Params) -> dict[str, float] | None:
-    """Seconds per SFT example, preference pair and eval example, from finished records if any;
-    the toy world's CPU defaults otherwise; None for other models with no finished cell."""
+    """Seconds per SFT example, preference pair, eval example and cell, from the recipe's finished
+    records where they have them; the toy world's defaults scaled to this machine's bare-loop speed
+    otherwise; None for other models with no finished cell."""
     totals, counts = defaultdict(float), defaultdict(float)
     for path in RunLayout.of(params).record_paths(params.task):
         try:
@@ -136,9 +141,17 @@ def _rates(params: Params) -> dict[str, float] | None:
         if w.get("eval") and rec.n_eval:
             totals["eval"] += w["eval"]
             counts["eval"] += rec.n_eval
+        if w.get("total"):
+            totals["cell"] += w["total"] - sum(w.get(k, 0.0) for k in ("sft", "pft", "eval"))
+            counts["cell"] += 1
     if not counts and not is_toy(params.profile):
         return None
-    return {k: totals[k] / counts[k] if counts[k] else v for k, v in DEFAULT_COST_S.items()}
+    scale = 1.0
+    if is_toy(params.profile) and not all(counts[k] for k in DEFAULT_COST_S):
+        from budgetsplit.speed import tokens_per_s  # the defaults fill in, at this machine's speed
+
+        scale = REFERENCE_TOKENS_S / tokens_per_s()
+    return {k: totals[k] / counts[k] if counts[k] else v * scale for k, v in DEFAULT_COST_S.items()}
 
 
 def cell_estimate(
@@ -147,7 +160,9 @@ def cell_estimate(
     """Seconds a cell should take at `rates` (see `_rates`), training its SFT stage or not."""
     n_sft, n_pref = cell_sizes(params, cell)
     est = (
-        n_pref * params.pft.epochs * rates["pref"] + (params.eval.n_examples or 500) * rates["eval"]
+        n_pref * params.pft.epochs * rates["pref"]
+        + (params.eval.n_examples or 500) * rates["eval"]
+        + rates.get("cell", 0.0)
     )
     return est + (n_sft * params.sft.epochs * rates["sft"] if with_sft else 0.0)
 

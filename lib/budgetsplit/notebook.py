@@ -82,11 +82,14 @@ def frontend() -> str:
 class _BatchBar(text_bar):
     """A text bar for saved notebooks and logs, where every redraw is kept (static HTML shows each
     as a line): first drawn after `mininterval` (a short grid shows its final line only), then at
-    most once per `mininterval`, not on each postfix change (the grid's running cells)."""
+    most once per `mininterval` and per tenth of the total (a long grid keeps about ten lines, not
+    one a minute), not on each postfix change (the grid's running cells)."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("mininterval", BATCH_INTERVAL_S)
         kwargs.setdefault("delay", kwargs["mininterval"])
+        if kwargs.get("total"):
+            kwargs.setdefault("miniters", max(1, kwargs["total"] // 10))
         super().__init__(*args, **kwargs)
 
     def set_postfix_str(self, s="", refresh=True):

@@ -47,6 +47,8 @@ METRICS = {
     "prompt_level_loose": ("prompts with every instruction followed, loose (%)", 100),
     "inst_level_strict": ("instructions followed (%)", 100),
     "inst_level_loose": ("instructions followed, loose (%)", 100),
+    "answered_strict": ("answered, every instruction followed (%)", 100),
+    "fact_score": ("gold fact score", 1),
     "rouge_l": ("ROUGE-L", 1),
     "gold_score": ("gold summary score", 1),
     "gold_reward": ("gold reward", 1),
@@ -384,6 +386,39 @@ FIGURES = {
     "fig4_costs": costs,
     "fig5_equal_performance": equal_performance_plot,
 }
+
+
+def advice(curves: pd.DataFrame) -> plt.Figure:
+    """Figure 6: the advisor's recommended SFT fraction against budget (budgetsplit.advise.curves),
+    one panel per task and method, one line per cost ratio, its 95% interval (seed bootstrap of
+    the fit) shaded; beyond the grid's budgets the line is dashed (extrapolation)."""
+    if curves.empty:
+        return _empty("no task with enough cells to fit (advise.MIN_CELLS over 2+ budgets)")
+    keys = list(curves.groupby(["task", "method"]).groups)
+    fig, axes = _panels(len(keys))
+    ratios = sorted(curves["cost_ratio"].unique())
+    colors = dict(zip(ratios, sns.color_palette("flare", len(ratios)), strict=True))
+    for ax, (task, method) in zip(axes, keys, strict=True):
+        d = curves[(curves["task"] == task) & (curves["method"] == method)]
+        for ratio, r in d.groupby("cost_ratio"):
+            r, c = r.sort_values("budget"), colors[ratio]
+            inside = r[~r["extrapolating"]]
+            ax.plot(r["budget"], r["fraction"], "--", color=c, alpha=0.6)
+            ax.plot(inside["budget"], inside["fraction"], "o-", color=c, label=f"{ratio:g}x")
+            ax.fill_between(r["budget"], r["fraction_low"], r["fraction_high"], color=c, alpha=0.15)
+        _budget_axis(ax, d["budget"])
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
+        model = ", ".join(sorted(d["model"].unique()))
+        ax.set(ylim=(-0.05, 1.05), title=f"{task}, {method} ({model} fit)",
+               xlabel="budget (pair costs)", ylabel="recommended SFT share")  # fmt: skip
+        ax.legend(title="a demonstration costs (x a pair)", fontsize=7)
+    seeds = int(curves["n_seeds"].max())
+    fig.suptitle(
+        f"The advisor's split by budget and annotation cost (fits to {seeds} seeds; shaded: 95% "
+        "interval of the best split over seed resamples; dashed: beyond the grid's budgets)"
+    )
+    fig.tight_layout()
+    return fig
 
 
 def save(fig: plt.Figure, folder: str | Path, name: str) -> list[Path]:

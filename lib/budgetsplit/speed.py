@@ -1,0 +1,115 @@
+"""This machine's training speed as one number, so that times measured on one machine can be
+quoted and scaled to another: the bare-loop tokens/s of a toy-sized Llama on one thread.
+
+    python -m budgetsplit.speed [--fresh]     # measures (about 5 s; cached) and prints tokens/s
+    from budgetsplit.speed import tokens_per_s
+    tokens_per_s()                            # cached per (CPU, torch version, threads)
+
+The loop is the floor of our SFT stage (bench/train_throughput.py's "bare" loop, on random data):
+a Llama of the toy profile's architecture (params/toy/world.yaml; random weights, a speed does not
+depend on them), batches of 8 x 128 tokens, forward, cross-entropy, backward, AdamW step; on one
+thread, a grid worker's share on a 2-core machine. Two warm-up steps, then steps for 3 seconds.
+The README quotes it beside every measured time; `grid.plan` scales its cost model by it before a
+profile has finished cells (`grid.REFERENCE_TOKENS_S`). Like any timing it reads low while other
+processes compute: measure on a quiet machine (`--fresh` measures again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+BATCH, SEQ, WARMUP, SECONDS = 8, 128, 2, 3.0
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cache_file(threads: int) -> Path:
+    import torch
+
+    from budgetsplit.toyworld.pretrain import cache_root
+
+    key = f"{_cpu()}|{os.cpu_count()}|{torch.__version__}|{threads}|{BATCH}x{SEQ}"
+    return cache_root() / "speed" / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+
+
+def measure(threads: int = 1) -> float:
+    """Bare-loop training tokens/s of the toy architecture on `threads` threads (module docstring)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from budgetsplit.config import load_world
+
+    p = load_world("toy").pretrain
+    config = LlamaConfig(
+        vocab_size=p.vocab_size, hidden_size=p.hidden_size, intermediate_size=p.intermediate_size,
+        num_hidden_layers=p.num_layers, num_attention_heads=p.num_heads,
+        num_key_value_heads=p.num_heads, max_position_embeddings=p.seq_len, tie_word_embeddings=True,
+    )  # fmt: skip
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        torch.manual_seed(0)
+        model = LlamaForCausalLM(config).train()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        x = torch.randint(0, p.vocab_size, (BATCH, SEQ))
+        steps, start = 0, None
+        while start is None or time.perf_counter() - start < SECONDS:
+            loss = model(input_ids=x, labels=x).loss
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            steps += 1
+            if start is None and steps == WARMUP:
+                start, steps = time.perf_counter(), 0
+        return steps * BATCH * SEQ / (time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(before)
+
+
+def tokens_per_s(threads: int = 1, fresh: bool = False) -> float:
+    """This machine's bare-loop tokens/s, measured once and cached (`fresh`: measure again)."""
+    path = _cache_file(threads)
+    if not fresh:
+        try:
+            return float(json.loads(path.read_text())["tokens_per_s"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # none yet, or a damaged file: measure (ours, and rewritten whole below)
+    rate = measure(threads)
+    from budgetsplit.store import atomic_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(path) as tmp:
+        Path(tmp).write_text(json.dumps({"tokens_per_s": rate, "cpu": _cpu(), "threads": threads}))
+    return rate
+
+
+def describe(rate: float) -> str:
+    return f"{rate:,.0f} tokens/s bare loop, 1 thread ({_cpu()})"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(
+        prog="python -m budgetsplit.speed", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("--fresh", action="store_true", help="measure again (else the cached number)")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    print(describe(tokens_per_s(args.threads, args.fresh)))
+
+
+if __name__ == "__main__":
+    main()
