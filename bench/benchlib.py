@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from budgetsplit.speed import cpu_model, tokens_per_s
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
@@ -33,16 +35,6 @@ def setup_env() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine() -> dict:
     import torch
 
@@ -52,6 +44,8 @@ def machine() -> dict:
         cores = os.cpu_count()
     info = {
         "cpu": cpu_model(),
+        # budgetsplit.speed: what makes times comparable across machines (cached once measured)
+        "bare_loop_tokens_per_s": round(tokens_per_s()),
         "cores": cores,
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
@@ -133,7 +127,8 @@ def write_results(name: str, data: dict, load_before: list[float], markdown: str
     m = record["machine"]
     header = (
         f"Measured {record['date']} on {m['cpu']} ({m['cores']} cores, "
-        f"{m['torch_threads']} torch threads); load average (1/5/15 min) "
+        f"{m['torch_threads']} torch threads; bare loop {m['bare_loop_tokens_per_s']:,} tokens/s "
+        f"on one thread, `python -m budgetsplit.speed`); load average (1/5/15 min) "
         f"{load_before} before, {record['load_average_after']} after. "
         f"Command: `{record['command']}`; raw numbers in `bench/results/{name}.json`."
     )

@@ -15,7 +15,7 @@ def test_plan_prints_cells_stages_and_ids(capsys, tmp_path):
     )
     out = capsys.readouterr().out
     assert "params/toy/math.yaml" in out and "distinct SFT stages" in out
-    assert "[todo] math-dpo-B100-f0p01-s0: n_sft=1 n_pref=99" in out
+    assert "[todo] math-dpo-B100-f0p1-s0: n_sft=10 n_pref=90" in out
 
 
 def test_bad_profile_and_override_are_clear_errors(capsys):
@@ -95,9 +95,9 @@ def test_toy_large_plan_inherits_the_toy_world():
         capture_output=True, text=True, timeout=120, env=env, check=True,
     ).stdout  # fmt: skip
     assert (
-        "64 cells" in out
+        "73 cells" in out  # 4 budgets x 6 fractions x 3 seeds + the base cell
         and "helpful-base-B0-f0-s0" in out
-        and "helpful-dpo_sft-B1000-f0p75-s2" in out
+        and "helpful-dpo_sft-B3000-f0p75-s2" in out
     )
 
 

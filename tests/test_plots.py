@@ -172,4 +172,4 @@ def test_advice_figure_draws_a_panel_per_task_and_method_and_dashes_extrapolatio
     assert fig.get_size_inches()[0] == plots.WIDTH
     solid = [ln for ln in axes[0].lines if ln.get_linestyle() == "-"]
     assert [list(ln.get_xdata()) for ln in solid] == [[100, 1000]] * 2  # 3000 only dashed
-    assert "no task" in plots.advice(pd.DataFrame()).texts[0].get_text()
+    assert "no task" in plots.advice(pd.DataFrame()).axes[0].texts[0].get_text()

@@ -54,13 +54,12 @@ from budgetsplit.results import results_table
 from budgetsplit.store import DamagedFileError, check_writable, remove_stale_temps
 from budgetsplit.tasks import is_toy
 
-# Seconds per example (per epoch for training) of toy cells, measured on a machine whose bare loop
-# ran REFERENCE_TOKENS_S (budgetsplit.speed), two workers at once. Used only to estimate before
-# any cell of a profile has finished, scaled by this machine's own bare-loop speed; after that,
-# the profile's measured wall times are used.
-# "cell": fixed seconds per cell (loading, diagnostics, set-up).
-DEFAULT_COST_S = {"sft": 0.01, "pref": 0.015, "eval": 0.03, "cell": 2.0}
-REFERENCE_TOKENS_S = 8000.0
+# Seconds per example (per epoch for training) of toy cells and fixed seconds per cell, measured
+# in the default run of session 5 (AMD EPYC, 2 cores, two single-thread workers), whose bare loop
+# ran REFERENCE_TOKENS_S (budgetsplit.speed). Used only before a recipe has finished cells, scaled
+# by this machine's own bare-loop speed; after that, the recipe's measured wall times are used.
+DEFAULT_COST_S = {"sft": 0.014, "pref": 0.03, "eval": 0.011, "cell": 3.2}
+REFERENCE_TOKENS_S = 8600.0
 
 
 def expand(params: Params) -> list[Cell]:

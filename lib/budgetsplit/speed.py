@@ -27,7 +27,8 @@ from pathlib import Path
 BATCH, SEQ, WARMUP, SECONDS = 8, 128, 2, 3.0
 
 
-def _cpu() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what platform says."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -42,7 +43,7 @@ def _cache_file(threads: int) -> Path:
 
     from budgetsplit.toyworld.pretrain import cache_root
 
-    key = f"{_cpu()}|{os.cpu_count()}|{torch.__version__}|{threads}|{BATCH}x{SEQ}"
+    key = f"{cpu_model()}|{os.cpu_count()}|{torch.__version__}|{threads}|{BATCH}x{SEQ}"
     return cache_root() / "speed" / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
 
 
@@ -93,12 +94,14 @@ def tokens_per_s(threads: int = 1, fresh: bool = False) -> float:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(path) as tmp:
-        Path(tmp).write_text(json.dumps({"tokens_per_s": rate, "cpu": _cpu(), "threads": threads}))
+        Path(tmp).write_text(
+            json.dumps({"tokens_per_s": rate, "cpu": cpu_model(), "threads": threads})
+        )
     return rate
 
 
 def describe(rate: float) -> str:
-    return f"{rate:,.0f} tokens/s bare loop, 1 thread ({_cpu()})"
+    return f"{rate:,.0f} tokens/s bare loop, 1 thread ({cpu_model()})"
 
 
 def main(argv: list[str] | None = None) -> None:
