@@ -62,7 +62,6 @@ def test_a_profile_inherits_another_profiles_defaults_and_world(tmp_path):
     assert len(large.budget.sft_fractions) > len(toy.budget.sft_fractions)
     assert load_params("toy_large", "helpful").budget.sft_fractions == (
         0.0,
-        0.05,
         0.1,
         0.25,
         0.5,
