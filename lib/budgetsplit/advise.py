@@ -210,13 +210,8 @@ def curves(
             for ratio in cost_ratios:
                 for b in budgets:
                     a = recommend(table, task, b, ratio, method, n_resamples, model=model)
-                    rows.append({k: getattr(a, k) for k in CURVE_COLUMNS} | {"budget": _n(b)})
-    return pd.DataFrame(rows, columns=CURVE_COLUMNS)
-
-
-def _n(x) -> int | float:
-    """A budget as people write it: 100, not 100.0."""
-    return int(x) if float(x).is_integer() else float(x)
+                    rows.append({k: getattr(a, k) for k in CURVE_COLUMNS})
+    return analysis.whole_numbers(pd.DataFrame(rows, columns=CURVE_COLUMNS), ["budget"])
 
 
 def methods_of(table: pd.DataFrame, task: str) -> list[str]:
@@ -252,12 +247,12 @@ def leave_one_budget_out(table: pd.DataFrame, task: str, method: str,
         gap, low, high = stats.difference(
             boot, i_top, boot.index(**key, sft_fraction=rec["sft_fraction"])
         )
-        rows.append({"budget": _n(b), "recommended": rec["sft_fraction"], "best": top["sft_fraction"],
+        rows.append({"budget": b, "recommended": rec["sft_fraction"], "best": top["sft_fraction"],
                      "recommended_score": rec["y"], "best_score": top["y"],
                      "best_low": boot.cells.at[i_top, "low"], "best_high": boot.cells.at[i_top, "high"],
                      "gap": top["y"] - rec["y"], "gap_low": low, "gap_high": high,
                      "within": bool(low <= 0)})  # fmt: skip
-    return pd.DataFrame(rows)
+    return analysis.whole_numbers(pd.DataFrame(rows), ["budget"])
 
 
 def text_table(advice: list[Advice]) -> str:

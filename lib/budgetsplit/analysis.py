@@ -64,10 +64,10 @@ def prepare(df: pd.DataFrame) -> pd.DataFrame:
     make whole-number budgets and sizes integers (100, not 100.0)."""
     if df.empty:
         return df.assign(score=pd.Series(dtype=float))
-    return _whole(per_method(_scored(df)), ("budget", "n_sft", "n_pref"))
+    return whole_numbers(per_method(_scored(df)), ("budget", "n_sft", "n_pref"))
 
 
-def _whole(df: pd.DataFrame, cols) -> pd.DataFrame:
+def whole_numbers(df: pd.DataFrame, cols) -> pd.DataFrame:
     """Columns of whole numbers as integers, as people read them (100, not 100.0)."""
     for col in cols:
         if col in df and df[col].notna().all() and (df[col] % 1 == 0).all():
@@ -211,7 +211,7 @@ def summary(best: pd.DataFrame) -> pd.DataFrame:
                      "best_set": s, "set_low": min(s, default=np.nan),
                      "set_high": max(s, default=np.nan), "no_best": bool(g["no_best"].iloc[0]),
                      "mean": top["mean"], "low": top["low"], "high": top["high"]})  # fmt: skip
-    return _whole(pd.DataFrame(rows), ["budget"])
+    return whole_numbers(pd.DataFrame(rows), ["budget"])
 
 
 def equal_performance(best: pd.DataFrame, boot: Bootstrap) -> pd.DataFrame:
@@ -245,7 +245,7 @@ def equal_performance(best: pd.DataFrame, boot: Bootstrap) -> pd.DataFrame:
                                budget_ratio=big / budget)  # fmt: skip
                     break
         rows.append(row)
-    return _whole(pd.DataFrame(rows), ["large_budget"])
+    return whole_numbers(pd.DataFrame(rows), ["large_budget"])
 
 
 def _none(v):

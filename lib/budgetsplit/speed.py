@@ -50,16 +50,13 @@ def _cache_file(threads: int) -> Path:
 def measure(threads: int = 1) -> float:
     """Bare-loop training tokens/s of the toy architecture on `threads` threads (module docstring)."""
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     from budgetsplit.config import load_world
+    from budgetsplit.toyworld.pretrain import llama_config
 
-    p = load_world("toy").pretrain
-    config = LlamaConfig(
-        vocab_size=p.vocab_size, hidden_size=p.hidden_size, intermediate_size=p.intermediate_size,
-        num_hidden_layers=p.num_layers, num_attention_heads=p.num_heads,
-        num_key_value_heads=p.num_heads, max_position_embeddings=p.seq_len, tie_word_embeddings=True,
-    )  # fmt: skip
+    world = load_world("toy")
+    p, config = world.pretrain, llama_config(world)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

@@ -96,12 +96,19 @@ def cache_key(world: WorldConfig, sources: Mapping[str, CorpusSource]) -> str:
     return digest(spec)
 
 
-def llama_config(world: WorldConfig, tokenizer):
+def llama_config(world: WorldConfig, tokenizer=None):
+    """The base model's architecture; with the trained tokenizer, its vocabulary and special
+    tokens (without: `pretrain.vocab_size` and none, enough to time the model, budgetsplit.speed)."""
     from transformers import LlamaConfig
 
     p = world.pretrain
+    special = {} if tokenizer is None else {
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }  # fmt: skip
     return LlamaConfig(
-        vocab_size=len(tokenizer),
+        vocab_size=p.vocab_size if tokenizer is None else len(tokenizer),
         hidden_size=p.hidden_size,
         intermediate_size=p.intermediate_size,
         num_hidden_layers=p.num_layers,
@@ -109,9 +116,7 @@ def llama_config(world: WorldConfig, tokenizer):
         num_key_value_heads=p.num_heads,
         max_position_embeddings=p.seq_len,
         tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        **special,
     )
 
 
