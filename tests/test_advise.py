@@ -158,3 +158,22 @@ def test_advisor_notebook_on_a_results_csv_with_a_known_optimum(tmp_path):
         assert abs(f - best_fraction(budget, ratio)) <= 0.1
     assert {r["budget"] for r in rec["lobo"]} <= {100, 300, 1000, 3000} and rec["lobo"]
     assert (tmp_path / "figs" / "fig6_advice.png").stat().st_size > 10_000
+
+
+def test_validate_covers_every_task_and_method_and_reads_as_the_readme_table(capsys):
+    big = world(seeds=range(6))
+    # a second task with one budget: nothing to hold out against, so it is skipped with a reason
+    small = world(budgets=(1000,), seeds=(0, 1)).assign(task="helpful")
+    table = advise.load_table(pd.concat([big, small], ignore_index=True))
+    v = advise.validate(table)
+    assert set(v["task"]) == {"math"} and set(v["method"]) == {"dpo"} and len(v) == 5
+    assert "skipped:" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(
+        v.drop(columns=["task", "method"]), advise.leave_one_budget_out(table, "math", "dpo")
+    )
+    md = advise.validation_markdown(v).splitlines()
+    assert md[0].startswith("| task | method | held-out budget |") and len(md) == 2 + 5
+    first = v.iloc[0]
+    assert md[2].startswith(f"| math | dpo | 100 | {first['recommended']:g} |")
+    assert md[2].endswith("| yes |") == bool(first["within"])
+    assert "too few budgets" in advise.validation_markdown(pd.DataFrame())

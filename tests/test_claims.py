@@ -162,6 +162,14 @@ def test_the_cli_reads_a_runs_records_and_fills_only_a_readme_with_markers(tmp_p
     assert "old table" not in text and "| claim (paper.md) | verdict | why |" in text
     assert text.startswith("# kit\n\n" + start) and text.endswith(f"{end}\n\nmore\n")
     assert f"claims: {path}" in capsys.readouterr().out
+    # the advisor's table (advisor.ipynb writes it) goes between the advisor markers, only there
+    (runs / "smoke" / "advisor_check.md").write_text("| task | method |\n|---|---|\n")
+    a_start, a_end = claims.markers("smoke", "advisor")
+    readme.write_text(readme.read_text() + f"{a_start}\nold lobo\n{a_end}\n")
+    claims.main(["--profile", "smoke", "--output-dir", str(runs), "--readme", str(readme)])
+    text = readme.read_text()
+    assert "old lobo" not in text and f"{a_start}\n| task | method |\n|---|---|\n{a_end}" in text
+    assert text.count("| claim (paper.md) | verdict | why |") == 1
     claims.main(["--profile", "smoke", "--output-dir", str(runs), "--readme", str(other)])
     assert other.read_text() == "no markers here\n"  # skipped silently
     with pytest.raises(SystemExit, match="no cell records under"):

@@ -7,6 +7,7 @@ should I split?" answered from a results table by a fitted model of the metric i
     table = advise.load_table("results.csv")             # or advise.records_table("runs", "toy")
     advise.recommend(table, "math", budget=2000, cost_ratio=2, method="dpo_sft")
     advise.leave_one_budget_out(table, "math", "dpo_sft")
+    advise.validate(table)        # the same for every task and method; validation_markdown(...)
     advise.curves(table, budgets=[100, 300, 1000, 3000], cost_ratios=[1, 2, 5])   # figure 6
 
 Input columns (a CSV or parquet from elsewhere works too): task, method, n_sft, n_pref, seed, and
@@ -253,6 +254,39 @@ def leave_one_budget_out(table: pd.DataFrame, task: str, method: str,
                      "gap": top["y"] - rec["y"], "gap_low": low, "gap_high": high,
                      "within": bool(low <= 0)})  # fmt: skip
     return analysis.whole_numbers(pd.DataFrame(rows), ["budget"])
+
+
+def validate(table: pd.DataFrame, boot: stats.Bootstrap | None = None) -> pd.DataFrame:
+    """leave_one_budget_out for every task and method of `table` (example budgets), one frame
+    with task and method columns; a task or method with too few cells is skipped with a line on
+    stdout saying why. `boot`: per-row intervals, as for leave_one_budget_out."""
+    parts = []
+    for task in sorted(table["task"].unique()):
+        for method in methods_of(table, task):
+            try:
+                part = leave_one_budget_out(table, task, method, boot=boot)
+            except AdviceError as e:
+                print(f"skipped: {e}")
+                continue
+            parts.append(part.assign(task=task, method=method))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def validation_markdown(lobo: pd.DataFrame) -> str:
+    """`validate`'s table as the README shows it (claims.update_readme puts it between the
+    profile's `advisor` markers)."""
+    head = ("| task | method | held-out budget | recommended | best cell | recommended's score "
+            "| best [95% CI] | gap [95% CI] | within noise |")  # fmt: skip
+    lines = [head, "|" + "---|" * 9]
+    for r in lobo.itertuples():
+        lines.append(
+            f"| {r.task} | {r.method} | {r.budget:g} | {r.recommended:g} | {r.best:g} "
+            f"| {r.recommended_score:.3f} | {r.best_score:.3f} [{r.best_low:.3f}, {r.best_high:.3f}] "
+            f"| {r.gap:.3g} [{r.gap_low:.3g}, {r.gap_high:.3g}] | {'yes' if r.within else 'no'} |"
+        )
+    if lobo.empty:
+        lines.append("| (too few budgets to hold one out) |" + " |" * 8)
+    return "\n".join(lines)
 
 
 def text_table(advice: list[Advice]) -> str:

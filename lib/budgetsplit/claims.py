@@ -12,7 +12,9 @@ or from a shell, on a finished run (run_all.sh does this last):
 
 which reads the profile's records (results and per-row scores), writes `<output_dir>/<profile>/
 claims.md` and, when the README has the markers `<!-- claims:<profile>:start -->` and
-`<!-- claims:<profile>:end -->`, puts the table between them (a README without them is left as is).
+`<!-- claims:<profile>:end -->`, puts the table between them (a README without them is left as is);
+likewise the advisor's leave-one-budget-out table (advisor.ipynb writes it to
+`<output_dir>/<profile>/advisor_check.md`) between `<!-- advisor:<profile>:start/end -->`.
 
 Every rule works on best sets (analysis.best_sets): per group (task, method, cost ratio, budget)
 the fractions not significantly worse than the leader. Each group gives a status: "holds",
@@ -283,14 +285,14 @@ def write_claims(run_folder: str | Path, found: list[Claim], profile: str) -> Pa
     return path
 
 
-def markers(profile: str) -> tuple[str, str]:
-    return f"<!-- claims:{profile}:start -->", f"<!-- claims:{profile}:end -->"
+def markers(profile: str, section: str = "claims") -> tuple[str, str]:
+    return f"<!-- {section}:{profile}:start -->", f"<!-- {section}:{profile}:end -->"
 
 
-def update_readme(readme: str | Path, table: str, profile: str) -> None:
-    """Put `table` between `<!-- claims:<profile>:start -->` and `<!-- claims:<profile>:end -->`."""
+def update_readme(readme: str | Path, table: str, profile: str, section: str = "claims") -> None:
+    """Put `table` between `<!-- <section>:<profile>:start -->` and `<!-- ...:end -->`."""
     readme = Path(readme)
-    start, end = markers(profile)
+    start, end = markers(profile, section)
     text = readme.read_text()
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
     if len(pattern.findall(text)) != 1:
@@ -324,10 +326,17 @@ def main(argv: list[str] | None = None) -> Path:
     path = write_claims(layout.profile_dir, found, args.profile)
     print(f"claims: {path}")
     if args.readme:
+        # The claims table, and the advisor's leave-one-budget-out table that advisor.ipynb wrote
+        # beside claims.md, each where the README has the profile's markers.
         readme = Path(args.readme)
-        if readme.is_file() and markers(args.profile)[0] in readme.read_text():
-            update_readme(readme, readme_table(found), args.profile)
-            print(f"claims: table put into {readme}")
+        check = layout.advisor_check
+        tables = {"claims": readme_table(found)}
+        if check.is_file():
+            tables["advisor"] = check.read_text().strip()
+        for section, text in tables.items():
+            if readme.is_file() and markers(args.profile, section)[0] in readme.read_text():
+                update_readme(readme, text, args.profile, section)
+                print(f"claims: {section} table put into {readme}")
     for c in found:
         print(f"  {c.number}. {c.verdict}: {c.text}")
     return path

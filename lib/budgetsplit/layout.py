@@ -7,6 +7,7 @@ root. An absolute `output_dir` is used as is.
     <output_dir>/<profile>/                     profile_dir
         results.parquet, results.csv            results_path(".csv")
         notebooks/, figures/                    notebooks_dir, figures_dir (toy: <root>/figures)
+        advisor_check.md                        advisor_check (advisor.ipynb's validation table)
         <task>/cells/<cell_id>.json             record_path(task, cell_id)
         <task>/sft/<key>/                       sft_stage_dir(task, key)
         <task>/base_diagnostics/                base_diagnostics_dir(task)
@@ -75,6 +76,12 @@ class RunLayout:
     def notebooks_dir(self) -> Path:
         """Executed copies of the notebooks."""
         return self.profile_dir / "notebooks"
+
+    @property
+    def advisor_check(self) -> Path:
+        """advisor.ipynb's leave-one-budget-out table (markdown), which the claims CLI puts into
+        the README."""
+        return self.profile_dir / "advisor_check.md"
 
     @property
     def figures_dir(self) -> Path:
