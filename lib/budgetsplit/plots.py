@@ -1,4 +1,5 @@
-"""The study's five figures, from a prepared results table with its verdicts, with matplotlib.
+"""The study's six figures (five from the results table with its verdicts, the sixth from the
+advisor's curves), with matplotlib.
 
     from budgetsplit import analysis, plots, results
     table = results.results_table("runs", "toy")
@@ -9,7 +10,8 @@
 Every function takes the table and returns a matplotlib Figure; numbers are never invented here:
 a missing piece (no cost grid, one budget only) gives a figure that says so. Figures are meant to
 be read without the code: metrics by name and unit (`METRICS`; shares are drawn in %), budgets as
-whole numbers, the PFT method in every title, and every figure `WIDTH` inches wide.
+whole numbers, the PFT method in every title, and every figure `WIDTH` inches wide. That shared look
+(theme, width, metric names, axes, `save`) lives in budgetsplit.plotstyle.
 
 Which split is best is budgetsplit.analysis's verdict, never decided here. Shaded bands say what
 they are in the title: a 95% CI when the table has `ci_low`/`ci_high` (in the metric's own units),
@@ -29,54 +31,30 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import NullFormatter, PercentFormatter
+from matplotlib.ticker import PercentFormatter
 
 from budgetsplit.analysis import best_sets, bootstrap, equal_performance
 from budgetsplit.cells import BASE
+from budgetsplit.plotstyle import (
+    METRICS,
+    WIDTH,
+    budget_axis,
+    empty,
+    metric_label,
+    number,
+    panels,
+    percent_axis,
+    save,
+)
 from budgetsplit.stats import scores_from_results
 
-sns.set_theme(style="whitegrid", context="paper")
+__all__ = ["METRICS", "WIDTH", "advice", "all_figures", "metric_label", "save"]
+
 COLD_FRACTIONS = (0.0, 0.01, 0.1)
-WIDTH, HEIGHT = 13.0, 3.6  # inches, every figure: side-by-side panels share the width
-# metric -> (words with unit, factor the values are drawn with): shares in 0-1 are drawn in %.
-METRICS = {
-    "accuracy": ("accuracy (%)", 100),
-    "accuracy_strict": ("accuracy (%)", 100),
-    "accuracy_flexible": ("accuracy, any answer format (%)", 100),
-    "prompt_level_strict": ("prompts with every instruction followed (%)", 100),
-    "prompt_level_loose": ("prompts with every instruction followed, loose (%)", 100),
-    "inst_level_strict": ("instructions followed (%)", 100),
-    "inst_level_loose": ("instructions followed, loose (%)", 100),
-    "answered_strict": ("answered, every instruction followed (%)", 100),
-    "fact_score": ("gold fact score", 1),
-    "rouge_l": ("ROUGE-L", 1),
-    "gold_score": ("gold summary score", 1),
-    "gold_reward": ("gold reward", 1),
-    "reward": ("reward-model score", 1),
-    "diag.format_rate": ("answers in the required format (%)", 100),
-    "diag.cold_start.chosen_logprob_per_token": ("log-prob of chosen responses (nats/token)", 1),
-}
-
-
-def metric_label(metric: str) -> tuple[str, float]:
-    """(axis label in words with unit, factor to draw values with) for a metric or diag column."""
-    return METRICS.get(metric, (metric.removeprefix("diag.").replace("_", " "), 1))
 
 
 def _task_metric(df: pd.DataFrame, task: str) -> tuple[str, float]:
     return metric_label(str(df.loc[df["task"] == task, "primary_metric"].iloc[0]))
-
-
-def _n(x) -> str:
-    """A budget or size as people write it: 100, not 100.0."""
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
-
-
-def _empty(msg: str) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(WIDTH, 1.5))
-    ax.axis("off")
-    ax.text(0.5, 0.5, msg, ha="center", va="center", wrap=True)
-    return fig
 
 
 def default_method(df: pd.DataFrame) -> str:
@@ -126,12 +104,6 @@ def _method_cells(df: pd.DataFrame, method: str | None) -> tuple[str, pd.DataFra
     return method, _examples_only(df[df["method"] == method])
 
 
-def _panels(n: int):
-    """`n` subplots side by side in a WIDTH x HEIGHT figure: (fig, axes)."""
-    fig, axes = plt.subplots(1, n, figsize=(WIDTH, HEIGHT), squeeze=False)
-    return fig, axes[0]
-
-
 def _has(df: pd.DataFrame, col: str) -> bool:
     return col in df and df[col].notna().any()
 
@@ -156,12 +128,6 @@ def _tied(mean: pd.DataFrame, keys: list[str]) -> pd.Series:
     return g.transform("max") == g.transform("min")
 
 
-def _percent_axis(ax, scale: float) -> None:
-    if scale == 100:  # a share: no tick below 0%, 0-1% at least (every value 0), 0 not clipped
-        top = max(ax.get_ylim()[1], 1)
-        ax.set_ylim(-0.03 * top, top)
-
-
 def _curve(ax, d: pd.DataFrame, x: str, y: str, scale: float, **style) -> None:
     """Mean of `y` over seeds against `x`, with the band `_band_note` names."""
     agg = {"mean": (y, "mean"), "lo": (y, "min"), "hi": (y, "max")}
@@ -178,13 +144,6 @@ def _curve(ax, d: pd.DataFrame, x: str, y: str, scale: float, **style) -> None:
         ax.scatter(best.index, best * scale, s=90, facecolors="none", edgecolors=line.get_color())
 
 
-def _budget_axis(ax, budgets) -> None:
-    budgets = sorted(set(budgets))
-    ax.set_xscale("log")
-    ax.set_xticks(budgets, [_n(b) for b in budgets])
-    ax.xaxis.set_minor_formatter(NullFormatter())
-
-
 def fraction_curves(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
     """Figure 1: the metric against the SFT share of the budget, one line per budget; one panel per
     task (or, for one task's table, per PFT method)."""
@@ -194,17 +153,17 @@ def fraction_curves(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
         methods = [method or default_method(df)]
     d = _examples_only(df[df["method"].isin(methods)])
     if d.empty:
-        return _empty(f"no {', '.join(methods)} cells in the results")
-    panels = [(t, m) for t in sorted(d["task"].unique()) for m in methods]
-    fig, axes = _panels(len(panels))
+        return empty(f"no {', '.join(methods)} cells in the results")
+    pairs = [(t, m) for t in sorted(d["task"].unique()) for m in methods]
+    fig, axes = panels(len(pairs))
     budgets = sorted(d["budget"].unique())
     colors = dict(zip(budgets, sns.color_palette("viridis", len(budgets)), strict=True))
-    for ax, (task, m) in zip(axes, panels, strict=True):
+    for ax, (task, m) in zip(axes, pairs, strict=True):
         t = d[(d["task"] == task) & (d["method"] == m)]
         label, scale = _task_metric(d, task)
         none = _no_best(t)
         for budget, b in t.groupby("budget"):
-            name = _n(budget) + (" (no best)" if budget in none else "")
+            name = number(budget) + (" (no best)" if budget in none else "")
             _curve(
                 ax, b, "sft_fraction", "score", scale, marker="o", color=colors[budget], label=name
             )
@@ -212,7 +171,7 @@ def fraction_curves(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
         if len(base):  # the floor every budget starts from: the model before any annotation
             ax.axhline(base.mean() * scale, color="grey", ls="--", lw=1, label="base model")
         ax.xaxis.set_major_formatter(PercentFormatter(xmax=1))
-        _percent_axis(ax, scale)
+        percent_axis(ax, scale)
         ax.set(title=f"{task}, {m}", xlabel="SFT share of the budget", ylabel=label)
         ax.legend(title="budget (examples)", fontsize=7)
     ring = "; ring: best set" if "in_best_set" in d else ""
@@ -227,9 +186,9 @@ def heatmaps(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
     budget boxed (every split of the best set when the table marks one)."""
     method, d = _method_cells(df, method)
     if d.empty:
-        return _empty(f"no {method} cells in the results")
+        return empty(f"no {method} cells in the results")
     tasks = sorted(d["task"].unique())
-    fig, axes = _panels(len(tasks))
+    fig, axes = panels(len(tasks))
     for ax, task in zip(axes, tasks, strict=True):
         t = d[d["task"] == task]
         label, scale = _task_metric(d, task)
@@ -239,7 +198,7 @@ def heatmaps(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
         else:  # the best mean; none where every split ties
             marked = grid.eq(grid.max(axis=1), axis=0) & grid.ne(grid.min(axis=1), axis=0)
         none = _no_best(t)
-        grid.index = [_n(b) + ("\nno best" if b in none else "") for b in grid.index]
+        grid.index = [number(b) + ("\nno best" if b in none else "") for b in grid.index]
         grid.columns = [f"{f:.0%}" for f in grid.columns]
         fmt = ".1f" if scale == 100 else ".2f"
         sns.heatmap(
@@ -262,7 +221,7 @@ def cold_start(df: pd.DataFrame, task: str = "math") -> plt.Figure:
     responses under the model PFT starts from; share of answers in the required format)."""
     d = _examples_only(df[(df["task"] == task) & (df["method"] != "sft")])
     if d.empty:
-        return _empty(f"no {task} preference-finetuning cells in the results")
+        return empty(f"no {task} preference-finetuning cells in the results")
     parts = []
     for _, m in d.groupby("method"):
         best = _leaders(m, ["budget"]).set_index("budget")["sft_fraction"]
@@ -276,14 +235,14 @@ def cold_start(df: pd.DataFrame, task: str = "math") -> plt.Figure:
     settings = [f"{f:.0%} SFT" for f in COLD_FRACTIONS] + ["best share"]
     colors = dict(zip(settings, sns.color_palette("tab10", len(settings)), strict=True))
     styles = dict(zip(sorted(d["method"].unique()), ["-", "--", ":", "-."], strict=False))
-    fig, axes = _panels(len(cols))
+    fig, axes = panels(len(cols))
     for ax, col in zip(axes, cols, strict=True):
         label, scale = metric_label(primary if col == "score" else col)
         for (method, setting), s in d.groupby(["method", "setting"]):
             style = dict(marker="o", color=colors[setting], ls=styles[method])
             _curve(ax, s, "budget", col, scale, label=f"{method}, {setting}", **style)
-        _budget_axis(ax, d["budget"])
-        _percent_axis(ax, scale)
+        budget_axis(ax, d["budget"])
+        percent_axis(ax, scale)
         ax.set(ylabel=label, title=label, xlabel="budget (examples)")
     axes[0].legend(fontsize=6)
     fig.suptitle(
@@ -300,12 +259,12 @@ def costs(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
     method = method or default_method(df)
     d = df[(df["method"] == method) & df["cost_ratio"].notna()] if "cost_ratio" in df else df[:0]
     if d.empty:
-        return _empty("no money-budget cells (cost ratios) in the results")
+        return empty("no money-budget cells (cost ratios) in the results")
     best = _leaders(d, ["task", "method", "cost_ratio", "budget"])
     if best.empty:
-        return _empty("money budgets: no split is best at any budget (all at the floor, or tied)")
+        return empty("money budgets: no split is best at any budget (all at the floor, or tied)")
     tasks = sorted(best["task"].unique())
-    fig, axes = _panels(len(tasks))
+    fig, axes = panels(len(tasks))
     ratios = sorted(best["cost_ratio"].unique())
     colors = dict(zip(ratios, sns.color_palette("flare", len(ratios)), strict=True))
     # Side by side at each budget (log axis: a factor), so that equal spans do not hide each other.
@@ -317,7 +276,7 @@ def costs(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
             x, c = r["budget"] * shift[ratio], colors[ratio]
             ax.plot(x, r["sft_fraction"], "o-", color=c, label=f"{ratio:g}x")
             ax.vlines(x, r["set_low"], r["set_high"], color=c, lw=4, alpha=0.35)
-        _budget_axis(ax, best["budget"])
+        budget_axis(ax, best["budget"])
         ax.set_xlim(best["budget"].min() / 1.3, best["budget"].max() * 1.3)  # room for the shifts
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
         ax.set(ylim=(-0.05, 1.05), title=f"{task}, {method}", ylabel="best SFT share of the money")
@@ -340,13 +299,13 @@ def equal_performance_plot(
     verdicts of the table's seed means."""
     method, d = _method_cells(df, method)
     if d.empty or d["budget"].nunique() < 2:
-        return _empty(f"equal performance needs at least two budgets ({method} cells)")
+        return empty(f"equal performance needs at least two budgets ({method} cells)")
     if eq is None:
         boot = bootstrap(scores_from_results(df), df)
         eq = equal_performance(best_sets(boot), boot)
     eq = eq[eq["method"] == method].set_index("task")
     tasks = sorted(d["task"].unique())
-    fig, axes = _panels(len(tasks))
+    fig, axes = panels(len(tasks))
     for ax, task in zip(axes, tasks, strict=True):
         label, scale = _task_metric(d, task)
         t = d[d["task"] == task]
@@ -362,13 +321,13 @@ def equal_performance_plot(
             # Matched only by the largest budget itself: nothing to point at.
             if not pd.isna(e["matching_budget"]) and e["matching_budget"] < e["large_budget"]:
                 ax.annotate(
-                    f"{_n(e['matching_budget'])} at best ~ {_n(e['large_budget'])} at {share} SFT",
+                    f"{number(e['matching_budget'])} at best ~ {number(e['large_budget'])} at {share} SFT",
                     (e["matching_budget"], e["matching_score"] * scale), xytext=(0.03, 0.93),
                     textcoords="axes fraction", fontsize=7, va="top",
                     arrowprops={"arrowstyle": "->", "color": "black"},
                 )  # fmt: skip
-        _budget_axis(ax, t["budget"])
-        _percent_axis(ax, scale)
+        budget_axis(ax, t["budget"])
+        percent_axis(ax, scale)
         ax.set(title=f"{task}, {method}", xlabel="budget (examples)", ylabel=label)
         ax.legend(fontsize=7, loc="lower right")
     fig.suptitle(
@@ -393,9 +352,9 @@ def advice(curves: pd.DataFrame) -> plt.Figure:
     one panel per task and method, one line per cost ratio, its 95% interval (seed bootstrap of
     the fit) shaded; beyond the grid's budgets the line is dashed (extrapolation)."""
     if curves.empty:
-        return _empty("no task with enough cells to fit (advise.MIN_CELLS over 2+ budgets)")
+        return empty("no task with enough cells to fit (advise.MIN_CELLS over 2+ budgets)")
     keys = list(curves.groupby(["task", "method"]).groups)
-    fig, axes = _panels(len(keys))
+    fig, axes = panels(len(keys))
     ratios = sorted(curves["cost_ratio"].unique())
     colors = dict(zip(ratios, sns.color_palette("flare", len(ratios)), strict=True))
     for ax, (task, method) in zip(axes, keys, strict=True):
@@ -406,7 +365,7 @@ def advice(curves: pd.DataFrame) -> plt.Figure:
             ax.plot(r["budget"], r["fraction"], "--", color=c, alpha=0.6)
             ax.plot(inside["budget"], inside["fraction"], "o-", color=c, label=f"{ratio:g}x")
             ax.fill_between(r["budget"], r["fraction_low"], r["fraction_high"], color=c, alpha=0.15)
-        _budget_axis(ax, d["budget"])
+        budget_axis(ax, d["budget"])
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
         model = ", ".join(sorted(d["model"].unique()))
         ax.set(ylim=(-0.05, 1.05), title=f"{task}, {method} ({model} fit)",
@@ -419,18 +378,6 @@ def advice(curves: pd.DataFrame) -> plt.Figure:
     )
     fig.tight_layout()
     return fig
-
-
-def save(fig: plt.Figure, folder: str | Path, name: str) -> list[Path]:
-    """Write `name`.png and `name`.pdf into `folder`; returns the paths."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
-    for p in paths:
-        # No creation date in the PDF: a rerun on the same records rewrites identical files.
-        meta = {"CreationDate": None} if p.suffix == ".pdf" else None
-        fig.savefig(p, dpi=150, bbox_inches="tight", metadata=meta)
-    return paths
 
 
 def all_figures(
