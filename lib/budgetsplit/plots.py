@@ -173,7 +173,10 @@ def fraction_curves(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
         ax.xaxis.set_major_formatter(PercentFormatter(xmax=1))
         percent_axis(ax, scale)
         ax.set(title=f"{task}, {m}", xlabel="SFT share of the budget", ylabel=label)
-        ax.legend(title="budget (examples)", fontsize=7)
+        # Below the panel, not on it: with four or five budgets the lines fill the panel.
+        entries = len(ax.get_legend_handles_labels()[1])
+        ax.legend(title="budget (examples)", fontsize=7, title_fontsize=8, frameon=False,
+                  loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(entries, 3))  # fmt: skip
     ring = "; ring: best set" if "in_best_set" in d else ""
     floor = "; dashed: base model" if (df["method"] == BASE).any() else ""
     fig.suptitle(f"Metric vs SFT share ({', '.join(methods)}; {_band_note(d)}{ring}{floor})")
@@ -363,20 +366,24 @@ def advice(curves: pd.DataFrame) -> plt.Figure:
             r, c = r.sort_values("budget"), colors[ratio]
             inside = r[~r["extrapolating"]]
             ax.plot(r["budget"], r["fraction"], "--", color=c, alpha=0.6)
-            ax.plot(inside["budget"], inside["fraction"], "o-", color=c, label=f"{ratio:g}x")
+            ax.plot(inside["budget"], inside["fraction"], "o-", color=c)
             ax.fill_between(r["budget"], r["fraction_low"], r["fraction_high"], color=c, alpha=0.15)
         budget_axis(ax, d["budget"])
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
         model = ", ".join(sorted(d["model"].unique()))
         ax.set(ylim=(-0.05, 1.05), title=f"{task}, {method} ({model} fit)",
                xlabel="budget (pair costs)", ylabel="recommended SFT share")  # fmt: skip
-        ax.legend(title="a demonstration costs (x a pair)", fontsize=7)
+        ax.tick_params(axis="x", labelrotation=45)  # nine budgets on a narrow panel
     seeds = int(curves["n_seeds"].max())
     fig.suptitle(
         f"The advisor's split by budget and annotation cost (fits to {seeds} seeds; shaded: 95% "
         "interval of the best split over seed resamples; dashed: beyond the grid's budgets)"
     )
-    fig.tight_layout()
+    # One legend below the panels (every panel has the same ratios): on a panel it hid the lines.
+    handles = [plt.Line2D([], [], color=colors[r], marker="o", label=f"{r:g}x") for r in ratios]
+    fig.legend(handles=handles, title="a demonstration costs (x a pair)", loc="lower center",
+               ncol=len(ratios), frameon=False, fontsize=8, title_fontsize=9)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
 

@@ -27,7 +27,7 @@ METRICS = {
     "prompt_level_loose": ("prompts with every instruction followed, loose (%)", 100),
     "inst_level_strict": ("instructions followed (%)", 100),
     "inst_level_loose": ("instructions followed, loose (%)", 100),
-    "answered_strict": ("answered, every instruction followed (%)", 100),
+    "answered_strict": ("answered, every\ninstruction followed (%)", 100),
     "fact_score": ("gold fact score", 1),
     "rouge_l": ("ROUGE-L", 1),
     "gold_score": ("gold summary score", 1),
