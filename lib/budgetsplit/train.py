@@ -32,8 +32,6 @@ import contextlib
 import copy
 import dataclasses
 import gc
-import hashlib
-import json
 import math
 import tempfile
 import time
@@ -43,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from datasets import Dataset, Value
+from datasets import Dataset
 from transformers import PrinterCallback, ProgressCallback, TrainerCallback, set_seed
 from transformers.utils.notebook import NotebookProgressCallback
 
@@ -51,7 +49,7 @@ from budgetsplit.config import ConfigError, LoraConfig, PFTConfig, StageConfig
 from budgetsplit.lmhead import logits_bytes, use_dense_lm_head
 from budgetsplit.models import bf16_supported, n_parameters
 from budgetsplit.notebook import progress
-from budgetsplit.store import atomic_file, move_aside
+from budgetsplit.refcache import dpo_trainer_class
 from budgetsplit.threads import cpu_share_callback
 
 LOSS_TYPES = {"dpo": ["sigmoid"], "ipo": ["ipo"], "dpo_sft": ["sigmoid", "sft"]}
@@ -281,7 +279,7 @@ def train_pft(
     """Preference finetuning of `model` on TRL preference records; the frozen start is the reference.
 
     With `ref_cache` (a folder), DPO-family methods keep their precomputed reference log-probs there
-    for the next cell with the same pairs and start (`_dpo_trainer_class`).
+    for the next cell with the same pairs and start (`budgetsplit.refcache`).
     """
     from trl import DPOConfig, KTOConfig, KTOTrainer
 
@@ -326,7 +324,7 @@ def train_pft(
         else:
             weights = [1.0, pft.sft_weight] if method == "dpo_sft" else None
             args = DPOConfig(loss_type=list(LOSS_TYPES[method]), loss_weights=weights, **common)
-            trainer_cls = _dpo_trainer_class(ref_cache if pft.precompute_ref_log_probs else None)
+            trainer_cls = dpo_trainer_class(ref_cache if pft.precompute_ref_log_probs else None)
         # DPO puts chosen and rejected in one batch; KTO adds a shifted batch for its KL term.
         with use_dense_lm_head(device, logits_bytes(model, pft, 2)), _quiet_upstream():
             trainer = trainer_cls(
@@ -342,61 +340,3 @@ def train_pft(
         len(records) * pft.epochs / max(outcome.throughput["train_runtime_s"], 1e-9)
     )
     return outcome
-
-
-def _dpo_trainer_class(ref_cache: Path | None):
-    """TRL's DPOTrainer, or (with `ref_cache`) one that keeps its precomputed reference log-probs
-    in that folder and reads them back.
-
-    The key is what the log-probs depend on: the tokenized pairs, TRL's hash of the reference
-    weights, and what batching and truncation can change. The loss is not in it, so the cells that
-    differ only in the PFT method (dpo, ipo, dpo_sft at one split) compute them once: the slowest
-    part of a small DPO stage (3 s of 10 s for 300 toy pairs). TRL's own cache cannot do this:
-    its key folds in the trainer's arguments, the loss among them.
-    """
-    from safetensors.torch import save_file
-    from trl import DPOTrainer
-
-    if ref_cache is None:
-        return DPOTrainer
-
-    class CachedRefDPOTrainer(DPOTrainer):
-        def _precompute_ref_logps(self, dataset, name, batch_size):
-            a = self.args
-            key = hashlib.sha256(json.dumps([
-                dataset.select_columns(["prompt_ids", "chosen_ids", "rejected_ids"]).to_dict(),
-                self._precompute_model_hash, a.max_length, a.truncation_mode,
-                a.pad_to_multiple_of, batch_size, str(self.model.dtype),
-            ]).encode()).hexdigest()[:24]  # fmt: skip
-            path = Path(ref_cache) / f"ref_logps-{key}.safetensors"
-            cols = ("ref_chosen_logps", "ref_rejected_logps")
-            cached = _read_ref_cache(path, cols, len(dataset))
-            if cached is not None:
-                for col in cols:  # float32, as TRL stores them: training reads identical numbers
-                    dataset = dataset.add_column(col, cached[col].numpy(), feature=Value("float32"))
-                return dataset
-            out = super()._precompute_ref_logps(dataset, name, batch_size)
-            with atomic_file(path) as tmp:  # parallel cells never read half a file
-                save_file({c: torch.tensor(out[c], dtype=torch.float32) for c in cols}, str(tmp))
-            return out
-
-    return CachedRefDPOTrainer
-
-
-def _read_ref_cache(path: Path, cols: tuple[str, ...], n: int) -> dict | None:
-    """The cached reference log-probs in `path`, or None when there are none; a damaged file (not
-    safetensors, columns missing or of the wrong length) is named, moved aside and recomputed."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    if not path.is_file():
-        return None
-    try:
-        t = load_file(str(path))
-        if any(c not in t or t[c].shape != (n,) for c in cols):
-            raise SafetensorError(f"expected columns {list(cols)} of {n} values each")
-        return t
-    except SafetensorError as e:
-        where = move_aside(path)
-        print(f"reference log-prob cache {path} is damaged ({e}); moved aside to {where.name}")
-        return None
