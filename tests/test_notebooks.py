@@ -86,6 +86,10 @@ def test_every_notebook_runs_in_the_smoke_profile(tmp_path):
     # tasks have one budget each, too few (skipped with a message)
     assert rec["advice"] and {a["task"] for a in rec["advice"]} == {"math"}
     assert all(0 <= a["fraction"] <= 1 and a["n_seeds"] == 1 for a in rec["advice"])
+    # the leave-one-budget-out table for the README, beside the run's claims
+    check = (tmp_path / "runs" / "smoke" / "advisor_check.md").read_text()
+    assert check.startswith("| task | method | held-out budget |")
+    assert len(check.strip().splitlines()) == 2 + max(len(rec["lobo"]), 1)
     assert (tmp_path / "figs" / "fig6_advice.png").stat().st_size > 1000
     rec = run("quickstart.ipynb", tmp_path, profile="smoke", budget=40, overrides=fast)
     assert len(rec["scores"]) == 3 and all(0 <= x <= 1 for x in _numbers(rec["scores"]))

@@ -9,9 +9,9 @@ advisor's curves), with matplotlib.
 
 Every function takes the table and returns a matplotlib Figure; numbers are never invented here:
 a missing piece (no cost grid, one budget only) gives a figure that says so. Figures are meant to
-be read without the code: metrics by name and unit (`METRICS`; shares are drawn in %), budgets as
-whole numbers, the PFT method in every title, and every figure `WIDTH` inches wide. That shared look
-(theme, width, metric names, axes, `save`) lives in budgetsplit.plotstyle.
+be read without the code: metrics by name and unit (`plotstyle.METRICS`; shares are drawn in %),
+budgets as whole numbers, the PFT method in every title, and every figure `WIDTH` inches wide.
+That shared look (theme, width, metric names, axes, `save`) lives in budgetsplit.plotstyle.
 
 Which split is best is budgetsplit.analysis's verdict, never decided here. Shaded bands say what
 they are in the title: a 95% CI when the table has `ci_low`/`ci_high` (in the metric's own units),
@@ -36,7 +36,6 @@ from matplotlib.ticker import PercentFormatter
 from budgetsplit.analysis import best_sets, bootstrap, equal_performance
 from budgetsplit.cells import BASE
 from budgetsplit.plotstyle import (
-    METRICS,
     WIDTH,
     budget_axis,
     empty,
@@ -48,7 +47,9 @@ from budgetsplit.plotstyle import (
 )
 from budgetsplit.stats import scores_from_results
 
-__all__ = ["METRICS", "WIDTH", "advice", "all_figures", "metric_label", "save"]
+# The figures, and the two plotstyle names callers reach through plots (notebooks' save, WIDTH).
+__all__ = ["FIGURES", "WIDTH", "advice", "all_figures", "cold_start", "costs", "default_method",
+           "equal_performance_plot", "fraction_curves", "heatmaps", "save"]  # fmt: skip
 
 COLD_FRACTIONS = (0.0, 0.01, 0.1)
 
