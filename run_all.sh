@@ -8,7 +8,8 @@
 #   ./run_all.sh --workers 1              cells one after another (default: one process per CPU core)
 #   ./run_all.sh --executor ray [--address HOST:PORT]   cells as Ray tasks (local or a cluster)
 #   ./run_all.sh --dry-run                print the plan (cells, SFT stages, ids); run nothing
-#   ./run_all.sh --tasks "math helpful"   a subset of the tasks
+#   ./run_all.sh --tasks "math helpful"   the tasks to run (default: toy runs math and instruct, to fit
+#                                         25 minutes; other profiles every task)
 #   ./run_all.sh --params DIR             profiles from DIR/<profile>/ (default: the shipped params/)
 #   ./run_all.sh --lab [-- ARGS]          open the notebooks in JupyterLab (this environment; ARGS to jupyter lab)
 #
@@ -18,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-profile=toy executor=local address="" workers=0 dry_run=0 tasks="math instruct summarize helpful"
+profile=toy executor=local address="" workers=0 dry_run=0 tasks=""
 lab=0 lab_args=()
 while [ $# -gt 0 ]; do
   case "$1" in --profile|--executor|--address|--workers|--tasks|--params)
@@ -45,6 +46,13 @@ case "$workers" in ''|*[!0-9]*) echo "run_all.sh: --workers takes a whole number
 # The profile's folder as config.profile_dir finds it: --params DIR's, else the shipped one.
 pdir="${BUDGETSPLIT_PARAMS:-params}/$profile"; [ -d "$pdir" ] || pdir="params/$profile"
 [ -d "$pdir" ] || { echo "run_all.sh: no params/$profile/ (profiles: $(ls ${BUDGETSPLIT_PARAMS:-} params | grep -v -e ':$' -e '^$' | sort -u | tr '\n' ' '))" >&2; exit 2; }
+
+# The default profile runs the two tasks its budgets can tell apart, in about 25 minutes (README,
+# "Profiles"); summarize and helpful sit at their floor below 3,000 examples and run with --tasks
+# or in toy_large, which runs every task.
+if [ -z "$tasks" ]; then
+  case "$profile" in toy) tasks="math instruct" ;; *) tasks="math instruct summarize helpful" ;; esac
+fi
 
 source scripts/bootstrap.sh
 if [ "$lab" = 1 ]; then

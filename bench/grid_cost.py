@@ -5,7 +5,7 @@ model runs every step), in wall time and SFT stages trained.
 
     .venv/bin/python bench/grid_cost.py                      # reduced math grid, ~5 min
     .venv/bin/python bench/grid_cost.py --grid default --task math --no-executors   # ~26 min
-    .venv/bin/python bench/grid_cost.py --grid default --task math_costs --no-executors  # ~18 min
+    .venv/bin/python bench/grid_cost.py --profile toy_large --grid default --task math_costs --no-executors
 
 `--grid reduced` (the default): the task's recipe with budgets 100 and 200, SFT fractions 0.25,
 0.5, 0.75 and 1.0, methods dpo and ipo, and 50 test examples per cell: 14 cells (the f = 1.0 cells
@@ -43,7 +43,7 @@ BUDGETS, FRACTIONS, METHODS = (100, 200), (0.25, 0.5, 0.75, 1.0), ("dpo", "ipo")
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--profile", default="toy", help="toy world profile (toy or smoke)")
+    ap.add_argument("--profile", default="toy", help="toy world profile (toy, toy_large, smoke)")
     ap.add_argument("--task", default="math", help="a recipe of the profile: math, math_costs, ...")
     ap.add_argument("--grid", choices=("reduced", "default"), default="reduced")
     ap.add_argument("--n-eval", type=int, help="test examples per cell (reduced grid: 50; default "

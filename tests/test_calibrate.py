@@ -46,6 +46,23 @@ def test_smoke_plan_counts_points_and_runs_nothing(params_dir, tmp_path, monkeyp
     assert "'pft.beta' = 'high'" in capsys.readouterr().err
 
 
+def test_methods_of_profiles_that_read_the_calibration_are_tuned(params_dir):
+    # A profile inheriting smoke's calibration runs kto on math: smoke's calibration must tune it.
+    child = params_dir / "child"
+    child.mkdir()
+    (child / "_defaults.yaml").write_text("inherit: smoke\nprofile: child\n")
+    (child / "math.yaml").write_text("task: math\nmethods: [kto]\n")
+    (params_dir / "smoke" / "math_costs.yaml").unlink()
+    recipe = params_dir / "smoke" / "math.yaml"
+    recipe.write_text(recipe.read_text().replace("methods: [dpo, dpo_sft]", "methods: [dpo]"))
+    assert calibrate.task_methods("smoke", "math") == ("dpo", "kto")
+    assert calibrate.task_methods("smoke", "instruct") == ("dpo_sft",)  # the child has no instruct
+    # With a calibration of its own the child no longer reads smoke's.
+    (child / "calibration").mkdir()
+    (child / "calibration" / "math.yaml").write_text("sft: {learning_rate: 0.001}\n")
+    assert calibrate.task_methods("smoke", "math") == ("dpo",)
+
+
 def test_toy_plan_sweeps_two_rungs_and_pft_lr_reaches_the_sft_lr():
     p = calibrate.plan("toy", "math")
     assert p.rungs == (300.0, 1000.0)  # the middle and the largest budget

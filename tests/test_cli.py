@@ -15,7 +15,7 @@ def test_plan_prints_cells_stages_and_ids(capsys, tmp_path):
     )
     out = capsys.readouterr().out
     assert "params/toy/math.yaml" in out and "distinct SFT stages" in out
-    assert "[todo] math-dpo-B100-f0p1-s0: n_sft=10 n_pref=90" in out
+    assert "[todo] math-dpo_sft-B100-f0p1-s0: n_sft=10 n_pref=90" in out
 
 
 def test_bad_profile_and_override_are_clear_errors(capsys):

@@ -256,7 +256,7 @@ def test_local_worker_processes_match_one_after_another(tmp_path):
 
 
 def test_parallel_order_is_longest_first_and_stage_aware():
-    params = load_params("toy", "math")
+    params = load_params("toy_large", "math")  # two methods: an SFT stage feeds two cells
     cells = grid.expand(params)
     rates = grid.DEFAULT_COST_S
     cost = {c.cell_id: grid.cell_estimate(params, c, rates) for c in cells}
@@ -271,9 +271,9 @@ def test_parallel_order_is_longest_first_and_stage_aware():
     assert [prio[c.cell_id] for c in ready] == sorted(
         (prio[c.cell_id] for c in ready), reverse=True
     )
-    # First to start: an SFT stage at budget 1000 whose two cells (dpo, dpo_sft) then train on
-    # its pairs, a longer chain than any single cell.
-    assert ready[0].budget == 1000 and ready[0].cell_id in waiting
+    # First to start: an SFT stage at the largest budget whose two cells (dpo, dpo_sft) then train
+    # on its pairs, a longer chain than any single cell.
+    assert ready[0].budget == max(params.budget.budgets) and ready[0].cell_id in waiting
     assert prio[ready[0].cell_id] > max(cost.values())
     for lead, group in waiting.items():
         assert prio[lead] == cost[lead] + max((cost[c.cell_id] for c in group), default=0.0)

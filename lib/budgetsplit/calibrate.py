@@ -50,6 +50,7 @@ from budgetsplit import config
 from budgetsplit.cells import SFT_ONLY, Cell, cell_sizes
 from budgetsplit.config import METHODS, REGIMES, Params, load_params
 from budgetsplit.layout import resolve_output_dir
+from budgetsplit.profiles import profile_chain, profiles
 from budgetsplit.records import result_settings, stored_settings
 from budgetsplit.schema import parse_overrides
 from budgetsplit.store import atomic_file, digest
@@ -83,13 +84,30 @@ class Step:
 
 
 def task_methods(profile: str, task: str) -> tuple[str, ...]:
-    """The PFT methods any recipe of `task` in the profile's folder runs (math.yaml, math_costs.yaml)."""
+    """The PFT methods any recipe of `task` runs (math.yaml, math_costs.yaml), in the profile's folder
+    and in every profile that reads this calibration through `inherit:` (toy_large reads toy's: its
+    plain dpo on math is tuned here, though the default profile's math runs dpo_sft only)."""
     found: set[str] = set()
-    for path in sorted(config.profile_dir(profile).glob("*.yaml")):
-        if path.name not in ("_defaults.yaml", "world.yaml"):
-            p = load_params(path, calibrated=False)
-            found |= set(p.methods) if p.task == task else set()
+    for folder in _readers(profile, task):
+        for path in sorted(folder.glob("*.yaml")):
+            if path.name not in ("_defaults.yaml", "world.yaml"):
+                p = load_params(path, calibrated=False)
+                found |= set(p.methods) if p.task == task else set()
     return tuple(m for m in METHODS if m in found)
+
+
+def _readers(profile: str, task: str) -> list[Path]:
+    """The profile folders whose recipes of `task` read `profile`'s calibration: its own, and those
+    inheriting from it with no calibration of `task` nearer in their chain."""
+    home = config.profile_dir(profile).resolve()
+    out = []
+    for folder in dict.fromkeys(config.profile_dir(p) for p in profiles()):
+        chain = [f.resolve() for f in profile_chain(folder)]
+        if home in chain and not any(
+            (f / "calibration" / f"{task}.yaml").is_file() for f in chain[: chain.index(home)]
+        ):
+            out.append(folder)
+    return out
 
 
 def steps(methods: tuple[str, ...]) -> list[Step]:

@@ -263,7 +263,8 @@ def costs(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
     method = method or default_method(df)
     d = df[(df["method"] == method) & df["cost_ratio"].notna()] if "cost_ratio" in df else df[:0]
     if d.empty:
-        return empty("no money-budget cells (cost ratios) in the results")
+        return empty("no money-budget cells (cost ratios) in the results:\n"
+                     "a profile with math_costs.yaml runs them (toy_large)")  # fmt: skip
     best = _leaders(d, ["task", "method", "cost_ratio", "budget"])
     if best.empty:
         return empty("money budgets: no split is best at any budget (all at the floor, or tied)")
