@@ -37,8 +37,12 @@ from budgetsplit.analysis import best_sets, bootstrap, equal_performance
 from budgetsplit.cells import BASE
 from budgetsplit.plotstyle import (
     WIDTH,
+    band_note,
     budget_axis,
+    curve,
     empty,
+    has,
+    means_note,
     metric_label,
     number,
     panels,
@@ -105,44 +109,11 @@ def _method_cells(df: pd.DataFrame, method: str | None) -> tuple[str, pd.DataFra
     return method, _examples_only(df[df["method"] == method])
 
 
-def _has(df: pd.DataFrame, col: str) -> bool:
-    return col in df and df[col].notna().any()
-
-
-def _band_note(df: pd.DataFrame) -> str:
-    """What the shaded bands of a figure drawn from `df` are."""
-    if _has(df, "ci_low") and _has(df, "ci_high"):
-        return "shaded: 95% CI"
-    seeds = df["seed"].nunique() if "seed" in df else 1
-    return f"shaded: min-max over {seeds} seeds" if seeds > 1 else "one seed, no band"
-
-
-def _means(df: pd.DataFrame) -> str:
-    seeds = df["seed"].nunique() if "seed" in df else 1
-    return f"means over {seeds} seeds" if seeds > 1 else "one seed"
-
-
 def _tied(mean: pd.DataFrame, keys: list[str]) -> pd.Series:
     """Per row of `mean` (one row per split): True where every split of its group scores the same,
     so that none of them is "best" (all at 0, say)."""
     g = mean.groupby(keys, dropna=False)["score"]
     return g.transform("max") == g.transform("min")
-
-
-def _curve(ax, d: pd.DataFrame, x: str, y: str, scale: float, **style) -> None:
-    """Mean of `y` over seeds against `x`, with the band `_band_note` names."""
-    agg = {"mean": (y, "mean"), "lo": (y, "min"), "hi": (y, "max")}
-    ci = y == "score" and _has(d, "ci_low") and _has(d, "ci_high")
-    if ci:
-        agg.update(lo=("ci_low", "min"), hi=("ci_high", "max"))
-    g = d.groupby(x)
-    s = g.agg(**agg).reset_index()
-    (line,) = ax.plot(s[x], s["mean"] * scale, **style)
-    if ci or g[y].count().max() > 1:
-        ax.fill_between(s[x], s["lo"] * scale, s["hi"] * scale, color=line.get_color(), alpha=0.2)
-    if y == "score" and "in_best_set" in d:
-        best = d[d["in_best_set"].fillna(False).astype(bool)].groupby(x)[y].mean()
-        ax.scatter(best.index, best * scale, s=90, facecolors="none", edgecolors=line.get_color())
 
 
 def fraction_curves(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
@@ -165,7 +136,7 @@ def fraction_curves(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
         none = _no_best(t)
         for budget, b in t.groupby("budget"):
             name = number(budget) + (" (no best)" if budget in none else "")
-            _curve(
+            curve(
                 ax, b, "sft_fraction", "score", scale, marker="o", color=colors[budget], label=name
             )
         base = df[(df["method"] == BASE) & (df["task"] == task)]["score"]
@@ -180,7 +151,7 @@ def fraction_curves(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
                   loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=min(entries, 3))  # fmt: skip
     ring = "; ring: best set" if "in_best_set" in d else ""
     floor = "; dashed: base model" if (df["method"] == BASE).any() else ""
-    fig.suptitle(f"Metric vs SFT share ({', '.join(methods)}; {_band_note(d)}{ring}{floor})")
+    fig.suptitle(f"Metric vs SFT share ({', '.join(methods)}; {band_note(d)}{ring}{floor})")
     fig.tight_layout()
     return fig
 
@@ -214,7 +185,7 @@ def heatmaps(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
             title=f"{task}: {label}", xlabel="SFT share of the budget", ylabel="budget (examples)"
         )
     boxed = "best set" if "in_best_set" in d else "best mean (none where all tie)"
-    fig.suptitle(f"Budget x SFT share ({method}, {_means(d)}); red box: {boxed} per budget")
+    fig.suptitle(f"Budget x SFT share ({method}, {means_note(d)}); red box: {boxed} per budget")
     fig.tight_layout()
     return fig
 
@@ -235,7 +206,7 @@ def cold_start(df: pd.DataFrame, task: str = "math") -> plt.Figure:
     d = pd.concat(parts, ignore_index=True)
     primary = str(d["primary_metric"].iloc[0])
     cols = ["score", "diag.cold_start.chosen_logprob_per_token", "diag.format_rate"]
-    cols = [c for c in cols if _has(d, c)]
+    cols = [c for c in cols if has(d, c)]
     settings = [f"{f:.0%} SFT" for f in COLD_FRACTIONS] + ["best share"]
     colors = dict(zip(settings, sns.color_palette("tab10", len(settings)), strict=True))
     styles = dict(zip(sorted(d["method"].unique()), ["-", "--", ":", "-."], strict=False))
@@ -244,14 +215,14 @@ def cold_start(df: pd.DataFrame, task: str = "math") -> plt.Figure:
         label, scale = metric_label(primary if col == "score" else col)
         for (method, setting), s in d.groupby(["method", "setting"]):
             style = dict(marker="o", color=colors[setting], ls=styles[method])
-            _curve(ax, s, "budget", col, scale, label=f"{method}, {setting}", **style)
+            curve(ax, s, "budget", col, scale, label=f"{method}, {setting}", **style)
         budget_axis(ax, d["budget"])
         percent_axis(ax, scale)
         ax.set(ylabel=label, title=label, xlabel="budget (examples)")
     axes[0].legend(fontsize=6)
     fig.suptitle(
         f"Cold start on {task}: PFT from the base model vs a little SFT first "
-        f"({_band_note(d)}; best share: top of the best set)"
+        f"({band_note(d)}; best share: top of the best set)"
     )
     fig.tight_layout()
     return fig
@@ -289,7 +260,7 @@ def costs(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
         ax.legend(title="a demonstration costs (x a pair)", fontsize=7)
     span = "bar: best set, dot: its top" if "in_best_set" in d else "best mean"
     fig.suptitle(
-        f"Best SFT share of a money budget, by annotation-cost ratio ({method}, {_means(d)}; "
+        f"Best SFT share of a money budget, by annotation-cost ratio ({method}, {means_note(d)}; "
         f"{span}; no point: no best)"
     )
     fig.tight_layout()
@@ -316,12 +287,12 @@ def equal_performance_plot(
         t = d[d["task"] == task]
         lead = _leaders(t, ["budget"]).set_index("budget")["sft_fraction"]
         top = t[t["sft_fraction"] == t["budget"].map(lead)]
-        _curve(ax, top, "budget", "score", scale, marker="o", label="best share")
+        curve(ax, top, "budget", "score", scale, marker="o", label="best share")
         e = eq.loc[task] if task in eq.index else None
         if e is not None and not pd.isna(e["poor_fraction"]):  # NaN: no poor split above floor
             share = f"{e['poor_fraction']:.0%}"
             poor = t[t["sft_fraction"] == e["poor_fraction"]]
-            _curve(ax, poor, "budget", "score", scale, marker="s", ls="--", label=f"{share} SFT")
+            curve(ax, poor, "budget", "score", scale, marker="s", ls="--", label=f"{share} SFT")
             ax.axhline(e["poor_score"] * scale, color="grey", lw=0.8, ls=":")
             # Matched only by the largest budget itself: nothing to point at.
             if not pd.isna(e["matching_budget"]) and e["matching_budget"] < e["large_budget"]:
@@ -336,7 +307,7 @@ def equal_performance_plot(
         ax.set(title=f"{task}, {method}", xlabel="budget (examples)", ylabel=label)
         ax.legend(fontsize=7, loc="lower right")
     fig.suptitle(
-        f"Equal performance: well-split small budgets vs a poorly split large one ({_band_note(d)}; "
+        f"Equal performance: well-split small budgets vs a poorly split large one ({band_note(d)}; "
         "dotted: its score; arrow: first not worse)"
     )
     fig.tight_layout()

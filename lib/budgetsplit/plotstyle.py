@@ -1,7 +1,8 @@
 """The look every figure of the study shares: seaborn's paper theme, one width for every figure,
 metrics named in words with their unit, budgets written as people write them, and PNG + PDF
-output that a rerun on the same records rewrites byte for byte. budgetsplit.plots draws the
-figures with these.
+output that a rerun on the same records rewrites byte for byte, and the curves with their bands
+(a 95% CI where the table has one, else the min-max over seeds) and best-set rings.
+budgetsplit.plots draws the figures with these.
 
     from budgetsplit.plotstyle import metric_label, panels, save
     fig, axes = panels(2); axes[0].set_ylabel(metric_label("accuracy_strict")[0])
@@ -13,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import NullFormatter
 
@@ -72,6 +74,39 @@ def budget_axis(ax, budgets) -> None:
     ax.set_xscale("log")
     ax.set_xticks(budgets, [number(b) for b in budgets])
     ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def has(df: pd.DataFrame, col: str) -> bool:
+    return col in df and df[col].notna().any()
+
+
+def band_note(df: pd.DataFrame) -> str:
+    """What the shaded bands of a figure drawn from `df` are."""
+    if has(df, "ci_low") and has(df, "ci_high"):
+        return "shaded: 95% CI"
+    seeds = df["seed"].nunique() if "seed" in df else 1
+    return f"shaded: min-max over {seeds} seeds" if seeds > 1 else "one seed, no band"
+
+
+def means_note(df: pd.DataFrame) -> str:
+    seeds = df["seed"].nunique() if "seed" in df else 1
+    return f"means over {seeds} seeds" if seeds > 1 else "one seed"
+
+
+def curve(ax, d: pd.DataFrame, x: str, y: str, scale: float, **style) -> None:
+    """Mean of `y` over seeds against `x`, with the band `band_note` names."""
+    agg = {"mean": (y, "mean"), "lo": (y, "min"), "hi": (y, "max")}
+    ci = y == "score" and has(d, "ci_low") and has(d, "ci_high")
+    if ci:
+        agg.update(lo=("ci_low", "min"), hi=("ci_high", "max"))
+    g = d.groupby(x)
+    s = g.agg(**agg).reset_index()
+    (line,) = ax.plot(s[x], s["mean"] * scale, **style)
+    if ci or g[y].count().max() > 1:
+        ax.fill_between(s[x], s["lo"] * scale, s["hi"] * scale, color=line.get_color(), alpha=0.2)
+    if y == "score" and "in_best_set" in d:
+        best = d[d["in_best_set"].fillna(False).astype(bool)].groupby(x)[y].mean()
+        ax.scatter(best.index, best * scale, s=90, facecolors="none", edgecolors=line.get_color())
 
 
 def save(fig: plt.Figure, folder: str | Path, name: str) -> list[Path]:
