@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 from tiny import FAST
@@ -330,3 +332,36 @@ def test_smoke_cell_repeats_exactly(smoke, tmp_path):
     assert not again["sft_reused"]
     for key in ("metrics", "diagnostics", "examples"):
         assert again[key] == first[key], key
+
+
+def _hold_claim(path) -> subprocess.Popen:
+    """Another process holding the claim of a cell (as a run training it does), until killed."""
+    code = (
+        "import sys, time\nfrom filelock import FileLock\nlock = FileLock(sys.argv[1])\n"
+        "lock.acquire()\nprint('held', flush=True)\ntime.sleep(600)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_cell_claimed_by_a_live_run_is_left_to_it_and_a_killed_runs_claim_is_taken(
+    tmp_path, base_folder, task
+):
+    p, cell = params(tmp_path, base_folder), Cell("math", "dpo", 16, 0.5, 0)
+    claim = RunLayout.of(p).claim_path("math", cell.cell_id)
+    claim.parent.mkdir(parents=True)
+    holder = _hold_claim(claim)
+    try:
+        assert cellmod.run_claimed(p, cell, task, wait=False) == (None, cellmod.ELSEWHERE)
+        assert not record_path(p, cell).exists()  # nothing trained while the other run holds it
+    finally:
+        holder.kill()  # SIGKILL: the run dies holding the claim
+        holder.wait()
+    rec, how = cellmod.run_claimed(p, cell, task, wait=False)
+    assert how == cellmod.TRAINED and record_path(p, cell).is_file()
+    assert cellmod.run_claimed(p, cell, task) == (rec, cellmod.RECORDED)
+    # A cell without SFT records no SFT time (loading the base model is not SFT).
+    assert run_cell(p, Cell("math", "dpo", 16, 0.0, 0), task)["wall_s"]["sft"] == 0.0

@@ -32,6 +32,10 @@ def test_bad_command_line_values_are_one_clear_error(capsys):
         err.startswith("error: --set: key 'seeds' = '[0,1': not valid YAML")
         and "\n" not in err[:-1]
     )
+    assert main(["plan", "--profile", "smoke", "--set", "seeds=[4294967295]"]) == 0  # numpy's last
+    capsys.readouterr()
+    assert main(["plan", "--profile", "smoke", "--set", "seeds=[4294967296]"]) == 2
+    assert "'seeds' = 4294967296: a seed must be >= 0 and <= 4294967295" in capsys.readouterr().err
     assert main(["plan", "--profile", "toy", "--set", "budget.budgets=[.nan]"]) == 2
     assert "'budget.budgets' = nan: expected a finite number" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:

@@ -1,6 +1,5 @@
 """Ray connection: a dead address is one clear error within seconds, not minutes of retries."""
 
-import socket
 import time
 
 import pytest
@@ -26,10 +25,25 @@ def test_malformed_address_is_named(address):
         parse_address(address)
 
 
-def test_an_address_that_listens_passes_and_one_that_does_not_fails():
-    with socket.create_server(("127.0.0.1", 0)) as server:
-        port = server.getsockname()[1]
-        check_address(f"127.0.0.1:{port}")
+def test_an_address_where_nothing_or_something_else_listens_fails_within_seconds():
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # the gRPC probe's requests are refused: no need to print
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    t0 = time.monotonic()
+    try:  # a plain HTTP server answers TCP but is not Ray: Ray's own client would hang on it
+        with pytest.raises(ConfigError, match=rf"'127.0.0.1:{port}': something listens there but"):
+            check_address(f"127.0.0.1:{port}", handshake_s=3)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert time.monotonic() - t0 < 60
     # The server is closed: nothing listens on that port any more.
     with pytest.raises(ConfigError, match=rf"'127.0.0.1:{port}': no Ray cluster answers there"):
         check_address(f"127.0.0.1:{port}")

@@ -3,12 +3,14 @@ SIGKILL, and the Ray executor on a real local Ray instance."""
 
 import dataclasses
 import json
+import re
 
 import pandas as pd
 import pytest
 
 from budgetsplit import grid, records, results
 from budgetsplit.cell import Cell
+from budgetsplit.cluster import check_address
 from budgetsplit.config import PARAMS_DIR, load_params
 from budgetsplit.layout import RunLayout
 
@@ -152,6 +154,27 @@ def test_run_grid_checks_the_output_folder_and_removes_temps_of_killed_runs(tmp_
         grid.run_grid(blocked, progress=False)
 
 
+def test_table_prints_a_summary_and_replace_moves_a_damaged_record_aside(tmp_path, capsys):
+    from budgetsplit.cli import main
+
+    params = load_params("smoke", "math", overrides={"output_dir": str(tmp_path)})
+    cells = grid.expand(params)
+    for c in cells:
+        _fake_record(tmp_path, params, c, score=0.5)
+    args = ["table", "--profile", "smoke", "--task", "math", "--set", f"output_dir={tmp_path}"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"{len(cells)} cells -> " in out
+    assert re.search(r"math\s+dpo_sft\s+\d+\s+\d+\s+\d+\s+\d+\s+accuracy_strict\s+0.5", out)
+    damaged = RunLayout.of(params).record_path("math", cells[1].cell_id)
+    damaged.write_text('{"cell": ')
+    assert main(args) == 2 and str(damaged) in capsys.readouterr().err
+    assert main(args + ["--replace"]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(cells) - 1} cells -> " in out and f"moved aside: {damaged}" in out
+    assert not damaged.exists() and len(pd.read_csv(tmp_path / "smoke" / "results.csv")) == 5
+
+
 def test_cell_ids_are_unique_and_safe():
     a = Cell("math", "dpo", 1000.0, 0.25, 0)
     b = Cell("math", "dpo", 1000.0, 0.25, 0, cost_ratio=2.0)
@@ -216,6 +239,33 @@ def test_sigkill_midway_then_rerun_matches_a_straight_run(tmp_path):
 
 
 @pytest.mark.slow
+def test_two_grids_at_once_into_one_folder_train_each_cell_once(tmp_path):
+    import subprocess
+
+    out = tmp_path / "shared"
+    cmd = _grid_cmd(out) + ["--set", "budget.budgets=[40]", "--workers", "1"]
+    pipe = dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    runs = [subprocess.Popen(cmd, **pipe) for _ in range(2)]
+    logs = [r.communicate(timeout=600)[0] for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], logs
+    trained = [int(m[1]) if (m := re.search(r"trained (\d+) cells", log)) else 0 for log in logs]
+    over = {**SMOKE, "budget.budgets": [40], "output_dir": str(out)}
+    params = load_params("smoke", "math", overrides=over)
+    cells = grid.expand(params)
+    assert sum(trained) == len(cells) == 6, logs  # not 12: the runs split the cells
+    assert len(list((out / "smoke" / "math" / "cells").glob("*.json"))) == 6
+    # Both stages were trained once, by whichever run came first.
+    stages = [d for d in (out / "smoke" / "math" / "sft").iterdir() if d.is_dir()]
+    assert sorted(d.name.split("-")[0] for d in stages) == ["n20", "n40"]
+    # A rerun finds every cell done, and the plan counts no stage to train.
+    assert grid.plan(params).sft_stages_todo == 0
+    victim = next(c for c in cells if all(grid.cell_sizes(params, c)))  # SFT, then pairs
+    (out / "smoke" / "math" / "cells" / f"{victim.cell_id}.json").unlink()
+    p = grid.plan(params)
+    assert len(p.cells) - len(p.done) == 1 and p.sft_stages_todo == 0  # its stage is cached
+
+
+@pytest.mark.slow
 def test_ray_executor_on_a_local_ray_instance(tmp_path):
     import ray
 
@@ -223,6 +273,7 @@ def test_ray_executor_on_a_local_ray_instance(tmp_path):
     params = load_params("smoke", "math", overrides=over)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
+        check_address(ray.get_runtime_context().gcs_address)  # a real Ray head passes the handshake
         table = grid.run_grid(params, executor="ray", progress=False)
         assert ray.cluster_resources().get("CPU") == 2
     finally:

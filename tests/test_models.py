@@ -51,6 +51,20 @@ def test_refuses_pickle_weights(tmp_path, base_folder):
         load_model(ModelConfig(name=str(tmp_path)), device="cpu")
 
 
+def test_a_damaged_weights_file_is_named_not_a_raw_traceback(tmp_path, base_folder):
+    import shutil
+
+    from budgetsplit.store import DamagedFileError
+
+    folder = tmp_path / "model"
+    shutil.copytree(base_folder, folder)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(DamagedFileError, match="model.safetensors: this weights file") as e:
+        load_model(ModelConfig(name=str(folder)), device="cpu")
+    assert e.value.path == weights
+
+
 def test_device_and_dtype_choice():
     assert resolve_device("cpu") == "cpu"
     assert resolve_device("auto") in ("cpu", "cuda", "mps")

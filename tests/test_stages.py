@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 from tiny import FAST, AddTask
 
 from budgetsplit.config import ModelConfig, Params, PFTConfig, StageConfig
-from budgetsplit.stages import run_sft_stage, sft_stage_key, task_data_id
+from budgetsplit.models import base_model_id
+from budgetsplit.stages import cached_stages, run_sft_stage, sft_stage_key, task_data_id
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -56,7 +58,17 @@ def test_sft_stage_is_cached_and_reused(tmp_path, base_folder, task):
         run_sft_stage(p, task, task.sft_pool()[16:32], 0, "base:1", "cpu")
 
 
-@pytest.mark.parametrize("damage", ["no meta.json", "meta.json truncated", "no weights"])
+DAMAGES = [
+    "no meta.json",
+    "meta.json truncated",
+    "no weights",
+    "weights empty",
+    "weights truncated",
+    "tokenizer.json truncated",
+]
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
 def test_a_damaged_stage_is_moved_aside_and_retrained(tmp_path, base_folder, task, capsys, damage):
     p = _params(tmp_path, base_folder)
     rows = task.sft_pool()[:8]
@@ -66,11 +78,32 @@ def test_a_damaged_stage_is_moved_aside_and_retrained(tmp_path, base_folder, tas
         (folder / "meta.json").unlink()
     elif damage == "meta.json truncated":
         (folder / "meta.json").write_text('{"key": "n8')
-    else:
+    elif damage == "no weights":
         (folder / "model.safetensors").unlink()
+    elif damage == "weights empty":
+        (folder / "model.safetensors").write_bytes(b"")
+    elif damage == "weights truncated":
+        (folder / "model.safetensors").write_bytes(weights[: len(weights) // 2])
+    else:
+        (folder / "tokenizer.json").write_text('{"version": "1.0", "trunc')
     again, meta = run_sft_stage(p, task, rows, 0, "base:1", "cpu")
     assert again == folder and not meta["reused"]
     assert (folder / "model.safetensors").read_bytes() == weights  # deterministic: same stage
     assert str(folder) in capsys.readouterr().out
     assert len(list(folder.parent.glob(folder.name + ".damaged-*"))) == 1
     assert run_sft_stage(p, task, rows, 0, "base:1", "cpu")[1]["reused"]
+
+
+def test_cached_stages_are_found_for_the_plan_and_damaged_ones_are_not(tmp_path, base_folder, task):
+    p = _params(tmp_path, base_folder)
+    asked = []
+    lookup = lambda: asked.append(1) or task  # noqa: E731
+    assert cached_stages(p, lookup, {(8, 0), (16, 0)}) == set() and not asked  # no folder yet
+    run_sft_stage(p, task, task.sft_pool()[:8], 0, base_model_id(p.model, p.profile), "cpu")
+    assert cached_stages(p, lookup, {(8, 0), (8, 1), (16, 0)}) == {(8, 0)}
+    other = dataclasses.replace(p, sft=StageConfig(**{**FAST, "learning_rate": 1e-3}))
+    assert cached_stages(other, lookup, {(8, 0)}) == set()  # same size and seed, other settings
+    (weights,) = (tmp_path / "test" / "math" / "sft").glob("n8-s0-*/model.safetensors")
+    weights.write_bytes(b"")
+    assert cached_stages(p, lookup, {(8, 0)}) == set()  # damaged: to train again
+    assert weights.stat().st_size == 0  # the plan only reads: nothing moved

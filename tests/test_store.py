@@ -1,5 +1,6 @@
 """Tests of budgetsplit.store: the digest, atomic files and folders (nothing half-written survives a
-failure), damaged JSON named, moving aside, temp files of killed processes, the writability check."""
+failure, modes follow the umask), damaged JSON and safetensors named, moving aside, temp files of
+killed processes, the writability check."""
 
 from __future__ import annotations
 
@@ -89,3 +90,59 @@ def test_unwritable_output_folder_is_found_before_training(tmp_path):
             store.check_writable(folder / "cells")
     finally:
         folder.chmod(0o700)
+
+
+@pytest.mark.parametrize(
+    "umask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)]
+)
+def test_files_and_folders_are_made_with_the_umasks_mode(tmp_path, umask, file_mode, dir_mode):
+    old = os.umask(umask)
+    try:
+        store.write_json(tmp_path / "r.json", {"a": 1})
+        with store.atomic_folder(tmp_path / "stage") as tmp:
+            (tmp / "meta.json").write_text("{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == file_mode
+    assert (tmp_path / "stage").stat().st_mode & 0o777 == dir_mode
+
+
+def _weights(path):
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    save_file({"w": np.arange(64, dtype=np.float32), "b": np.ones(3, dtype=np.float32)}, path)
+    return path.read_bytes()
+
+
+CUTS = {
+    "empty": (lambda b: b"", "cut short"),
+    "5 bytes": (lambda b: b[:5], "cut short"),
+    "half": (lambda b: b[: len(b) // 2], "cut short|promises"),
+    "one byte short": (lambda b: b[:-1], "promises"),
+    "one byte long": (lambda b: b + b"x", "promises"),
+    "header overwritten": (lambda b: b[:8] + b"{not json" + b[17:], "not safetensors"),
+}
+
+
+@pytest.mark.parametrize("cut, problem", CUTS.values(), ids=CUTS)
+def test_a_damaged_safetensors_file_is_named(tmp_path, cut, problem):
+    path = tmp_path / "model.safetensors"
+    whole = _weights(path)
+    store.check_safetensors(path)  # a whole file passes
+    store.check_model_folder(tmp_path, "SFT stage")
+    path.write_bytes(cut(whole))
+    with pytest.raises(store.DamagedFileError, match=problem) as e:
+        store.check_model_folder(tmp_path, "SFT stage")
+    assert e.value.path == path
+
+
+def test_a_model_folder_needs_weights_and_readable_json(tmp_path):
+    with pytest.raises(store.DamagedFileError, match="has no weights"):
+        store.check_model_folder(tmp_path, "base model")
+    _weights(tmp_path / "model.safetensors")
+    (tmp_path / "tokenizer.json").write_text('{"model": {"vocab"')
+    (tmp_path / "notes.json").write_text("[1, 2]")  # not one of a model's files: not read
+    with pytest.raises(store.DamagedFileError, match="base model's tokenizer.json") as e:
+        store.check_model_folder(tmp_path, "base model")
+    assert e.value.path == tmp_path / "tokenizer.json"

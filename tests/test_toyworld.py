@@ -140,6 +140,21 @@ def test_build_is_deterministic_and_cached(tmp_path, monkeypatch):
     assert model.config.vocab_size == len(AutoTokenizer.from_pretrained(folder))
 
 
+@pytest.mark.parametrize("damage", ["empty", "truncated"])
+def test_a_damaged_cached_base_model_is_named_and_rebuilt(tmp_path, monkeypatch, capsys, damage):
+    monkeypatch.setenv("BUDGETSPLIT_CACHE", str(tmp_path))
+    folder = get_base_model(TINY, progress=False, sources=SOURCES)
+    weights = (folder / "model.safetensors").read_bytes()
+    cut = b"" if damage == "empty" else weights[: len(weights) // 2]
+    (folder / "model.safetensors").write_bytes(cut)
+    assert get_base_model(TINY, progress=False, sources=SOURCES, build=False) is None
+    assert get_base_model(TINY, progress=False, sources=SOURCES) == folder
+    out = capsys.readouterr().out
+    assert f"base model {folder} is damaged" in out and "model.safetensors" in out
+    assert (folder / "model.safetensors").read_bytes() == weights  # rebuilt, deterministic
+    assert len(list(folder.parent.glob(folder.name + ".damaged-*"))) == 1
+
+
 def test_cache_key_follows_config_and_corpus():
     key = cache_key(TINY, SOURCES)
     assert key == cache_key(TINY, SOURCES)

@@ -5,6 +5,8 @@
 then PFT from the SFT model (from the base model when n_sft = 0; no PFT when n_pref = 0),
 evaluates, and writes the cell's record (`budgetsplit.records`) atomically. A cell whose record
 exists is returned as recorded, without training, after checking it was made with these settings.
+A run claims a cell before training it (`run_claimed`), so concurrent runs into one output folder
+split the cells.
 The cold-start diagnostic is computed once per starting model (`cold_start`) and read back by the
 other cells that share it; a damaged cache file is moved aside and recomputed. A cell that would
 repeat another recorded cell's work exactly (same settings, method, seed, n_sft and n_pref: a money
@@ -29,6 +31,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import torch
+from filelock import FileLock, Timeout
 
 from budgetsplit.budget import draw_subsets, spent
 from budgetsplit.cells import BASE, SFT_ONLY, Cell, cell_costs, cell_sizes
@@ -63,6 +66,10 @@ from budgetsplit.store import (
 from budgetsplit.train import train_pft
 
 __all__ = ["SFT_ONLY", "Cell", "cell_costs", "cold_start", "cold_start_path", "run_cell"]
+
+# What `run_claimed` did with a cell: found its record, copied recorded work, trained it, or left
+# it to the live run that holds its claim.
+RECORDED, COPIED, TRAINED, ELSEWHERE = "recorded", "copied", "trained", "elsewhere"
 
 _LIBRARIES = (
     "torch",
@@ -163,9 +170,45 @@ def _stage_diagnostics(rows: list[dict], steps: int | None, weight_change: float
 
 def run_cell(params: Params, cell: Cell, task=None) -> Record:
     """Train and evaluate one cell, or return its existing record; see the module docstring."""
-    if RunLayout.of(params).record_path(cell.task, cell.cell_id).is_file():
-        return review_records(params, [cell])[cell.cell_id]  # stops if damaged or stale
+    return run_claimed(params, cell, task)[0]
+
+
+def run_claimed(
+    params: Params, cell: Cell, task=None, wait: bool = True
+) -> tuple[Record | None, str]:
+    """(`run_cell`'s record, what was done: RECORDED, COPIED, TRAINED or ELSEWHERE).
+
+    A run holds the cell's claim (a lock file, `RunLayout.claim_path`) while it trains it, so two
+    runs into one output folder split the cells instead of training each twice. A cell another live
+    run holds is left to it: `wait=False` returns (None, ELSEWHERE) at once, `wait=True` waits for
+    that run's record. The operating system drops a claim when its process dies, so a claim of a
+    killed run never blocks a rerun: the cell is trained here."""
+    layout = RunLayout.of(params)
+    if layout.record_path(cell.task, cell.cell_id).is_file():
+        return review_records(params, [cell])[cell.cell_id], RECORDED  # stops if damaged or stale
     _check_cell(params, cell)
+    check_writable(layout.cells_dir(cell.task))  # before training, not after
+    path = layout.claim_path(cell.task, cell.cell_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    claim = FileLock(str(path))
+    try:
+        claim.acquire(timeout=0)
+    except Timeout:
+        if not wait:
+            return None, ELSEWHERE
+        print(f"{cell.cell_id}: another run is training it; waiting for its record", flush=True)
+        claim.acquire()
+    try:
+        if layout.record_path(cell.task, cell.cell_id).is_file():  # that run finished it
+            return review_records(params, [cell])[cell.cell_id], RECORDED
+        return _run_unclaimed(params, cell, task)
+    finally:
+        claim.release()
+
+
+def _run_unclaimed(params: Params, cell: Cell, task) -> tuple[Record, str]:
+    # The toy base model is built (once, cached) before the clock starts: no stage's time holds it.
+    base_model_id(params.model, params.profile)
     t_start = time.perf_counter()
     settings = stored_settings(params)
     n_sft, n_pref = cell_sizes(params, cell)
@@ -173,16 +216,14 @@ def run_cell(params: Params, cell: Cell, task=None) -> Record:
         params, cell.task, work_key(settings, cell.method, n_sft, n_pref, cell.seed)
     )
     if same is not None:
-        return write_record(params, _copy_of(same, params, cell, settings, t_start))
-    check_writable(RunLayout.of(params).cells_dir(cell.task))  # before training, not after
+        return write_record(params, _copy_of(same, params, cell, settings, t_start)), COPIED
     if task is None:
         from budgetsplit.tasks import get_task
 
         task = get_task(params)
-    eval_rows(
-        task, params.eval
-    )  # an eval size the split cannot fill stops here, not after training
-    return write_record(params, _train_and_evaluate(params, cell, task, settings, t_start))
+    eval_rows(task, params.eval)  # an eval size the split cannot fill stops here, before training
+    record = _train_and_evaluate(params, cell, task, settings, t_start)
+    return write_record(params, record), TRAINED
 
 
 def _check_cell(params: Params, cell: Cell) -> None:
@@ -253,7 +294,7 @@ def _train_and_evaluate(params: Params, cell: Cell, task, settings: dict, t_star
 
     t = time.perf_counter()
     model, tok, stage_dir, sft_meta = _start_model(params, task, cell, sft_rows, device)
-    wall["sft"] = time.perf_counter() - t
+    wall["sft"] = time.perf_counter() - t if sft_rows else 0.0  # loading the base is not SFT
 
     # Cold start: how likely the preference data is under the model PFT starts from.
     t = time.perf_counter()

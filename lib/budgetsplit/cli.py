@@ -3,7 +3,7 @@
     budgetsplit plan  --profile toy [--task math ...]     cells, SFT stages, time; runs nothing
     budgetsplit grid  --profile toy --task math [--workers 2 | --executor ray] [--set pft.beta=0.5]
     budgetsplit grid  --profile toy --task math --strategy adaptive [--max-cells 5]   fewer cells
-    budgetsplit table --profile toy [--export]            rebuild runs/<profile>/results.* [and results/<profile>/]
+    budgetsplit table --profile toy [--export]            rebuild runs/<profile>/results.* from the records, print a summary [and write results/<profile>/]
     budgetsplit calibrate --profile toy [--task math] [--dry-run]   settings on the validation split
     budgetsplit advise --profile toy --task math --budget 2000 [--cost-ratio 2] [--json]
 
@@ -62,8 +62,15 @@ def describe(params: Params) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="budgetsplit", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
-    for name in ("plan", "grid", "table"):
-        p = sub.add_parser(name)
+    helps = {
+        "plan": "list the cells, SFT stages and estimated time of a profile's grid; runs nothing",
+        "grid": "train and evaluate every cell without a record (resumable)",
+        "table": "rebuild <output_dir>/<profile>/results.{parquet,csv} from the cell records and "
+        "print a summary of it (cells, budgets, fractions, seeds and the metric's range per task "
+        "and method)",
+    }
+    for name, text in helps.items():
+        p = sub.add_parser(name, help=text, description=text)
         p.add_argument("--profile", default="toy")
         p.add_argument("--task", action="append", help="task or recipe name (repeatable)")
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
@@ -85,10 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         if name == "table":
             p.add_argument("--export", action="store_true",
                            help="also write the tables to results/<profile>/ (committed beside the figures)")  # fmt: skip
-        if name in ("plan", "grid"):
-            p.add_argument("--replace", action="store_true",
-                           help="redo cells whose records are damaged or made with other settings "
-                                "(grid: moves those records aside first)")  # fmt: skip
+        p.add_argument(
+            "--replace",
+            action="store_true",
+            help="redo cells whose records are damaged or made with other settings (grid: moves "
+            "those records aside first; table: moves damaged records aside and leaves them out)",
+        )
     from budgetsplit import advise, calibrate  # light: no torch until a command trains
 
     calibrate.add_parser(sub)
@@ -129,8 +138,10 @@ def _run(args, paths: list[Path], all_params: list[Params]) -> int:
     from budgetsplit.layout import RunLayout
 
     if args.command == "table":
-        df = results.results_table(all_params[0].output_dir, all_params[0].profile)
-        print(f"{len(df)} cells -> {RunLayout.of(all_params[0]).results_path('.*')}")
+        first = all_params[0]
+        df = results.results_table(first.output_dir, first.profile, replace=args.replace)
+        print(f"{len(df)} cells -> {RunLayout.of(first).results_path('.*')}")
+        print(results.summary(df).to_string(index=False, float_format=lambda x: f"{x:.4g}"))
         if args.export:
             for path in results.export(all_params[0].output_dir, all_params[0].profile):
                 print(f"  -> {path}")

@@ -55,6 +55,8 @@ class LoraConfig:
     enabled: bool = False
     r: int = 32
     alpha: int = 32
+# Seeds numpy (and so every library here) accepts.
+SEED_MAX = 2**32 - 1
     dropout: float = 0.0
     target_modules: tuple[str, ...] = (
         "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
@@ -207,8 +209,9 @@ def _check_ranges(p: Params, src: str) -> None:
     if not p.seeds:
         bad("seeds", p.seeds, "empty grid: give at least one seed")
     for s in p.seeds:
-        if s < 0:  # numpy and torch refuse negative seeds, deep inside a cell
-            bad("seeds", s, "a seed must be >= 0")
+        # numpy takes seeds in [0, 2**32 - 1] and fails deep inside a cell otherwise.
+        if not 0 <= s <= SEED_MAX:
+            bad("seeds", s, f"a seed must be >= 0 and <= {SEED_MAX} (numpy's range)")
     for x in b.budgets:
         if x <= 0:
             bad("budget.budgets", x, "a budget must be > 0")

@@ -16,9 +16,12 @@ Before any training, `plan` and `run_grid` read every existing record of the req
 naming it and the ways out (a new output_dir, or `replace`). `run_grid` also checks that the output
 folder can be written and removes temp files left by killed runs.
 
-Crash safety lives in the cell runner: each finished cell writes its JSON record atomically
-(temp file + fsync + rename), SFT checkpoints are renamed into place whole, so a killed grid leaves
-nothing that reads as a result, and a rerun recomputes exactly the cells without a record. The
+Runs into one output folder split the cells: a cell is claimed while it trains (`cell.run_claimed`),
+another run skips it and waits for its record once its own cells are done; a killed run's claim
+is dropped with its process. Crash safety lives in the cell runner: each finished cell writes its
+JSON record atomically (temp file + fsync + rename), SFT checkpoints are renamed into place whole,
+so a killed grid leaves nothing that reads as a result, and a rerun recomputes exactly the cells
+without a record. The
 results table (`results.parquet` and `.csv` of the profile, `budgetsplit.results`) is always
 rebuilt from the records; `run_grid` returns it.
 """
@@ -31,12 +34,12 @@ import dataclasses
 import multiprocessing
 import os
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 import pandas as pd
 
-from budgetsplit.cell import run_cell
+from budgetsplit.cell import COPIED, ELSEWHERE, RECORDED, TRAINED, run_claimed
 from budgetsplit.cells import BASE, SFT_ONLY, Cell, cell_sizes
 from budgetsplit.cluster import check_address, connect
 from budgetsplit.config import Params
@@ -51,8 +54,9 @@ from budgetsplit.records import (
     work_key,
 )
 from budgetsplit.results import results_table
+from budgetsplit.stages import cached_stages
 from budgetsplit.store import DamagedFileError, check_writable, remove_stale_temps
-from budgetsplit.tasks import is_toy
+from budgetsplit.tasks import get_task, is_toy
 
 # Seconds per example (per epoch for training) of toy cells and fixed seconds per cell, measured
 # in the default run of session 5 (AMD EPYC, 2 cores, two single-thread workers), whose bare loop
@@ -185,6 +189,8 @@ def plan(params: Params, cells: list[Cell] | None = None, replace: bool = False)
     trains = [c for c in cells if c.cell_id not in done_ids and c not in copies]
     stages = {sft_stage(params, c) for c in cells} - {None}
     todo_stages = {sft_stage(params, c) for c in trains} - {None}
+    cached = cached_stages(params, lambda: get_task(params), {s[1:] for s in todo_stages})
+    todo_stages = {s for s in todo_stages if s[1:] not in cached}  # cached: nothing to train
     r = _rates(params)
     if r is None:
         return Plan(cells, done, len(stages), len(todo_stages), None, copies)
@@ -230,36 +236,57 @@ def _stage_waves(
 
 
 def _run_local(
-    params: Params, cells: list[Cell], bar, workers: int, cost: dict[str, float]
+    params: Params, cells: list[Cell], bar, workers: int, cost: dict[str, float], done: Counter
 ) -> None:
     if workers <= 1 or len(cells) <= 1:
+        held = []  # claimed by another live run: waited for once everything else is done
         for cell in cells:
             bar.set_postfix_str(cell.cell_id)
-            run_cell(params, cell)
+            how = run_claimed(params, cell, wait=False)[1]
+            if how == ELSEWHERE:
+                held.append(cell)
+                continue
+            done[how] += 1
+            bar.update()
+        for cell in held:
+            bar.set_postfix_str(f"{cell.cell_id} (another run has it)")
+            done[run_claimed(params, cell)[1]] += 1
             bar.update()
         return
     threads = params.cpu_threads or max(1, usable_cores() // workers)
     params = dataclasses.replace(params, cpu_threads=threads)  # not a result setting
     ready, waiting, prio = _stage_waves(params, cells, cost)
     running: dict[cf.Future, Cell] = {}
+    held, wait = [], False
     # spawn, not fork: the parent may hold torch thread pools and a Jupyter kernel's sockets.
     # Workers inherit TQDM_DISABLE (tqdm reads it at import): the parent's bar over cells is the
     # one to read, and per-step bars of two workers would interleave. At most `workers` cells are
     # submitted at a time, so on a failure the pool only waits for the cells already running.
     ctx = multiprocessing.get_context("spawn")
     with _environ(TQDM_DISABLE="1"), cf.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-        while ready or running:
+        while ready or running or held:
+            if not ready and not running:  # only cells other runs hold are left: wait for them
+                ready, held, wait = held, [], True
             while ready and len(running) < workers:
                 cell = ready.pop(0)
-                running[pool.submit(run_cell, params, cell)] = cell
+                running[pool.submit(_outcome, params, cell, wait)] = cell
             bar.set_postfix_str(", ".join(c.cell_id for c in running.values()))
-            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-            for fut in done:
+            finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for fut in finished:
                 cell = running.pop(fut)
-                fut.result()  # re-raises a cell's failure here; finished records stay
-                bar.update()
+                how = fut.result()  # re-raises a cell's failure here; finished records stay
+                if how == ELSEWHERE:
+                    held.append(cell)
+                else:
+                    done[how] += 1
+                    bar.update()
                 ready.extend(waiting.pop(cell.cell_id, []))
             ready.sort(key=lambda c: -prio[c.cell_id])
+
+
+def _outcome(params: Params, cell: Cell, wait: bool) -> str:
+    """What `run_claimed` did with the cell (in a worker process or a Ray task)."""
+    return run_claimed(params, cell, wait=wait)[1]
 
 
 @contextlib.contextmanager
@@ -277,10 +304,10 @@ def _environ(**values: str):
 
 
 def _run_ray(
-    params: Params, cells: list[Cell], bar, address: str | None, cost: dict[str, float]
+    params: Params, cells: list[Cell], bar, address: str | None, cost: dict[str, float], done
 ) -> None:
     """Cells as Ray tasks with their CPU and GPU needs; cells sharing an SFT stage wait for the one
-    that trains it (`_stage_waves`)."""
+    that trains it (`_stage_waves`); cells another run holds are waited for last."""
     import ray
     import torch
 
@@ -293,27 +320,41 @@ def _run_ray(
     params = dataclasses.replace(params, cpu_threads=cpus)  # not a result setting
     wants_gpu = params.device == "cuda" or (params.device == "auto" and torch.cuda.is_available())
     gpus = 1 if wants_gpu else 0
-    remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(_ray_cell)
+    remote = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(_outcome)
 
     ready, waiting, _ = _stage_waves(params, cells, cost)
-    pending = {remote.remote(params, c): c for c in ready}
+    pending = {remote.remote(params, c, False): c for c in ready}
+    held: list[Cell] = []
     try:
         while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            cell = pending.pop(done[0])
-            ray.get(done[0])  # re-raises a cell's failure here
-            bar.set_postfix_str(cell.cell_id)
-            bar.update()
-            for c in waiting.pop(cell.cell_id, []):
-                pending[remote.remote(params, c)] = c
+            finished, _ = ray.wait(list(pending), num_returns=1)
+            cell = pending.pop(finished[0])
+            how = ray.get(finished[0])  # re-raises a cell's failure here
+            follow = waiting.pop(cell.cell_id, [])
+            if how == ELSEWHERE:  # another run has it: ask again, waiting, when the rest is done
+                held.append(cell)
+            else:
+                done[how] += 1
+                bar.set_postfix_str(cell.cell_id)
+                bar.update()
+            for c in follow:
+                pending[remote.remote(params, c, False)] = c
+            if not pending:
+                pending = {remote.remote(params, c, True): c for c in held}
+                held = []
     finally:
         if started_here:
             ray.shutdown()
 
 
-def _ray_cell(params: Params, cell: Cell) -> str:
-    run_cell(params, cell)
-    return cell.cell_id
+def _summary(done: Counter) -> str:
+    """ "trained 4 cells, copied 1, 2 recorded by another run": what this run did with its cells."""
+    parts = [f"trained {done[TRAINED]} cells"]
+    if done[COPIED]:
+        parts.append(f"copied {done[COPIED]} from recorded work")
+    if done[RECORDED]:
+        parts.append(f"{done[RECORDED]} recorded by another run")
+    return ", ".join(parts)
 
 
 def run_grid(
@@ -350,16 +391,14 @@ def run_grid(
     rates = _rates(params) or DEFAULT_COST_S
     cost = {c.cell_id: 0.0 if c in p.copies else cell_estimate(params, c, rates) for c in todo}
     todo.sort(key=lambda c: (-cost[c.cell_id], c.cell_id))
-    start = time.time()
+    start, done = time.time(), Counter()
     with progress_bar(
         total=len(todo), desc=f"{params.task} cells", unit="cell", disable=not progress
     ) as bar:
         if executor == "local":
-            _run_local(params, todo, bar, resolve_workers(params, workers), cost)
+            _run_local(params, todo, bar, resolve_workers(params, workers), cost, done)
         else:
-            _run_ray(params, todo, bar, address, cost)
+            _run_ray(params, todo, bar, address, cost, done)
     if todo:
-        print(
-            f"[{params.profile}/{params.task}] ran {len(todo)} cells in {_fmt(time.time() - start)}"
-        )
+        print(f"[{params.profile}/{params.task}] {_summary(done)} in {_fmt(time.time() - start)}")
     return results_table(layout.output_dir, params.profile)

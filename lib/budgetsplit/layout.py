@@ -9,6 +9,7 @@ root. An absolute `output_dir` is used as is.
         notebooks/, figures/                    notebooks_dir, figures_dir (toy: <root>/figures)
         advisor_check.md                        advisor_check (advisor.ipynb's validation table)
         <task>/cells/<cell_id>.json             record_path(task, cell_id)
+        <task>/claims/<cell_id>.lock            claim_path(task, cell_id): held while a run trains it
         <task>/sft/<key>/                       sft_stage_dir(task, key)
         <task>/base_diagnostics/                base_diagnostics_dir(task)
         <task>/ref_logps/                       ref_logps_dir(task)
@@ -110,6 +111,10 @@ class RunLayout:
 
     def record_path(self, task: str, cell_id: str) -> Path:
         return self.cells_dir(task) / f"{cell_id}.json"
+
+    def claim_path(self, task: str, cell_id: str) -> Path:
+        """The lock a run holds while it trains a cell, so a concurrent run skips the cell."""
+        return self.task_dir(task) / "claims" / f"{cell_id}.lock"
 
     def record_paths(self, task: str | None = None) -> list[Path]:
         """Every record of the profile (or of one task), sorted; temp files are not records."""

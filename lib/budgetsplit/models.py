@@ -31,6 +31,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from budgetsplit.chat import ensure_chat_template
 from budgetsplit.config import ConfigError, ModelConfig
+from budgetsplit.store import check_model_folder
 
 # The thread policy lives in threads.py; cell.py and grid.py import these two from here.
 from budgetsplit.threads import set_cpu_threads as set_cpu_threads
@@ -69,8 +70,9 @@ def resolve_dtype(cfg: ModelConfig, device: str) -> torch.dtype:
     return torch.bfloat16 if cfg.lora.enabled and bf16_supported(device) else torch.float32
 
 
-def model_source(cfg: ModelConfig, profile: str = "toy") -> str:
-    """The folder or Hub id to load: for name "toy", the base model of the profile's toy world."""
+def model_source(cfg: ModelConfig, profile: str = "toy", build: bool = True) -> str | None:
+    """The folder or Hub id to load: for name "toy", the base model of the profile's toy world
+    (built on first use; with `build=False`, None while it is not built)."""
     if cfg.name == "toy":
         from budgetsplit.config import load_world, world_path
         from budgetsplit.tasks import is_toy
@@ -79,7 +81,8 @@ def model_source(cfg: ModelConfig, profile: str = "toy") -> str:
         if not is_toy(profile):
             problem = f"names the toy world's base model, but profile {profile!r} has no world.yaml"
             raise ConfigError(str(world_path(profile)), "model.name", cfg.name, problem)
-        return str(get_base_model(load_world(profile)))
+        folder = get_base_model(load_world(profile), build=build)
+        return None if folder is None else str(folder)
     return cfg.name
 
 
@@ -111,9 +114,12 @@ def _fingerprint(entries: tuple[tuple[str, int, int, Path], ...]) -> str:
     return h.hexdigest()[:16]
 
 
-def base_model_id(cfg: ModelConfig, profile: str = "toy") -> str:
-    """A string naming the exact base weights, for cache keys: content hash for folders, id@revision else."""
-    src = model_source(cfg, profile)
+def base_model_id(cfg: ModelConfig, profile: str = "toy", build: bool = True) -> str | None:
+    """A string naming the exact base weights, for cache keys: content hash for folders, id@revision
+    else; with `build=False`, None for a toy base model not built yet."""
+    src = model_source(cfg, profile, build=build)
+    if src is None:
+        return None
     if Path(src).is_dir():
         return f"{Path(src).name}:{folder_fingerprint(src)}"
     return f"{src}@{cfg.revision or 'main'}"
@@ -140,6 +146,8 @@ def load_model(
     source = str(path) if path is not None else model_source(cfg, profile)
     if Path(source).exists() and not Path(source).is_dir():
         raise ConfigError("params", "model.name", source, "a model path must be a folder")
+    if any(Path(source).glob("*.safetensors")):  # a damaged file is named, not a raw traceback
+        check_model_folder(source, "model folder")
     tok, added = load_tokenizer(source, cfg)
     kwargs = {
         "trust_remote_code": cfg.trust_remote_code,

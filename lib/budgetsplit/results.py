@@ -19,8 +19,14 @@ from pathlib import Path
 import pandas as pd
 
 from budgetsplit.layout import RunLayout, committed_results_dir
-from budgetsplit.records import Record, flat_settings, load_record, result_settings
-from budgetsplit.store import atomic_file
+from budgetsplit.records import (
+    DamagedRecordError,
+    Record,
+    flat_settings,
+    load_record,
+    result_settings,
+)
+from budgetsplit.store import atomic_file, move_aside
 
 
 def _flat(prefix: str, d: dict) -> dict:
@@ -63,9 +69,10 @@ def _flatten(rec: Record, settings: dict) -> dict:
     return row
 
 
-def load_records(output_dir: str | Path, profile: str) -> list[Record]:
+def load_records(output_dir: str | Path, profile: str, replace: bool = False) -> list[Record]:
     """Every cell record of a profile; FileNotFoundError naming the folder when there is none, and
-    a damaged one stops with `records.DamagedRecordError` naming it."""
+    a damaged one stops with `records.DamagedRecordError` naming it (with `replace` it is named,
+    moved aside and left out, for the grid to redo)."""
     layout = RunLayout(output_dir, profile)
     paths = layout.record_paths()
     if not paths:
@@ -73,12 +80,22 @@ def load_records(output_dir: str | Path, profile: str) -> list[Record]:
             f"no cell records under {layout.profile_dir} (output_dir resolved to "
             f"{layout.output_dir}): run the grid of profile {profile!r} first"
         )
-    return [load_record(p) for p in paths]
+    records = []
+    for path in paths:
+        try:
+            records.append(load_record(path))
+        except DamagedRecordError as e:
+            if not replace:
+                raise
+            where = move_aside(path, "replaced").name
+            print(f"moved aside: {path} ({e.problem}) -> {where}; the grid redoes its cell")
+    return records
 
 
-def results_table(output_dir: str | Path, profile: str) -> pd.DataFrame:
-    """Rebuild the profile's `results.{parquet,csv}` from every cell record; returns the table."""
-    records = load_records(output_dir, profile)
+def results_table(output_dir: str | Path, profile: str, replace: bool = False) -> pd.DataFrame:
+    """Rebuild the profile's `results.{parquet,csv}` from every cell record; returns the table.
+    `replace`: damaged records are moved aside and left out (`load_records`)."""
+    records = load_records(output_dir, profile, replace=replace)
     settings = [_settings(r) for r in records]
     keys = sorted({k for s in settings for k in s})
     varying = [k for k in keys if len({json.dumps(s.get(k)) for s in settings}) > 1]
@@ -93,6 +110,30 @@ def results_table(output_dir: str | Path, profile: str) -> pd.DataFrame:
         with atomic_file(layout.results_path(suffix)) as tmp:
             write(tmp, index=False)
     return df
+
+
+def summary(df: pd.DataFrame) -> pd.DataFrame:
+    """What a results table holds, a line per task and method: cells, budgets, fractions and seeds
+    run, and the range of the task's primary metric over its cells (`budgetsplit table` prints it)."""
+    rows = []
+    for (task, method), g in df.groupby(["task", "method"], sort=True):
+        metric = g["primary_metric"].iloc[0]
+        values = g[f"metric.{metric}"]
+        rows.append(
+            {
+                "task": task,
+                "method": method,
+                "cells": len(g),
+                "budgets": g["budget"].nunique(),
+                "fractions": g["sft_fraction"].nunique(),
+                "seeds": g["seed"].nunique(),
+                "metric": metric,
+                "min": values.min(),
+                "mean": values.mean(),
+                "max": values.max(),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def read_results(output_dir: str | Path, profile: str) -> pd.DataFrame:

@@ -4,7 +4,8 @@ A stage lives in `RunLayout.sft_stage_dir(task, key)` (safetensors and the token
 temp folder and renamed into place, with meta.json: sizes, timing, the trainer's log).
 `sft_stage_key` folds in everything that determines the stage's weights, so cells with equal keys
 load identical weights; parallel cells needing one stage train it once (a file lock). A stage folder
-that is not whole (no readable meta.json, no weights) is named, moved aside and trained again.
+that is not whole (no readable meta.json, weights missing, empty or truncated, a damaged JSON file)
+is named, moved aside and trained again.
 
     stage_dir, meta = run_sft_stage(params, task, sft_rows, seed=0, base_id=..., device="cpu")
     model, tok = load_model(params.model, params.profile, "cpu", path=stage_dir)
@@ -20,10 +21,11 @@ from filelock import FileLock
 
 from budgetsplit.config import Params, to_dict
 from budgetsplit.layout import RunLayout
-from budgetsplit.models import align_special_tokens, load_model
+from budgetsplit.models import align_special_tokens, base_model_id, load_model
 from budgetsplit.store import (
     DamagedFileError,
     atomic_folder,
+    check_model_folder,
     digest,
     ids_digest,
     move_aside,
@@ -93,16 +95,38 @@ def _train_and_save(
     return meta
 
 
+def cached_stages(params: Params, task, stages: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The (n_sft, seed) of `stages` whose SFT stage is cached whole for `params` (for `plan`'s
+    count); reads only, builds and moves nothing. `task`: a callable giving the task, called only
+    when a stage folder of a matching size and seed exists (it draws the pools)."""
+    folder = RunLayout.of(params).sft_dir(params.task)
+    maybe = {(n, s) for n, s in stages if any(folder.glob(f"n{n}-s{s}-*/meta.json"))}
+    base_id = base_model_id(params.model, params.profile, build=False) if maybe else None
+    if base_id is None:
+        return set()
+    data_id = task_data_id(task())
+    keys = {(n, s): sft_stage_key(params, n, s, base_id, data_id) for n, s in maybe}
+    return {ns for ns, key in keys.items() if _is_whole(sft_stage_dir(params, key))}
+
+
+def _is_whole(folder: Path) -> bool:
+    try:
+        read_json(folder / "meta.json", "SFT stage's meta.json")
+        check_model_folder(folder, "SFT stage")
+        return True
+    except (DamagedFileError, FileNotFoundError):
+        return False
+
+
 def _read_stage(folder: Path) -> dict | None:
     """The meta of a whole stage in `folder`; None if there is none. A folder that is not a whole
-    stage (a copy cut short, files deleted by hand) is moved aside, named, so it is trained again."""
+    stage (a copy cut short, files deleted by hand, weights emptied or truncated, a damaged
+    tokenizer file) is moved aside, named, so it is trained again."""
     if not folder.exists():
         return None
     try:
-        meta = read_json(folder / "meta.json", "SFT stage's meta.json")
-        if not list(folder.glob("*.safetensors")):
-            raise DamagedFileError(folder, "this SFT stage has no weights (*.safetensors)")
-        return meta
+        check_model_folder(folder, "SFT stage")
+        return read_json(folder / "meta.json", "SFT stage's meta.json")
     except (DamagedFileError, FileNotFoundError) as e:
         where = move_aside(folder)
         print(f"SFT stage {folder} is damaged ({e}); moved aside to {where.name}, retraining")

@@ -1,6 +1,8 @@
 """Files on disk, written so a crash never leaves half of one: the project's one digest, atomic JSON
 writes and atomic folders (both fsynced), JSON reads that name a damaged file, and moving a damaged
-file aside so it can be redone. The bottom of the import graph: no budgetsplit imports.
+file aside so it can be redone, and checks of saved models (`check_model_folder`: whole safetensors
+and readable JSON) run before any loader sees them. Files are made with the umask's mode, so a
+shared results folder stays readable. The bottom of the import graph: no budgetsplit imports.
 
     from budgetsplit.store import atomic_folder, digest, read_json, write_json
     write_json(path, {"a": 1})                 # a reader sees the old file or the new one, never half
@@ -56,6 +58,18 @@ def _tmp_name(path: Path) -> str:
     return f".{path.name}.{os.getpid()}."
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it: put it straight back
+    os.umask(mask)
+    return mask
+
+
+def _umask_mode(path: Path, full: int) -> None:
+    """Give a temp file or folder the mode a plain `open` or `mkdir` would (mkstemp and mkdtemp
+    make them private), so another user of a shared results folder can read what we write."""
+    os.chmod(path, full & ~_umask())
+
+
 @contextlib.contextmanager
 def atomic_file(path: Path) -> Iterator[Path]:
     """A temp path beside `path` to write; on success it is fsynced and renamed to `path`."""
@@ -63,6 +77,7 @@ def atomic_file(path: Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=_tmp_name(path), suffix=".tmp", dir=path.parent)
     os.close(fd)
+    _umask_mode(Path(tmp), 0o666)
     try:
         yield Path(tmp)
         with open(tmp, "rb+") as f:
@@ -85,6 +100,7 @@ def atomic_folder(path: Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=_tmp_name(path), suffix=".tmp", dir=path.parent))
+    _umask_mode(tmp, 0o777)
     try:
         yield tmp
         for f in tmp.rglob("*"):
@@ -111,6 +127,59 @@ def read_json(path: Path, what: str) -> dict:
     if not isinstance(data, dict):
         raise DamagedFileError(path, f"this {what} holds a {type(data).__name__}, not an object")
     return data
+
+
+def check_safetensors(path: Path) -> None:
+    """DamagedFileError naming `path` unless it is a whole safetensors file: an 8-byte header
+    length, a JSON header, and exactly the tensor bytes the header promises (an empty, truncated or
+    overwritten file fails here, before the loader's raw error)."""
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else None
+        if n is None or n > size - 8:
+            raise DamagedFileError(
+                path, f"this weights file is cut short ({size} bytes, no header)"
+            )
+        try:
+            tensors = [t for k, t in json.loads(f.read(n)).items() if k != "__metadata__"]
+            end = max((t["data_offsets"][1] for t in tensors), default=0)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            raise DamagedFileError(path, "this weights file's header is not safetensors") from None
+    if 8 + n + end != size:
+        raise DamagedFileError(
+            path, f"this weights file is {size} bytes where its header promises {8 + n + end}"
+        )
+
+
+# The JSON objects of a saved model and tokenizer (transformers, PEFT) and of our own metadata.
+_MODEL_JSON = {
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "adapter_config.json",
+    "meta.json",
+    "build_info.json",
+    "model.safetensors.index.json",
+}
+
+
+def check_model_folder(folder: Path, what: str) -> None:
+    """DamagedFileError naming the first damaged file of a saved model (`what`: "SFT stage", "base
+    model"): no weights, weights that are not whole safetensors, or a JSON file (config, tokenizer,
+    meta) that does not parse."""
+    folder = Path(folder)
+    weights = sorted(folder.glob("*.safetensors"))
+    if not weights:
+        raise DamagedFileError(folder, f"this {what} has no weights (*.safetensors)")
+    for path in weights:
+        check_safetensors(path)
+    for path in sorted(folder.glob("*.json")):
+        if path.name in _MODEL_JSON:
+            read_json(path, f"{what}'s {path.name}")
 
 
 def move_aside(path: Path, label: str = "damaged") -> Path:

@@ -13,7 +13,9 @@ per world config and reused after:
    EOT between documents, AdamW, linear warmup then cosine decay, gradient clipping; deterministic
    for `world.seed`. A held-out share of the documents gives the held-out loss.
 
-The cache folder is `$BUDGETSPLIT_CACHE/base/<key>` (default root `~/.cache/budgetsplit`); the key
+The cache folder is `$BUDGETSPLIT_CACHE/base/<key>` (default root `~/.cache/budgetsplit`); a cached
+model that is not whole (weights emptied or truncated, a damaged JSON file) is named, moved aside
+and rebuilt. The key
 hashes what the model depends on: the seed, the pretrain section, CODE_VERSION and a fingerprint
 of the corpus generators (with their knobs), so editing a task's corpus rebuilds the model, and
 pool sizes or knobs the corpus does not take do not.
@@ -40,7 +42,15 @@ from filelock import FileLock
 from budgetsplit.config import WorldConfig, to_dict
 from budgetsplit.notebook import progress as progress_bar
 from budgetsplit.registry import TASKS, corpus_source
-from budgetsplit.store import atomic_folder, digest, remove_stale_temps
+from budgetsplit.store import (
+    DamagedFileError,
+    atomic_folder,
+    check_model_folder,
+    digest,
+    move_aside,
+    read_json,
+    remove_stale_temps,
+)
 from budgetsplit.threads import refresh_cpu_threads, set_cpu_threads
 from budgetsplit.toyworld.tokenizer import EOT, SPECIAL_TOKENS, train_tokenizer
 
@@ -237,21 +247,41 @@ def pretrain(
     }
 
 
+def _whole(folder: Path, move: bool = False) -> bool:
+    """Whether `folder` holds a whole built model (build info, readable JSON, whole safetensors).
+    With `move` (under the build lock), a damaged one is named and moved aside to be rebuilt."""
+    if not folder.exists():
+        return False
+    try:
+        read_json(folder / "build_info.json", "base model's build_info.json")
+        check_model_folder(folder, "base model")
+        return True
+    except (DamagedFileError, FileNotFoundError) as e:
+        if move:
+            where = move_aside(folder)
+            print(f"base model {folder} is damaged ({e}); moved aside to {where.name}, rebuilding")
+        return False
+
+
 def get_base_model(
     world: WorldConfig,
     progress: bool = True,
     sources: Mapping[str, CorpusSource] | None = None,
-) -> Path:
-    """The folder of the world's base model and tokenizer, built on first use (see the docstring)."""
+    build: bool = True,
+) -> Path | None:
+    """The folder of the world's base model and tokenizer, built on first use (see the docstring);
+    with `build=False`, None when it is not built (nothing is built)."""
     sources = default_sources() if sources is None else sources
     key = cache_key(world, sources)
     base = cache_root() / "base"
     final = base / key
-    if (final / "build_info.json").is_file():
+    if _whole(final):
         return final
+    if not build:
+        return None
     base.mkdir(parents=True, exist_ok=True)
     with FileLock(str(base / f"{key}.lock")):
-        if (final / "build_info.json").is_file():  # another process built it while we waited
+        if _whole(final, move=True):  # another process built it while we waited
             return final
         remove_stale_temps(base)  # left by a killed build
         for stale in base.glob(f".tmp-{key}-*"):  # the naming of builds before store.py
