@@ -13,9 +13,10 @@
 #   ./run_all.sh --params DIR             profiles from DIR/<profile>/ (default: the shipped params/)
 #   ./run_all.sh --lab [-- ARGS]          open the notebooks in JupyterLab (this environment; ARGS to jupyter lab)
 #
-# Idempotent: finished cells are read back from runs/<profile>/, not retrained. Executed notebooks
-# go to runs/<profile>/notebooks/; figures to figures/ (toy) or runs/<profile>/figures/ (others).
-# The claims computed last: runs/<profile>/claims.md (and the README's table for the profile).
+# Idempotent: finished cells are read back from <output_dir>/<profile>/ (output_dir: runs, paper's
+# runs/paper), not retrained. Executed notebooks go to <output_dir>/<profile>/notebooks/; figures to
+# figures/ (toy) or <output_dir>/<profile>/figures/ (others). The claims computed last:
+# <output_dir>/<profile>/claims.md (and the README's table for the profile).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -75,14 +76,16 @@ else
   "$PY" -m budgetsplit.paper.preflight "${task_args[@]}"
 fi
 
-out="runs/$profile/notebooks"
-figs="figures"; [ "$profile" = toy ] || figs="runs/$profile/figures"
+# Where the executed notebooks and the figures go: the profile's RunLayout (config.profile_layout).
+dirs="$("$PY" -c 'import sys; from budgetsplit.config import profile_layout; d = profile_layout(sys.argv[1]); print(d.notebooks_dir); print(d.figures_dir)' "$profile")"
+out="${dirs%%$'\n'*}" figs="${dirs#*$'\n'}"
 mkdir -p "$out" "$figs"
 pm() {  # pm NOTEBOOK OUTPUT_NAME -p key value ...
   local nb="$1" name="$2"; shift 2
   echo "== papermill notebooks/$nb -> $out/$name"
   "$PY" -m papermill --log-level WARNING --log-output --progress-bar "notebooks/$nb" "$out/$name" \
-    -p profile "$profile" -p executor "$executor" -p address "$address" -p workers "$workers" "$@"
+    -p profile "$profile" -p params_folder "${BUDGETSPLIT_PARAMS:-}" -p executor "$executor" \
+    -p address "$address" -p workers "$workers" "$@"
 }
 for t in $tasks; do
   pm grid.ipynb "grid_$t.ipynb" -p task "$t"
@@ -93,7 +96,7 @@ case " $tasks " in *" math "*)
 esac
 pm figures.ipynb figures.ipynb -p figures_dir "$figs"
 pm advisor.ipynb advisor.ipynb -p figures_dir "$figs"  # figure 6: the advisor's split by budget
-# The paper's claims, computed from the same records: runs/<profile>/claims.md, and the README's
+# The paper's claims, computed from the same records: <output_dir>/<profile>/claims.md, and the README's
 # table between its <!-- claims:<profile>:start/end --> markers where it has them.
 "$PY" -m budgetsplit.claims --profile "$profile" --readme README.md
 # The results tables, committed beside the figures (results/<profile>/; smoke's are not committed).

@@ -127,6 +127,43 @@ def test_cli_without_results_says_where_it_looked(tmp_path, monkeypatch, capsys)
     assert "no records of 'toy'" in err and "results/toy/results.csv" in err
 
 
+def test_cli_finds_the_paper_profiles_records_under_its_own_output_dir(
+    tmp_path, monkeypatch, capsys
+):
+    """paper's output_dir is runs/paper: `advise --profile paper` reads runs/paper/paper/, with no
+    --output-dir (relative output_dirs resolve against tmp_path here, not the checkout)."""
+    from test_grid import _fake_record
+
+    from budgetsplit import grid, layout
+    from budgetsplit.config import load_params
+
+    monkeypatch.setattr(layout, "project_root", lambda: tmp_path)
+    runs = tmp_path / "runs" / "paper"
+    grid_keys = {"budget.budgets": [100, 300, 1000], "budget.sft_fractions": [0, 0.25, 0.5, 1]}
+    params = load_params("paper", "math", overrides={**grid_keys, "output_dir": str(runs)})
+    for c in grid.expand(params):
+        _fake_record(runs, params, c, score=float(truth(*grid.cell_sizes(params, c))))
+    argv = ["advise", "--profile", "paper", "--task", "math", "--budget", "500", "--json"]
+    assert main(argv) == 0
+    rec = json.loads(capsys.readouterr().out)[0]
+    assert rec["method"] == "dpo" and rec["grid_budgets"] == [100, 1000]
+
+
+def test_cli_reads_a_profile_of_a_users_params_folder(tmp_path, monkeypatch, capsys):
+    from budgetsplit.config import PARAMS_ENV
+
+    monkeypatch.delenv(PARAMS_ENV, raising=False)  # --params sets it; restored
+    monkeypatch.setattr(advise, "committed_results_dir", lambda p: tmp_path / "results" / p)
+    (tmp_path / "mine").mkdir()
+    defaults = f"inherit: smoke\noutput_dir: {tmp_path / 'out'}\n"
+    (tmp_path / "mine" / "_defaults.yaml").write_text(defaults)
+    ask = ["--task", "math", "--budget", "100"]
+    assert main(["advise", "--params", str(tmp_path), "--profile", "mine", *ask]) == 2
+    assert f"no records of 'mine' under {tmp_path / 'out'} and no" in capsys.readouterr().err
+    assert main(["advise", "--profile", "nosuch", *ask]) == 2
+    assert "'profile' = 'nosuch': no such profile" in capsys.readouterr().err
+
+
 def test_curves_follow_the_known_optimum_and_flag_extrapolation():
     table = advise.load_table(world(budgets=(100, 300, 1000, 3000)))
     c = advise.curves(table, budgets=[300, 2000, 9000], cost_ratios=[1.0, 5.0], n_resamples=50)

@@ -36,14 +36,33 @@ def test_smoke_plan_counts_points_and_runs_nothing(params_dir, tmp_path, monkeyp
     assert p.sft_stages == 4 + 1  # one per SFT lr, one after-SFT stage shared by the PFT steps
     assert p.estimate_s > 0
     monkeypatch.chdir(tmp_path)
-    args = argparse.Namespace(profile="smoke", task=None, set=[], dry_run=True)
+    args = argparse.Namespace(profile="smoke", task=None, set=[], dry_run=True, params=None)
     assert calibrate.main(args) == 0
     out = capsys.readouterr().out
     assert out.count("calibration of smoke/") == 4 and "total: estimated" in out
     assert not (params_dir / "smoke" / "calibration").exists() and not (tmp_path / "runs").exists()
-    bad = argparse.Namespace(profile="smoke", task=["math"], set=["pft.beta=high"], dry_run=True)
+    bad = argparse.Namespace(
+        profile="smoke", task=["math"], set=["pft.beta=high"], dry_run=True, params=None
+    )
     assert calibrate.main(bad) == 2
     assert "'pft.beta' = 'high'" in capsys.readouterr().err
+
+
+def test_calibrate_takes_a_users_params_folder(tmp_path, monkeypatch, capsys):
+    from budgetsplit.cli import main
+
+    monkeypatch.delenv(config.PARAMS_ENV, raising=False)  # --params sets it; restored
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "_defaults.yaml").write_text("inherit: smoke\n")
+    (tmp_path / "mine" / "math.yaml").write_text("task: math\nmethods: [kto]\n")
+    argv = ["calibrate", "--params", str(tmp_path), "--profile", "mine", "--dry-run"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("calibration of mine/") == 1 and "kto/from_base/beta" in out
+    # the calibration it would write is the user's profile's, beside its recipes
+    assert profiles.calibration_path("mine", "math") == tmp_path / "mine/calibration/math.yaml"
+    assert main(["calibrate", "--profile", "nosuch", "--dry-run"]) == 2
+    assert "'profile' = 'nosuch': no such profile" in capsys.readouterr().err
 
 
 def test_methods_of_profiles_that_read_the_calibration_are_tuned(params_dir):

@@ -174,3 +174,30 @@ def test_the_cli_reads_a_runs_records_and_fills_only_a_readme_with_markers(tmp_p
     assert other.read_text() == "no markers here\n"  # skipped silently
     with pytest.raises(SystemExit, match="no cell records under"):
         claims.main(["--profile", "smoke", "--output-dir", str(tmp_path / "empty")])
+
+
+def test_the_cli_finds_a_profile_without_a_math_recipe(tmp_path, monkeypatch, capsys):
+    """A profile of a user's folder with only an instruct recipe: its output_dir and records are
+    found from its profile (--params), with no math.yaml to read them from."""
+    from test_grid import _fake_record
+
+    from budgetsplit import grid
+    from budgetsplit.config import PARAMS_ENV, load_params, use_params_dir
+
+    monkeypatch.delenv(PARAMS_ENV, raising=False)  # --params sets it; restored
+    runs = tmp_path / "runs"
+    (tmp_path / "params" / "nomath").mkdir(parents=True)
+    (tmp_path / "params" / "nomath" / "_defaults.yaml").write_text(
+        f"inherit: smoke\noutput_dir: {runs}\n"
+    )
+    (tmp_path / "params" / "nomath" / "instruct.yaml").write_text("task: instruct\n")
+    use_params_dir(tmp_path / "params")
+    params = load_params("nomath", "instruct")
+    for c in grid.expand(params):
+        _fake_record(runs, params, c, score=c.sft_fraction / 4)
+    monkeypatch.delenv(PARAMS_ENV)  # the CLI's --params alone says where the profile is
+    path = claims.main(["--params", str(tmp_path / "params"), "--profile", "nomath"])
+    assert path == runs / "nomath" / "claims.md" and path.read_text().startswith("# The paper's")
+    assert f"claims: {path}" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="'profile' = 'nosuch': no such profile"):
+        claims.main(["--profile", "nosuch"])

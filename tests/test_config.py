@@ -13,10 +13,12 @@ from budgetsplit.config import (
     Params,
     load_params,
     load_world,
+    profile_layout,
     to_dict,
     use_params_dir,
     world_path,
 )
+from budgetsplit.layout import RunLayout, resolve_output_dir
 from budgetsplit.schema import build
 
 
@@ -99,6 +101,65 @@ def test_a_users_params_folder_builds_on_a_shipped_profile(tmp_path, monkeypatch
     mine = load_params("smoke", "math")
     assert mine.seeds == (5,) and mine.profile == "smoke" and mine.sft == smoke.sft
     assert world_path("smoke") == PARAMS_DIR / "smoke" / "world.yaml"
+
+
+def test_a_profile_is_named_by_its_folder_not_by_an_inherited_key(tmp_path, monkeypatch):
+    """A user's profile made as the README says (`inherit: toy`) is its folder's profile: its
+    records go to runs/<its name>/, not among toy's; a parent's `profile:` key is the parent's."""
+    monkeypatch.delenv(PARAMS_ENV, raising=False)
+    folders = {
+        "mine": {"inherit": "toy"},
+        "child": {"inherit": "base"},
+        "base": {"inherit": "toy", "profile": "base", "seeds": [4]},  # names itself
+    }
+    for name, defaults in folders.items():
+        (tmp_path / name).mkdir()
+        write(tmp_path / name, defaults, "_defaults.yaml")
+        write(tmp_path / name, {"task": "math"}, "math.yaml")
+    use_params_dir(tmp_path)
+    p, toy = load_params("mine", "math"), load_params("toy", "math")
+    assert p.profile == "mine" and (p.seeds, p.sft, p.pft) == (toy.seeds, toy.sft, toy.pft)
+    recipe = tmp_path / "mine" / "math.yaml"
+    assert load_params(recipe).profile == "mine"  # by path, as `budgetsplit plan` loads it
+    layout = RunLayout.of(p)
+    assert layout == profile_layout("mine") == RunLayout("runs", "mine")
+    assert layout.record_path("math", "c").parent == resolve_output_dir("runs") / "mine/math/cells"
+    child = load_params("child", "math")
+    assert child.profile == "child" and child.seeds == (4,)  # base's settings, not its name
+    assert load_params("base", "math").profile == "base"  # its own key agrees with its folder
+    # A `profile:` key of the profile's own that disagrees with its folder names file, key, value.
+    own = {tmp_path / "mine" / "_defaults.yaml": {"inherit": "toy"}, recipe: {"task": "math"}}
+    for path, data in own.items():
+        write(path.parent, {**data, "profile": "toy"}, path.name)
+        with pytest.raises(ConfigError) as e:
+            load_params("mine", "math")
+        assert e.value.source == str(path) and (e.value.key, e.value.value) == ("profile", "toy")
+        assert "folder's name, 'mine'" in str(e.value)
+        write(path.parent, {**data, "profile": "mine"}, path.name)  # agreeing: allowed
+        assert load_params("mine", "math").profile == "mine"
+    with pytest.raises(ConfigError, match=r"overrides.*'profile' = 'toy'"):
+        load_params("mine", "math", overrides={"profile": "toy"})
+
+
+def test_profile_layout_finds_a_profiles_runs_without_naming_a_recipe(tmp_path, monkeypatch):
+    monkeypatch.delenv(PARAMS_ENV, raising=False)
+    assert profile_layout("paper").profile_dir == resolve_output_dir("runs/paper") / "paper"
+    assert profile_layout("toy_large") == RunLayout("runs", "toy_large")
+    use_params_dir(tmp_path)
+    own = tmp_path / "own"
+    own.mkdir()
+    write(own, {"inherit": "paper"}, "_defaults.yaml")
+    assert profile_layout("own") == RunLayout("runs/paper", "own")  # no recipe: its _defaults'
+    write(own, {"task": "helpful", "output_dir": str(tmp_path / "a")}, "helpful.yaml")
+    assert profile_layout("own") == RunLayout(tmp_path / "a", "own")  # where its recipes write
+    write(own, {"task": "math"}, "math.yaml")  # paper's runs/paper: the recipes disagree
+    with pytest.raises(ConfigError) as e:
+        profile_layout("own")
+    assert e.value.source == str(own / "math.yaml") and e.value.key == "output_dir"
+    assert "helpful.yaml" in str(e.value) and "set it once in _defaults.yaml" in str(e.value)
+    assert profile_layout("own", tmp_path / "b") == RunLayout(tmp_path / "b", "own")
+    with pytest.raises(ConfigError, match="'profile' = 'nope': no such profile; known: .*toy"):
+        profile_layout("nope")
 
 
 def test_recipe_by_profile_and_task():

@@ -72,9 +72,22 @@ def test_every_notebook_runs_in_the_smoke_profile(tmp_path):
     rec = run("cold_start.ipynb", tmp_path, profile="smoke", overrides=fast)
     assert set(rec["score_by_fraction"]) == {"dpo 0", "dpo_sft 0"}
     assert all(x < 0 for x in rec["ref_logprob_by_fraction"].values())
-    rec = run("costs.ipynb", tmp_path, profile="smoke", overrides=fast)
+    # costs.ipynb through a user's folder of profiles: its own "smoke", building on the shipped
+    # one with another cost ratio, is the one read (not the shipped params/). Ratio 3, like 5,
+    # gives advisor.ipynb (below) the 10 distinct (n_sft, n_pref) its fit needs; 2 repeats one.
+    mine = tmp_path / "params" / "smoke"
+    mine.mkdir(parents=True)
+    (mine / "_defaults.yaml").write_text("inherit: smoke\n")
+    shipped = (ROOT / "params" / "smoke" / "math_costs.yaml").read_text()
+    assert "cost_ratios: [1, 5]" in shipped
+    (mine / "math_costs.yaml").write_text(
+        shipped.replace("cost_ratios: [1, 5]", "cost_ratios: [1, 3]")
+    )
+    rec = run(
+        "costs.ipynb", tmp_path, profile="smoke", params_folder=str(mine.parent), overrides=fast
+    )
     ratios = {row["cost_ratio"] for row in rec["best_sets"]}
-    assert ratios == {1.0, 5.0}
+    assert ratios == {1.0, 3.0}
     rec = run("figures.ipynb", tmp_path, profile="smoke", figures_dir="figs", overrides=fast)
     assert len(rec["figures"]) == 5
     for files in rec["figures"].values():
@@ -132,11 +145,14 @@ def test_notebooks_carry_the_metadata_jupyterlab_writes():
 def test_papermill_reads_every_parameter_run_all_passes(caplog):
     import papermill as pm
 
-    passed = {"profile", "executor", "address", "workers"}  # run_all.sh's pm() gives all of them
+    # run_all.sh's pm() gives all of them (params_folder: its --params DIR)
+    passed = {"profile", "params_folder", "executor", "address", "workers"}
     for name in ("grid", "cold_start", "costs", "figures", "advisor"):
         params = pm.inspect_notebook(str(NB / f"{name}.ipynb"))
         assert passed <= set(params), name
         assert all(p["inferred_type_name"] != "None" for p in params.values()), name  # typed
+    for path in sorted(NB.glob("*.ipynb")):  # every notebook reads a user's folder of profiles
+        assert {"profile", "params_folder"} <= set(pm.inspect_notebook(str(path))), path.name
     assert "Unable to parse" not in caplog.text
 
 

@@ -2,6 +2,7 @@
 should I split?" answered from a results table by a fitted model of the metric in (n_sft, n_pref).
 
     budgetsplit advise --profile toy --task math --budget 2000 --cost-ratio 2 [--method M] [--json]
+    budgetsplit advise --params DIR --profile mine ...      a profile of a user's own folder
 
     from budgetsplit import advise
     table = advise.load_table("results.csv")             # or advise.records_table("runs", "toy")
@@ -41,8 +42,10 @@ import scipy.stats
 
 from budgetsplit import analysis, fits, stats
 from budgetsplit.budget import split_budget
+from budgetsplit.config import ConfigError, profile_layout
 from budgetsplit.fits import MIN_CELLS
 from budgetsplit.layout import committed_results_dir
+from budgetsplit.profiles import add_params_argument, use_params_dir
 from budgetsplit.results import results_table
 
 COLUMNS = ["task", "method", "n_sft", "n_pref", "seed"]
@@ -311,7 +314,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     """`budgetsplit advise`: wire into cli.py's subparsers; run with `main(args)`."""
     p = subparsers.add_parser("advise", help="recommend an SFT fraction for a budget")
     p.add_argument("--profile", default="toy")
-    p.add_argument("--output-dir", default="runs", help="where the profile's records are")
+    p.add_argument("--output-dir", help="where the profile's records are (default: its output_dir)")
     p.add_argument("--results", help="a results CSV/parquet instead of the records")
     p.add_argument("--task", required=True)
     p.add_argument("--budget", type=float, required=True, help="in preference-pair costs")
@@ -319,31 +322,37 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--method", help="default: every method of the task, best first")
     p.add_argument("--metric", help="metric column (default: score, else the primary metric)")
     p.add_argument("--json", action="store_true")
+    add_params_argument(p)
     return p
 
 
 def _table(args: argparse.Namespace) -> pd.DataFrame:
-    """--results, else the profile's records, else its committed `results/<profile>/results.csv`."""
+    """--results, else the profile's records (under --output-dir, else the profile's own), else
+    its committed `results/<profile>/results.csv`."""
     if args.results:
         return load_table(args.results, args.metric)
+    layout = profile_layout(args.profile, args.output_dir)
     try:
-        return records_table(args.output_dir, args.profile)
+        return records_table(layout.output_dir, args.profile)
     except FileNotFoundError:
         committed = committed_results_dir(args.profile) / "results.csv"
         if committed.is_file():
             return load_table(committed, args.metric)
         raise AdviceError(
-            f"no results: no records of {args.profile!r} under {args.output_dir} and no "
+            f"no results: no records of {args.profile!r} under {layout.output_dir} and no "
             f"{committed}; pass --results FILE"
         ) from None
 
 
 def main(args: argparse.Namespace) -> int:
+    """`budgetsplit advise` (arguments as `add_parser` defines them); 2 on input it cannot use."""
     try:
+        if args.params:
+            use_params_dir(args.params)
         table = _table(args)
         methods = [args.method] if args.method else methods_of(table, args.task) or [None]
         advice = [recommend(table, args.task, args.budget, args.cost_ratio, m) for m in methods]
-    except AdviceError as e:
+    except (AdviceError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     advice.sort(key=lambda a: -a.predicted)

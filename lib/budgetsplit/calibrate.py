@@ -1,7 +1,7 @@
 """Calibration: one protocol, written here, that picks every stage's training settings on the
 validation split before any grid runs, the same for every stage, method, task and profile.
 
-    budgetsplit calibrate --profile toy --task math [--dry-run]
+    budgetsplit calibrate --profile toy --task math [--dry-run] [--params DIR]
 
 or from Python (`notebooks/calibrate.ipynb` does this):
 
@@ -50,7 +50,15 @@ from budgetsplit import config
 from budgetsplit.cells import SFT_ONLY, Cell, cell_sizes
 from budgetsplit.config import METHODS, REGIMES, Params, load_params
 from budgetsplit.layout import resolve_output_dir
-from budgetsplit.profiles import profile_chain, profiles
+from budgetsplit.profiles import (
+    add_params_argument,
+    calibration_path,
+    existing_profile_dir,
+    profile_chain,
+    profiles,
+    recipe_paths,
+    use_params_dir,
+)
 from budgetsplit.records import result_settings, stored_settings
 from budgetsplit.schema import parse_overrides
 from budgetsplit.store import atomic_file, digest
@@ -89,10 +97,9 @@ def task_methods(profile: str, task: str) -> tuple[str, ...]:
     plain dpo on math is tuned here, though the default profile's math runs dpo_sft only)."""
     found: set[str] = set()
     for folder in _readers(profile, task):
-        for path in sorted(folder.glob("*.yaml")):
-            if path.name not in ("_defaults.yaml", "world.yaml"):
-                p = load_params(path, calibrated=False)
-                found |= set(p.methods) if p.task == task else set()
+        for path in recipe_paths(folder):
+            p = load_params(path, calibrated=False)
+            found |= set(p.methods) if p.task == task else set()
     return tuple(m for m in METHODS if m in found)
 
 
@@ -104,7 +111,7 @@ def _readers(profile: str, task: str) -> list[Path]:
     for folder in dict.fromkeys(config.profile_dir(p) for p in profiles()):
         chain = [f.resolve() for f in profile_chain(folder)]
         if home in chain and not any(
-            (f / "calibration" / f"{task}.yaml").is_file() for f in chain[: chain.index(home)]
+            calibration_path(f, task).is_file() for f in chain[: chain.index(home)]
         ):
             out.append(folder)
     return out
@@ -318,7 +325,7 @@ def _write(profile: str, task: str, settings: dict[tuple, dict], sweep: pd.DataF
             tuned.setdefault(stage, {})[regime] = pft
     if tuned:
         choices["pft"] = {"tuned": tuned}
-    yaml_path = config.calibration_path(profile, task)
+    yaml_path = calibration_path(profile, task)
     csv_path = yaml_path.with_suffix(".csv")
     yaml_path.parent.mkdir(parents=True, exist_ok=True)
     sweep.to_csv(csv_path, index=False)
@@ -368,13 +375,19 @@ def add_parser(subparsers) -> None:
     p.add_argument("--task", action="append", help="task (repeatable; default: every task)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--dry-run", action="store_true", help="print the sweep plan; run nothing")
+    add_params_argument(p)
 
 
 def main(args) -> int:
     """`budgetsplit calibrate` (arguments as `add_parser` defines them); 2 on bad params."""
-    tasks = args.task or [t for t in config.TASKS if config.recipe_path(args.profile, t).is_file()]
     total: float | None = 0.0
     try:
+        if args.params:
+            use_params_dir(args.params)
+        existing_profile_dir(args.profile)  # else no task would run, silently
+        tasks = args.task or [
+            t for t in config.TASKS if config.recipe_path(args.profile, t).is_file()
+        ]
         overrides = parse_overrides(args.set)
         for task in tasks:
             if args.dry_run:

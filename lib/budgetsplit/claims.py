@@ -9,9 +9,11 @@ inconclusive, with the numbers and intervals it rests on (docs/statistics.md sta
 or from a shell, on a finished run (run_all.sh does this last):
 
     python -m budgetsplit.claims --profile toy [--output-dir runs] [--readme README.md]
+    python -m budgetsplit.claims --params DIR --profile mine      (a profile of a user's folder)
 
-which reads the profile's records (results and per-row scores), writes `<output_dir>/<profile>/
-claims.md` and, when the README has the markers `<!-- claims:<profile>:start -->` and
+which reads the profile's records (results and per-row scores) under its output_dir
+(`config.profile_layout`; --output-dir instead), writes `<output_dir>/<profile>/claims.md` and,
+when the README has the markers `<!-- claims:<profile>:start -->` and
 `<!-- claims:<profile>:end -->`, puts the table between them (a README without them is left as is);
 likewise the advisor's leave-one-budget-out table (advisor.ipynb writes it to
 `<output_dir>/<profile>/advisor_check.md`) between `<!-- advisor:<profile>:start/end -->`.
@@ -302,10 +304,10 @@ def update_readme(readme: str | Path, table: str, profile: str, section: str = "
 
 def main(argv: list[str] | None = None) -> Path:
     """The CLI (module docstring); returns the path of claims.md."""
-    # results and layout are imported here: the module's functions need neither.
+    # results and config are imported here: the module's functions need neither.
     from budgetsplit import results
-    from budgetsplit.config import load_params
-    from budgetsplit.layout import RunLayout
+    from budgetsplit.config import ConfigError, profile_layout
+    from budgetsplit.profiles import add_params_argument, use_params_dir
 
     ap = argparse.ArgumentParser(
         prog="python -m budgetsplit.claims", description=__doc__.split("\n")[0]
@@ -313,13 +315,14 @@ def main(argv: list[str] | None = None) -> Path:
     ap.add_argument("--profile", required=True, help="the profile whose records to read")
     ap.add_argument("--output-dir", help="where its runs are (default: the profile's output_dir)")
     ap.add_argument("--readme", help="a README whose claims markers get the table")
+    add_params_argument(ap)
     args = ap.parse_args(argv)
-    # Every recipe of a profile shares its output_dir: math.yaml's says where the records are.
-    out = args.output_dir or load_params(args.profile, "math").output_dir
-    layout = RunLayout(out, args.profile)
     try:
+        if args.params:
+            use_params_dir(args.params)
+        layout = profile_layout(args.profile, args.output_dir)
         table = results.results_table(layout.output_dir, args.profile)
-    except FileNotFoundError as e:
+    except (ConfigError, FileNotFoundError) as e:
         raise SystemExit(f"budgetsplit.claims: {e}") from None
     scores = results.row_scores_table(layout.output_dir, args.profile)
     found = evaluate(scores, table)

@@ -4,36 +4,44 @@ A study recipe lives in `params/<profile>/<task>.yaml` and loads into `Params`, 
 profile's shared `params/<profile>/_defaults.yaml` when there is one (which may start from another
 profile's with `inherit: <profile>`); the toy world's base model and task generators are described
 once per profile in `params/<profile>/world.yaml` (or the inherited profile's) and load into
-`WorldConfig`. Between the defaults and the recipe sits the calibration written by
-`budgetsplit calibrate`, `params/<profile>/calibration/<task>.yaml` (the nearest profile's in the
-inheritance chain): defaults -> calibration -> recipe -> overrides. PFT settings calibrated per
-method and starting regime live in `pft.tuned`; a cell reads its own through `pft_settings`.
+`WorldConfig`. A recipe's profile (`Params.profile`, which names its folder under `output_dir`)
+is the name of the folder it is loaded from; a `profile:` key may only repeat it. Between the
+defaults and the recipe sits the calibration written by `budgetsplit calibrate`,
+`params/<profile>/calibration/<task>.yaml` (the nearest profile's in the inheritance chain):
+defaults -> calibration -> recipe -> overrides. PFT settings calibrated per method and starting
+regime live in `pft.tuned`; a cell reads its own through `pft_settings`.
 Loading rejects unknown keys, wrong types and out-of-range values with one `ConfigError` naming the
 file, the dotted key and the value (non-finite floats included: schema.py).
 
 Where profiles live (the shipped params/, a user's `--params DIR`, inheritance): `profiles.py`.
+Where a profile's runs are, with no recipe at hand (claims, the advisor, the figures):
+`profile_layout`.
 
-    from budgetsplit.config import load_params
+    from budgetsplit.config import load_params, profile_layout
     p = load_params("toy", "math", overrides={"pft.beta": 0.5, "seeds": [0, 1]})
+    profile_layout("paper").profile_dir       # <root>/runs/paper/paper
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from budgetsplit.layout import project_root
+from budgetsplit.layout import RunLayout, project_root
 from budgetsplit.profiles import (  # re-exported: where profiles live is config's public API too
     PARAMS_DIR as PARAMS_DIR,
 )
 from budgetsplit.profiles import PARAMS_ENV as PARAMS_ENV
 from budgetsplit.profiles import calibration_path as calibration_path
+from budgetsplit.profiles import existing_profile_dir as existing_profile_dir
 from budgetsplit.profiles import params_dir as params_dir
 from budgetsplit.profiles import profile_chain as _profile_chain
 from budgetsplit.profiles import profile_dir as profile_dir
 from budgetsplit.profiles import profiles as profiles
 from budgetsplit.profiles import recipe_path as recipe_path
+from budgetsplit.profiles import recipe_paths as recipe_paths
 from budgetsplit.profiles import use_params_dir as use_params_dir
 from budgetsplit.profiles import world_path as world_path
 from budgetsplit.registry import TASKS  # the task names (one table for the whole package)
@@ -47,6 +55,8 @@ ROOT: Path | None = project_root()
 METHODS = ("dpo", "ipo", "dpo_sft", "kto")
 # Where PFT starts: the base model (n_sft = 0) or the SFT model; calibrated separately (pft.tuned).
 REGIMES = ("from_base", "after_sft")
+# Seeds numpy (and so every library here) accepts.
+SEED_MAX = 2**32 - 1
 
 
 # --------------------------------------------------------------------------------- the sections
@@ -55,8 +65,6 @@ class LoraConfig:
     enabled: bool = False
     r: int = 32
     alpha: int = 32
-# Seeds numpy (and so every library here) accepts.
-SEED_MAX = 2**32 - 1
     dropout: float = 0.0
     target_modules: tuple[str, ...] = (
         "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
@@ -296,30 +304,50 @@ def load_params(
     overrides: dict[str, Any] | None = None,
     calibrated: bool = True,
 ) -> Params:
-    """Load `params/<profile>/<task>.yaml` (or a YAML path), then apply dotted-key overrides.
+    """Load `params/<profile>/<task>.yaml` (or a YAML path), then apply dotted-key overrides. The
+    profile is the name of the recipe's folder (a `profile:` key in the folder's own files or the
+    overrides must repeat it; one inherited from another profile is ignored).
     `calibrated=False` leaves out the calibration layer (calibration itself starts from the priors)."""
     path = Path(profile_or_path) if task is None else recipe_path(str(profile_or_path), task)
     if not path.is_file():
         raise ConfigError(str(path), "<file>", None, "no such params file")
-    # A profile's shared settings (params/<profile>/_defaults.yaml) sit under each of its recipes.
-    data = _profile_defaults(path.parent) if path.name != "_defaults.yaml" else {}
-    recipe = read_yaml(path)
-    if calibrated and path.name != "_defaults.yaml":
-        data = merge(data, _calibration(path.parent, recipe.get("task", data.get("task"))))
-    data = merge(merge(data, recipe), nest(overrides or {}))
+    folder = Path(os.path.abspath(path.parent))  # so that "." and ".." give their folder's name
     src = str(path) if not overrides else f"{path} (with overrides {sorted(overrides)})"
+    # A profile's shared settings (params/<profile>/_defaults.yaml) sit under each of its recipes.
+    data = _profile_defaults(folder) if path.name != "_defaults.yaml" else {}
+    recipe = _drop_profile(read_yaml(path), str(path), folder.name)
+    if calibrated and path.name != "_defaults.yaml":
+        data = merge(data, _calibration(folder, recipe.get("task", data.get("task"))))
+    over = _drop_profile(nest(overrides or {}), src, folder.name)
+    data = merge(merge(data, recipe), over) | {"profile": folder.name}
     params = build(Params, data, src)
     _check_ranges(params, src)
     return params
+
+
+def _drop_profile(layer: dict, src: str, name: str, own: bool = True) -> dict:
+    """`layer` (read from `src`) without its `profile:` key. The folder names the profile, `name`:
+    in the profile's `own` files (and the overrides) a key that disagrees is a mistake to report;
+    in a parent profile's files it names the parent and is ignored."""
+    value = layer.get("profile", name)
+    if own and value != name:
+        raise ConfigError(
+            src,
+            "profile",
+            value,
+            f"a profile's name is its folder's name, {name!r}: remove the key (or rename the "
+            "folder; for runs of their own, set another output_dir)",
+        )
+    return {k: v for k, v in layer.items() if k != "profile"}
 
 
 def _calibration(folder: Path, task: str | None) -> dict:
     """The calibration layer of `task`'s recipes in `folder` (checked on its own, so an error names
     its file), from the nearest profile of the inheritance chain that has one; {} if none."""
     for f in _profile_chain(folder):
-        path = f / "calibration" / f"{task}.yaml"
+        path = calibration_path(f, task)
         if path.is_file():
-            layer = read_yaml(path)
+            layer = _drop_profile(read_yaml(path), str(path), folder.name, own=f == folder)
             _check_ranges(build(Params, {**layer, "task": task}, str(path)), str(path))
             return layer
     return {}
@@ -333,14 +361,44 @@ def pft_settings(params: Params, method: str, n_sft: int) -> PFTConfig:
 
 
 def _profile_defaults(folder: Path) -> dict:
-    """The _defaults.yaml of `folder` merged over those of the profiles it inherits from."""
+    """The _defaults.yaml of `folder` merged over those of the profiles it inherits from, without
+    `inherit:` and `profile:` (a parent's name is not the child's: `load_params`)."""
     data: dict = {}
     for f in reversed(_profile_chain(folder)):
-        if (f / "_defaults.yaml").is_file():
-            layer = read_yaml(f / "_defaults.yaml")
+        path = f / "_defaults.yaml"
+        if path.is_file():
+            layer = _drop_profile(read_yaml(path), str(path), folder.name, own=f == folder)
             layer.pop("inherit", None)
             data = merge(data, layer)
     return data
+
+
+def profile_layout(profile: str, output_dir: str | Path | None = None) -> RunLayout:
+    """Where a profile's runs are, found without naming a recipe: `RunLayout(output_dir, profile)`
+    with the output_dir its recipes load with (they must agree; a profile without recipes: its
+    _defaults.yaml chain's), or `output_dir` when given. ConfigError for an unknown profile, or
+    naming a recipe whose output_dir differs from another's.
+
+        profile_layout("paper").record_paths("math")     # paper's records, under runs/paper/paper/
+    """
+    if output_dir is not None:
+        return RunLayout(output_dir, profile)
+    folder = existing_profile_dir(profile)
+    default = _profile_defaults(folder).get("output_dir", Params.output_dir)
+    where: dict[str, Path] = {}  # output_dir -> the first recipe loading with it
+    for path in recipe_paths(folder):
+        out = load_params(path).output_dir
+        if where and out not in where:
+            seen, seen_in = next(iter(where.items()))
+            raise ConfigError(
+                str(path),
+                "output_dir",
+                out,
+                f"the recipes of profile {profile!r} write to several output_dirs ({seen!r} in "
+                f"{seen_in.name}): set it once in _defaults.yaml, or pass the output_dir to use",
+            )
+        where.setdefault(out, path)
+    return RunLayout(next(iter(where), default), profile)
 
 
 def load_world(profile: str | Path = "toy", overrides: dict[str, Any] | None = None) -> WorldConfig:

@@ -8,6 +8,7 @@ git+...`) ships the files behind it as package data, found through importlib.res
 `$BUDGETSPLIT_PARAMS` (set by `--params DIR` of the CLI and run_all.sh, inherited by worker
 processes and notebooks) points at a user's own folder of profiles, which adds to the shipped ones
 (and wins on a name both have); a profile there may `inherit:` a shipped one, even of its name.
+A profile's name is its folder's name (`config.load_params` sets `Params.profile` from it).
 
     from budgetsplit.profiles import profile_dir, recipe_path, world_path
     recipe_path("toy", "math")      # .../params/toy/math.yaml
@@ -15,6 +16,7 @@ processes and notebooks) points at a user's own folder of profiles, which adds t
 
 from __future__ import annotations
 
+import argparse
 import os
 from importlib import resources
 from pathlib import Path
@@ -33,6 +35,15 @@ PARAMS_ENV = "BUDGETSPLIT_PARAMS"
 def params_dir() -> Path:
     """The folder of profiles in use: `$BUDGETSPLIT_PARAMS` if set, else the shipped `PARAMS_DIR`."""
     return Path(os.environ[PARAMS_ENV]) if os.environ.get(PARAMS_ENV) else PARAMS_DIR
+
+
+def add_params_argument(parser: argparse.ArgumentParser) -> None:
+    """The `--params DIR` option of a command that loads profiles; apply it with `use_params_dir`."""
+    parser.add_argument(
+        "--params",
+        metavar="DIR",
+        help=f"a folder of profiles besides the shipped ones (default: ${PARAMS_ENV}, else none)",
+    )
 
 
 def use_params_dir(folder: str | Path) -> Path:
@@ -56,12 +67,32 @@ def profiles() -> list[str]:
     return sorted({p.name for h in homes if h.is_dir() for p in h.iterdir() if p.is_dir()})
 
 
+def existing_profile_dir(profile: str) -> Path:
+    """`profile_dir(profile)`; ConfigError naming the known profiles when there is no such folder."""
+    folder = profile_dir(profile)
+    if not folder.is_dir():
+        known = ", ".join(profiles())
+        raise ConfigError(str(folder), "profile", profile, f"no such profile; known: {known}")
+    return folder
+
+
 def recipe_path(profile: str, task: str) -> Path:
     return profile_dir(profile) / f"{task}.yaml"
 
 
-def calibration_path(profile: str, task: str) -> Path:
-    return profile_dir(profile) / "calibration" / f"{task}.yaml"
+def recipe_paths(folder: Path) -> list[Path]:
+    """Every recipe in a profile's folder (math.yaml, math_costs.yaml, ...), sorted: its YAML
+    files but the shared _defaults.yaml and world.yaml."""
+    return sorted(
+        f for f in folder.glob("*.yaml") if f.name not in ("_defaults.yaml", "world.yaml")
+    )
+
+
+def calibration_path(profile: str | Path, task: str) -> Path:
+    """The calibration of `task` that `budgetsplit calibrate` writes for a profile, given by its
+    name or (a Path) its folder: `<folder>/calibration/<task>.yaml`."""
+    folder = profile if isinstance(profile, Path) else profile_dir(profile)
+    return folder / "calibration" / f"{task}.yaml"
 
 
 def profile_chain(folder: Path) -> list[Path]:
