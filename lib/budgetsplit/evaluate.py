@@ -26,7 +26,7 @@ import torch
 from trl.data_utils import common_prefix_length
 
 from budgetsplit.config import ConfigError, EvalConfig
-from budgetsplit.notebook import progress
+from budgetsplit.progress import progress
 from budgetsplit.store import ids_digest
 from budgetsplit.threads import refresh_cpu_threads
 

@@ -45,7 +45,7 @@ from budgetsplit.cluster import check_address, connect
 from budgetsplit.config import Params
 from budgetsplit.layout import RunLayout
 from budgetsplit.models import resolve_device, usable_cores
-from budgetsplit.notebook import progress as progress_bar
+from budgetsplit.progress import progress as progress_bar
 from budgetsplit.records import (
     find_same_work,
     load_record,

@@ -1,38 +1,20 @@
-"""How the package talks to a notebook: values it records, and progress bars fit for where it runs.
+"""Values a notebook records: `record` in an executed notebook, `read_recorded` to read them back.
 
 Recorded values. In a notebook, `record("best_fraction", 0.25)` displays the value under a MIME
 type of our own, stored in the executed .ipynb; outside, `read_recorded("runs/.../grid_math.ipynb")`
 returns every recorded name and value. (papermill 2 dropped its own `record`; this is the same
 idea.) Each value is stored as JSON *text*: JupyterLab parses a notebook with JavaScript, where
 1.0 and 1 are one number, so a copy opened and saved there would read a recorded 1.0 back as 1.
-
-Progress bars (`progress`, used by the grid, training, evaluation and the toy world's pretraining)
-follow where the code runs, decided once per bar by `frontend()`:
-  - "lab": a kernel whose frontend a person uses (JupyterLab, VS Code: frontends that accept
-    `input()`): ipywidgets bars; a per-step one is replaced by nothing when its step is done, so
-    a saved notebook keeps no closed widget (reopened, JupyterLab would show each as "Error
-    displaying widget: model not found");
-  - "terminal": plain tqdm on a terminal, every bar;
-  - "batch": papermill/nbclient (a kernel that refuses `input()`), or stderr going to a file or a
-    pipe: only the bars over whole jobs (the grid's cells), plain text, drawn at most once a
-    minute and at the end, so an executed notebook keeps a line or a few rather than one per
-    training step (static HTML shows every redraw saved in the notebook as a line).
-A bar with nothing to count (a grid whose cells are all recorded) is not shown at all.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
-from tqdm.std import tqdm as text_bar
-
 MIME = "application/x.budgetsplit.v2+json"
-BATCH_INTERVAL_S = 60.0  # batch bars: a redraw at most this often (a line each in a log file)
 
 
 def _clean(value: Any) -> Any:
@@ -63,80 +45,3 @@ def read_recorded(path: str | Path) -> dict[str, Any]:
             for name, text in o.get("data", {}).get(MIME, {}).items():
                 out[name] = json.loads(text)
     return out
-
-
-# ------------------------------------------------------------------------------- progress bars
-def frontend() -> str:
-    """Who reads the progress bars: "lab", "terminal" or "batch" (module docstring)."""
-    # IPython only if the process already runs it: worker processes never import it for this.
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    kernel = getattr(shell, "kernel", None)
-    if kernel is not None:
-        # Set per execute request from the frontend's `allow_stdin`: JupyterLab and VS Code send
-        # True, nbclient (papermill) sends False. ipykernel keeps it in this private attribute.
-        return "lab" if getattr(kernel, "_allow_stdin", False) else "batch"
-    return "terminal" if sys.stderr is not None and sys.stderr.isatty() else "batch"
-
-
-class _BatchBar(text_bar):
-    """A text bar for saved notebooks and logs, where every redraw is kept (static HTML shows each
-    as a line): first drawn after `mininterval` (a short grid shows its final line only), then at
-    most once per `mininterval` and per tenth of the total (a long grid keeps about ten lines, not
-    one a minute), not on each postfix change (the grid's running cells)."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("mininterval", BATCH_INTERVAL_S)
-        kwargs.setdefault("delay", kwargs["mininterval"])
-        if kwargs.get("total"):
-            kwargs.setdefault("miniters", max(1, kwargs["total"] // 10))
-        super().__init__(*args, **kwargs)
-
-    def set_postfix_str(self, s="", refresh=True):
-        super().set_postfix_str(s, refresh=False)
-
-    def close(self):
-        self.delay = 0  # the final state is drawn, once, however soon the job ends
-        super().close()
-
-
-@functools.cache
-def _step_widget():
-    """The "lab" per-step bar class (built on first use: tqdm.notebook imports ipywidgets)."""
-    from IPython.display import display
-    from tqdm.notebook import tqdm
-
-    class StepWidget(tqdm):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, display=False, **kwargs)
-            self._shown = None if self.disable else display(self.container, display_id=True)
-
-        def close(self):
-            super().close()
-            if self._shown is not None:  # the output keeps an empty text, not the closed widget
-                self._shown.update({"text/plain": ""}, raw=True)
-                self._shown = None
-
-    return StepWidget
-
-
-def progress(
-    iterable=None, *, total: int | None = None, steps: bool = False, disable: bool = False, **kwargs
-):
-    """A tqdm bar for `frontend()`; `steps=True` marks a bar over the steps of one part of a larger
-    job (training steps, eval examples, pretraining), which batch runs do not show. Other keyword
-    arguments go to tqdm (desc, unit, ...)."""
-    where = frontend()
-    n = total if total is not None else (len(iterable) if hasattr(iterable, "__len__") else None)
-    # tqdm gets `disable` only when True: unset, it takes it from TQDM_DISABLE (grid workers).
-    if disable or n == 0 or (steps and where == "batch"):
-        kwargs["disable"] = True
-    if steps:
-        kwargs.setdefault("leave", False)
-    if where == "lab":
-        from tqdm.notebook import tqdm
-
-        return (_step_widget() if steps else tqdm)(iterable, total=total, **kwargs)
-    if where == "batch":
-        return _BatchBar(iterable, total=total, **kwargs)
-    return text_bar(iterable, total=total, **kwargs)

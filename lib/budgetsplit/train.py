@@ -48,7 +48,7 @@ from transformers.utils.notebook import NotebookProgressCallback
 from budgetsplit.config import ConfigError, LoraConfig, PFTConfig, StageConfig
 from budgetsplit.lmhead import logits_bytes, use_dense_lm_head
 from budgetsplit.models import bf16_supported, n_parameters
-from budgetsplit.notebook import progress
+from budgetsplit.progress import progress
 from budgetsplit.refcache import dpo_trainer_class
 from budgetsplit.threads import cpu_share_callback
 

@@ -40,7 +40,7 @@ import torch
 from filelock import FileLock
 
 from budgetsplit.config import WorldConfig, to_dict
-from budgetsplit.notebook import progress as progress_bar
+from budgetsplit.progress import progress as progress_bar
 from budgetsplit.registry import TASKS, corpus_source
 from budgetsplit.store import (
     DamagedFileError,
