@@ -69,15 +69,15 @@ if [ "$dry_run" = 1 ]; then
 fi
 
 start=$(date +%s)
-if "$PY" -m budgetsplit.tasks is-toy "$profile"; then  # the one toy-world rule (budgetsplit.tasks.is_toy)
+if "$PY" -m budgetsplit is-toy "$profile"; then  # the one toy-world rule (budgetsplit.tasks.is_toy)
   export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-  "$PY" -m budgetsplit.toyworld build --profile "$profile"
+  "$PY" -m budgetsplit toyworld build --profile "$profile"
 else
-  "$PY" -m budgetsplit.paper.preflight "${task_args[@]}"
+  "$PY" -m budgetsplit preflight --profile "$profile" "${task_args[@]}"
 fi
 
 # Where the executed notebooks and the figures go: the profile's RunLayout (config.profile_layout).
-dirs="$("$PY" -c 'import sys; from budgetsplit.config import profile_layout; d = profile_layout(sys.argv[1]); print(d.notebooks_dir); print(d.figures_dir)' "$profile")"
+dirs="$("$PY" -c 'import sys; from budgetsplit.config.params import profile_layout; d = profile_layout(sys.argv[1]); print(d.notebooks_dir); print(d.figures_dir)' "$profile")"
 out="${dirs%%$'\n'*}" figs="${dirs#*$'\n'}"
 mkdir -p "$out" "$figs"
 pm() {  # pm NOTEBOOK OUTPUT_NAME -p key value ...
@@ -98,7 +98,7 @@ pm figures.ipynb figures.ipynb -p figures_dir "$figs"
 pm advisor.ipynb advisor.ipynb -p figures_dir "$figs"  # figure 6: the advisor's split by budget
 # The paper's claims, computed from the same records: <output_dir>/<profile>/claims.md, and the README's
 # table between its <!-- claims:<profile>:start/end --> markers where it has them.
-"$PY" -m budgetsplit.claims --profile "$profile" --readme README.md
+"$PY" -m budgetsplit claims --profile "$profile" --readme README.md
 # The results tables, committed beside the figures (results/<profile>/; smoke's are not committed).
 "$PY" -m budgetsplit table --profile "$profile" --export
 echo "run_all.sh: profile $profile done in $(( $(date +%s) - start )) s; figures in $figs/"

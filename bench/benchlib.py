@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from budgetsplit.speed import cpu_model, tokens_per_s
+from budgetsplit.run.speed import cpu_model, tokens_per_s
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -44,7 +44,7 @@ def machine() -> dict:
         cores = os.cpu_count()
     info = {
         "cpu": cpu_model(),
-        # budgetsplit.speed: what makes times comparable across machines (cached once measured)
+        # budgetsplit.run.speed: what makes times comparable across machines (cached once measured)
         "bare_loop_tokens_per_s": round(tokens_per_s()),
         "cores": cores,
         "torch_threads": torch.get_num_threads(),
@@ -128,7 +128,7 @@ def write_results(name: str, data: dict, load_before: list[float], markdown: str
     header = (
         f"Measured {record['date']} on {m['cpu']} ({m['cores']} cores, "
         f"{m['torch_threads']} torch threads; bare loop {m['bare_loop_tokens_per_s']:,} tokens/s "
-        f"on one thread, `python -m budgetsplit.speed`); load average (1/5/15 min) "
+        f"on one thread, `budgetsplit speed`); load average (1/5/15 min) "
         f"{load_before} before, {record['load_average_after']} after. "
         f"Command: `{record['command']}`; raw numbers in `bench/results/{name}.json`."
     )

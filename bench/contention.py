@@ -3,7 +3,7 @@
     .venv/bin/python bench/contention.py [--profile toy] [--task math] [--n-sft 256] [--reps 2]
     .venv/bin/python bench/contention.py --quick --no-write      # a seconds-long smoke check
 
-Each run is real SFT through `budgetsplit.train.train_sft` on the toy base model (one epoch, the
+Each run is real SFT through `budgetsplit.training.train.train_sft` on the toy base model (one epoch, the
 profile's batch and max_length) in its own process, which calls `set_cpu_threads()` as a cell does
 and re-reads its share at each step (the Trainer callback). Within one invocation, alternating:
 
@@ -41,11 +41,11 @@ def worker(a) -> None:
     import copy
     import dataclasses
 
-    from budgetsplit import threads
-    from budgetsplit.config import load_params, load_world
-    from budgetsplit.models import load_model
-    from budgetsplit.toyworld import get_toy_task
-    from budgetsplit.train import train_sft
+    from budgetsplit.config.params import load_params, load_world
+    from budgetsplit.core import threads
+    from budgetsplit.tasks.toyworld import get_toy_task
+    from budgetsplit.training.models import load_model
+    from budgetsplit.training.train import train_sft
 
     params = load_params(a.profile, a.task)
     task = get_toy_task(a.task, load_world(a.profile))
@@ -63,8 +63,12 @@ def worker(a) -> None:
     n_threads = threads.set_cpu_threads(params.cpu_threads)
     out = train_sft(model, tok, records, stage, params.model.lora, 0, "cpu")
     train_s = out.throughput["train_runtime_s"]
-    print(json.dumps({"examples_per_s": len(records) / train_s, "train_s": train_s,
-                      "threads": n_threads}), flush=True)  # fmt: skip
+    print(
+        json.dumps(
+            {"examples_per_s": len(records) / train_s, "train_s": train_s, "threads": n_threads}
+        ),
+        flush=True,
+    )
 
 
 def run(a, n: int, share: bool) -> list[dict]:
@@ -75,8 +79,19 @@ def run(a, n: int, share: bool) -> list[dict]:
         if not share:
             env["BUDGETSPLIT_THREADS"] = str(benchlib.machine()["cores"])
         go = Path(tmp) / "go"
-        cmd = [sys.executable, __file__, "--worker", "--go", str(go), "--profile", a.profile,
-               "--task", a.task, "--n-sft", str(a.n_sft)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            "--go",
+            str(go),
+            "--profile",
+            a.profile,
+            "--task",
+            a.task,
+            "--n-sft",
+            str(a.n_sft),
+        ]
         procs = [
             subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) for _ in range(n)
         ]
@@ -121,19 +136,36 @@ def main() -> None:
     summary, rows = {}, []
     for name, reps in runs.items():
         # Each process of a pair against half of the lone process's rate in the same repetition.
-        ratios = [[r["examples_per_s"] / (alone[0]["examples_per_s"] / 2) for r in pair]
-                  for alone, pair in zip(runs["alone"], reps, strict=True)]  # fmt: skip
+        ratios = [
+            [r["examples_per_s"] / (alone[0]["examples_per_s"] / 2) for r in pair]
+            for alone, pair in zip(runs["alone"], reps, strict=True)
+        ]
         s = summary[name] = {
             "rate_median": benchlib.median([r["examples_per_s"] for rep in reps for r in rep]),
             "threads": sorted({r["threads"] for rep in reps for r in rep}),
         }
         if name != "alone":
             s.update(ratios=ratios, ratio_min=min(map(min, ratios)))
-        rows.append([name, len(reps[0]), ", ".join(map(str, s["threads"])), s["rate_median"],
-                     f"{s['ratio_min']:.0%}" if "ratio_min" in s else "-"])  # fmt: skip
+        rows.append(
+            [
+                name,
+                len(reps[0]),
+                ", ".join(map(str, s["threads"])),
+                s["rate_median"],
+                f"{s['ratio_min']:.0%}" if "ratio_min" in s else "-",
+            ]
+        )
     met = summary["shared"]["ratio_min"] >= TARGET
-    md = benchlib.table(["variant", "processes", "threads each", "examples/s each (median)",
-                         "lowest vs half of alone"], rows)  # fmt: skip
+    md = benchlib.table(
+        [
+            "variant",
+            "processes",
+            "threads each",
+            "examples/s each (median)",
+            "lowest vs half of alone",
+        ],
+        rows,
+    )
     md += (
         f"\n\nToy profile `{a.profile}`, task `{a.task}`: SFT on {a.n_sft} examples per process, "
         f"one epoch, {a.reps} interleaved repetitions. Target: each of two processes under the "

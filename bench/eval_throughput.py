@@ -3,7 +3,7 @@ length-sorted batches, KV cache) vs the same function one prompt at a time, in g
 
     .venv/bin/python bench/eval_throughput.py [--profile toy] [--task math] [--n 64] [--threads 1]
 
-Both use `budgetsplit.evaluate.generate` with the recipe's EvalConfig (greedy, its max_new_tokens);
+Both use `budgetsplit.training.evaluate.generate` with the recipe's EvalConfig (greedy, its max_new_tokens);
 "one at a time" sets batch_size 1. The two alternate over the repetitions; the speed-up is taken
 per repetition, then the median. Also reports how many greedy completions agree exactly (padding
 can change float rounding, so a few may differ). Also times the cold-start diagnostic
@@ -36,10 +36,10 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     load_before = benchlib.loadavg()
 
-    from budgetsplit.config import load_params, load_world
-    from budgetsplit.evaluate import generate, logprob_sample, response_logprobs
-    from budgetsplit.models import load_model
-    from budgetsplit.toyworld import get_toy_task
+    from budgetsplit.config.params import load_params, load_world
+    from budgetsplit.tasks.toyworld import get_toy_task
+    from budgetsplit.training.evaluate import generate, logprob_sample, response_logprobs
+    from budgetsplit.training.models import load_model
 
     params = load_params(a.profile, a.task)
     task = get_toy_task(a.task, load_world(a.profile))
@@ -85,8 +85,14 @@ def main() -> None:
     )
     print(md)
     if not a.no_write:
-        data = {"args": vars(a), "summary": summary, "identical_completions": agree,
-                "n_prompts": len(convs), "response_logprobs_s": diag_s, "runs": runs}  # fmt: skip
+        data = {
+            "args": vars(a),
+            "summary": summary,
+            "identical_completions": agree,
+            "n_prompts": len(convs),
+            "response_logprobs_s": diag_s,
+            "runs": runs,
+        }
         print("wrote", benchlib.write_results("eval_throughput", data, load_before, md))
 
 

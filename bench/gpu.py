@@ -6,7 +6,7 @@ matmul rate measured here with a large matmul.
     .venv/bin/python bench/gpu.py [--steps 20] [--batch 8]     # needs a CUDA GPU
     .venv/bin/python bench/gpu.py --dry-run                      # CPU, tiny sizes: checks the code
 
-Without a GPU (and without --dry-run) it says so and exits 0. "ours" is `budgetsplit.train`
+Without a GPU (and without --dry-run) it says so and exits 0. "ours" is `budgetsplit.training.train`
 (bf16 weights with LoRA, activation checkpointing only at >= 500M parameters, precomputed DPO
 reference log-probs, the Triton LM head); "trl-defaults" is SFTConfig()/DPOConfig() with only batch
 size, max_length, the run length and no saving set, on the float32 model a user gets from
@@ -28,18 +28,36 @@ benchlib.setup_env()
 
 import torch  # noqa: E402
 
-QWEN25_05B = dict(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
-                  num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=32768,
-                  rope_theta=1_000_000.0, tie_word_embeddings=True, rms_norm_eps=1e-6)  # fmt: skip
-TINY = dict(QWEN25_05B, vocab_size=2048, hidden_size=64, intermediate_size=128,
-            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)  # fmt: skip
-WORDS = ("the river bank holds seven apples while a quiet robot counts stars and writes short "
-         "notes about every number it finds near the old bridge").split()  # fmt: skip
+QWEN25_05B = dict(
+    vocab_size=151936,
+    hidden_size=896,
+    intermediate_size=4864,
+    num_hidden_layers=24,
+    num_attention_heads=14,
+    num_key_value_heads=2,
+    max_position_embeddings=32768,
+    rope_theta=1_000_000.0,
+    tie_word_embeddings=True,
+    rms_norm_eps=1e-6,
+)
+TINY = dict(
+    QWEN25_05B,
+    vocab_size=2048,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+)
+WORDS = (
+    "the river bank holds seven apples while a quiet robot counts stars and writes short "
+    "notes about every number it finds near the old bridge"
+).split()
 
 
 def tokenizer():
-    from budgetsplit.chat import ensure_chat_template
-    from budgetsplit.toyworld.tokenizer import train_tokenizer
+    from budgetsplit.core.chat import ensure_chat_template
+    from budgetsplit.tasks.toyworld.tokenizer import train_tokenizer
 
     rng = random.Random(0)
     docs = [" ".join(rng.choices(WORDS, k=60)) for _ in range(200)]
@@ -64,15 +82,21 @@ def records(n: int, seq_len: int):
         return [{"role": "assistant", "content": text(rng, k)}]
 
     sft = [{"messages": user(seq_len // 2) + assistant(seq_len // 2)} for _ in range(n)]
-    pref = [{"prompt": user(seq_len // 4), "chosen": assistant(seq_len // 3),
-             "rejected": assistant(seq_len // 3)} for _ in range(n)]  # fmt: skip
+    pref = [
+        {
+            "prompt": user(seq_len // 4),
+            "chosen": assistant(seq_len // 3),
+            "rejected": assistant(seq_len // 3),
+        }
+        for _ in range(n)
+    ]
     return sft, pref
 
 
 def model(sizes: dict, tok, dtype: torch.dtype, device: str):
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from budgetsplit.models import align_special_tokens
+    from budgetsplit.training.models import align_special_tokens
 
     torch.manual_seed(0)
     m = Qwen2ForCausalLM(Qwen2Config(**sizes)).to(device=device, dtype=dtype)
@@ -106,9 +130,9 @@ def flops_params(m) -> int:
 
 
 def run_ours(kind, sizes, tok, recs, stage, lora, device):
-    from budgetsplit.config import ModelConfig
-    from budgetsplit.models import resolve_dtype
-    from budgetsplit.train import train_pft, train_sft
+    from budgetsplit.config.params import ModelConfig
+    from budgetsplit.training.models import resolve_dtype
+    from budgetsplit.training.train import train_pft, train_sft
 
     m = model(sizes, tok, resolve_dtype(ModelConfig(lora=lora), device), device)
     if kind == "sft":
@@ -120,16 +144,27 @@ def run_trl_defaults(kind, sizes, tok, recs, stage, lora, device):
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
-    from budgetsplit.train import peft_config
+    from budgetsplit.training.train import peft_config
 
     m = model(sizes, tok, torch.float32, device)
     config, trainer = (SFTConfig, SFTTrainer) if kind == "sft" else (DPOConfig, DPOTrainer)
     with tempfile.TemporaryDirectory() as tmp:
-        args = config(output_dir=tmp, report_to="none", save_strategy="no", num_train_epochs=1,
-                      per_device_train_batch_size=stage.per_device_batch_size,
-                      max_length=stage.max_length, use_cpu=device == "cpu")  # fmt: skip
-        t = trainer(model=m, args=args, train_dataset=Dataset.from_list(recs),
-                    processing_class=tok, peft_config=peft_config(lora))  # fmt: skip
+        args = config(
+            output_dir=tmp,
+            report_to="none",
+            save_strategy="no",
+            num_train_epochs=1,
+            per_device_train_batch_size=stage.per_device_batch_size,
+            max_length=stage.max_length,
+            use_cpu=device == "cpu",
+        )
+        t = trainer(
+            model=m,
+            args=args,
+            train_dataset=Dataset.from_list(recs),
+            processing_class=tok,
+            peft_config=peft_config(lora),
+        )
         return t.train().metrics["train_runtime"]
 
 
@@ -149,11 +184,16 @@ def main() -> None:
     device = "cuda" if not a.dry_run else "cpu"
     sizes, seq_len, steps = (TINY, 64, 2) if a.dry_run else (QWEN25_05B, a.seq_len, a.steps)
 
-    from budgetsplit.config import LoraConfig, PFTConfig, StageConfig
+    from budgetsplit.config.params import LoraConfig, PFTConfig, StageConfig
 
     lora = LoraConfig(enabled=True, r=32, alpha=32)
-    shape = dict(epochs=1.0, batch_size=a.batch, per_device_batch_size=a.batch,
-                 max_length=seq_len, warmup_ratio=0.0)  # fmt: skip
+    shape = dict(
+        epochs=1.0,
+        batch_size=a.batch,
+        per_device_batch_size=a.batch,
+        max_length=seq_len,
+        warmup_ratio=0.0,
+    )
     stages = {"sft": StageConfig(**shape, learning_rate=1e-4), "dpo": PFTConfig(**shape)}
     tok = tokenizer()
     sft_recs, pref_recs = records(steps * a.batch, seq_len)
@@ -170,12 +210,25 @@ def main() -> None:
             secs = fn(kind, sizes, tok, recs, stages[kind], lora, device)
             peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else float("nan")
             flops = tokens * n_flops * (4 + (2 if kind == "dpo" else 0))
-            r = {"s": secs, "tokens_per_s": tokens / secs, "pairs_per_s": len(recs) / secs,
-                 "peak_gib": peak, "mfu": flops / secs / (peak_tflops * 1e12)}  # fmt: skip
+            r = {
+                "s": secs,
+                "tokens_per_s": tokens / secs,
+                "pairs_per_s": len(recs) / secs,
+                "peak_gib": peak,
+                "mfu": flops / secs / (peak_tflops * 1e12),
+            }
             results[f"{kind}/{name}"] = r
             rate = r["tokens_per_s"] if kind == "sft" else r["pairs_per_s"]
-            rows.append([kind.upper(), name, "tokens/s" if kind == "sft" else "pairs/s", rate,
-                         r["peak_gib"], f"{r['mfu']:.1%}"])  # fmt: skip
+            rows.append(
+                [
+                    kind.upper(),
+                    name,
+                    "tokens/s" if kind == "sft" else "pairs/s",
+                    rate,
+                    r["peak_gib"],
+                    f"{r['mfu']:.1%}",
+                ]
+            )
     md = benchlib.table(["stage", "variant", "unit", "rate", "peak GiB", "MFU"], rows)
     md += (
         f"\n\nQwen2.5-0.5B architecture, random weights ({n_flops / 1e6:.0f}M FLOP-counted "
@@ -186,8 +239,12 @@ def main() -> None:
     if a.dry_run:
         print("dry run: code path checked; nothing written")
         return
-    data = {"args": vars(a), "matmul_bf16_tflops": peak_tflops, "flop_params": n_flops,
-            "results": results}  # fmt: skip
+    data = {
+        "args": vars(a),
+        "matmul_bf16_tflops": peak_tflops,
+        "flop_params": n_flops,
+        "results": results,
+    }
     print("wrote", benchlib.write_results("gpu", data, load_before, md))
 
 

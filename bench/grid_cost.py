@@ -46,19 +46,25 @@ def main() -> None:
     ap.add_argument("--profile", default="toy", help="toy world profile (toy, toy_large, smoke)")
     ap.add_argument("--task", default="math", help="a recipe of the profile: math, math_costs, ...")
     ap.add_argument("--grid", choices=("reduced", "default"), default="reduced")
-    ap.add_argument("--n-eval", type=int, help="test examples per cell (reduced grid: 50; default "
-                    "grid: the recipe's)")  # fmt: skip
-    ap.add_argument("--no-executors", action="store_true",
-                    help="skip the two rows run as each variant runs by default")  # fmt: skip
+    ap.add_argument(
+        "--n-eval",
+        type=int,
+        help="test examples per cell (reduced grid: 50; default grid: the recipe's)",
+    )
+    ap.add_argument(
+        "--no-executors",
+        action="store_true",
+        help="skip the two rows run as each variant runs by default",
+    )
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads per cell")
     ap.add_argument("--workers", type=int, default=2, help="worker processes of the parallel run")
     ap.add_argument("--no-write", action="store_true", help="print only; no JSON, no BENCHMARKS.md")
     a = ap.parse_args()
     load_before = benchlib.loadavg()
 
-    from budgetsplit.cell import run_cell
-    from budgetsplit.config import load_params
-    from budgetsplit.grid import cell_sizes, expand, plan
+    from budgetsplit.config.params import load_params
+    from budgetsplit.run.grid import cell_sizes, expand, plan
+    from budgetsplit.run.runner import run_cell
     from budgetsplit.tasks import get_task
 
     base = load_params(a.profile, a.task)
@@ -119,15 +125,40 @@ def main() -> None:
         }
     saving = 1 - summary["ours"]["wall_s"] / summary["naive"]["wall_s"]
     rows = [
-        [name, len(cells), s["sft_stages_trained"], s["wall_s"], s["parts_s"]["sft"],
-         s["parts_s"]["pft"], s["parts_s"]["diagnostics"] + s["parts_s"]["eval"]]
+        [
+            name,
+            len(cells),
+            s["sft_stages_trained"],
+            s["wall_s"],
+            s["parts_s"]["sft"],
+            s["parts_s"]["pft"],
+            s["parts_s"]["diagnostics"] + s["parts_s"]["eval"],
+        ]
         for name, s in summary.items()
-    ]  # fmt: skip
+    ]
     if executors:
-        rows.append([f"ours, {a.workers} workers", len(cells), p.sft_stages,
-                     executors["parallel_s"], "-", "-", "-"])  # fmt: skip
-        rows.append([f"naive, {executors['threads']} threads", len(cells),
-                     summary["naive"]["sft_stages_trained"], executors["naive_s"], "-", "-", "-"])  # fmt: skip
+        rows.append(
+            [
+                f"ours, {a.workers} workers",
+                len(cells),
+                p.sft_stages,
+                executors["parallel_s"],
+                "-",
+                "-",
+                "-",
+            ]
+        )
+        rows.append(
+            [
+                f"naive, {executors['threads']} threads",
+                len(cells),
+                summary["naive"]["sft_stages_trained"],
+                executors["naive_s"],
+                "-",
+                "-",
+                "-",
+            ]
+        )
     md = benchlib.table(
         ["variant", "cells", "SFT stages trained", "wall s", "SFT s", "PFT s", "eval+diag s"], rows
     )
@@ -156,10 +187,16 @@ def main() -> None:
     md += "\n"
     print(md)
     if not a.no_write:
-        data = {"args": vars(a), "cells": [c.cell_id for c in cells], "summary": summary,
-                "saving": saving, "target_saving": TARGET_SAVING,
-                "met": saving >= TARGET_SAVING, "wall_s_per_cell": wall,
-                "as_run_by_default": executors}  # fmt: skip
+        data = {
+            "args": vars(a),
+            "cells": [c.cell_id for c in cells],
+            "summary": summary,
+            "saving": saving,
+            "target_saving": TARGET_SAVING,
+            "met": saving >= TARGET_SAVING,
+            "wall_s_per_cell": wall,
+            "as_run_by_default": executors,
+        }
         name = "grid_cost" if a.grid == "reduced" else f"grid_cost_{a.task}"
         print("wrote", benchlib.write_results(name, data, load_before, md))
 
@@ -173,8 +210,8 @@ def _as_run_by_default(a, base, ours, cells, task, tmp) -> dict:
     a time with torch at its default thread count: each variant as a user gets it."""
     import torch
 
-    from budgetsplit.cell import run_cell
-    from budgetsplit.grid import run_grid
+    from budgetsplit.run.grid import run_grid
+    from budgetsplit.run.runner import run_cell
 
     par = dataclasses.replace(ours, output_dir=str(Path(tmp, "parallel")))
     print(f"  all {len(cells)} cells: ours with {a.workers} worker processes", file=sys.stderr)
@@ -189,8 +226,13 @@ def _as_run_by_default(a, base, ours, cells, task, tmp) -> dict:
         params = dataclasses.replace(base, pft=naive_pft, output_dir=folder, cpu_threads=None)
         run_cell(params, cell, task)
     naive_s = time.perf_counter() - t
-    return {"workers": a.workers, "parallel_s": parallel_s, "threads": torch.get_num_threads(),
-            "naive_s": naive_s, "saving": 1 - parallel_s / naive_s}  # fmt: skip
+    return {
+        "workers": a.workers,
+        "parallel_s": parallel_s,
+        "threads": torch.get_num_threads(),
+        "naive_s": naive_s,
+        "saving": 1 - parallel_s / naive_s,
+    }
 
 
 if __name__ == "__main__":

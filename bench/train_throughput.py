@@ -4,7 +4,7 @@
 
 Three ways to run the same stage (same model, data, batch size, max_length, one epoch):
 
-- ours:  `budgetsplit.train.train_sft` / `train_pft(..., "dpo")`, precomputed reference log-probs;
+- ours:  `budgetsplit.training.train.train_sft` / `train_pft(..., "dpo")`, precomputed reference log-probs;
 - bare:  a plain PyTorch loop, the floor: the same tokenized examples in a seeded order, per-batch
          dynamic padding, forward, the LM head on the labelled positions only, loss, backward,
          gradient clipping, AdamW; for DPO the policy forward/backward on chosen and rejected
@@ -41,7 +41,7 @@ TARGETS = {"sft": ("train", 0.85), "dpo": ("stage", 0.70)}
 
 
 def load(params, profile):
-    from budgetsplit.models import load_model
+    from budgetsplit.training.models import load_model
 
     return load_model(params.model, profile, "cpu")
 
@@ -103,7 +103,7 @@ def sft_bare(params, profile, records, stage):
 
 
 def sft_ours(params, profile, records, stage):
-    from budgetsplit.train import train_sft
+    from budgetsplit.training.train import train_sft
 
     model, tok = load(params, profile)
     t0 = time.perf_counter()
@@ -125,11 +125,18 @@ def trl_defaults(kind, params, profile, records, stage):
     model, tok = load(params, profile)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        args = config_cls(output_dir=tmp, use_cpu=True, report_to="none", save_strategy="no",
-                          per_device_train_batch_size=stage.per_device_batch_size,
-                          max_length=stage.max_length, num_train_epochs=1)  # fmt: skip
-        trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(records),
-                              processing_class=tok)  # fmt: skip
+        args = config_cls(
+            output_dir=tmp,
+            use_cpu=True,
+            report_to="none",
+            save_strategy="no",
+            per_device_train_batch_size=stage.per_device_batch_size,
+            max_length=stage.max_length,
+            num_train_epochs=1,
+        )
+        trainer = trainer_cls(
+            model=model, args=args, train_dataset=Dataset.from_list(records), processing_class=tok
+        )
         out = trainer.train()
     return {"train_s": out.metrics["train_runtime"], "stage_s": time.perf_counter() - t0}
 
@@ -187,7 +194,7 @@ def dpo_bare(params, profile, records, stage):
 
 
 def dpo_ours(params, profile, records, stage):
-    from budgetsplit.train import train_pft
+    from budgetsplit.training.train import train_pft
 
     model, tok = load(params, profile)
     t0 = time.perf_counter()
@@ -200,7 +207,7 @@ def lm_head_check(params, profile) -> float:
     """Max |difference| between our dense LM head's and TRL's chunked head's log-probs and grads."""
     from trl.trainer.utils import add_fused_lm_head
 
-    from budgetsplit.lmhead import dense_lm_head
+    from budgetsplit.training.lmhead import dense_lm_head
 
     model, _ = load(params, profile)
     a, b = copy.deepcopy(model), copy.deepcopy(model)
@@ -236,8 +243,8 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     load_before = benchlib.loadavg()
 
-    from budgetsplit.config import load_params, load_world
-    from budgetsplit.toyworld import get_toy_task
+    from budgetsplit.config.params import load_params, load_world
+    from budgetsplit.tasks.toyworld import get_toy_task
 
     params = load_params(a.profile, a.task)
     task = get_toy_task(a.task, load_world(a.profile))
@@ -283,9 +290,17 @@ def main() -> None:
                 for key in ("train", "stage")
             }
             summary[f"{stage_name}/{name}"] = s
-            rows.append([stage_name.upper(), name, unit, s["train"]["rate"],
-                         f"{s['train']['vs_bare']:.0%}", s["stage"]["rate"],
-                         f"{s['stage']['vs_bare']:.0%}"])  # fmt: skip
+            rows.append(
+                [
+                    stage_name.upper(),
+                    name,
+                    unit,
+                    s["train"]["rate"],
+                    f"{s['train']['vs_bare']:.0%}",
+                    s["stage"]["rate"],
+                    f"{s['stage']['vs_bare']:.0%}",
+                ]
+            )
     verdict = {
         k: {
             "target": t,
@@ -314,9 +329,15 @@ def main() -> None:
     )
     print(md)
     if not a.no_write:
-        data = {"args": vars(a), "n_tokens_sft": n_tokens, "n_pairs": len(pref_recs),
-                "summary": summary, "targets": verdict, "lm_head_max_abs_diff": head_diff,
-                "runs": runs}  # fmt: skip
+        data = {
+            "args": vars(a),
+            "n_tokens_sft": n_tokens,
+            "n_pairs": len(pref_recs),
+            "summary": summary,
+            "targets": verdict,
+            "lm_head_max_abs_diff": head_diff,
+            "runs": runs,
+        }
         print("wrote", benchlib.write_results("train_throughput", data, load_before, md))
 
 

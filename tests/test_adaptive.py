@@ -1,4 +1,4 @@
-"""Tests of budgetsplit.adaptive's search on a known accuracy curve (cells scored by drawing rows
+"""Tests of budgetsplit.run.adaptive's search on a known accuracy curve (cells scored by drawing rows
 at each fraction's accuracy: the search logic is under test here, not training)."""
 
 from __future__ import annotations
@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from test_stats import score_table
 
-from budgetsplit import adaptive
+from budgetsplit.run import adaptive, estimate
+from budgetsplit.study.cells import expand
 
 FRACTIONS = [0.0, 0.1, 0.25, 0.5, 0.75, 1.0]
 
@@ -14,8 +15,10 @@ FRACTIONS = [0.0, 0.1, 0.25, 0.5, 0.75, 1.0]
 def runner(acc: dict[float, float], log: list):
     def run(cells):
         log.extend(cells)
-        parts = [score_table({("dpo", 1000, f): acc[f]}, seeds=(s,), seed=int(f * 100) + s)
-                 for f, s in cells]  # fmt: skip
+        parts = [
+            score_table({("dpo", 1000, f): acc[f]}, seeds=(s,), seed=int(f * 100) + s)
+            for f, s in cells
+        ]
         return __import__("pandas").concat(parts, ignore_index=True)
 
     return run
@@ -43,12 +46,17 @@ def test_overlapping_leaders_get_more_seeds_until_the_cell_budget():
 
 @pytest.mark.slow
 def test_grid_adaptive_trains_a_subset_resumes_and_a_full_grid_reuses_it(tmp_path):
-    from budgetsplit import grid
-    from budgetsplit.config import load_params
-    from budgetsplit.layout import RunLayout
+    from budgetsplit.config.params import load_params
+    from budgetsplit.core.layout import RunLayout
 
-    over = {"output_dir": str(tmp_path), "methods": ["dpo_sft"], "seeds": [0, 1],
-            "budget.sft_fractions": [0.0, 0.5, 1.0], "cpu_threads": 1, "eval.n_examples": 16}  # fmt: skip
+    over = {
+        "output_dir": str(tmp_path),
+        "methods": ["dpo_sft"],
+        "seeds": [0, 1],
+        "budget.sft_fractions": [0.0, 0.5, 1.0],
+        "cpu_threads": 1,
+        "eval.n_examples": 16,
+    }
     params = load_params("smoke", "math", overrides=over)
     found = adaptive.run_adaptive(params, workers=1, max_cells=3)
     assert list(found) == [("dpo_sft", None, 40)]
@@ -60,5 +68,5 @@ def test_grid_adaptive_trains_a_subset_resumes_and_a_full_grid_reuses_it(tmp_pat
     again = adaptive.run_adaptive(params, workers=1, max_cells=3)  # after a kill: a rerun
     assert again[("dpo_sft", None, 40)].cells == search.cells
     assert {p.name: p.stat().st_mtime_ns for p in cells.glob("*.json")} == before  # nothing redone
-    plan = grid.plan(params)  # the full grid counts the adaptive cells as done
-    assert len(plan.done) == len(before) < len(plan.cells) == len(grid.expand(params))
+    plan = estimate.plan(params)  # the full grid counts the adaptive cells as done
+    assert len(plan.done) == len(before) < len(plan.cells) == len(expand(params))

@@ -1,4 +1,4 @@
-"""Tests of budgetsplit.advise on a synthetic world whose best split is known."""
+"""Tests of budgetsplit.analysis.advise on a synthetic world whose best split is known."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from budgetsplit import advise
-from budgetsplit.budget import split_budget
+from budgetsplit.analysis import advise
+from budgetsplit.cli import advise as cli_advise
 from budgetsplit.cli import main
+from budgetsplit.core.budget import split_budget
+from budgetsplit.study.cells import cell_sizes, expand
 
 
 def truth(n_sft, n_pref):
@@ -28,10 +30,19 @@ def world(budgets=(100, 300, 1000, 3000, 10000), seeds=(0, 1, 2), noise=0.01, ra
             for f in (0.0, 0.1, 0.25, 0.5, 0.75, 1.0):
                 n_sft, n_pref = split_budget(b, f, ratio or 1, 1)
                 for s in seeds:
-                    rows.append({"task": "math", "method": "sft" if f == 1 else "dpo",
-                                 "budget": b, "sft_fraction": f, "cost_ratio": ratio,
-                                 "seed": s, "n_sft": n_sft, "n_pref": n_pref,
-                                 "score": truth(n_sft, n_pref) + noise * rng.standard_normal()})  # fmt: skip
+                    rows.append(
+                        {
+                            "task": "math",
+                            "method": "sft" if f == 1 else "dpo",
+                            "budget": b,
+                            "sft_fraction": f,
+                            "cost_ratio": ratio,
+                            "seed": s,
+                            "n_sft": n_sft,
+                            "n_pref": n_pref,
+                            "score": truth(n_sft, n_pref) + noise * rng.standard_normal(),
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -62,8 +73,19 @@ def test_leave_one_budget_out_table():
     # (docs/statistics.md); the records' per-row scores are what the README's table uses
     table = advise.load_table(world(seeds=range(6)))
     v = advise.leave_one_budget_out(table, "math", "dpo")
-    assert list(v.columns) == ["budget", "recommended", "best", "recommended_score", "best_score",
-                               "best_low", "best_high", "gap", "gap_low", "gap_high", "within"]  # fmt: skip
+    assert list(v.columns) == [
+        "budget",
+        "recommended",
+        "best",
+        "recommended_score",
+        "best_score",
+        "best_low",
+        "best_high",
+        "gap",
+        "gap_low",
+        "gap_high",
+        "within",
+    ]
     assert list(v["budget"]) == [100, 300, 1000, 3000, 10000] and (v["gap"] >= 0).all()
     assert v["within"].all(), v  # the true best split is within noise of the grid's best
     # a miss is reported: at 3,000 SFT only jumps to 0.95, which no other budget foretells
@@ -120,7 +142,7 @@ def test_cli_text_and_json(tmp_path, capsys):
 
 def test_cli_without_results_says_where_it_looked(tmp_path, monkeypatch, capsys):
     # No records and no committed tables (those of the checkout, once committed, are not looked at)
-    monkeypatch.setattr(advise, "committed_results_dir", lambda p: tmp_path / "results" / p)
+    monkeypatch.setattr(cli_advise, "committed_results_dir", lambda p: tmp_path / "results" / p)
     argv = ["advise", "--output-dir", str(tmp_path / "runs"), "--task", "math", "--budget", "100"]
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -134,15 +156,15 @@ def test_cli_finds_the_paper_profiles_records_under_its_own_output_dir(
     --output-dir (relative output_dirs resolve against tmp_path here, not the checkout)."""
     from test_grid import _fake_record
 
-    from budgetsplit import grid, layout
-    from budgetsplit.config import load_params
+    from budgetsplit.config.params import load_params
+    from budgetsplit.core import layout
 
     monkeypatch.setattr(layout, "project_root", lambda: tmp_path)
     runs = tmp_path / "runs" / "paper"
     grid_keys = {"budget.budgets": [100, 300, 1000], "budget.sft_fractions": [0, 0.25, 0.5, 1]}
     params = load_params("paper", "math", overrides={**grid_keys, "output_dir": str(runs)})
-    for c in grid.expand(params):
-        _fake_record(runs, params, c, score=float(truth(*grid.cell_sizes(params, c))))
+    for c in expand(params):
+        _fake_record(runs, params, c, score=float(truth(*cell_sizes(params, c))))
     argv = ["advise", "--profile", "paper", "--task", "math", "--budget", "500", "--json"]
     assert main(argv) == 0
     rec = json.loads(capsys.readouterr().out)[0]
@@ -150,10 +172,10 @@ def test_cli_finds_the_paper_profiles_records_under_its_own_output_dir(
 
 
 def test_cli_reads_a_profile_of_a_users_params_folder(tmp_path, monkeypatch, capsys):
-    from budgetsplit.config import PARAMS_ENV
+    from budgetsplit.config.params import PARAMS_ENV
 
     monkeypatch.delenv(PARAMS_ENV, raising=False)  # --params sets it; restored
-    monkeypatch.setattr(advise, "committed_results_dir", lambda p: tmp_path / "results" / p)
+    monkeypatch.setattr(cli_advise, "committed_results_dir", lambda p: tmp_path / "results" / p)
     (tmp_path / "mine").mkdir()
     defaults = f"inherit: smoke\noutput_dir: {tmp_path / 'out'}\n"
     (tmp_path / "mine" / "_defaults.yaml").write_text(defaults)
@@ -178,16 +200,24 @@ def test_advisor_notebook_on_a_results_csv_with_a_known_optimum(tmp_path):
     """notebooks/advisor.ipynb, executed through papermill on a results file from elsewhere."""
     import papermill as pm
 
-    from budgetsplit.config import ROOT
-    from budgetsplit.notebook import read_recorded
+    from budgetsplit.config.params import ROOT
+    from budgetsplit.report.notebook import read_recorded
 
     world(budgets=(100, 300, 1000, 3000)).to_csv(tmp_path / "results.csv", index=False)
     out = tmp_path / "advisor.ipynb"
     pm.execute_notebook(
-        str(ROOT / "notebooks" / "advisor.ipynb"), str(out), cwd=str(tmp_path), progress_bar=False,
-        kernel_name="python3", parameters={"results_file": str(tmp_path / "results.csv"),
-        "figures_dir": str(tmp_path / "figs"), "budgets": [2000], "cost_ratios": [1, 2]},
-    )  # fmt: skip
+        str(ROOT / "notebooks" / "advisor.ipynb"),
+        str(out),
+        cwd=str(tmp_path),
+        progress_bar=False,
+        kernel_name="python3",
+        parameters={
+            "results_file": str(tmp_path / "results.csv"),
+            "figures_dir": str(tmp_path / "figs"),
+            "budgets": [2000],
+            "cost_ratios": [1, 2],
+        },
+    )
     rec = read_recorded(out)
     got = {(a["cost_ratio"], a["budget"]): a["fraction"] for a in rec["advice"]}
     assert got.keys() == {(1.0, 2000.0), (2.0, 2000.0)}

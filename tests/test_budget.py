@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from budgetsplit.budget import BudgetError, draw_order, draw_subsets, spent, split_budget
+from budgetsplit.core.budget import BudgetError, draw_order, draw_subsets, spent, split_budget
 
 
 def pools(n_prompts_sft=60, n_prompts_pref=40, pairs_per_prompt=3, shared=False):

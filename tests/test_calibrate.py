@@ -1,7 +1,6 @@
 """Calibration: the protocol's plan (offline), its tie rule, the calibration layer the recipes read,
 and (slow) a tiny real calibration on the smoke profile that resumes and never reads the test split."""
 
-import argparse
 import json
 import shutil
 from pathlib import Path
@@ -10,15 +9,18 @@ import pandas as pd
 import pytest
 import yaml
 
-from budgetsplit import calibrate, config, profiles
-from budgetsplit.config import REGIMES, ConfigError, load_params, pft_settings
+from budgetsplit.cli import main
+from budgetsplit.config import profiles
+from budgetsplit.config.params import REGIMES, ROOT, ConfigError, load_params, pft_settings
+from budgetsplit.report import calibration
+from budgetsplit.run import calibrate
 
 
 @pytest.fixture
 def params_dir(tmp_path, monkeypatch) -> Path:
     """A copy of params/smoke as the only profile, so calibration files land in tmp_path."""
     folder = tmp_path / "params"
-    shutil.copytree(config.PARAMS_DIR / "smoke", folder / "smoke")
+    shutil.copytree(profiles.PARAMS_DIR / "smoke", folder / "smoke")
     monkeypatch.setattr(profiles, "PARAMS_DIR", folder)
     return folder
 
@@ -36,22 +38,17 @@ def test_smoke_plan_counts_points_and_runs_nothing(params_dir, tmp_path, monkeyp
     assert p.sft_stages == 4 + 1  # one per SFT lr, one after-SFT stage shared by the PFT steps
     assert p.estimate_s > 0
     monkeypatch.chdir(tmp_path)
-    args = argparse.Namespace(profile="smoke", task=None, set=[], dry_run=True, params=None)
-    assert calibrate.main(args) == 0
+    assert main(["calibrate", "--profile", "smoke", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert out.count("calibration of smoke/") == 4 and "total: estimated" in out
     assert not (params_dir / "smoke" / "calibration").exists() and not (tmp_path / "runs").exists()
-    bad = argparse.Namespace(
-        profile="smoke", task=["math"], set=["pft.beta=high"], dry_run=True, params=None
-    )
-    assert calibrate.main(bad) == 2
+    bad = ["calibrate", "--profile", "smoke", "--task", "math", "--set", "pft.beta=high"]
+    assert main([*bad, "--dry-run"]) == 2
     assert "'pft.beta' = 'high'" in capsys.readouterr().err
 
 
 def test_calibrate_takes_a_users_params_folder(tmp_path, monkeypatch, capsys):
-    from budgetsplit.cli import main
-
-    monkeypatch.delenv(config.PARAMS_ENV, raising=False)  # --params sets it; restored
+    monkeypatch.delenv(profiles.PARAMS_ENV, raising=False)  # --params sets it; restored
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "_defaults.yaml").write_text("inherit: smoke\n")
     (tmp_path / "mine" / "math.yaml").write_text("task: math\nmethods: [kto]\n")
@@ -106,9 +103,15 @@ def test_tie_rule_prefers_the_prior_then_the_smaller_value():
 def test_recipes_read_the_calibration_layer(params_dir):
     layer = {
         "sft": {"learning_rate": 0.004},
-        "pft": {"tuned": {"dpo": {"from_base": {"learning_rate": 0.003, "beta": 0.2},
-                                  "after_sft": {"learning_rate": 0.0001}}}},
-    }  # fmt: skip
+        "pft": {
+            "tuned": {
+                "dpo": {
+                    "from_base": {"learning_rate": 0.003, "beta": 0.2},
+                    "after_sft": {"learning_rate": 0.0001},
+                }
+            }
+        },
+    }
     path = params_dir / "smoke" / "calibration" / "math.yaml"
     path.parent.mkdir()
     path.write_text(yaml.safe_dump(layer))
@@ -124,9 +127,11 @@ def test_recipes_read_the_calibration_layer(params_dir):
     assert (after.learning_rate, after.beta) == (0.0001, p.pft.beta)
     assert pft_settings(p, "dpo_sft", 0) == pft_settings(p, "dpo_sft", 5)  # not calibrated: pft
     assert pft_settings(p, "dpo_sft", 0).learning_rate == p.pft.learning_rate
-    for bad, key in (({"pft": {"tuned": {"dpo": {"cold": {}}}}}, "pft.tuned.dpo.cold"),
-                     ({"pft": {"tuned": {"dpo": {"from_base": {"lr": 1}}}}}, "pft.tuned.dpo.from_base.lr"),
-                     ({"pft": {"tuned": {"dpo": {"from_base": {"beta": -1.0}}}}}, "beta")):  # fmt: skip
+    for bad, key in (
+        ({"pft": {"tuned": {"dpo": {"cold": {}}}}}, "pft.tuned.dpo.cold"),
+        ({"pft": {"tuned": {"dpo": {"from_base": {"lr": 1}}}}}, "pft.tuned.dpo.from_base.lr"),
+        ({"pft": {"tuned": {"dpo": {"from_base": {"beta": -1.0}}}}}, "beta"),
+    ):
         path.write_text(yaml.safe_dump(bad))
         with pytest.raises(ConfigError) as e:
             load_params("smoke", "math")
@@ -140,8 +145,11 @@ def test_tiny_calibration_writes_resumes_and_never_reads_test(params_dir, tmp_pa
     (params_dir / "smoke" / "math_costs.yaml").unlink()
     recipe = params_dir / "smoke" / "math.yaml"
     recipe.write_text(recipe.read_text().replace("methods: [dpo, dpo_sft]", "methods: [dpo]"))
-    for key, grid in (("sft.learning_rate", (1.0,)), ("pft.learning_rate", (0.1, 1.0)),
-                      ("pft.beta", (1.0,))):  # fmt: skip
+    for key, grid in (
+        ("sft.learning_rate", (1.0,)),
+        ("pft.learning_rate", (0.1, 1.0)),
+        ("pft.beta", (1.0,)),
+    ):
         monkeypatch.setitem(calibrate.GRIDS, key, grid)
     real_get_task = calibrate.get_task
     splits = []
@@ -161,14 +169,20 @@ def test_tiny_calibration_writes_resumes_and_never_reads_test(params_dir, tmp_pa
 
     monkeypatch.setattr(calibrate, "get_task", guarded)
     # --set eval.split=test is overruled: calibration evaluates on validation rows only
-    over = {"output_dir": str(tmp_path / "runs"), "eval.n_examples": 16, "cpu_threads": 1,
-            "eval.split": "test"}  # fmt: skip
+    over = {
+        "output_dir": str(tmp_path / "runs"),
+        "eval.n_examples": 16,
+        "cpu_threads": 1,
+        "eval.split": "test",
+    }
     first = calibrate.calibrate("smoke", "math", overrides=over, progress=False)
     assert splits and set(splits) == {"val"}
     sweep = first.sweep
     assert len(sweep) == 1 + 2 * 3 and sweep["score"].notna().all()
-    assert set(sweep["step"]) == {"sft/learning_rate", *(f"dpo/{r}/{k}" for r in REGIMES
-                                                        for k in ("learning_rate", "beta"))}  # fmt: skip
+    assert set(sweep["step"]) == {
+        "sft/learning_rate",
+        *(f"dpo/{r}/{k}" for r in REGIMES for k in ("learning_rate", "beta")),
+    }
     prior = load_params("smoke", "math", calibrated=False)
     assert first.choices["sft"] == {"learning_rate": prior.sft.learning_rate}
     for regime in REGIMES:
@@ -192,7 +206,7 @@ def test_tiny_calibration_writes_resumes_and_never_reads_test(params_dir, tmp_pa
         == first.choices["pft"]["tuned"]["dpo"]["from_base"]["learning_rate"]
     )
     assert pd_equal(first.sweep, pd.read_csv(first.csv_path))
-    fig = calibrate.plot(first.sweep)  # one panel per swept setting
+    fig = calibration.plot(first.sweep)  # one panel per swept setting
     assert [ax.get_xlabel() for ax in fig.axes] == [
         "sft.learning_rate",
         "pft.learning_rate",
@@ -219,8 +233,12 @@ def test_notebook_prints_the_plan_through_papermill(tmp_path):
     import papermill as pm
 
     out = tmp_path / "calibrate.ipynb"
-    pm.execute_notebook(str(config.ROOT / "notebooks" / "calibrate.ipynb"), str(out),
-                        parameters={"profile": "smoke", "task": "helpful", "dry_run": True},
-                        cwd=str(tmp_path), progress_bar=False)  # fmt: skip
+    pm.execute_notebook(
+        str(ROOT / "notebooks" / "calibrate.ipynb"),
+        str(out),
+        parameters={"profile": "smoke", "task": "helpful", "dry_run": True},
+        cwd=str(tmp_path),
+        progress_bar=False,
+    )
     text = out.read_text()
     assert "calibration of smoke/helpful" in text and "dpo_sft/after_sft/sft_weight" in text

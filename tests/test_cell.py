@@ -1,4 +1,4 @@
-"""Tests of budgetsplit.cell: whole cells on a tiny in-process model and task, and (marked slow) on the
+"""Tests of budgetsplit.run.runner: whole cells on a tiny in-process model and task, and (marked slow) on the
 toy world's smoke profile end to end."""
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ import sys
 import pytest
 from tiny import FAST
 
-import budgetsplit.cell as cellmod
-from budgetsplit import records
-from budgetsplit.cell import Cell, cell_costs, cold_start_path, run_cell
-from budgetsplit.config import (
+import budgetsplit.run.runner as cellmod
+from budgetsplit.config.params import (
     BudgetConfig,
     ConfigError,
     CostConfig,
@@ -25,9 +23,11 @@ from budgetsplit.config import (
     PFTConfig,
     StageConfig,
 )
-from budgetsplit.layout import RunLayout
-from budgetsplit.models import base_model_id, load_model
-from budgetsplit.store import ids_digest
+from budgetsplit.core.layout import RunLayout
+from budgetsplit.core.store import ids_digest
+from budgetsplit.run.runner import Cell, cell_costs, cold_start_path, run_cell
+from budgetsplit.study import records
+from budgetsplit.training.models import base_model_id, load_model
 
 # Tiny models run fastest on one thread (conftest.one_thread).
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -39,14 +39,28 @@ def record_path(params, cell):
 
 def params(out, base_folder, **kw) -> Params:
     kw.setdefault("eval", EvalConfig(n_examples=16, max_new_tokens=12, batch_size=16))
-    return Params(task="math", profile="test", model=ModelConfig(name=base_folder), device="cpu", cpu_threads=1,
-                  sft=StageConfig(**FAST, learning_rate=3e-3), pft=PFTConfig(**FAST, learning_rate=1e-3),
-                  output_dir=str(out), **kw)  # fmt: skip
+    return Params(
+        task="math",
+        profile="test",
+        model=ModelConfig(name=base_folder),
+        device="cpu",
+        cpu_threads=1,
+        sft=StageConfig(**FAST, learning_rate=3e-3),
+        pft=PFTConfig(**FAST, learning_rate=1e-3),
+        output_dir=str(out),
+        **kw,
+    )
 
 
 def test_cell_ids_are_readable_unique_and_safe():
-    cells = [Cell("math", m, b, f, s, r) for m in ("dpo", "kto") for b in (100, 1000.0, 2.5)
-             for f in (0.0, 0.01, 0.1, 1.0) for s in (0, 1) for r in (None, 2.0)]  # fmt: skip
+    cells = [
+        Cell("math", m, b, f, s, r)
+        for m in ("dpo", "kto")
+        for b in (100, 1000.0, 2.5)
+        for f in (0.0, 0.01, 0.1, 1.0)
+        for s in (0, 1)
+        for r in (None, 2.0)
+    ]
     ids = [c.cell_id for c in cells]
     assert len(set(ids)) == len(ids)
     assert all(re.fullmatch(r"[A-Za-z0-9_-]+", i) for i in ids)
@@ -148,8 +162,13 @@ def test_a_cell_with_the_same_work_as_a_recorded_one_copies_it(
     p = params(tmp_path, base_folder)
     first = run_cell(p, Cell("math", "dpo", 40, 0.5, 0), task)
     # Money at cost ratio 1 buys what the same example budget buys: 20 demonstrations, 20 pairs.
-    money = params(tmp_path, base_folder, budget=BudgetConfig(
-        unit="money", budgets=(40,), costs=CostConfig(sft=2.0, pref=1.0), cost_ratios=(1.0, 5.0)))  # fmt: skip
+    money = params(
+        tmp_path,
+        base_folder,
+        budget=BudgetConfig(
+            unit="money", budgets=(40,), costs=CostConfig(sft=2.0, pref=1.0), cost_ratios=(1.0, 5.0)
+        ),
+    )
     with monkeypatch.context() as m:
         m.setattr(cellmod, "train_pft", lambda *a, **k: pytest.fail("retrained the same work"))
         m.setattr(cellmod, "load_model", lambda *a, **k: pytest.fail("loaded a model"))
@@ -195,8 +214,12 @@ def test_a_profile_copies_the_same_work_from_another_profile(
     for key in ("metrics", "diagnostics", "examples", "n_sft", "n_pref"):
         assert copy[key] == first[key], key
     # A copy of the copy (a money cell at ratio 1 in the larger profile) names the trained cell.
-    money = dataclasses.replace(larger, budget=BudgetConfig(
-        unit="money", budgets=(40,), costs=CostConfig(sft=2.0, pref=1.0), cost_ratios=(1.0,)))  # fmt: skip
+    money = dataclasses.replace(
+        larger,
+        budget=BudgetConfig(
+            unit="money", budgets=(40,), costs=CostConfig(sft=2.0, pref=1.0), cost_ratios=(1.0,)
+        ),
+    )
     assert run_cell(money, Cell("math", "dpo", 40, 0.5, 0, 1.0), task)["same_work_as"] == (
         "test/" + first["cell_id"]
     )
@@ -228,8 +251,10 @@ def test_sft_only_and_pft_only_cells(tmp_path, base_folder, task):
 def test_cold_start_cache_key(tmp_path, base_folder, task):
     p = params(tmp_path, base_folder)
     pairs = task.pref_records(task.pref_pool()[:20])
-    flipped = [dict(r, chosen=r["rejected"], rejected=r["chosen"]) if i == 7 else r
-               for i, r in enumerate(pairs)]  # fmt: skip
+    flipped = [
+        dict(r, chosen=r["rejected"], rejected=r["chosen"]) if i == 7 else r
+        for i, r in enumerate(pairs)
+    ]
     stage = tmp_path / "test" / "math" / "sft" / "n20-s0-abc"
     base = cold_start_path(p, pairs, "torch.float32", "cpu", None)
     assert base.parent == tmp_path / "test" / "math" / "base_diagnostics"
@@ -282,7 +307,7 @@ def test_money_budget_cell_spends_at_its_costs(tmp_path, base_folder, task):
 # --------------------------------------------------------------- end to end on the smoke toy world
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    from budgetsplit.config import load_params
+    from budgetsplit.config.params import load_params
     from budgetsplit.tasks import get_task
 
     def params(out):
@@ -296,8 +321,8 @@ def smoke(tmp_path_factory):
 
 @pytest.mark.slow
 def test_smoke_cells_end_to_end(smoke):
-    from budgetsplit.evaluate import evaluate_model
-    from budgetsplit.models import load_model
+    from budgetsplit.training.evaluate import evaluate_model
+    from budgetsplit.training.models import load_model
 
     p, task, _ = smoke
     sft_only = run_cell(p, Cell("math", "sft", 300, 1.0, 0))

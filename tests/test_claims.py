@@ -1,4 +1,5 @@
-"""Tests of budgetsplit.claims on synthetic worlds whose answers are known by construction."""
+"""Tests of budgetsplit.analysis.claims on synthetic worlds whose answers are known by construction,
+and of how they are written down (budgetsplit.report.claims_md, `budgetsplit claims`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ import pandas as pd
 import pytest
 from test_stats import score_table
 
-from budgetsplit import claims
+from budgetsplit.analysis import claims
+from budgetsplit.cli import main
+from budgetsplit.core.layout import RunLayout
+from budgetsplit.report import claims_md
+from budgetsplit.study.cells import expand
 
 # accuracy by (budget, SFT fraction): SFT only best up to 1,000; then a mix, with a growing
 # preference share (0.5 at 3,000, 0.1 at 10,000); PFT from the base model scores 0 (cold start);
@@ -110,18 +115,20 @@ def test_a_task_without_a_poorly_allocated_split_leaves_claim_5_undecided():
 
 def test_claims_md_and_the_readme_markers(tmp_path):
     found = claims.evaluate(world())
-    path = claims.write_claims(tmp_path / "runs" / "toy", found, "toy")
+    layout = RunLayout(tmp_path / "runs", "toy")
+    path = claims_md.write_claims(layout, found)
     text = path.read_text()
+    assert path == layout.claims_md and not list(path.parent.glob("*.tmp"))
     assert text.startswith("# The paper's claims on the toy profile") and "## 6." in text
     readme = tmp_path / "README.md"
     readme.write_text("a\n<!-- claims:toy:start -->\nold\n<!-- claims:toy:end -->\nb\n")
-    claims.update_readme(readme, claims.readme_table(found), "toy")
+    claims_md.update_readme(readme, claims_md.readme_table(found), "toy")
     new = readme.read_text()
     assert (
         "\nold\n" not in new and new.count("**reproduced**") == 6 and new.endswith("end -->\nb\n")
     )
     with pytest.raises(ValueError, match="claims:toy_large:start"):
-        claims.update_readme(readme, "x", "toy_large")
+        claims_md.update_readme(readme, "x", "toy_large")
 
 
 def test_cold_start_evidence_carries_the_diagnostics():
@@ -132,9 +139,11 @@ def test_cold_start_evidence_carries_the_diagnostics():
     cold = results["sft_fraction"] == 0
     results = results.assign(
         primary_metric="accuracy",
-        **{"diag.cold_start.chosen_logprob_per_token": cold * -9.2 + ~cold * -0.3,
-           "diag.format_rate": (~cold).astype(float)},
-    )  # fmt: skip
+        **{
+            "diag.cold_start.chosen_logprob_per_token": cold * -9.2 + ~cold * -0.3,
+            "diag.format_rate": (~cold).astype(float),
+        },
+    )
     c = claims.evaluate(scores, results)[2]
     assert c.verdict == "reproduced"
     assert all("log-prob of chosen per token -9.2, answers in format 0" in x for x in c.evidence)
@@ -143,37 +152,38 @@ def test_cold_start_evidence_carries_the_diagnostics():
 def test_the_cli_reads_a_runs_records_and_fills_only_a_readme_with_markers(tmp_path, capsys):
     from test_grid import _fake_record
 
-    from budgetsplit import grid
-    from budgetsplit.config import load_params
+    from budgetsplit.config.params import load_params
 
     runs = tmp_path / "runs"
     params = load_params("smoke", "math", overrides={"output_dir": str(runs)})
-    for c in grid.expand(params):
+    for c in expand(params):
         _fake_record(runs, params, c, score=c.sft_fraction / 4)
     readme = tmp_path / "README.md"
-    start, end = claims.markers("smoke")
+    start, end = claims_md.markers("smoke")
     readme.write_text(f"# kit\n\n{start}\nold table\n{end}\n\nmore\n")
     other = tmp_path / "OTHER.md"
     other.write_text("no markers here\n")
 
-    path = claims.main(["--profile", "smoke", "--output-dir", str(runs), "--readme", str(readme)])
-    assert path == runs / "smoke" / "claims.md" and path.read_text().startswith("# The paper's")
+    argv = ["claims", "--profile", "smoke", "--output-dir", str(runs), "--readme"]
+    assert main([*argv, str(readme)]) == 0
+    path = runs / "smoke" / "claims.md"
+    assert path.read_text().startswith("# The paper's")
     text = readme.read_text()
     assert "old table" not in text and "| claim (paper.md) | verdict | why |" in text
     assert text.startswith("# kit\n\n" + start) and text.endswith(f"{end}\n\nmore\n")
     assert f"claims: {path}" in capsys.readouterr().out
     # the advisor's table (advisor.ipynb writes it) goes between the advisor markers, only there
     (runs / "smoke" / "advisor_check.md").write_text("| task | method |\n|---|---|\n")
-    a_start, a_end = claims.markers("smoke", "advisor")
+    a_start, a_end = claims_md.markers("smoke", "advisor")
     readme.write_text(readme.read_text() + f"{a_start}\nold lobo\n{a_end}\n")
-    claims.main(["--profile", "smoke", "--output-dir", str(runs), "--readme", str(readme)])
+    assert main([*argv, str(readme)]) == 0
     text = readme.read_text()
     assert "old lobo" not in text and f"{a_start}\n| task | method |\n|---|---|\n{a_end}" in text
     assert text.count("| claim (paper.md) | verdict | why |") == 1
-    claims.main(["--profile", "smoke", "--output-dir", str(runs), "--readme", str(other)])
+    assert main([*argv, str(other)]) == 0
     assert other.read_text() == "no markers here\n"  # skipped silently
-    with pytest.raises(SystemExit, match="no cell records under"):
-        claims.main(["--profile", "smoke", "--output-dir", str(tmp_path / "empty")])
+    assert main(["claims", "--profile", "smoke", "--output-dir", str(tmp_path / "empty")]) == 2
+    assert "no cell records under" in capsys.readouterr().err
 
 
 def test_the_cli_finds_a_profile_without_a_math_recipe(tmp_path, monkeypatch, capsys):
@@ -181,8 +191,7 @@ def test_the_cli_finds_a_profile_without_a_math_recipe(tmp_path, monkeypatch, ca
     found from its profile (--params), with no math.yaml to read them from."""
     from test_grid import _fake_record
 
-    from budgetsplit import grid
-    from budgetsplit.config import PARAMS_ENV, load_params, use_params_dir
+    from budgetsplit.config.params import PARAMS_ENV, load_params, use_params_dir
 
     monkeypatch.delenv(PARAMS_ENV, raising=False)  # --params sets it; restored
     runs = tmp_path / "runs"
@@ -193,11 +202,12 @@ def test_the_cli_finds_a_profile_without_a_math_recipe(tmp_path, monkeypatch, ca
     (tmp_path / "params" / "nomath" / "instruct.yaml").write_text("task: instruct\n")
     use_params_dir(tmp_path / "params")
     params = load_params("nomath", "instruct")
-    for c in grid.expand(params):
+    for c in expand(params):
         _fake_record(runs, params, c, score=c.sft_fraction / 4)
     monkeypatch.delenv(PARAMS_ENV)  # the CLI's --params alone says where the profile is
-    path = claims.main(["--params", str(tmp_path / "params"), "--profile", "nomath"])
-    assert path == runs / "nomath" / "claims.md" and path.read_text().startswith("# The paper's")
+    assert main(["claims", "--params", str(tmp_path / "params"), "--profile", "nomath"]) == 0
+    path = runs / "nomath" / "claims.md"
+    assert path.read_text().startswith("# The paper's")
     assert f"claims: {path}" in capsys.readouterr().out
-    with pytest.raises(SystemExit, match="'profile' = 'nosuch': no such profile"):
-        claims.main(["--profile", "nosuch"])
+    assert main(["claims", "--profile", "nosuch"]) == 2
+    assert "'profile' = 'nosuch': no such profile" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from budgetsplit.cli import main
-from budgetsplit.config import PARAMS_ENV, ROOT
+from budgetsplit.config.params import PARAMS_ENV, ROOT
 
 
 def test_plan_prints_cells_stages_and_ids(capsys, tmp_path):
@@ -65,8 +65,12 @@ def test_paper_dry_run_needs_no_network():
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HTTPS_PROXY": "http://127.0.0.1:9"}
     out = subprocess.run(
         [str(ROOT / "run_all.sh"), "--profile", "paper", "--dry-run"],
-        capture_output=True, text=True, timeout=120, env=env, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=True,
+    ).stdout
     for needle in (
         "Qwen/Qwen2.5-1.5B",
         "mohit-raghavendra/gsm8k-gpt4opreferences",
@@ -80,12 +84,14 @@ def test_paper_dry_run_needs_no_network():
 
 
 def test_run_all_rejects_bad_arguments_before_any_work():
-    for args, needle in ((["--workers", "two"], "--workers takes a whole number"),
-                         (["--workers"], "--workers needs a value"),
-                         (["--workers", "--dry-run"], "--workers needs a value"),
-                         (["--params", "/no/such/folder"], "--params: no folder"),
-                         (["--profile", "nosuch"], "no params/nosuch/"),
-                         (["--colour"], "unknown argument")):  # fmt: skip
+    for args, needle in (
+        (["--workers", "two"], "--workers takes a whole number"),
+        (["--workers"], "--workers needs a value"),
+        (["--workers", "--dry-run"], "--workers needs a value"),
+        (["--params", "/no/such/folder"], "--params: no folder"),
+        (["--profile", "nosuch"], "no params/nosuch/"),
+        (["--colour"], "unknown argument"),
+    ):
         r = subprocess.run(
             [str(ROOT / "run_all.sh"), *args], capture_output=True, text=True, timeout=60
         )
@@ -96,8 +102,12 @@ def test_toy_large_plan_inherits_the_toy_world():
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     out = subprocess.run(
         [str(ROOT / "run_all.sh"), "--profile", "toy_large", "--dry-run", "--tasks", "helpful"],
-        capture_output=True, text=True, timeout=120, env=env, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=True,
+    ).stdout
     assert (
         "73 cells" in out  # 4 budgets x 6 fractions x 3 seeds + the base cell
         and "helpful-base-B0-f0-s0" in out
@@ -112,6 +122,13 @@ def test_run_all_params_option_takes_a_folder_relative_to_the_caller(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     env.pop(PARAMS_ENV, None)
     args = ["--params", "mine", "--profile", "mine", "--tasks", "math", "--dry-run"]
-    out = subprocess.run([str(ROOT / "run_all.sh"), *args], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=120, check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [str(ROOT / "run_all.sh"), *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     assert "mine/mine/math.yaml" in out and "math-dpo_sft-B40-f0p5-s9" in out

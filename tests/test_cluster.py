@@ -4,17 +4,23 @@ import time
 
 import pytest
 
-from budgetsplit import grid
 from budgetsplit.cli import main
-from budgetsplit.cluster import check_address, parse_address
-from budgetsplit.config import ConfigError, load_params
+from budgetsplit.config.params import ConfigError, load_params
+from budgetsplit.run import grid
+from budgetsplit.run.cluster import check_address, parse_address
 
 
-@pytest.mark.parametrize("address, want", [
-    (None, None), ("auto", None), ("local", None),
-    ("10.0.0.5:6379", ("10.0.0.5", 6379)), ("ray://head:10001", ("head", 10001)),
-    ("[::1]:6379", ("::1", 6379)),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "address, want",
+    [
+        (None, None),
+        ("auto", None),
+        ("local", None),
+        ("10.0.0.5:6379", ("10.0.0.5", 6379)),
+        ("ray://head:10001", ("head", 10001)),
+        ("[::1]:6379", ("::1", 6379)),
+    ],
+)
 def test_parse_address(address, want):
     assert parse_address(address) == want
 
@@ -54,8 +60,19 @@ def test_ray_executor_on_a_dead_address_fails_fast(tmp_path, capsys):
     t0 = time.monotonic()
     with pytest.raises(ConfigError, match="no Ray cluster answers there"):
         grid.run_grid(params, executor="ray", address="127.0.0.1:1", progress=False)
-    args = ["grid", "--profile", "smoke", "--task", "math", "--executor", "ray",
-            "--address", "127.0.0.1:1", "--set", f"output_dir={tmp_path}"]  # fmt: skip
+    args = [
+        "grid",
+        "--profile",
+        "smoke",
+        "--task",
+        "math",
+        "--executor",
+        "ray",
+        "--address",
+        "127.0.0.1:1",
+        "--set",
+        f"output_dir={tmp_path}",
+    ]
     assert main(args) == 2
     assert time.monotonic() - t0 < 60  # Ray's own retries took over 90 s
     err = capsys.readouterr().err

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from budgetsplit.config import (
+from budgetsplit.config.params import (
     PARAMS_DIR,
     PARAMS_ENV,
     ConfigError,
@@ -18,8 +18,8 @@ from budgetsplit.config import (
     use_params_dir,
     world_path,
 )
-from budgetsplit.layout import RunLayout, resolve_output_dir
-from budgetsplit.schema import build
+from budgetsplit.config.schema import build
+from budgetsplit.core.layout import RunLayout, resolve_output_dir
 
 
 def write(tmp_path: Path, data: dict, name: str = "recipe.yaml") -> Path:

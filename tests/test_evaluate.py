@@ -1,4 +1,4 @@
-"""Tests of budgetsplit.evaluate: batched generation, scoring, and the cold-start diagnostics."""
+"""Tests of budgetsplit.training.evaluate: batched generation, scoring, and the cold-start diagnostics."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 from tiny import tiny_llama_folder
 
-from budgetsplit.config import ConfigError, EvalConfig, LoraConfig, ModelConfig, StageConfig
-from budgetsplit.evaluate import (
+from budgetsplit.config.params import ConfigError, EvalConfig, LoraConfig, ModelConfig, StageConfig
+from budgetsplit.training.evaluate import (
     eval_rows,
     evaluate_model,
     generate,
@@ -16,8 +16,8 @@ from budgetsplit.evaluate import (
     row_scores,
     trainer_diagnostics,
 )
-from budgetsplit.models import load_model
-from budgetsplit.train import train_sft
+from budgetsplit.training.models import load_model
+from budgetsplit.training.train import train_sft
 
 # Tiny models run fastest on one thread (conftest.one_thread).
 pytestmark = pytest.mark.usefixtures("one_thread")

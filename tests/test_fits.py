@@ -1,4 +1,4 @@
-"""Tests of budgetsplit.fits: each model recovers what it can represent, and the leave-one-budget-
+"""Tests of budgetsplit.analysis.fits: each model recovers what it can represent, and the leave-one-budget-
 out choice picks the model that predicts unseen budgets better."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from budgetsplit import fits
+from budgetsplit.analysis import fits
 
 
 def grid(f, budgets=(100, 300, 1000, 3000), noise=0.005, seeds=3) -> pd.DataFrame:

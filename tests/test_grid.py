@@ -8,11 +8,13 @@ import re
 import pandas as pd
 import pytest
 
-from budgetsplit import grid, records, results
-from budgetsplit.cell import Cell
-from budgetsplit.cluster import check_address
-from budgetsplit.config import PARAMS_DIR, load_params
-from budgetsplit.layout import RunLayout
+from budgetsplit.config.params import PARAMS_DIR, load_params
+from budgetsplit.core.layout import RunLayout
+from budgetsplit.run import estimate, grid
+from budgetsplit.run.cluster import check_address
+from budgetsplit.run.runner import Cell
+from budgetsplit.study import records, results
+from budgetsplit.study.cells import cell_sizes, expand, sft_stage
 
 
 def test_expand_covers_the_grid_once():
@@ -26,7 +28,7 @@ def test_expand_covers_the_grid_once():
             "seeds": [0, 1],
         },
     )
-    cells = grid.expand(params)
+    cells = expand(params)
     ids = [c.cell_id for c in cells]
     assert len(ids) == len(set(ids))
     # f < 1: 2 budgets x 2 fractions x 2 methods x 2 seeds; f = 1 is SFT only, one cell per
@@ -36,8 +38,8 @@ def test_expand_covers_the_grid_once():
     assert {c.sft_fraction for c in sft_only} == {1.0}
     base = [c for c in cells if c.method == "base"]
     assert [(c.budget, c.sft_fraction, c.seed) for c in base] == [(0, 0.0, 0)]
-    assert grid.cell_sizes(params, base[0]) == (0, 0)
-    sampled = grid.expand(
+    assert cell_sizes(params, base[0]) == (0, 0)
+    sampled = expand(
         dataclasses.replace(params, eval=dataclasses.replace(params.eval, temperature=0.5))
     )
     assert sorted(c.seed for c in sampled if c.method == "base") == [0, 1]  # sampling: per seed
@@ -55,9 +57,9 @@ def test_money_grid_has_cost_ratios():
             "budget.costs.pref": 1.0,
         },
     )
-    cells = grid.expand(params)
+    cells = expand(params)
     assert {c.cost_ratio for c in cells} == {1.0, 5.0}
-    sizes = {c.cost_ratio: grid.cell_sizes(params, c) for c in cells}
+    sizes = {c.cost_ratio: cell_sizes(params, c) for c in cells}
     assert sizes[1.0] == (20, 20) and sizes[5.0] == (4, 20)
 
 
@@ -72,7 +74,7 @@ def test_plan_counts_distinct_sft_stages(tmp_path):
             "output_dir": str(tmp_path),
         },
     )
-    p = grid.plan(params)
+    p = estimate.plan(params)
     # SFT stages: n_sft in {20, 40} at B=40 and {40, 80} at B=80 -> 20, 40, 80 distinct
     assert p.sft_stages == 3 and p.sft_stages_todo == 3
     assert not p.done and p.estimate_s > 0
@@ -80,19 +82,17 @@ def test_plan_counts_distinct_sft_stages(tmp_path):
 
 
 def test_plan_estimate_before_any_record_scales_with_this_machines_speed(tmp_path, monkeypatch):
-    from budgetsplit import speed
-
     params = load_params("smoke", "math", overrides={"output_dir": str(tmp_path)})
-    monkeypatch.setattr(speed, "tokens_per_s", lambda *a, **k: grid.REFERENCE_TOKENS_S)
-    at_reference = grid.plan(params).estimate_s
-    monkeypatch.setattr(speed, "tokens_per_s", lambda *a, **k: grid.REFERENCE_TOKENS_S / 2)
-    assert grid.plan(params).estimate_s == pytest.approx(2 * at_reference)  # half as fast
+    monkeypatch.setattr(estimate, "tokens_per_s", lambda *a, **k: estimate.REFERENCE_TOKENS_S)
+    at_reference = estimate.plan(params).estimate_s
+    monkeypatch.setattr(estimate, "tokens_per_s", lambda *a, **k: estimate.REFERENCE_TOKENS_S / 2)
+    assert estimate.plan(params).estimate_s == pytest.approx(2 * at_reference)  # half as fast
 
 
 def _fake_record(tmp_path, params, cell, score):
     """A real record of `cell` with made-up results, written as run_cell writes it, for table and
     plan tests that need no training."""
-    n_sft, n_pref = grid.cell_sizes(params, cell)
+    n_sft, n_pref = cell_sizes(params, cell)
     rec = records.Record(
         cell=cell,
         params=records.stored_settings(params),
@@ -111,7 +111,7 @@ def _fake_record(tmp_path, params, cell, score):
             "split": "test",
             "ids_digest": "ab",
             "values": [score, 1.0, 0.0, 0.5],
-        },  # fmt: skip
+        },
     )
     assert str(tmp_path) == params.output_dir
     return records.write_record(params, rec)
@@ -124,7 +124,7 @@ def _fake_smoke_recipes(tmp_path) -> tuple:
     examples = load_params("smoke", "math", overrides=over)
     costs = load_params(PARAMS_DIR / "smoke" / "math_costs.yaml", overrides=over)
     for params in (examples, costs):
-        for c in grid.expand(params):
+        for c in expand(params):
             _fake_record(tmp_path, params, c, score=0.5)
     return examples, costs
 
@@ -134,14 +134,20 @@ def test_run_grid_checks_the_output_folder_and_removes_temps_of_killed_runs(tmp_
     import sys
 
     params = load_params("smoke", "math", overrides={"output_dir": str(tmp_path)})
-    cells = grid.expand(params)
+    cells = expand(params)
     for c in cells:
         _fake_record(tmp_path, params, c, score=0.5)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     layout = RunLayout.of(params)
-    left = [layout.sft_dir("math") / f".n20-s0-abc.{dead}.x1.tmp",
-            layout.cells_dir("math") / f".{cells[0].cell_id}.json.{dead}.x2.tmp"]  # fmt: skip
+    left = [
+        layout.sft_dir("math") / f".n20-s0-abc.{dead}.x1.tmp",
+        layout.cells_dir("math") / f".{cells[0].cell_id}.json.{dead}.x2.tmp",
+    ]
     left[0].mkdir(parents=True)
     left[1].write_text("{")
     table = grid.run_grid(params, progress=False)  # every cell done: nothing trains
@@ -158,7 +164,7 @@ def test_table_prints_a_summary_and_replace_moves_a_damaged_record_aside(tmp_pat
     from budgetsplit.cli import main
 
     params = load_params("smoke", "math", overrides={"output_dir": str(tmp_path)})
-    cells = grid.expand(params)
+    cells = expand(params)
     for c in cells:
         _fake_record(tmp_path, params, c, score=0.5)
     args = ["table", "--profile", "smoke", "--task", "math", "--set", f"output_dir={tmp_path}"]
@@ -217,8 +223,12 @@ def test_sigkill_midway_then_rerun_matches_a_straight_run(tmp_path):
 
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     subprocess.run(_grid_cmd(straight), check=True, capture_output=True)
-    proc = subprocess.Popen(_grid_cmd(killed), start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        _grid_cmd(killed),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     cells = killed / "smoke" / "math" / "cells"
     deadline = time.time() + 300
     while time.time() < deadline and len(list(cells.glob("*.json"))) < 2:
@@ -227,7 +237,7 @@ def test_sigkill_midway_then_rerun_matches_a_straight_run(tmp_path):
     proc.wait()
     before = {p.name: p.stat().st_mtime_ns for p in cells.glob("*.json")}
     params = load_params("smoke", "math", overrides={**SMOKE, "output_dir": str(killed)})
-    n_cells = len(grid.expand(params))
+    n_cells = len(expand(params))
     assert 2 <= len(before) < n_cells, "the kill should land midway"
     subprocess.run(_grid_cmd(killed), check=True, capture_output=True)
     after = {p.name: p.stat().st_mtime_ns for p in cells.glob("*.json")}
@@ -251,17 +261,17 @@ def test_two_grids_at_once_into_one_folder_train_each_cell_once(tmp_path):
     trained = [int(m[1]) if (m := re.search(r"trained (\d+) cells", log)) else 0 for log in logs]
     over = {**SMOKE, "budget.budgets": [40], "output_dir": str(out)}
     params = load_params("smoke", "math", overrides=over)
-    cells = grid.expand(params)
+    cells = expand(params)
     assert sum(trained) == len(cells) == 6, logs  # not 12: the runs split the cells
     assert len(list((out / "smoke" / "math" / "cells").glob("*.json"))) == 6
     # Both stages were trained once, by whichever run came first.
     stages = [d for d in (out / "smoke" / "math" / "sft").iterdir() if d.is_dir()]
     assert sorted(d.name.split("-")[0] for d in stages) == ["n20", "n40"]
     # A rerun finds every cell done, and the plan counts no stage to train.
-    assert grid.plan(params).sft_stages_todo == 0
-    victim = next(c for c in cells if all(grid.cell_sizes(params, c)))  # SFT, then pairs
+    assert estimate.plan(params).sft_stages_todo == 0
+    victim = next(c for c in cells if all(cell_sizes(params, c)))  # SFT, then pairs
     (out / "smoke" / "math" / "cells" / f"{victim.cell_id}.json").unlink()
-    p = grid.plan(params)
+    p = estimate.plan(params)
     assert len(p.cells) - len(p.done) == 1 and p.sft_stages_todo == 0  # its stage is cached
 
 
@@ -278,7 +288,7 @@ def test_ray_executor_on_a_local_ray_instance(tmp_path):
         assert ray.cluster_resources().get("CPU") == 2
     finally:
         ray.shutdown()
-    assert len(table) == len(grid.expand(params)) == 6  # f=0, 0.5 x dpo, dpo_sft; SFT only; base
+    assert len(table) == len(expand(params)) == 6  # f=0, 0.5 x dpo, dpo_sft; SFT only; base
     # Each cell used the one CPU Ray reserved for it, not every core of the node.
     records = results.load_records(tmp_path / "ray", "smoke")
     assert {r["device"].rsplit(", ", 1)[1] for r in records} == {"1 threads"}
@@ -297,7 +307,9 @@ def test_local_worker_processes_match_one_after_another(tmp_path):
         out = tmp_path / f"w{workers}"
         params = load_params("smoke", "math", overrides={**over, "output_dir": str(out)})
         tables[workers] = grid.run_grid(params, workers=workers, progress=False)
-        assert {d.name.split("-")[0] for d in (out / "smoke" / "math" / "sft").iterdir() if d.is_dir()} == {"n20", "n40"}  # fmt: skip
+        assert {
+            d.name.split("-")[0] for d in (out / "smoke" / "math" / "sft").iterdir() if d.is_dir()
+        } == {"n20", "n40"}
     t = tables[2]
     assert len(t) == 6 and set(t["diag.cold_start.n_pairs"].dropna()) == {200}  # with the base cell
     # Each SFT stage was trained by one cell; the cells sharing it waited and reused it.
@@ -308,17 +320,20 @@ def test_local_worker_processes_match_one_after_another(tmp_path):
 
 def test_parallel_order_is_longest_first_and_stage_aware():
     params = load_params("toy_large", "math")  # two methods: an SFT stage feeds two cells
-    cells = grid.expand(params)
-    rates = grid.DEFAULT_COST_S
-    cost = {c.cell_id: grid.cell_estimate(params, c, rates) for c in cells}
+    cells = expand(params)
+    rates = estimate.DEFAULT_COST_S
+    cost = {c.cell_id: estimate.cell_estimate(params, c, rates) for c in cells}
     ready, waiting, prio = grid._stage_waves(params, cells, cost)
     followers = [c for group in waiting.values() for c in group]
     assert len(ready) + len(followers) == len(cells) and not set(ready) & set(followers)
     # Every SFT stage has exactly one cell that can start; cells without SFT can all start.
-    stages = {grid.sft_stage(params, c) for c in cells}
-    assert len([c for c in ready if grid.sft_stage(params, c)]) == len(stages - {None})
-    assert all(grid.sft_stage(params, f) == grid.sft_stage(params, next(c for c in ready if c.cell_id == lead))
-               for lead, group in waiting.items() for f in group)  # fmt: skip
+    stages = {sft_stage(params, c) for c in cells}
+    assert len([c for c in ready if sft_stage(params, c)]) == len(stages - {None})
+    assert all(
+        sft_stage(params, f) == sft_stage(params, next(c for c in ready if c.cell_id == lead))
+        for lead, group in waiting.items()
+        for f in group
+    )
     assert [prio[c.cell_id] for c in ready] == sorted(
         (prio[c.cell_id] for c in ready), reverse=True
     )
@@ -330,9 +345,15 @@ def test_parallel_order_is_longest_first_and_stage_aware():
         assert prio[lead] == cost[lead] + max((cost[c.cell_id] for c in group), default=0.0)
 
 
-@pytest.mark.parametrize("workers, cores, threads, device, want", [
-    (3, 2, None, "cpu", 3), (0, 2, None, "cpu", 2), (None, 8, 2, "cpu", 4), (0, 1, None, "cpu", 1),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "workers, cores, threads, device, want",
+    [
+        (3, 2, None, "cpu", 3),
+        (0, 2, None, "cpu", 2),
+        (None, 8, 2, "cpu", 4),
+        (0, 1, None, "cpu", 1),
+    ],
+)
 def test_worker_count(monkeypatch, workers, cores, threads, device, want):
     monkeypatch.setattr(grid, "usable_cores", lambda: cores)
     params = load_params("smoke", "math", overrides={"cpu_threads": threads, "device": device})

@@ -1,4 +1,4 @@
-"""budgetsplit.ifeval: lm-eval's IFEval checkers, strict and loose, their aggregation, and offline
+"""budgetsplit.tasks.ifeval: lm-eval's IFEval checkers, strict and loose, their aggregation, and offline
 behaviour (no NLTK download, a clear error for instructions that need NLTK data)."""
 
 import subprocess
@@ -8,7 +8,7 @@ import langdetect
 import nltk
 import pytest
 
-from budgetsplit import ifeval
+from budgetsplit.tasks import ifeval
 
 BULLETS = "detectable_format:number_bullet_lists"
 LOWER = "change_case:english_lowercase"
@@ -26,21 +26,75 @@ LOWER = "change_case:english_lowercase"
         ("Sure:\nthe sea is calm and the boats sail out at dawn.", LOWER, {}, False, True),
         ("Cows eat grass, hens lay eggs.", "punctuation:no_comma", {}, False, False),
         ("Cows eat grass. Hens lay eggs.", "punctuation:no_comma", {}, True, True),
-        ("Fish swim. That is all.", "startend:end_checker", {"end_phrase": "That is all."}, True, True),
-        ("Fish swim. THAT IS ALL.", "startend:end_checker", {"end_phrase": "That is all."}, True, True),
-        ("That is all. Fish swim.", "startend:end_checker", {"end_phrase": "That is all."}, False, False),
+        (
+            "Fish swim. That is all.",
+            "startend:end_checker",
+            {"end_phrase": "That is all."},
+            True,
+            True,
+        ),
+        (
+            "Fish swim. THAT IS ALL.",
+            "startend:end_checker",
+            {"end_phrase": "That is all."},
+            True,
+            True,
+        ),
+        (
+            "That is all. Fish swim.",
+            "startend:end_checker",
+            {"end_phrase": "That is all."},
+            False,
+            False,
+        ),
         # loose drops the last line
-        ("Fish swim. That is all.\nBye", "startend:end_checker", {"end_phrase": "That is all."}, False, True),
+        (
+            "Fish swim. That is all.\nBye",
+            "startend:end_checker",
+            {"end_phrase": "That is all."},
+            False,
+            True,
+        ),
         ("The seaside is warm.", "keywords:existence", {"keywords": ["sea"]}, True, True),
         ("The sand is warm.", "keywords:existence", {"keywords": ["sea", "sand"]}, False, False),
-        ("The seaside is warm.", "keywords:forbidden_words", {"forbidden_words": ["sea"]}, True, True),
-        ("The Sea is warm.", "keywords:forbidden_words", {"forbidden_words": ["sea"]}, False, False),
-        ("one two three", "length_constraints:number_words", {"num_words": 4, "relation": "less than"}, True, True),
-        ("one two three four", "length_constraints:number_words", {"num_words": 4, "relation": "less than"}, False, False),
-        ("one two, three-four", "length_constraints:number_words", {"num_words": 4, "relation": "at least"}, True, True),
+        (
+            "The seaside is warm.",
+            "keywords:forbidden_words",
+            {"forbidden_words": ["sea"]},
+            True,
+            True,
+        ),
+        (
+            "The Sea is warm.",
+            "keywords:forbidden_words",
+            {"forbidden_words": ["sea"]},
+            False,
+            False,
+        ),
+        (
+            "one two three",
+            "length_constraints:number_words",
+            {"num_words": 4, "relation": "less than"},
+            True,
+            True,
+        ),
+        (
+            "one two three four",
+            "length_constraints:number_words",
+            {"num_words": 4, "relation": "less than"},
+            False,
+            False,
+        ),
+        (
+            "one two, three-four",
+            "length_constraints:number_words",
+            {"num_words": 4, "relation": "at least"},
+            True,
+            True,
+        ),
         ("", "punctuation:no_comma", {}, False, False),  # an empty answer follows nothing
     ],
-)  # fmt: skip
+)
 def test_known_verdicts(response, iid, kwargs, strict, loose):
     assert ifeval.check(response, [iid], [kwargs]) == ([strict], [loose])
     assert ifeval.follows(response, iid, kwargs) is strict
@@ -132,7 +186,7 @@ def test_import_never_reaches_for_nltk_download():
         "    return False\n"
         "nltk.download = spy\n"
         "nltk.data.find = lambda *a, **k: (_ for _ in ()).throw(LookupError('absent'))\n"
-        "import budgetsplit.ifeval\n"
+        "import budgetsplit.tasks.ifeval\n"
         "assert calls == [], calls\n"
         "assert nltk.download is spy\n"
         "print('ok')\n"

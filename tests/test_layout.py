@@ -1,4 +1,4 @@
-"""Tests of budgetsplit.layout: every path under output_dir from one object, and a relative
+"""Tests of budgetsplit.core.layout: every path under output_dir from one object, and a relative
 output_dir resolved the same from any working directory (a kernel started in notebooks/)."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from budgetsplit import layout
-from budgetsplit.config import load_params
-from budgetsplit.layout import RunLayout
+from budgetsplit.config.params import load_params
+from budgetsplit.core import layout
+from budgetsplit.core.layout import RunLayout
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +40,9 @@ def test_every_path_lives_under_the_profile(tmp_path):
     )
     assert lay.sft_stage_dir("math", "n20-s0-abc") == task / "sft" / "n20-s0-abc"
     assert {lay.base_diagnostics_dir("math").name, lay.ref_logps_dir("math").name} == {
-        "base_diagnostics", "ref_logps"}  # fmt: skip
+        "base_diagnostics",
+        "ref_logps",
+    }
     assert lay.results_path(".csv") == tmp_path / "smoke" / "results.csv"
     assert (
         lay.notebooks_dir

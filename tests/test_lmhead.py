@@ -1,4 +1,4 @@
-"""Tests of budgetsplit.lmhead: the dense LM head against TRL's own fused head on a tiny Llama."""
+"""Tests of budgetsplit.training.lmhead: the dense LM head against TRL's own fused head on a tiny Llama."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 from trl.trainer.utils import add_fused_lm_head
 
-from budgetsplit.config import StageConfig
-from budgetsplit.lmhead import (
+from budgetsplit.config.params import StageConfig
+from budgetsplit.training.lmhead import (
     DENSE_LOGITS_MAX_BYTES,
     dense_lm_head,
     logits_bytes,
@@ -25,9 +25,16 @@ FIELDS = ("log_probs", "entropy", "log_sum_sq_probs", "mean_logits", "is_top1")
 
 def tiny_llama(**extra) -> LlamaForCausalLM:
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=97, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
-                      **extra)  # fmt: skip
+    cfg = LlamaConfig(
+        vocab_size=97,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        **extra,
+    )
     return LlamaForCausalLM(cfg)
 
 
@@ -58,8 +65,13 @@ def test_dense_head_matches_trl_outputs_and_gradients(num_items):
     ids, attention, labels = batch()
     results = []
     for model in pair():
-        out = model(input_ids=ids, attention_mask=attention, labels=labels, fused_lm_head=True,
-                    num_items_in_batch=num_items)  # fmt: skip
+        out = model(
+            input_ids=ids,
+            attention_mask=attention,
+            labels=labels,
+            fused_lm_head=True,
+            num_items_in_batch=num_items,
+        )
         # Per-token weights make every labelled position's gradient count on its own.
         w = torch.linspace(0.5, 1.5, out.log_probs.numel()).view_as(out.log_probs)
         (out.loss + (w * out.log_probs).sum()).backward()
@@ -92,8 +104,10 @@ def test_top1_and_temperature_and_shift_labels():
     # Pre-shifted to the full length, as TRL passes them under context parallelism.
     shifted = torch.cat([shifted, torch.full((3, 1), -100)], 1)
     with torch.no_grad():
-        a, b = (m(input_ids=ids, attention_mask=attention, shift_labels=shifted, fused_lm_head=True)
-                for m in (trl_model, ours))  # fmt: skip
+        a, b = (
+            m(input_ids=ids, attention_mask=attention, shift_labels=shifted, fused_lm_head=True)
+            for m in (trl_model, ours)
+        )
     mask = shifted != -100
     assert b.log_probs.shape == shifted.shape and b.entropy is None
     assert b.is_top1[mask].all() and not b.is_top1[~mask].any()
@@ -118,8 +132,9 @@ def test_scaled_logits_are_left_to_trl():
     plain = tiny_llama()
     dense_lm_head(plain, outputs=FIELDS)
     with torch.no_grad():
-        a, b, c = (m(input_ids=ids, labels=labels, fused_lm_head=True)
-                   for m in (trl_model, ours, plain))  # fmt: skip
+        a, b, c = (
+            m(input_ids=ids, labels=labels, fused_lm_head=True) for m in (trl_model, ours, plain)
+        )
     torch.testing.assert_close(b.log_probs, a.log_probs)
     assert not torch.allclose(c.log_probs, a.log_probs, atol=1e-2)
 

@@ -1,4 +1,4 @@
-"""Tests for budgetsplit.metrics: agreement with lm-eval's gsm8k task as configured by its own YAML."""
+"""Tests for budgetsplit.tasks.metrics: agreement with lm-eval's gsm8k task as configured by its own YAML."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from lm_eval.api.instance import Instance
 from lm_eval.api.metrics import exact_match_hf_evaluate
 from lm_eval.filters import build_filter_ensemble
 
-from budgetsplit import metrics
-from budgetsplit.metrics import (
+from budgetsplit.tasks import metrics
+from budgetsplit.tasks.metrics import (
     answers_match,
     extract_flexible,
     extract_strict,

@@ -1,4 +1,4 @@
-"""Tests of budgetsplit.models (fixtures: tests/tiny.py and conftest.py)."""
+"""Tests of budgetsplit.training.models (fixtures: tests/tiny.py and conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import torch
 from tiny import tiny_llama_folder
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
-from budgetsplit.chat import IM_END
-from budgetsplit.config import ConfigError, LoraConfig, ModelConfig
-from budgetsplit.models import (
+from budgetsplit.config.params import ConfigError, LoraConfig, ModelConfig
+from budgetsplit.core.chat import IM_END
+from budgetsplit.training.models import (
     base_model_id,
     folder_fingerprint,
     load_model,
@@ -54,7 +54,7 @@ def test_refuses_pickle_weights(tmp_path, base_folder):
 def test_a_damaged_weights_file_is_named_not_a_raw_traceback(tmp_path, base_folder):
     import shutil
 
-    from budgetsplit.store import DamagedFileError
+    from budgetsplit.core.store import DamagedFileError
 
     folder = tmp_path / "model"
     shutil.copytree(base_folder, folder)

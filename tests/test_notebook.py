@@ -1,4 +1,4 @@
-"""Tests of budgetsplit.notebook: recorded values through a real kernel and a JupyterLab-style save."""
+"""Tests of budgetsplit.report.notebook: recorded values through a real kernel and a JupyterLab-style save."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import nbformat
 from nbclient import NotebookClient
 
-from budgetsplit import notebook
+from budgetsplit.report import notebook
 
 
 def _execute(source: str, tmp_path):
@@ -29,7 +29,7 @@ def _js_round_trip(path) -> None:
 def test_recorded_values_keep_their_types_through_a_jupyterlab_save(tmp_path):
     _, path = _execute(
         "import numpy as np\n"
-        "from budgetsplit.notebook import record\n"
+        "from budgetsplit.report.notebook import record\n"
         "record('ratio', 1.0)\n"
         "record('rows', [{'cost_ratio': 5.0, 'budget': 40, 'score': np.float64(0.25)}])\n"
         "record('missing', float('nan'))\n"

@@ -8,9 +8,9 @@ import re
 import papermill as pm
 import pytest
 
-from budgetsplit import grid
-from budgetsplit.config import ROOT, load_params
-from budgetsplit.notebook import read_recorded
+from budgetsplit.config.params import ROOT, load_params
+from budgetsplit.report.notebook import read_recorded
+from budgetsplit.study.cells import expand
 
 NB = ROOT / "notebooks"
 FAST = {"eval.n_examples": 16, "cpu_threads": 1}
@@ -47,9 +47,13 @@ def run(name: str, out_dir, **params) -> dict:
     out.parent.mkdir(exist_ok=True)
     # python3: this interpreter's kernel (the notebooks name "budgetsplit", which bootstrap registers).
     pm.execute_notebook(
-        str(NB / name), str(out), parameters=params, cwd=str(out_dir), progress_bar=False,
+        str(NB / name),
+        str(out),
+        parameters=params,
+        cwd=str(out_dir),
+        progress_bar=False,
         kernel_name="python3",
-    )  # fmt: skip
+    )
     noise = stderr_lines(out)
     assert len(noise) <= STDERR_LINES and not any("Warning" in x for x in noise), (name, noise)
     return read_recorded(out)
@@ -62,7 +66,7 @@ def test_every_notebook_runs_in_the_smoke_profile(tmp_path):
     for task in tasks:
         rec = run("grid.ipynb", tmp_path, profile="smoke", task=task, overrides=fast)
         params = load_params("smoke", task)
-        assert rec["cells"] == len(grid.expand(params)), task
+        assert rec["cells"] == len(expand(params)), task
         sets = rec["best_sets"]  # one row per (method, budget): the rule's verdict
         assert {r["budget"] for r in sets} == set(params.budget.budgets), task
         for r in sets:

@@ -11,7 +11,7 @@ import zipfile
 import tomllib
 import yaml
 
-from budgetsplit.config import ROOT
+from budgetsplit.config.params import ROOT
 
 
 def test_environment_yml_matches_pyproject():
@@ -40,8 +40,12 @@ def test_an_installed_wheel_loads_every_profiles_recipes(tmp_path):
     shutil.copytree(ROOT / "lib", src / "lib", symlinks=True, ignore=ignore)
     shutil.copytree(ROOT / "params", src / "params", ignore=ignore)
     pip = [sys.executable, "-m", "pip"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path, src],
-                   check=True, capture_output=True, timeout=300)  # fmt: skip
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path, src],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (wheel,) = tmp_path.glob("budgetsplit-*.whl")
     shipped = {n for n in zipfile.ZipFile(wheel).namelist() if n.startswith("budgetsplit/params/")}
     assert {
@@ -50,11 +54,18 @@ def test_an_installed_wheel_loads_every_profiles_recipes(tmp_path):
 
     # A fresh venv on top of this environment's packages (no network), the wheel installed in it.
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv],
-                   check=True, timeout=120)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv],
+        check=True,
+        timeout=120,
+    )
     py = venv / "bin" / "python"
-    purelib = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                             check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
+    purelib = subprocess.run(
+        [py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     # Only the dependencies: this environment's own budgetsplit (an editable install) stays out.
     deps = [p for p in site.getsitepackages() if not p.startswith(str(ROOT / "lib"))]
     (venv / purelib / "project_env.pth").write_text("\n".join(deps) + "\n")
@@ -63,8 +74,8 @@ def test_an_installed_wheel_loads_every_profiles_recipes(tmp_path):
     install = ["install", "-q", "--no-deps", "--no-index", "--ignore-installed", wheel]
     subprocess.run([*pip, "--python", py, *install], env=env, check=True, timeout=300)
     probe = """
-import budgetsplit, budgetsplit.config as c
-from budgetsplit.cli import recipes
+import budgetsplit, budgetsplit.config.params as c
+from budgetsplit.cli.grid import recipes
 assert budgetsplit.__file__.startswith(sys.argv[1]), budgetsplit.__file__
 assert c.ROOT is None and c.PARAMS_DIR.is_relative_to(sys.argv[1]), (c.ROOT, c.PARAMS_DIR)
 n = 0
@@ -79,8 +90,14 @@ for profile in c.profiles():
     assert recipes(profile, None)
 print(n, ",".join(c.profiles()))
 """
-    r = subprocess.run([py, "-c", "import sys\n" + probe, str(venv)], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=120)  # fmt: skip
+    r = subprocess.run(
+        [py, "-c", "import sys\n" + probe, str(venv)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     out = r.stdout
     n_recipes = sum(1 for p in (ROOT / "params").glob("*/[!_]*.yaml") if p.name != "world.yaml")

@@ -14,9 +14,10 @@ import datasets
 import pytest
 import torch
 
-from budgetsplit.config import TaskConfig, load_params
-from budgetsplit.metrics import answers_match, extract_flexible, extract_strict
-from budgetsplit.paper import (
+from budgetsplit.config.params import TaskConfig, load_params
+from budgetsplit.tasks import get_task
+from budgetsplit.tasks.metrics import answers_match, extract_flexible, extract_strict
+from budgetsplit.tasks.paper import (
     GSM8KTask,
     HelpSteerTask,
     IFEvalTask,
@@ -26,8 +27,7 @@ from budgetsplit.paper import (
     get_paper_task,
     load_split,
 )
-from budgetsplit.paper.gsm8k import SYSTEM_PROMPT as MATH_SYSTEM
-from budgetsplit.tasks import get_task
+from budgetsplit.tasks.paper.gsm8k import SYSTEM_PROMPT as MATH_SYSTEM
 
 # ------------------------------------------------------------------ fixtures in the Hub schemas
 
@@ -163,17 +163,30 @@ def tldr_preferences(folder: Path, n: int = 8) -> Path:
     """UCL-DARK/openai-tldr-summarisation-preferences: data/<split>-00000-of-00001.json."""
     rows = []
     for i in range(n):
-        info = {"id": f"t3_{i}", "post": f"Post train {i}: my friend forgot my birthday again.",
-                "title": f"My friend {i} forgot my birthday", "subreddit": "relationships",
-                "site": None, "article": None}  # fmt: skip
+        info = {
+            "id": f"t3_{i}",
+            "post": f"Post train {i}: my friend forgot my birthday again.",
+            "title": f"My friend {i} forgot my birthday",
+            "subreddit": "relationships",
+            "site": None,
+            "article": None,
+        }
         if i == n - 1:  # a CNN/DM comparison: no post, an article instead
             info.update(post=None, title=None, subreddit=None, site="cnn", article="A storm hit.")
         summaries = [
             {"text": f" friend {i} forgot my birthday", "policy": "ref", "note": None},
             {"text": " birthday", "policy": "sup2", "note": None},
         ]
-        rows.append({"info": info, "summaries": summaries, "choice": i % 2, "worker": "w1",
-                     "batch": "batch3", "split": "train"})  # fmt: skip
+        rows.append(
+            {
+                "info": info,
+                "summaries": summaries,
+                "choice": i % 2,
+                "worker": "w1",
+                "batch": "batch3",
+                "split": "train",
+            }
+        )
     write_jsonl(folder / "data" / "train-00000-of-00001.json", rows)
     return folder
 
@@ -184,9 +197,17 @@ def helpsteer2(folder: Path, n_prompts: int = 8, n_val_prompts: int = 3) -> Path
         rows = []
         for i in range(m):
             for k, h in enumerate((i % 5, 2)):  # prompt 2 and 7 tie at helpfulness 2
-                rows.append({"prompt": f"{split} question {i}?", "response": f"answer {k} to {i}",
-                             "helpfulness": h, "correctness": 3, "coherence": 4, "complexity": 1,
-                             "verbosity": 2})  # fmt: skip
+                rows.append(
+                    {
+                        "prompt": f"{split} question {i}?",
+                        "response": f"answer {k} to {i}",
+                        "helpfulness": h,
+                        "correctness": 3,
+                        "coherence": 4,
+                        "complexity": 1,
+                        "verbosity": 2,
+                    }
+                )
         write_jsonl(folder / f"{split}.jsonl.gz", rows, gz=True)
     return folder
 
@@ -359,10 +380,17 @@ def test_registry_and_get_task_route_paper_params(tmp_path):
 
 # ------------------------------------------------------------------ instruction following
 def test_instruct_loaders_filter_long_pairs(tmp_path):
-    ifeval_file = write_jsonl(tmp_path / "ifeval" / "ifeval_input_data.jsonl", [
-        ifeval_row(1000, "List two fruits as bullets, no commas.",
-                   ["punctuation:no_comma", "detectable_format:number_bullet_lists"], [{}, {"num_bullets": 2}]),
-    ])  # fmt: skip
+    ifeval_file = write_jsonl(
+        tmp_path / "ifeval" / "ifeval_input_data.jsonl",
+        [
+            ifeval_row(
+                1000,
+                "List two fruits as bullets, no commas.",
+                ["punctuation:no_comma", "detectable_format:number_bullet_lists"],
+                [{}, {"num_bullets": 2}],
+            ),
+        ],
+    )
     task = IFEvalTask(
         cfg(3, sft=tulu_sft(tmp_path / "sft"), pref=tulu_pref(tmp_path / "pref"), test=ifeval_file)
     )
@@ -378,17 +406,32 @@ def test_instruct_loaders_filter_long_pairs(tmp_path):
 
 def test_ifeval_scoring_on_rows_in_the_hub_schema(tmp_path):
     rows = [
-        ifeval_row(1, "List two fruits as bullets, no commas.",
-                   ["punctuation:no_comma", "detectable_format:number_bullet_lists"], [{}, {"num_bullets": 2}]),
-        ifeval_row(2, "Say hi. End with the exact phrase 'Any other questions?'",
-                   ["startend:end_checker"], [{"end_phrase": "Any other questions?"}]),
-        ifeval_row(3, "Mention the word banana.", ["keywords:existence"], [{"keywords": ["banana"]}]),
-    ]  # fmt: skip
+        ifeval_row(
+            1,
+            "List two fruits as bullets, no commas.",
+            ["punctuation:no_comma", "detectable_format:number_bullet_lists"],
+            [{}, {"num_bullets": 2}],
+        ),
+        ifeval_row(
+            2,
+            "Say hi. End with the exact phrase 'Any other questions?'",
+            ["startend:end_checker"],
+            [{"end_phrase": "Any other questions?"}],
+        ),
+        ifeval_row(
+            3, "Mention the word banana.", ["keywords:existence"], [{"keywords": ["banana"]}]
+        ),
+    ]
     task = IFEvalTask(cfg(test=write_jsonl(tmp_path / "ifeval.jsonl", rows)))
     test = task.eval_split("test")
     good = ["* apple\n* pear", "Hi! Any other questions?", "I like banana bread."]
-    assert task.score(test, good) == {"prompt_level_strict": 1.0, "inst_level_strict": 1.0,
-        "prompt_level_loose": 1.0, "inst_level_loose": 1.0, "nonempty_rate": 1.0}  # fmt: skip
+    assert task.score(test, good) == {
+        "prompt_level_strict": 1.0,
+        "inst_level_strict": 1.0,
+        "prompt_level_loose": 1.0,
+        "inst_level_loose": 1.0,
+        "nonempty_rate": 1.0,
+    }
     bad = ["* apple, pear", "Hi!", "I like banana bread."]  # comma + 1 bullet; no end phrase
     out = task.score(test, bad)
     assert out["prompt_level_strict"] == pytest.approx(1 / 3)
@@ -434,14 +477,27 @@ def tiny_reward_model(folder: Path) -> Path:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     corpus = ["Human: what is the answer to question 3? Assistant: answer 1 to 3"] * 20
-    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
-                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))  # fmt: skip
+    tok.train_from_iterator(
+        corpus,
+        trainers.BpeTrainer(
+            vocab_size=300,
+            special_tokens=["<|endoftext|>"],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>"
     )
     torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(fast), n_positions=128, n_embd=32, n_layer=2, n_head=2, num_labels=1,
-                        pad_token_id=fast.eos_token_id)  # fmt: skip
+    config = GPT2Config(
+        vocab_size=len(fast),
+        n_positions=128,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        num_labels=1,
+        pad_token_id=fast.eos_token_id,
+    )
     GPT2ForSequenceClassification(config).save_pretrained(folder)
     fast.save_pretrained(folder)
     return folder
@@ -465,10 +521,12 @@ def test_helpful_pairs_sft_and_test_split(tmp_path):
         "answer 0 to 3",
     ]
     assert [(r["chosen"], r["rejected"]) for r in pref] == [
-        ("answer 1 to 0", "answer 0 to 0"), ("answer 1 to 1", "answer 0 to 1"),
-        ("answer 0 to 3", "answer 1 to 3"), ("answer 0 to 4", "answer 1 to 4"),
+        ("answer 1 to 0", "answer 0 to 0"),
+        ("answer 1 to 1", "answer 0 to 1"),
+        ("answer 0 to 3", "answer 1 to 3"),
+        ("answer 0 to 4", "answer 1 to 4"),
         ("answer 1 to 5", "answer 0 to 5"),
-    ]  # fmt: skip
+    ]
     assert test[0]["prompt"] == "validation question 0?" and test[0]["reference"] == "answer 1 to 0"
 
 

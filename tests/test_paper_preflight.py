@@ -13,10 +13,10 @@ import huggingface_hub
 import pytest
 import torch
 
-from budgetsplit.config import load_params
-from budgetsplit.paper import get_paper_task, load_split
-from budgetsplit.paper.preflight import PaperNotReady, check_paper_ready, in_hf_cache
-from budgetsplit.registry import paper_class
+from budgetsplit.config.params import load_params
+from budgetsplit.core.registry import paper_class
+from budgetsplit.tasks.paper import get_paper_task, load_split
+from budgetsplit.tasks.paper.preflight import PaperNotReady, check_paper_ready, in_hf_cache
 
 TASK_NAMES = ("math", "instruct", "summarize", "helpful")
 

@@ -1,5 +1,5 @@
-"""Tests of budgetsplit.plots on small results tables built here (the real figures of the smoke
-profile are drawn by tests/test_notebooks.py through figures.ipynb)."""
+"""Tests of budgetsplit.report.plots on small results tables built here (the real figures of the
+smoke profile are drawn by tests/test_notebooks.py through figures.ipynb)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ matplotlib.use("Agg")
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from budgetsplit import analysis, plots  # noqa: E402
+from budgetsplit.analysis import verdicts  # noqa: E402
+from budgetsplit.report import plots  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -18,44 +19,81 @@ def _close_figures():
     matplotlib.pyplot.close("all")
 
 
-def table(scores: dict[tuple[float, float], float], task: str = "math", seeds=(0,)) -> pd.DataFrame:
+def raw(scores: dict[tuple[float, float], float], task: str = "math", seeds=(0,)) -> pd.DataFrame:
     """A results table as `results.results_table` gives it: {(budget, fraction): score} for dpo."""
     rows = []
     for (budget, frac), score in scores.items():
         n_sft = int(budget * frac)
         for seed in seeds:
-            rows.append({
-                "task": task, "method": "sft" if frac == 1.0 else "dpo", "budget": budget,
-                "sft_fraction": frac, "seed": seed, "cost_ratio": None, "n_sft": n_sft,
-                "n_pref": int(budget) - n_sft, "primary_metric": "accuracy",
-                "metric.accuracy": score + 0.01 * seed,
-            })  # fmt: skip
-    return analysis.prepare(pd.DataFrame(rows))
+            rows.append(
+                {
+                    "task": task,
+                    "method": "sft" if frac == 1.0 else "dpo",
+                    "budget": budget,
+                    "sft_fraction": frac,
+                    "seed": seed,
+                    "cost_ratio": None,
+                    "n_sft": n_sft,
+                    "n_pref": int(budget) - n_sft,
+                    "primary_metric": "accuracy",
+                    "metric.accuracy": score + 0.01 * seed,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def table(scores: dict[tuple[float, float], float], **kw) -> pd.DataFrame:
+    """The prepared table, without verdicts (figure 1 draws it)."""
+    return verdicts.prepare(raw(scores, **kw))
+
+
+def judged(scores: dict[tuple[float, float], float], **kw) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the table with its verdicts, its equal-performance rows), as figures.ipynb makes them."""
+    df, best, boot = verdicts.verdicts(raw(scores, **kw))
+    return df, verdicts.equal_performance(best, boot)
+
+
+def marked(df: pd.DataFrame, in_set, top) -> pd.DataFrame:
+    """`df` with verdicts set by hand: masks of its rows in the best set and at its top."""
+    return df.assign(in_best_set=in_set, no_best=False, set_top=top)
 
 
 def test_equal_performance_plot_draws_the_rule_and_says_nothing_without_a_reference():
-    df = table({
-        (100, 0.0): 0.05, (100, 0.5): 0.20, (100, 1.0): 0.10,
-        (300, 0.0): 0.10, (300, 0.5): 0.30, (300, 1.0): 0.25,
-        (1000, 0.0): 0.25, (1000, 0.5): 0.50, (1000, 1.0): 0.40,
-    }, seeds=(0, 1, 2))  # fmt: skip
-    eq = pd.DataFrame([{"task": "math", "method": "dpo", "large_budget": 1000, "poor_fraction": 0.0,
-                        "poor_score": 0.26, "matching_budget": 300, "matching_fraction": 0.5,
-                        "matching_score": 0.31}])  # fmt: skip
-    ax = plots.equal_performance_plot(df, eq=eq).axes[0]
+    by_budget = {100: (0.05, 0.20, 0.10), 300: (0.10, 0.30, 0.25), 1000: (0.25, 0.50, 0.40)}
+    fracs = (0.0, 0.5, 1.0)
+    cells = {(b, f): x for b, row in by_budget.items() for f, x in zip(fracs, row, strict=True)}
+    df, _ = judged(cells, seeds=(0, 1, 2))
+    eq = pd.DataFrame(
+        [
+            {
+                "task": "math",
+                "method": "dpo",
+                "large_budget": 1000,
+                "poor_fraction": 0.0,
+                "poor_score": 0.26,
+                "matching_budget": 300,
+                "matching_fraction": 0.5,
+                "matching_score": 0.31,
+            }
+        ]
+    )
+    ax = plots.equal_performance_plot(df, eq).axes[0]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["best share", "0% SFT"]
     assert "300 at best ~ 1000 at 0% SFT" in [t.get_text() for t in ax.texts]
-    nothing = table({(100, 0.5): 0.0, (1000, 0.5): 0.0})  # the rule finds no reference
-    ax = plots.equal_performance_plot(nothing).axes[0]
+    flat = judged({(b, f): 0.3 for b in (100, 1000) for f in (0.0, 0.5)}, seeds=(0, 1, 2))
+    ax = plots.equal_performance_plot(*flat).axes[0]  # every split ties: no poor split
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["best share"]
+    floor = flat[0].assign(in_best_set=False, no_best=True, set_top=False)
+    ax = plots.equal_performance_plot(floor, flat[1]).axes[0]
+    assert ax.get_legend() is None and [t.get_text() for t in ax.texts] == ["no best at any budget"]
 
 
 def test_every_figure_is_drawn_and_saved(tmp_path):
-    df = table({(b, f): 0.1 * f + b / 10_000 for b in (100, 300) for f in (0.0, 0.01, 0.1, 1.0)},
-               seeds=(0, 1))  # fmt: skip
+    cells = {(b, f): 0.1 * f + b / 10_000 for b in (100, 300) for f in (0.0, 0.01, 0.1, 1.0)}
+    df, eq = judged(cells, seeds=(0, 1))
     df["diag.cold_start.chosen_logprob_per_token"] = -1.0
     df["diag.format_rate"] = 0.5
-    paths = plots.all_figures(df, tmp_path)
+    paths = plots.all_figures(df, tmp_path, eq)
     assert set(paths) == set(plots.FIGURES)
     for files in paths.values():
         assert [p.suffix for p in files] == [".png", ".pdf"] and all(
@@ -63,9 +101,11 @@ def test_every_figure_is_drawn_and_saved(tmp_path):
         )
 
 
+GRID = {(b, f): 0.1 * f + b / 10_000 for b in (100, 300) for f in (0.0, 0.5, 1.0)}
+
+
 def _grid(seeds=(0,)):
-    return table({(b, f): 0.1 * f + b / 10_000 for b in (100, 300) for f in (0.0, 0.5, 1.0)},
-                 seeds=seeds)  # fmt: skip
+    return table(GRID, seeds=seeds)
 
 
 def test_figures_read_without_the_code():
@@ -93,26 +133,44 @@ def test_a_single_task_table_draws_a_panel_per_method():
 
 
 def test_every_figure_has_the_same_width():
-    df = _grid(seeds=(0, 1))
+    df, eq = judged(GRID, seeds=(0, 1))
     df["diag.cold_start.chosen_logprob_per_token"] = -1.0
     df["diag.format_rate"] = 0.5
-    widths = {name: make(df).get_size_inches()[0] for name, make in plots.FIGURES.items()}
+    figs = {
+        name: make(df, eq) if make is plots.equal_performance_plot else make(df)
+        for name, make in plots.FIGURES.items()
+    }
+    widths = {name: fig.get_size_inches()[0] for name, fig in figs.items()}
     assert set(widths.values()) == {plots.WIDTH}, widths
 
 
-def test_heatmaps_box_the_best_set_when_the_table_marks_one():
-    df = _grid()
-    boxes = lambda fig: [p for p in fig.axes[0].patches if p.get_edgecolor()[:3] == (1, 0, 0)]  # noqa: E731
-    assert len(boxes(plots.heatmaps(df))) == 2  # the best mean of each budget
-    marked = df.assign(in_best_set=df["sft_fraction"] > 0)  # two splits per budget
-    assert len(boxes(plots.heatmaps(marked))) == 4
-    assert "best set" in plots.heatmaps(marked)._suptitle.get_text()
+def _boxes(fig):
+    return [p for p in fig.axes[0].patches if p.get_edgecolor()[:3] == (1, 0, 0)]
 
 
-def test_no_best_split_is_marked_where_every_split_ties():
+def test_figures_draw_the_analysis_verdicts_and_never_their_own():
+    df = _grid(seeds=(0, 1))
+    # the set and its top as the table says, though 100% SFT has the highest mean everywhere
+    mine = marked(df, df["sft_fraction"] < 1, df["sft_fraction"] == 0.5)
+    assert len(_boxes(plots.heatmaps(mine))) == 4  # two splits per budget
+    assert "best set" in plots.heatmaps(mine)._suptitle.get_text()
+    cold = plots.cold_start(mine).axes[0]
+    best = [line for line in cold.get_lines() if line.get_label() == "dpo, best share"][0]
+    assert list(best.get_ydata()) == [pytest.approx(100 * (0.055 + b / 10_000)) for b in (100, 300)]
+    eq = pd.DataFrame(columns=["task", "method", "poor_fraction"])
+    top = plots.equal_performance_plot(mine, eq).axes[0].get_lines()[0]
+    assert list(top.get_ydata()) == list(best.get_ydata())
+    for figure in (plots.heatmaps, plots.cold_start, plots.costs):
+        with pytest.raises(ValueError, match="verdicts"):
+            figure(df)  # no verdicts: no figure that would have to decide the best
+    with pytest.raises(ValueError, match="verdicts"):
+        plots.equal_performance_plot(df, eq)
+
+
+def test_no_best_split_is_marked_where_every_split_is_at_the_floor():
     zeros = table({(100, f): 0.0 for f in (0.0, 0.5, 1.0)})
-    fig = plots.heatmaps(zeros)
-    assert not [p for p in fig.axes[0].patches if p.get_edgecolor()[:3] == (1, 0, 0)]
+    zeros = zeros.assign(in_best_set=False, no_best=True, set_top=False)
+    assert not _boxes(plots.heatmaps(zeros))
     money = zeros.assign(cost_ratio=2.0)
     assert "no split is best" in plots.costs(money).axes[0].texts[0].get_text()
     curve = plots.fraction_curves(zeros).axes[0]
@@ -123,8 +181,9 @@ def test_no_best_split_is_marked_where_every_split_ties():
 
 def test_the_base_model_is_a_floor_line_not_a_budget():
     df = _grid(seeds=(0, 1))
-    base = df.iloc[[0]].assign(method="base", budget=0, sft_fraction=0.0, n_sft=0, n_pref=0,
-                               score=0.04)  # fmt: skip
+    df = marked(df, df["sft_fraction"] == 1, df["sft_fraction"] == 1)
+    base = df.iloc[[0]].assign(method="base", budget=0, sft_fraction=0.0, n_sft=0, n_pref=0)
+    base = base.assign(score=0.04, in_best_set=None, no_best=None, set_top=None)
     df = pd.concat([df, base], ignore_index=True)
     fig = plots.fraction_curves(df)
     ax = fig.axes[0]
@@ -140,8 +199,9 @@ def test_the_base_model_is_a_floor_line_not_a_budget():
 
 
 def test_no_best_is_said_where_every_split_is_at_the_floor():
-    df = _grid().assign(in_best_set=lambda d: (d["budget"] == 300) & (d["sft_fraction"] == 1.0),
-                        no_best=lambda d: d["budget"] == 100)  # fmt: skip
+    df = _grid()
+    top = (df["budget"] == 300) & (df["sft_fraction"] == 1.0)
+    df = df.assign(in_best_set=top, no_best=df["budget"] == 100, set_top=top)
     legend = [t.get_text() for t in plots.fraction_curves(df).axes[0].get_legend().get_texts()]
     assert legend == ["100 (no best)", "300"]
     heat = plots.heatmaps(df).axes[0]
@@ -150,25 +210,40 @@ def test_no_best_is_said_where_every_split_is_at_the_floor():
 
 def test_costs_draw_the_best_set_span_and_its_top():
     df = _grid(seeds=(0, 1)).assign(cost_ratio=2.0)
-    df = df.assign(in_best_set=df["sft_fraction"] >= 0.5, no_best=False)
+    df = marked(df, df["sft_fraction"] >= 0.5, df["sft_fraction"] == 0.5)
     ax = plots.costs(df).axes[0]
     (line,) = ax.get_lines()
-    assert list(line.get_ydata()) == [1.0, 1.0]  # the top of each budget's set
+    assert list(line.get_ydata()) == [0.5, 0.5]  # the set's top as the table marks it
     (bars,) = ax.collections
     spans = [tuple(seg[:, 1]) for seg in bars.get_segments()]
     assert spans == [(0.5, 1.0), (0.5, 1.0)]
 
 
 def test_advice_figure_draws_a_panel_per_task_and_method_and_dashes_extrapolation():
-    rows = [{"task": t, "method": m, "cost_ratio": r, "budget": b, "model": "gp",
-             "fraction": f, "fraction_low": f - 0.1, "fraction_high": f + 0.1,
-             "extrapolating": b > 1000, "n_seeds": 3}
-            for t, m in (("math", "dpo"), ("math", "dpo_sft"), ("instruct", "dpo_sft"))
-            for r in (1.0, 5.0) for b, f in ((100, 1.0), (1000, 0.5), (3000, 0.25))]  # fmt: skip
+    rows = [
+        {
+            "task": t,
+            "method": m,
+            "cost_ratio": r,
+            "budget": b,
+            "model": "gp",
+            "fraction": f,
+            "fraction_low": f - 0.1,
+            "fraction_high": f + 0.1,
+            "extrapolating": b > 1000,
+            "n_seeds": 3,
+        }
+        for t, m in (("math", "dpo"), ("math", "dpo_sft"), ("instruct", "dpo_sft"))
+        for r in (1.0, 5.0)
+        for b, f in ((100, 1.0), (1000, 0.5), (3000, 0.25))
+    ]
     fig = plots.advice(pd.DataFrame(rows))
     axes = [ax for ax in fig.axes if ax.get_title()]
     assert sorted(ax.get_title() for ax in axes) == [
-        "instruct, dpo_sft (gp fit)", "math, dpo (gp fit)", "math, dpo_sft (gp fit)"]  # fmt: skip
+        "instruct, dpo_sft (gp fit)",
+        "math, dpo (gp fit)",
+        "math, dpo_sft (gp fit)",
+    ]
     assert fig.get_size_inches()[0] == plots.WIDTH
     solid = [ln for ln in axes[0].lines if ln.get_linestyle() == "-"]
     assert [list(ln.get_xdata()) for ln in solid] == [[100, 1000]] * 2  # 3000 only dashed

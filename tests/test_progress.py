@@ -1,11 +1,11 @@
-"""Tests of budgetsplit.progress: the progress-bar policy, with the frontend decided by a real
+"""Tests of budgetsplit.core.progress: the progress-bar policy, with the frontend decided by a real
 kernel's execute requests."""
 
 from __future__ import annotations
 
 import io
 
-from budgetsplit import progress
+from budgetsplit.core import progress
 
 
 def _run_in_kernel(code: str, allow_stdin: bool) -> list[dict]:
@@ -39,7 +39,7 @@ def _saved_outputs(msgs: list[dict]) -> list[dict]:
 
 
 def test_frontend_follows_whether_the_kernel_may_ask_for_input():
-    code = "from budgetsplit.progress import frontend; print(frontend())"
+    code = "from budgetsplit.core.progress import frontend; print(frontend())"
     # JupyterLab sends allow_stdin=True; papermill's nbclient sends False.
     for allow_stdin, expected in ((True, "lab"), (False, "batch")):
         out = _saved_outputs(_run_in_kernel(code, allow_stdin))
@@ -48,7 +48,7 @@ def test_frontend_follows_whether_the_kernel_may_ask_for_input():
 
 def test_jupyterlab_keeps_the_job_bar_and_no_closed_step_bars():
     msgs = _run_in_kernel(
-        "from budgetsplit.progress import progress\n"
+        "from budgetsplit.core.progress import progress\n"
         "cells = progress(total=2, desc='math cells')\n"
         "for _ in range(2):\n"
         "    for _ in progress(range(3), desc='SFT', steps=True):\n"

@@ -7,10 +7,12 @@ import json
 import pytest
 from test_grid import _fake_record
 
-from budgetsplit import grid, records, results
 from budgetsplit.cli import main
-from budgetsplit.config import load_params, to_dict
-from budgetsplit.layout import RunLayout
+from budgetsplit.config.params import load_params, to_dict
+from budgetsplit.core.layout import RunLayout
+from budgetsplit.run import estimate, grid
+from budgetsplit.study import records, results
+from budgetsplit.study.cells import cell_sizes, expand
 
 
 def _as_stored(params) -> dict:
@@ -41,24 +43,24 @@ def test_work_keys_follow_the_world_not_the_profile_name():
 def test_recorded_work_is_found_in_this_profile_first_then_in_others(tmp_path, capsys):
     toy = load_params("toy", "math", overrides={"output_dir": str(tmp_path)})
     large = load_params("toy_large", "math", overrides={"output_dir": str(tmp_path)})
-    cells = grid.expand(toy)
+    cells = expand(toy)
     for c in cells[:3]:
         _fake_record(tmp_path, toy, c, score=0.5)
     c = cells[0]
-    key = records.work_key(_as_stored(large), c.method, *grid.cell_sizes(large, c), c.seed)
+    key = records.work_key(_as_stored(large), c.method, *cell_sizes(large, c), c.seed)
     found = records.find_same_work(large, "math", key)
     assert found is not None and found.cell_id == c.cell_id
     assert found.params["profile"] == "toy"
     assert records.find_same_work(large, "summarize", key) is None
     # The plan of the larger profile counts them and leaves them out of its time estimate.
-    p = grid.plan(large)
+    p = estimate.plan(large)
     assert {x.cell_id for x in p.copies} == {x.cell_id for x in cells[:3]}
     assert not p.done and "3 of them copying recorded work" in str(p)
     cmd = ["plan", "--profile", "toy_large", "--task", "math", "--set", f"output_dir={tmp_path}"]
     assert main(cmd) == 0
     out = capsys.readouterr().out
     assert out.count("    [copy] ") == 3 and f"[copy] {cells[0].cell_id}:" in out
-    fresh = grid.plan(
+    fresh = estimate.plan(
         load_params("toy_large", "math", overrides={"output_dir": str(tmp_path / "x")})
     )
     assert not fresh.copies and fresh.estimate_s > p.estimate_s
@@ -76,7 +78,7 @@ def _smoke(tmp_path, **over):
 
 def test_a_record_reads_back_equal_and_old_records_still_load(tmp_path):
     params = _smoke(tmp_path)
-    cell = grid.expand(params)[0]
+    cell = expand(params)[0]
     rec = _fake_record(tmp_path, params, cell, score=0.25)
     path = RunLayout.of(params).record_path("math", cell.cell_id)
     assert records.load_record(path) == rec and rec["metrics"] == rec.metrics
@@ -91,20 +93,32 @@ def test_a_record_reads_back_equal_and_old_records_still_load(tmp_path):
     assert back.metrics == rec.metrics
 
 
-@pytest.mark.parametrize("text, problem", [
-    ('{"cell": {"task": "ma', "not valid JSON"), ("", "empty"), ("{}", "no cell, params"),
-    ("[1, 2]", "list, not an object"), ('{"cell": {"x": 1}, "params": {}, "n_sft": 1, "n_pref": 1,'
-                                        ' "costs": {}, "spent": 1, "metrics": {}}', "not a cell record"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ('{"cell": {"task": "ma', "not valid JSON"),
+        ("", "empty"),
+        ("{}", "no cell, params"),
+        ("[1, 2]", "list, not an object"),
+        (
+            '{"cell": {"x": 1}, "params": {}, "n_sft": 1, "n_pref": 1,'
+            ' "costs": {}, "spent": 1, "metrics": {}}',
+            "not a cell record",
+        ),
+    ],
+)
 def test_a_damaged_record_stops_plan_grid_and_table_naming_it(tmp_path, capsys, text, problem):
     params = _smoke(tmp_path)
-    cells = grid.expand(params)
+    cells = expand(params)
     for c in cells[:2]:
         _fake_record(tmp_path, params, c, score=0.5)
     path = RunLayout.of(params).record_path("math", cells[1].cell_id)
     path.write_text(text)
-    for call in (lambda: grid.plan(params), lambda: grid.run_grid(params, progress=False),
-                 lambda: results.results_table(tmp_path, "smoke")):  # fmt: skip
+    for call in (
+        lambda: estimate.plan(params),
+        lambda: grid.run_grid(params, progress=False),
+        lambda: results.results_table(tmp_path, "smoke"),
+    ):
         with pytest.raises(records.DamagedRecordError, match=problem) as e:
             call()
         assert str(path) in str(e.value) and "--replace" in str(e.value)
@@ -117,20 +131,20 @@ def test_a_damaged_record_stops_plan_grid_and_table_naming_it(tmp_path, capsys, 
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and str(path) in err  # one line, naming the file
     # --replace on plan only counts the cell as to run; on the grid it moves the record aside.
-    assert len(grid.plan(params, replace=True).done) == 1 and path.is_file()
+    assert len(estimate.plan(params, replace=True).done) == 1 and path.is_file()
     assert records.review_records(params, cells, replace=True).keys() == {cells[0].cell_id}
     assert not path.exists() and len(list(path.parent.glob(path.name + ".replaced-*"))) == 1
 
 
 def test_plan_and_grid_stop_on_records_of_other_settings(tmp_path, capsys):
     old = _smoke(tmp_path)
-    cells = grid.expand(old)
+    cells = expand(old)
     for c in cells:
         _fake_record(tmp_path, old, c, score=0.5)
     new = _smoke(tmp_path, **{"pft.beta": 0.3})
-    assert len(grid.plan(old).done) == len(cells)
+    assert len(estimate.plan(old).done) == len(cells)
     # The rerun with another beta into the same folder stops before any training ...
-    for call in (lambda: grid.plan(new), lambda: grid.run_grid(new, progress=False)):
+    for call in (lambda: estimate.plan(new), lambda: grid.run_grid(new, progress=False)):
         with pytest.raises(records.StaleRecordError) as e:
             call()
         msg = str(e.value)
@@ -140,15 +154,24 @@ def test_plan_and_grid_stop_on_records_of_other_settings(tmp_path, capsys):
     layout = RunLayout.of(new)
     layout.record_path("math", cells[0].cell_id).unlink()
     with pytest.raises(records.StaleRecordError, match=f"{len(cells) - 1} finished"):
-        grid.plan(new)
-    cmd = ["grid", "--profile", "smoke", "--task", "math", "--set", f"output_dir={tmp_path}",
-           "--set", "pft.beta=0.3"]  # fmt: skip
+        estimate.plan(new)
+    cmd = [
+        "grid",
+        "--profile",
+        "smoke",
+        "--task",
+        "math",
+        "--set",
+        f"output_dir={tmp_path}",
+        "--set",
+        "pft.beta=0.3",
+    ]
     assert main(cmd) == 2 and "pft.beta: " in capsys.readouterr().err
     # Settings that only choose cells (budget lists, seeds) are no change; a new folder is clean.
-    assert len(grid.plan(_smoke(tmp_path, seeds=[0, 1])).done) == len(cells) - 1
-    assert not grid.plan(_smoke(tmp_path / "new", **{"pft.beta": 0.3})).done
+    assert len(estimate.plan(_smoke(tmp_path, seeds=[0, 1])).done) == len(cells) - 1
+    assert not estimate.plan(_smoke(tmp_path / "new", **{"pft.beta": 0.3})).done
     # --replace moves the stale records aside; their cells are to run.
-    p = grid.plan(new, replace=True)
+    p = estimate.plan(new, replace=True)
     assert not p.done and len(p.cells) == len(cells)
     assert records.review_records(new, cells, replace=True) == {}
     assert not layout.record_paths() and "moved aside" in capsys.readouterr().out

@@ -1,11 +1,11 @@
-"""Tests of budgetsplit.refcache's file handling (the trainer path runs in test_train.py)."""
+"""Tests of budgetsplit.training.refcache's file handling (the trainer path runs in test_train.py)."""
 
 from __future__ import annotations
 
 import torch
 from safetensors.torch import save_file
 
-from budgetsplit.refcache import read_ref_cache
+from budgetsplit.training.refcache import read_ref_cache
 
 COLS = ("ref_chosen_logps", "ref_rejected_logps")
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from budgetsplit import registry
-from budgetsplit.config import TASKS, TaskConfig
-from budgetsplit.paper.data import PaperTask
-from budgetsplit.registry import REGISTRY, UnknownTask, corpus_source, paper_class, toy_class
-from budgetsplit.toyworld.common import ToyTask
+from budgetsplit.config.params import TASKS, TaskConfig
+from budgetsplit.core import registry
+from budgetsplit.core.registry import REGISTRY, UnknownTask, corpus_source, paper_class, toy_class
+from budgetsplit.tasks.paper.data import PaperTask
+from budgetsplit.tasks.toyworld.common import ToyTask
 
 PACKAGE = Path(registry.__file__).parent
 
@@ -48,9 +48,11 @@ def test_no_other_module_lists_the_tasks():
             if isinstance(node, ast.Dict | ast.Tuple | ast.List | ast.Set) and items:
                 found = {i.value for i in items if isinstance(i, ast.Constant)} & names
                 assert len(found) < 2, f"{rel}:{node.lineno} lists tasks {sorted(found)}"
-            # Import paths in strings (import_module(f"budgetsplit.toyworld.task_{name}")).
+            # Import paths in strings (import_module(f"budgetsplit.tasks.toyworld.task_{name}")).
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                path = node.value.startswith(("budgetsplit.toyworld.", "budgetsplit.paper."))
+                path = node.value.startswith(
+                    ("budgetsplit.tasks.toyworld.", "budgetsplit.tasks.paper.")
+                )
                 assert not path, f"{rel}:{node.lineno} names {node.value!r}"
 
 

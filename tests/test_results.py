@@ -5,16 +5,18 @@ import pandas as pd
 import pytest
 from test_grid import _fake_record, _fake_smoke_recipes
 
-from budgetsplit import grid, results
-from budgetsplit.config import load_params
+from budgetsplit.config.params import load_params
+from budgetsplit.run import estimate
+from budgetsplit.study import results
+from budgetsplit.study.cells import expand
 
 
 def test_results_table_is_rebuilt_from_records(tmp_path):
     params = load_params("smoke", "math", overrides={"output_dir": str(tmp_path)})
-    cells = grid.expand(params)
+    cells = expand(params)
     for i, c in enumerate(cells):
         _fake_record(tmp_path, params, c, score=i / 10)
-    assert len(grid.plan(params).done) == len(cells)
+    assert len(estimate.plan(params).done) == len(cells)
     df = results.results_table(tmp_path, "smoke")
     assert len(df) == len(cells)
     assert (tmp_path / "smoke" / "results.parquet").is_file()
@@ -41,7 +43,7 @@ def test_settings_that_vary_across_records_get_columns(tmp_path):
 
 def test_row_scores_table_is_long_and_paired(tmp_path):
     params = load_params("smoke", "math", overrides={"output_dir": str(tmp_path)})
-    cells = grid.expand(params)
+    cells = expand(params)
     for i, c in enumerate(cells):
         _fake_record(tmp_path, params, c, score=i / 10)
     rows = results.row_scores_table(tmp_path, "smoke")
@@ -62,7 +64,7 @@ def test_nothing_to_read_is_a_clear_error_naming_the_absolute_path(tmp_path):
 def test_export_writes_the_tables_committed_beside_the_figures(tmp_path, monkeypatch):
     out = tmp_path / "runs"
     params = load_params("smoke", "math", overrides={"output_dir": str(out)})
-    cells = grid.expand(params)
+    cells = expand(params)
     for i, c in enumerate(cells):
         _fake_record(out, params, c, score=i / 10)
     monkeypatch.setattr(
@@ -78,6 +80,6 @@ def test_export_writes_the_tables_committed_beside_the_figures(tmp_path, monkeyp
 
 
 def test_committed_results_live_in_the_checkout():
-    from budgetsplit.layout import committed_results_dir, project_root
+    from budgetsplit.core.layout import committed_results_dir, project_root
 
     assert committed_results_dir("toy") == project_root() / "results" / "toy"

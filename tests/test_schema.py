@@ -7,7 +7,7 @@ from typing import Literal
 
 import pytest
 
-from budgetsplit.schema import ConfigError, build, merge, nest, read_yaml
+from budgetsplit.config.schema import ConfigError, build, merge, nest, read_yaml
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Tests for budgetsplit.toyworld.shortcuts and, through it, the four toy tasks' preference pairs:
+"""Tests for budgetsplit.tasks.toyworld.shortcuts and, through it, the four toy tasks' preference pairs:
 surface features alone do not tell chosen from rejected, while the task's gold judge does."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ import pytest
 from test_task_math import solve
 from test_task_summarize import facts_of
 
-from budgetsplit import ifeval
-from budgetsplit.metrics import extract_strict
-from budgetsplit.toyworld.shortcuts import shortcut_report, surface_features
-from budgetsplit.toyworld.task_helpful import HelpfulTask, gold_reward
-from budgetsplit.toyworld.task_instruct import InstructTask
-from budgetsplit.toyworld.task_math import MathTask
-from budgetsplit.toyworld.task_summarize import SummarizeTask, fact_score
+from budgetsplit.tasks import ifeval
+from budgetsplit.tasks.metrics import extract_strict
+from budgetsplit.tasks.toyworld.shortcuts import shortcut_report, surface_features
+from budgetsplit.tasks.toyworld.task_helpful import HelpfulTask, gold_reward
+from budgetsplit.tasks.toyworld.task_instruct import InstructTask
+from budgetsplit.tasks.toyworld.task_math import MathTask
+from budgetsplit.tasks.toyworld.task_summarize import SummarizeTask, fact_score
 
 
 def _follows(r: dict, text: str) -> int:
@@ -63,8 +63,13 @@ def _pool(rng: random.Random, chosen_longer: float) -> list[dict]:
     for i in range(1500):
         short, long = (" ".join("ab"[:1] * rng.randint(1, 3) for _ in range(n)) for n in (3, 6))
         longer = rng.random() < chosen_longer
-        rows.append({"prompt_id": f"p{i}", "chosen": long if longer else short,
-                     "rejected": short if longer else long})  # fmt: skip
+        rows.append(
+            {
+                "prompt_id": f"p{i}",
+                "chosen": long if longer else short,
+                "rejected": short if longer else long,
+            }
+        )
     return rows
 
 

@@ -1,9 +1,9 @@
-"""Tests of budgetsplit.speed: the bare-loop measurement runs, is cached per machine, and a damaged
+"""Tests of budgetsplit.run.speed: the bare-loop measurement runs, is cached per machine, and a damaged
 cache file is measured again rather than trusted."""
 
 from __future__ import annotations
 
-from budgetsplit import speed
+from budgetsplit.run import speed
 
 
 def test_measure_runs_the_loop_and_the_cache_skips_it(tmp_path, monkeypatch):

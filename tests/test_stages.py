@@ -1,4 +1,4 @@
-"""Tests of budgetsplit.stages: stage keys and the on-disk SFT stage cache (tiny in-process model)."""
+"""Tests of budgetsplit.training.stages: stage keys and the on-disk SFT stage cache (tiny in-process model)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,26 @@ import json
 import pytest
 from tiny import FAST, AddTask
 
-from budgetsplit.config import ModelConfig, Params, PFTConfig, StageConfig
-from budgetsplit.models import base_model_id
-from budgetsplit.stages import cached_stages, run_sft_stage, sft_stage_key, task_data_id
+from budgetsplit.config.params import ModelConfig, Params, PFTConfig, StageConfig
+from budgetsplit.training.models import base_model_id
+from budgetsplit.training.stages import cached_stages, run_sft_stage, sft_stage_key, task_data_id
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _params(tmp_path, base_folder, **kw) -> Params:
-    return Params(task="math", profile="test", model=ModelConfig(name=base_folder),
-                  sft=StageConfig(**FAST), output_dir=str(tmp_path), **kw)  # fmt: skip
+    return Params(
+        task="math",
+        profile="test",
+        model=ModelConfig(name=base_folder),
+        sft=StageConfig(**FAST),
+        output_dir=str(tmp_path),
+        **kw,
+    )
 
 
 def test_sft_stage_key_tracks_what_shapes_the_weights(tmp_path, base_folder, task):
-    from budgetsplit.config import TaskConfig
+    from budgetsplit.config.params import TaskConfig
 
     p = _params(tmp_path, base_folder)
     d = task_data_id(task)
@@ -38,8 +44,13 @@ def test_sft_stage_key_tracks_what_shapes_the_weights(tmp_path, base_folder, tas
     assert len(set(others[:4]) | {key}) == 5 and others[4]
     # Keys of stages on disk stay valid: this one was made by the code before store.digest (with
     # the settings of today; a new StageConfig field changes every key, on purpose).
-    fixed = Params(task="math", profile="test", model=ModelConfig(name="/x/base"),
-                   sft=StageConfig(**FAST), output_dir="/o")  # fmt: skip
+    fixed = Params(
+        task="math",
+        profile="test",
+        model=ModelConfig(name="/x/base"),
+        sft=StageConfig(**FAST),
+        output_dir="/o",
+    )
     assert sft_stage_key(fixed, 100, 0, "base:1", "data1") == "n100-s0-d812fad92dd2"
     noisy = _params(tmp_path, base_folder, task_options=TaskConfig(label_noise=0.3))
     assert sft_stage_key(noisy, 100, 0, "base:1", d) == key  # noise touches preference pairs only

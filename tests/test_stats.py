@@ -1,4 +1,4 @@
-"""Tests of budgetsplit.stats on per-row score tables built here with known accuracies."""
+"""Tests of budgetsplit.analysis.stats on per-row score tables built here with known accuracies."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from budgetsplit import stats
+from budgetsplit.analysis import stats
 
 
 def score_table(
@@ -37,12 +37,26 @@ def score_table(
                 y = (order < round(p * n_rows)).astype(float)
             else:
                 y = (rng.random(n_rows) < p).astype(float)
-            frames.append(pd.DataFrame({
-                "profile": "toy", "task": task, "method": method, "budget": float(budget),
-                "sft_fraction": float(frac), "seed": s, "cost_ratio": ratio, "n_sft": n_sft,
-                "n_pref": n_pref, "metric": "accuracy", "split": "test", "ids_digest": "d1",
-                "row": np.arange(n_rows), "score": y,
-            }))  # fmt: skip
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "profile": "toy",
+                        "task": task,
+                        "method": method,
+                        "budget": float(budget),
+                        "sft_fraction": float(frac),
+                        "seed": s,
+                        "cost_ratio": ratio,
+                        "n_sft": n_sft,
+                        "n_pref": n_pref,
+                        "metric": "accuracy",
+                        "split": "test",
+                        "ids_digest": "d1",
+                        "row": np.arange(n_rows),
+                        "score": y,
+                    }
+                )
+            )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -89,8 +103,10 @@ def test_seed_spread_widens_the_interval():
     df = score_table({("dpo", 100, 0.5): 0.3}, exact=True)
     same = stats.bootstrap_cells(df).cells.iloc[0]
     # seeds that disagree (0.2, 0.3, 0.4 on the same rows) give a wider interval than identical
-    parts = [score_table({("dpo", 100, 0.5): p}, seeds=(s,), exact=True)
-             for s, p in enumerate((0.2, 0.3, 0.4))]  # fmt: skip
+    parts = [
+        score_table({("dpo", 100, 0.5): p}, seeds=(s,), exact=True)
+        for s, p in enumerate((0.2, 0.3, 0.4))
+    ]
     spread = stats.bootstrap_cells(pd.concat(parts, ignore_index=True)).cells.iloc[0]
     assert spread["mean"] == pytest.approx(same["mean"])
     assert spread["high"] - spread["low"] > 1.5 * (same["high"] - same["low"])
@@ -124,8 +140,18 @@ def test_bad_tables_are_named():
 
 
 def test_results_table_gives_a_seed_only_bootstrap():
-    res = pd.DataFrame({"task": "math", "method": "dpo", "cost_ratio": None, "budget": 100.0,
-                        "sft_fraction": 0.5, "seed": [0, 1, 2], "n_sft": 50, "n_pref": 50,
-                        "score": [0.1, 0.2, 0.3]})  # fmt: skip
+    res = pd.DataFrame(
+        {
+            "task": "math",
+            "method": "dpo",
+            "cost_ratio": None,
+            "budget": 100.0,
+            "sft_fraction": 0.5,
+            "seed": [0, 1, 2],
+            "n_sft": 50,
+            "n_pref": 50,
+            "score": [0.1, 0.2, 0.3],
+        }
+    )
     c = stats.bootstrap_cells(stats.scores_from_results(res)).cells.iloc[0]
     assert c["mean"] == pytest.approx(0.2) and 0.1 <= c["low"] < 0.2 < c["high"] <= 0.3

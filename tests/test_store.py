@@ -1,4 +1,4 @@
-"""Tests of budgetsplit.store: the digest, atomic files and folders (nothing half-written survives a
+"""Tests of budgetsplit.core.store: the digest, atomic files and folders (nothing half-written survives a
 failure, modes follow the umask), damaged JSON and safetensors named, moving aside, temp files of
 killed processes, the writability check."""
 
@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from budgetsplit import store
+from budgetsplit.core import store
 
 
 def test_digest_is_order_free_and_stable():
@@ -46,8 +46,9 @@ def test_atomic_folder_appears_whole_or_not_at_all(tmp_path):
     assert (final / "w.bin").read_bytes() == b"123" and os.listdir(tmp_path) == ["stage"]
 
 
-@pytest.mark.parametrize("text, problem", [("", "is empty"), ('{"a": 1', "not valid JSON"),
-                                           ("[1]", "holds a list")])  # fmt: skip
+@pytest.mark.parametrize(
+    "text, problem", [("", "is empty"), ('{"a": 1', "not valid JSON"), ("[1]", "holds a list")]
+)
 def test_read_json_names_the_damaged_file(tmp_path, text, problem):
     path = tmp_path / "r.json"
     path.write_text(text)
@@ -61,8 +62,12 @@ def test_read_json_names_the_damaged_file(tmp_path, text, problem):
 
 
 def test_temps_of_killed_processes_are_removed_and_live_ones_kept(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     stale_dir = tmp_path / f".n20-s0-abc.{dead}.k2j3.tmp"
     stale_dir.mkdir()
     (stale_dir / "w.bin").write_bytes(b"1")

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from budgetsplit.toyworld import task_helpful as th
-from budgetsplit.toyworld.task_helpful import HelpfulTask, corpus_documents, gold_reward, make_world
+from budgetsplit.tasks.toyworld import task_helpful as th
+from budgetsplit.tasks.toyworld.task_helpful import (
+    HelpfulTask,
+    corpus_documents,
+    gold_reward,
+    make_world,
+)
 
 # A hand-made row: "What does Pobi the owl eat?" (the world's other values do not matter here).
 ROW = {
@@ -204,9 +209,12 @@ def test_score_known_answers():
     ]
     out = task.score(rows, completions)
     assert out == pytest.approx(
-        {"gold_reward": (1.0 + 0.0 + 0.0 + 1.0) / 4, "win_rate": (0.5 + 0 + 0 + 0.5) / 4,
-         "format_share": 1.0}
-    )  # fmt: skip
+        {
+            "gold_reward": (1.0 + 0.0 + 0.0 + 1.0) / 4,
+            "win_rate": (0.5 + 0 + 0 + 0.5) / 4,
+            "format_share": 1.0,
+        }
+    )
     assert task.primary_metric in out
     with pytest.raises(ValueError, match="one completion per row"):
         task.score(rows, completions[:2])

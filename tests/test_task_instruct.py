@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from budgetsplit import ifeval
-from budgetsplit.toyworld import task_instruct as ti
-from budgetsplit.toyworld.task_instruct import InstructTask, corpus_documents
+from budgetsplit.tasks import ifeval
+from budgetsplit.tasks.toyworld import task_instruct as ti
+from budgetsplit.tasks.toyworld.task_instruct import InstructTask, corpus_documents
 
 
 @pytest.fixture(scope="module")
@@ -166,18 +166,29 @@ def test_in_format(completion, fmt):
 def test_score_known_answers():
     task = InstructTask()
     rows = [
-        {"id": "a", "prompt": "p", "instruction_id_list": [ti.NO_COMMA, ti.END],
-         "kwargs": [{}, {"end_phrase": "That is all."}]},
-        {"id": "b", "prompt": "p", "instruction_id_list": [ti.LOWER, ti.BULLETS],
-         "kwargs": [{}, {"num_bullets": 2}]},
-    ]  # fmt: skip
+        {
+            "id": "a",
+            "prompt": "p",
+            "instruction_id_list": [ti.NO_COMMA, ti.END],
+            "kwargs": [{}, {"end_phrase": "That is all."}],
+        },
+        {
+            "id": "b",
+            "prompt": "p",
+            "instruction_id_list": [ti.LOWER, ti.BULLETS],
+            "kwargs": [{}, {"num_bullets": 2}],
+        },
+    ]
     completions = ["Cows eat grass. That is all.", "Sure:\n* cows eat grass.\n* hens lay eggs."]
     out = task.score(rows, completions)
     assert out == {
-        "prompt_level_strict": 0.5, "inst_level_strict": 0.75,
-        "prompt_level_loose": 1.0, "inst_level_loose": 1.0,
-        "answered_strict": 0.5, "format_share": 0.5,
-    }  # fmt: skip
+        "prompt_level_strict": 0.5,
+        "inst_level_strict": 0.75,
+        "prompt_level_loose": 1.0,
+        "inst_level_loose": 1.0,
+        "answered_strict": 0.5,
+        "format_share": 0.5,
+    }
     assert task.primary_metric in out
     with pytest.raises(ValueError, match="one completion per row"):
         task.score(rows, completions[:1])

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from budgetsplit.metrics import extract_strict
-from budgetsplit.toyworld.task_math import MathTask, corpus_documents
+from budgetsplit.tasks.metrics import extract_strict
+from budgetsplit.tasks.toyworld.task_math import MathTask, corpus_documents
 
 
 def solve(prompt: str) -> int:

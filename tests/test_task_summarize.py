@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from budgetsplit.toyworld import task_summarize as ts
-from budgetsplit.toyworld.task_summarize import (
+from budgetsplit.tasks.toyworld import task_summarize as ts
+from budgetsplit.tasks.toyworld.task_summarize import (
     SummarizeTask,
     corpus_documents,
     fact_score,
@@ -158,8 +158,11 @@ def test_pairs_rank_by_fact_score_and_show_every_flaw(full):
             elif stated != key:
                 flaws.add("missing")
             else:
-                flaws.add("too_long" if len(summary.split()) > len(gold["reference"].split())
-                          else "complete")  # fmt: skip
+                flaws.add(
+                    "too_long"
+                    if len(summary.split()) > len(gold["reference"].split())
+                    else "complete"
+                )
     assert flaws == {"complete", "too_long", "invented", "missing", "terse"}
 
 

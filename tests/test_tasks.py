@@ -7,11 +7,11 @@ import sys
 
 import pytest
 
-from budgetsplit.config import ConfigError, ModelConfig, load_params
-from budgetsplit.models import model_source
-from budgetsplit.registry import toy_class
+from budgetsplit.cli import main
+from budgetsplit.config.params import ConfigError, ModelConfig, load_params
+from budgetsplit.core.registry import toy_class
 from budgetsplit.tasks import get_task, is_toy
-from budgetsplit.tasks.__main__ import main
+from budgetsplit.training.models import model_source
 
 
 def test_the_toy_world_is_a_profile_with_a_world_yaml():
@@ -19,7 +19,7 @@ def test_the_toy_world_is_a_profile_with_a_world_yaml():
     assert is_toy("toy_large")  # no world.yaml of its own: it inherits toy's
     assert not is_toy("paper") and not is_toy("no_such_profile")
     assert [main(["is-toy", p]) for p in ("toy", "toy_large", "paper", "no_such")] == [0, 0, 1, 2]
-    shell = [sys.executable, "-m", "budgetsplit.tasks", "is-toy"]
+    shell = [sys.executable, "-m", "budgetsplit", "is-toy"]
     assert subprocess.run([*shell, "smoke"]).returncode == 0
     assert subprocess.run([*shell, "paper"]).returncode == 1
 

@@ -9,9 +9,11 @@ import time
 import pytest
 import torch
 
-from budgetsplit import threads
+from budgetsplit.core import threads
 
-CHILD = "from budgetsplit.threads import register; register(); print('ready', flush=True); input()"
+CHILD = (
+    "from budgetsplit.core.threads import register; register(); print('ready', flush=True); input()"
+)
 
 
 @pytest.fixture
@@ -26,8 +28,13 @@ def runtime(tmp_path, monkeypatch):
 
 def start_child(folder):
     env = {**os.environ, threads.RUNTIME_ENV: str(folder)}
-    child = subprocess.Popen([sys.executable, "-c", CHILD], env=env, text=True,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # fmt: skip
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD],
+        env=env,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     assert child.stdout.readline().strip() == "ready"
     return child
 

@@ -13,11 +13,16 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from budgetsplit.chat import IM_END, IM_START
-from budgetsplit.config import ConfigError, PretrainConfig, WorldConfig, load_world, replace
-from budgetsplit.toyworld import get_toy_task
-from budgetsplit.toyworld.pretrain import build_corpus, cache_key, default_sources, get_base_model
-from budgetsplit.toyworld.tokenizer import (
+from budgetsplit.config.params import ConfigError, PretrainConfig, WorldConfig, load_world, replace
+from budgetsplit.core.chat import IM_END, IM_START
+from budgetsplit.tasks.toyworld import get_toy_task
+from budgetsplit.tasks.toyworld.pretrain import (
+    build_corpus,
+    cache_key,
+    default_sources,
+    get_base_model,
+)
+from budgetsplit.tasks.toyworld.tokenizer import (
     EOT,
     MAX_WHOLE_NUMBER,
     ROLE_NAMES,
@@ -46,10 +51,19 @@ SOURCES = {"alpha": _source("alpha"), "beta": _source("beta")}
 TINY = WorldConfig(
     seed=3,
     pretrain=PretrainConfig(
-        vocab_size=600, hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64,
-        seq_len=64, batch_size=8, steps=12, learning_rate=3e-3, warmup_steps=2, corpus_docs=300,
+        vocab_size=600,
+        hidden_size=32,
+        num_layers=2,
+        num_heads=2,
+        intermediate_size=64,
+        seq_len=64,
+        batch_size=8,
+        steps=12,
+        learning_rate=3e-3,
+        warmup_steps=2,
+        corpus_docs=300,
     ),
-)  # fmt: skip
+)
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +81,14 @@ def test_forced_merges_known_answers():
 
 @pytest.mark.parametrize(
     "text",
-    ["The fox walked to the market.", "Tom had 7 apples, then 123 and 4567!\n\n  odd  spaces",
-     "Café — naïve 日本 ✓", "x5y 0.25 -3 #### 10", ""],
-)  # fmt: skip
+    [
+        "The fox walked to the market.",
+        "Tom had 7 apples, then 123 and 4567!\n\n  odd  spaces",
+        "Café — naïve 日本 ✓",
+        "x5y 0.25 -3 #### 10",
+        "",
+    ],
+)
 def test_tokenizer_round_trips(tok, text):
     assert tok.decode(tok.encode(text, add_special_tokens=False)) == text
 

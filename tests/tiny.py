@@ -32,8 +32,16 @@ class AddTask(Task):
         self.rows = []
         for i in range(n):
             a, b = rng.randrange(10), rng.randrange(10)
-            self.rows.append({"id": f"q{i}", "prompt_id": f"p{i}", "a": a, "b": b,
-                              "prompt": f"What is {a} plus {b}?", "reference": str(a + b)})  # fmt: skip
+            self.rows.append(
+                {
+                    "id": f"q{i}",
+                    "prompt_id": f"p{i}",
+                    "a": a,
+                    "b": b,
+                    "prompt": f"What is {a} plus {b}?",
+                    "reference": str(a + b),
+                }
+            )
 
     @staticmethod
     def answer(n: int) -> str:
@@ -84,8 +92,15 @@ def tiny_llama_folder(folder, task: AddTask | None = None, seed: int = 0) -> str
     """A base-model folder: a tiny random Llama and a tokenizer without ChatML (as base models ship)."""
     tok = tiny_tokenizer(task or AddTask())
     torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)  # fmt: skip
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+    )
     LlamaForCausalLM(cfg).save_pretrained(folder)
     tok.save_pretrained(folder)
     return str(folder)

@@ -10,18 +10,18 @@ time defaults in grid.py, the toy base-model build in run_all.sh through the com
 In the toy world the tasks are the world's synthetic ones (`task_options.data` must stay empty);
 elsewhere they read the paper's datasets, `task_options.data` or each task's defaults.
 
-    from budgetsplit.config import load_params
+    from budgetsplit.config.params import load_params
     from budgetsplit.tasks import get_task, is_toy
     task = get_task(load_params("toy", "math"))
 
-    python -m budgetsplit.tasks is-toy PROFILE     # exit 0: toy world, 1: not (for shell scripts)
+    budgetsplit is-toy PROFILE     # exit 0: toy world, 1: not (for shell scripts)
 """
 
 from __future__ import annotations
 
 import functools
 
-from budgetsplit.config import ConfigError, Params, load_world, recipe_path, world_path
+from budgetsplit.config.params import ConfigError, Params, load_world, recipe_path, world_path
 from budgetsplit.tasks.interface import Task
 
 __all__ = ["Task", "get_task", "is_toy"]
@@ -36,7 +36,9 @@ def get_task(params: Params) -> Task:
     """The task of a recipe: the toy world's synthetic task when its profile is the toy world,
     else the paper's task on the datasets `task_options.data` names (defaults: the paper's)."""
     if not is_toy(params.profile):
-        from budgetsplit.paper import get_paper_task
+        # Every task module imports this package (tasks.interface), so the task families are
+        # imported when asked for, not at the top: that would be a cycle (and lm-eval's import).
+        from budgetsplit.tasks.paper import get_paper_task
 
         return get_paper_task(params.task, params.task_options)
     if params.task_options.data:
@@ -53,7 +55,7 @@ def get_task(params: Params) -> Task:
 @functools.lru_cache(maxsize=16)
 def _toy_task(profile: str, name: str, label_noise: float) -> Task:
     # Cached: a grid asks for the same task once per cell, and its pools are pure functions of the seed.
-    from budgetsplit.toyworld import get_toy_task
+    from budgetsplit.tasks.toyworld import get_toy_task  # see get_task: not at the top
 
     world = world_path(profile)
     return get_toy_task(name, load_world(world), label_noise=label_noise, source=str(world))

@@ -1,0 +1,59 @@
+"""`budgetsplit claims --profile toy [--readme README.md]`: the paper's claims judged from a
+profile's records (`analysis.claims`), written to `<output_dir>/<profile>/claims.md`, and with
+`--readme` the claims and advisor tables put between the README's markers for the profile
+(`report.claims_md`; a README without them is left as is)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from budgetsplit.analysis import claims
+from budgetsplit.config.params import profile_layout
+from budgetsplit.config.profiles import add_params_argument, use_params_dir
+from budgetsplit.config.schema import ConfigError
+from budgetsplit.report import claims_md
+from budgetsplit.study import results
+
+HELP = "judge the paper's claims from a profile's records; write claims.md (and README tables)"
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("claims", help=HELP, description=HELP)
+    p.set_defaults(run=main)
+    p.add_argument("--profile", required=True, help="the profile whose records to read")
+    p.add_argument("--output-dir", help="where its runs are (default: the profile's output_dir)")
+    p.add_argument("--readme", help="a README whose claims markers get the table")
+    add_params_argument(p)
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        if args.params:
+            use_params_dir(args.params)
+        layout = profile_layout(args.profile, args.output_dir)
+        table = results.results_table(layout.output_dir, args.profile)
+    except (ConfigError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    scores = results.row_scores_table(layout.output_dir, args.profile)
+    found = claims.evaluate(scores, table)
+    path = claims_md.write_claims(layout, found)
+    print(f"claims: {path}")
+    if args.readme:
+        # The claims table, and the advisor's leave-one-budget-out table that advisor.ipynb wrote
+        # beside claims.md, each where the README has the profile's markers.
+        readme = Path(args.readme)
+        check = layout.advisor_check
+        tables = {"claims": claims_md.readme_table(found)}
+        if check.is_file():
+            tables["advisor"] = check.read_text().strip()
+        for section, text in tables.items():
+            start = claims_md.markers(args.profile, section)[0]
+            if readme.is_file() and start in readme.read_text():
+                claims_md.update_readme(readme, text, args.profile, section)
+                print(f"claims: {section} table put into {readme}")
+    for c in found:
+        print(f"  {c.number}. {c.verdict}: {c.text}")
+    return 0

@@ -1,0 +1,44 @@
+"""The calibration's figure: the validation metric against every setting `budgetsplit calibrate`
+swept (the protocol: `budgetsplit.run.calibrate`), from its sweep table (`Result.sweep`, or the
+`params/<profile>/calibration/<task>.csv` written beside the choices), with matplotlib.
+
+    from budgetsplit.config.profiles import calibration_path
+    from budgetsplit.report import calibration
+    fig = calibration.plot(pd.read_csv(calibration_path("toy", "math").with_suffix(".csv")))
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.ticker import NullFormatter
+
+from budgetsplit.run.calibrate import GRIDS
+
+
+def plot(sweep: pd.DataFrame) -> plt.Figure:
+    """Validation metric against the swept value, one panel per setting (in the protocol's order),
+    one colour per stage/regime, solid at the largest budget and dashed at the middle one; the
+    choice circled."""
+    keys = [k for k in GRIDS if k in set(sweep["setting"])]
+    top = sweep["rung"].max()
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 4.0), squeeze=False)
+    for ax, key in zip(axes[0], keys, strict=True):
+        for label, g in sweep[sweep["setting"] == key].groupby("step", sort=False):
+            color = None
+            for rung, r in g.groupby("rung"):
+                r = r.sort_values("value")
+                name = f"{label.rsplit('/', 1)[0]} B={r['budget'].iloc[0]:g}"
+                style = "-" if rung == top else "--"
+                (line,) = ax.plot(
+                    r["value"], r["score"], style, marker="o", color=color, label=name
+                )
+                color = line.get_color()
+            pick = g[g["chosen"]]
+            ax.scatter(pick["value"], pick["score"], s=160, facecolors="none", edgecolors=color)
+        ax.set(xscale="log", xlabel=key, ylabel=f"{sweep['metric'].iloc[0]} (val)")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # log minor labels overlap at these ranges
+        ax.legend(fontsize=7, framealpha=0.6)
+    fig.suptitle(f"calibration of {sweep['task'].iloc[0]} on validation (circled: chosen)")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,69 @@
+"""The paper's claims written down, once budgetsplit.analysis.claims has judged them: a profile's
+claims.md (each claim's verdict with the groups and intervals it rests on) and the README's tables.
+
+    from budgetsplit.analysis import claims
+    from budgetsplit.core.layout import RunLayout
+    from budgetsplit.report import claims_md
+    found = claims.evaluate(score_table, results_table)
+    claims_md.write_claims(RunLayout("runs", "toy"), found)     # runs/toy/claims.md
+    claims_md.update_readme("README.md", claims_md.readme_table(found), "toy")
+
+A README section is the text between a profile's two markers (`markers`), e.g.
+`<!-- claims:toy:start -->` and `<!-- claims:toy:end -->`: "claims" holds `readme_table`, "advisor"
+the advisor's leave-one-budget-out table (`analysis.advise.validation_markdown`). Both files are
+replaced whole (`core.store.atomic_file`): a crash leaves the old file or the new one.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from budgetsplit.analysis.claims import Claim
+from budgetsplit.core.layout import RunLayout
+from budgetsplit.core.store import atomic_file
+
+
+def readme_table(found: list[Claim]) -> str:
+    rows = ["| claim (paper.md) | verdict | why |", "|---|---|---|"]
+    rows += [f"| {c.number}. {c.text} | **{c.verdict}** | {c.why} |" for c in found]
+    return "\n".join(rows)
+
+
+def markdown(found: list[Claim], profile: str, level: float = 0.95) -> str:
+    """claims.md: the table, then each claim's evidence (group by group, intervals at `level`)."""
+    parts = [
+        f"# The paper's claims on the {profile} profile, computed\n",
+        f"Made by `budgetsplit.analysis.claims` from the results; rules in docs/statistics.md. "
+        f"Intervals: {level:.0%} paired bootstrap over test rows and seeds.\n",
+        readme_table(found),
+        "",
+    ]
+    for c in found:
+        parts += [f"## {c.number}. {c.text}: {c.verdict}\n", f"{c.why}.\n"]
+        parts += [f"- {line}" for line in c.evidence] + [""]
+    return "\n".join(parts)
+
+
+def write_claims(layout: RunLayout, found: list[Claim]) -> Path:
+    """Write the profile's claims.md (`layout.claims_md`); returns its path."""
+    with atomic_file(layout.claims_md) as tmp:
+        tmp.write_text(markdown(found, layout.profile))
+    return layout.claims_md
+
+
+def markers(profile: str, section: str = "claims") -> tuple[str, str]:
+    return f"<!-- {section}:{profile}:start -->", f"<!-- {section}:{profile}:end -->"
+
+
+def update_readme(readme: str | Path, table: str, profile: str, section: str = "claims") -> None:
+    """Put `table` between the README's `markers(profile, section)`; ValueError unless it has
+    exactly one pair."""
+    readme = Path(readme)
+    start, end = markers(profile, section)
+    text = readme.read_text()
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
+    if len(pattern.findall(text)) != 1:
+        raise ValueError(f"{readme}: needs exactly one {start} ... {end} pair of markers")
+    with atomic_file(readme) as tmp:
+        tmp.write_text(pattern.sub(lambda _: f"{start}\n{table}\n{end}", text))

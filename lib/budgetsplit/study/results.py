@@ -1,0 +1,201 @@
+"""The results table: one row per cell record of a profile (`results.parquet` and `.csv` in the
+profile's folder, always rebuilt from the records) and the per-row score table the statistics
+read. What the tables say (best splits, intervals) is budgetsplit.analysis.verdicts's.
+
+A table row holds the cell, its sizes, `base_model`, every metric (`metric.*`), diagnostic (`diag.*`)
+and timing (`time.*`), and a `setting.<dotted key>` column for every result setting that varies
+across the profile's records (so results of different settings can never pass for one another).
+
+    from budgetsplit.study import results
+    df = results.results_table("runs", "toy")          # every task's cells of the profile
+    rows = results.row_scores_table("runs", "toy")     # one row per cell and eval row
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from budgetsplit.core.layout import RunLayout, committed_results_dir
+from budgetsplit.core.store import atomic_file, move_aside
+from budgetsplit.study.cells import CELL_KEY
+from budgetsplit.study.records import (
+    DamagedRecordError,
+    Record,
+    flat_settings,
+    load_record,
+    result_settings,
+)
+
+
+def _flat(prefix: str, d: dict) -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(f"{prefix}{k}.", v))
+        elif not isinstance(v, list):
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _settings(rec: Record) -> dict:
+    """A record's result settings, flat, as table values (lists as JSON text)."""
+    flat = flat_settings(result_settings(rec.params))
+    return {
+        k: json.dumps(v) if isinstance(v, list) else v
+        for k, v in flat.items()
+        if k not in ("task", "profile")
+    }
+
+
+def _flatten(rec: Record, settings: dict) -> dict:
+    """One table row of a record: the cell, sizes, the settings given, and every metric,
+    diagnostic and timing."""
+    row = {
+        "profile": rec.params["profile"],
+        **{k: getattr(rec.cell, k) for k in CELL_KEY},
+        "n_sft": rec.n_sft,
+        "n_pref": rec.n_pref,
+        "spent": rec.spent,
+        "sft_reused": rec.sft_reused,
+        "primary_metric": rec.primary_metric,
+        "base_model": rec.base_model,
+    }
+    row.update({f"setting.{k}": v for k, v in settings.items()})
+    row.update(_flat("metric.", rec.metrics))
+    row.update(_flat("diag.", rec.diagnostics))
+    row.update(_flat("time.", rec.wall_s))
+    return row
+
+
+def load_records(output_dir: str | Path, profile: str, replace: bool = False) -> list[Record]:
+    """Every cell record of a profile; FileNotFoundError naming the folder when there is none, and
+    a damaged one stops with `records.DamagedRecordError` naming it (with `replace` it is named,
+    moved aside and left out, for the grid to redo)."""
+    layout = RunLayout(output_dir, profile)
+    paths = layout.record_paths()
+    if not paths:
+        raise FileNotFoundError(
+            f"no cell records under {layout.profile_dir} (output_dir resolved to "
+            f"{layout.output_dir}): run the grid of profile {profile!r} first"
+        )
+    records = []
+    for path in paths:
+        try:
+            records.append(load_record(path))
+        except DamagedRecordError as e:
+            if not replace:
+                raise
+            where = move_aside(path, "replaced").name
+            print(f"moved aside: {path} ({e.problem}) -> {where}; the grid redoes its cell")
+    return records
+
+
+def results_table(output_dir: str | Path, profile: str, replace: bool = False) -> pd.DataFrame:
+    """Rebuild the profile's `results.{parquet,csv}` from every cell record; returns the table.
+    `replace`: damaged records are moved aside and left out (`load_records`)."""
+    records = load_records(output_dir, profile, replace=replace)
+    settings = [_settings(r) for r in records]
+    keys = sorted({k for s in settings for k in s})
+    varying = [k for k in keys if len({json.dumps(s.get(k)) for s in settings}) > 1]
+    rows = [
+        _flatten(r, {k: s.get(k) for k in varying}) for r, s in zip(records, settings, strict=True)
+    ]
+    df = pd.DataFrame(rows)
+    df = df.sort_values(["task", "budget", "sft_fraction", "method", "seed"], kind="stable")
+    df = df.reset_index(drop=True)
+    layout = RunLayout(output_dir, profile)
+    for suffix, write in ((".parquet", df.to_parquet), (".csv", df.to_csv)):
+        with atomic_file(layout.results_path(suffix)) as tmp:
+            write(tmp, index=False)
+    return df
+
+
+def summary(df: pd.DataFrame) -> pd.DataFrame:
+    """What a results table holds, a line per task and method: cells, budgets, fractions and seeds
+    run, and the range of the task's primary metric over its cells (`budgetsplit table` prints it)."""
+    rows = []
+    for (task, method), g in df.groupby(["task", "method"], sort=True):
+        metric = g["primary_metric"].iloc[0]
+        values = g[f"metric.{metric}"]
+        rows.append(
+            {
+                "task": task,
+                "method": method,
+                "cells": len(g),
+                "budgets": g["budget"].nunique(),
+                "fractions": g["sft_fraction"].nunique(),
+                "seeds": g["seed"].nunique(),
+                "metric": metric,
+                "min": values.min(),
+                "mean": values.mean(),
+                "max": values.max(),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def read_results(output_dir: str | Path, profile: str) -> pd.DataFrame:
+    """The profile's results table as last written (no rebuild); a clear error naming the absolute
+    path looked in when there is none."""
+    return pd.read_parquet(RunLayout(output_dir, profile).require_results(".parquet"))
+
+
+ROW_SCORE_COLUMNS = [
+    "profile",
+    *CELL_KEY,
+    "n_sft",
+    "n_pref",
+    "metric",
+    "split",
+    "ids_digest",
+    "row",
+    "score",
+]
+
+
+def row_scores_table(output_dir: str | Path, profile: str) -> pd.DataFrame:
+    """Per-row scores of every record that has them, long: one row per cell and eval row
+    (`ROW_SCORE_COLUMNS`). Cells with equal `ids_digest` were scored on the same rows in the same
+    order, so `row` pairs them. Records written before per-row scores existed are left out."""
+    parts = []
+    for rec in load_records(output_dir, profile):
+        rs = rec.row_scores
+        if not rs:
+            continue
+        cell = {k: getattr(rec.cell, k) for k in CELL_KEY}
+        part = pd.DataFrame({"row": range(len(rs["values"])), "score": rs["values"]})
+        fixed = {
+            "profile": rec.params["profile"],
+            **cell,
+            "n_sft": rec.n_sft,
+            "n_pref": rec.n_pref,
+            "metric": rs["metric"],
+            "split": rs["split"],
+            "ids_digest": rs["ids_digest"],
+        }
+        parts.append(part.assign(**fixed))
+    if not parts:
+        return pd.DataFrame(columns=ROW_SCORE_COLUMNS)
+    return pd.concat(parts, ignore_index=True)[ROW_SCORE_COLUMNS]
+
+
+def export(output_dir: str | Path, profile: str) -> list[Path]:
+    """Write the profile's tables where they are committed beside its figures
+    (`layout.committed_results_dir`): `results.csv` (one row per cell) and `row_scores.parquet`
+    (per-row scores, compressed), so figures, claims and the advisor can be rebuilt and checked
+    without retraining. Returns the files written."""
+    folder = committed_results_dir(profile)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    with atomic_file(folder / "results.csv") as tmp:
+        results_table(output_dir, profile).to_csv(tmp, index=False)
+    written.append(folder / "results.csv")
+    scores = row_scores_table(output_dir, profile)
+    if not scores.empty:
+        with atomic_file(folder / "row_scores.parquet") as tmp:
+            scores.to_parquet(tmp, index=False, compression="zstd")
+        written.append(folder / "row_scores.parquet")
+    return written

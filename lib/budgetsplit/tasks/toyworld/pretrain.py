@@ -1,0 +1,297 @@
+"""The toy world's base model: a tiny Llama pretrained from scratch on the world's "web text", cached.
+
+`get_base_model(world)` returns a folder with the model (safetensors) and its tokenizer, built once
+per world config and reused after:
+
+1. corpus: `world.pretrain.corpus_docs` plain-prose documents, an equal share from each task's
+   `corpus_documents(seed, n, **knobs)`, shuffled by `world.seed`. `knobs` are those of the task's
+   `world.tasks` difficulty settings that its generator also takes (e.g. math's max_number), so
+   the base model learns the facts of the world the tasks are drawn from. It never sees the chat
+   template (checked: no special token in any document) nor any task's response format.
+2. tokenizer: byte-level BPE trained on the training documents (see `tokenizer.py`).
+3. model: `LlamaForCausalLM` from `world.pretrain`, float32, trained on packed `seq_len` blocks with
+   EOT between documents, AdamW, linear warmup then cosine decay, gradient clipping; deterministic
+   for `world.seed`. A held-out share of the documents gives the held-out loss.
+
+The cache folder is `$BUDGETSPLIT_CACHE/base/<key>` (default root `~/.cache/budgetsplit`); a cached
+model that is not whole (weights emptied or truncated, a damaged JSON file) is named, moved aside
+and rebuilt. The key
+hashes what the model depends on: the seed, the pretrain section, CODE_VERSION and a fingerprint
+of the corpus generators (with their knobs), so editing a task's corpus rebuilds the model, and
+pool sizes or knobs the corpus does not take do not.
+Run it as `budgetsplit toyworld build --profile toy`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import torch
+from filelock import FileLock
+
+from budgetsplit.config.params import WorldConfig, to_dict
+from budgetsplit.core.progress import progress as progress_bar
+from budgetsplit.core.registry import TASKS, corpus_source
+from budgetsplit.core.store import (
+    DamagedFileError,
+    atomic_folder,
+    check_model_folder,
+    digest,
+    move_aside,
+    read_json,
+    remove_stale_temps,
+    stream_digest,
+)
+from budgetsplit.core.threads import refresh_cpu_threads, set_cpu_threads
+from budgetsplit.tasks.toyworld.tokenizer import EOT, SPECIAL_TOKENS, train_tokenizer
+
+# Bump when the corpus assembly, the tokenizer or the training loop changes what gets built.
+CODE_VERSION = 1
+CorpusSource = Callable[[int, int], list[str]]
+_FINGERPRINT_DOCS = 16
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("BUDGETSPLIT_CACHE") or Path.home() / ".cache" / "budgetsplit")
+
+
+def default_sources() -> dict[str, CorpusSource]:
+    """Every task's `corpus_documents` (budgetsplit.core.registry), imported on demand."""
+    return {t: corpus_source(t) for t in TASKS}
+
+
+def _generate(world: WorldConfig, name: str, fn: CorpusSource, n: int) -> list[str]:
+    knobs = world.tasks.get(name, {})
+    accepted = list(inspect.signature(fn).parameters)[2:]
+    return fn(world.seed, n, **{k: v for k, v in knobs.items() if k in accepted})
+
+
+def build_corpus(world: WorldConfig, sources: Mapping[str, CorpusSource]) -> list[str]:
+    """`world.pretrain.corpus_docs` documents, an equal share per source, in a seeded order."""
+    n, names = world.pretrain.corpus_docs, sorted(sources)
+    docs: list[str] = []
+    for i, name in enumerate(names):
+        k = n // len(names) + (i < n % len(names))
+        got = _generate(world, name, sources[name], k)
+        if len(got) != k:
+            raise ValueError(f"corpus source {name!r} returned {len(got)} documents, asked for {k}")
+        for d in got:
+            if any(s in d for s in SPECIAL_TOKENS):
+                raise ValueError(f"corpus source {name!r} leaks a special token: {d[:80]!r}")
+        docs.extend(got)
+    random.Random(f"corpus-{world.seed}").shuffle(docs)
+    return docs
+
+
+def cache_key(world: WorldConfig, sources: Mapping[str, CorpusSource]) -> str:
+    samples = (
+        "\x00".join(_generate(world, name, sources[name], _FINGERPRINT_DOCS)).encode()
+        for name in sorted(sources)
+    )
+    spec = {
+        "code_version": CODE_VERSION,
+        "seed": world.seed,
+        "pretrain": to_dict(world.pretrain),
+        "corpus": stream_digest(samples, n=64),
+    }
+    return digest(spec)
+
+
+def llama_config(world: WorldConfig, tokenizer=None):
+    """The base model's architecture; with the trained tokenizer, its vocabulary and special
+    tokens (without: `pretrain.vocab_size` and none, enough to time the model, budgetsplit.run.speed)."""
+    from transformers import LlamaConfig
+
+    p = world.pretrain
+    special = (
+        {}
+        if tokenizer is None
+        else {
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+        }
+    )
+    return LlamaConfig(
+        vocab_size=p.vocab_size if tokenizer is None else len(tokenizer),
+        hidden_size=p.hidden_size,
+        intermediate_size=p.intermediate_size,
+        num_hidden_layers=p.num_layers,
+        num_attention_heads=p.num_heads,
+        num_key_value_heads=p.num_heads,
+        max_position_embeddings=p.seq_len,
+        tie_word_embeddings=True,
+        **special,
+    )
+
+
+def _pack(tokenizer, docs: list[str], seq_len: int) -> torch.Tensor:
+    """Documents joined by EOT into one stream, cut into [n_blocks, seq_len] (the tail is dropped)."""
+    eot = tokenizer.convert_tokens_to_ids(EOT)
+    stream: list[int] = []
+    for ids in tokenizer(docs, add_special_tokens=False)["input_ids"]:
+        stream.extend(ids)
+        stream.append(eot)
+    n_blocks = len(stream) // seq_len
+    if n_blocks == 0:
+        raise ValueError(f"corpus too small: {len(stream)} tokens < seq_len {seq_len}")
+    return torch.tensor(stream[: n_blocks * seq_len]).view(n_blocks, seq_len)
+
+
+def _lr_factor(step: int, warmup: int, total: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))  # cosine down to 10% of the peak
+
+
+@torch.no_grad()
+def _mean_loss(model, blocks: torch.Tensor, batch_size: int) -> float:
+    model.eval()
+    losses = [model(input_ids=b, labels=b).loss.item() for b in blocks.split(batch_size)]
+    model.train()
+    return sum(losses) / len(losses)
+
+
+def pretrain(
+    world: WorldConfig, sources: Mapping[str, CorpusSource], out_dir: Path, progress: bool = True
+) -> dict:
+    """Build the corpus, tokenizer and model; save both into `out_dir`; return the build info."""
+    from transformers import LlamaForCausalLM
+
+    p, start = world.pretrain, time.time()
+    docs = build_corpus(world, sources)
+    n_held = max(1, min(1000, len(docs) // 50))
+    train_docs, held_docs = docs[n_held:], docs[:n_held]
+    tokenizer = train_tokenizer(train_docs, p.vocab_size)
+    train, held = _pack(tokenizer, train_docs, p.seq_len), _pack(tokenizer, held_docs, p.seq_len)
+
+    torch.manual_seed(world.seed)
+    model = LlamaForCausalLM(llama_config(world, tokenizer))  # float32
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    n_params = sum(t.numel() for t in model.parameters())
+    # No weight decay on norms: decaying their gains towards 0 only fights the normalisation.
+    decay = [t for t in model.parameters() if t.dim() >= 2]
+    no_decay = [t for t in model.parameters() if t.dim() < 2]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=p.learning_rate,
+        betas=(0.9, 0.95),
+    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, p.warmup_steps, p.steps))
+    order = torch.Generator().manual_seed(world.seed)
+    perm, pos, losses = torch.randperm(len(train), generator=order), 0, []
+    bar = progress_bar(
+        range(p.steps), desc="pretrain", disable=not progress, steps=True, dynamic_ncols=True
+    )
+    t_train = time.time()
+    set_cpu_threads()  # this process's share of the cores (threads.py), re-read during the loop
+    for step in bar:
+        refresh_cpu_threads()
+        if pos + p.batch_size > len(perm):  # next epoch, new seeded order
+            perm, pos = torch.randperm(len(train), generator=order), 0
+        batch = train[perm[pos : pos + p.batch_size]]
+        pos += p.batch_size
+        loss = model(input_ids=batch, labels=batch).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        if step % 10 == 0 or step == p.steps - 1:
+            tok_s = (step + 1) * batch.numel() / (time.time() - t_train)
+            bar.set_postfix(loss=f"{losses[-1]:.3f}", tok_s=f"{tok_s:.0f}")
+    train_s = time.time() - t_train
+    window = max(1, len(losses) // 20)
+    chunks = [losses[i : i + window] for i in range(0, len(losses), window)]
+    curve = [round(sum(c) / len(c), 4) for c in chunks]
+    tail = losses[-window:]
+
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    import tokenizers
+    import transformers
+
+    return {
+        "code_version": CODE_VERSION,
+        "world": {"seed": world.seed, "pretrain": to_dict(world.pretrain)},
+        "corpus": {
+            "docs": len(docs),
+            "heldout_docs": n_held,
+            "train_tokens": train.numel(),
+            "heldout_tokens": held.numel(),
+            "epochs": round(p.steps * p.batch_size / len(train), 3),
+        },
+        "vocab_size": len(tokenizer),
+        "n_params": n_params,
+        "initial_train_loss": losses[0],
+        "final_train_loss": sum(tail) / len(tail),  # mean over the last 5% of steps
+        "train_loss_curve": curve,  # means over successive 5% windows of the steps
+        "heldout_loss": _mean_loss(model, held, p.batch_size),
+        "train_tokens_per_s": round(p.steps * p.batch_size * p.seq_len / train_s),
+        "wall_s": round(time.time() - start, 1),
+        "torch_threads": torch.get_num_threads(),
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "tokenizers": tokenizers.__version__,
+        },
+    }
+
+
+def _whole(folder: Path, move: bool = False) -> bool:
+    """Whether `folder` holds a whole built model (build info, readable JSON, whole safetensors).
+    With `move` (under the build lock), a damaged one is named and moved aside to be rebuilt."""
+    if not folder.exists():
+        return False
+    try:
+        read_json(folder / "build_info.json", "base model's build_info.json")
+        check_model_folder(folder, "base model")
+        return True
+    except (DamagedFileError, FileNotFoundError) as e:
+        if move:
+            where = move_aside(folder)
+            print(f"base model {folder} is damaged ({e}); moved aside to {where.name}, rebuilding")
+        return False
+
+
+def get_base_model(
+    world: WorldConfig,
+    progress: bool = True,
+    sources: Mapping[str, CorpusSource] | None = None,
+    build: bool = True,
+) -> Path | None:
+    """The folder of the world's base model and tokenizer, built on first use (see the docstring);
+    with `build=False`, None when it is not built (nothing is built)."""
+    sources = default_sources() if sources is None else sources
+    key = cache_key(world, sources)
+    base = cache_root() / "base"
+    final = base / key
+    if _whole(final):
+        return final
+    if not build:
+        return None
+    base.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(base / f"{key}.lock")):
+        if _whole(final, move=True):  # another process built it while we waited
+            return final
+        remove_stale_temps(base)  # left by a killed build
+        for stale in base.glob(f".tmp-{key}-*"):  # the naming of builds before store.py
+            shutil.rmtree(stale, ignore_errors=True)
+        with atomic_folder(final) as tmp:  # readers see a whole model or none
+            info = pretrain(world, sources, tmp, progress=progress)
+            info["key"] = key
+            (tmp / "build_info.json").write_text(json.dumps(info, indent=2) + "\n")
+    return final

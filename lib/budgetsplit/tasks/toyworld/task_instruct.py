@@ -1,0 +1,384 @@
+"""The toy world's `instruct` task: short requests with 1-3 verifiable constraints, IFEval in miniature.
+
+A request asks for a few lines about one of the world's topics (its words: `instruct_text`) and
+adds constraints drawn from IFEval's own instruction ids, so lm-eval's checkers score them for
+real (`budgetsplit.tasks.ifeval`):
+
+    Describe the river. Write exactly 3 lines starting with *. Do not use commas.
+    -> * The river runs down to the sea.
+       * After heavy rain the river rises.
+       * Ducks swim near the bank.
+
+Only instructions whose checkers work offline are used (none needs NLTK data); all capitals is
+opt-in (see DEFAULT_INSTRUCTIONS). Demonstrations
+satisfy every constraint; a preference pair sets such a response (chosen) against a plausible one
+that breaks one or two of them (rejected): sentence case where lowercase was asked, one bullet too
+many, the forbidden word used, another end phrase. Both sides also follow unasked format rules at
+random (FREE_STYLE), so no format token marks the chosen side (tests/test_shortcuts.py). Eval rows
+carry IFEval's `instruction_id_list` and `kwargs`; the primary metric `answered_strict` is IFEval's
+prompt-level strict accuracy counted only for responses that answer the request (`answers`), whose
+floor is what prose ignoring the rules passes by chance (8%). The pretraining corpus states the same topic sentences as plain
+prose: never lists, never all lowercase or all capitals, never a prescribed ending.
+
+    from budgetsplit.tasks.toyworld.task_instruct import InstructTask, corpus_documents
+    task = InstructTask(seed=0)
+    task.sft_pool()[0], task.pref_pool()[0], task.eval_split("test")[0]
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator, Mapping, Sequence
+
+from budgetsplit.tasks import ifeval
+from budgetsplit.tasks.toyworld.common import ToyTask, document, pick
+from budgetsplit.tasks.toyworld.instruct_text import (
+    END_PHRASES,
+    REQUESTS,
+    STOP_WORDS,
+    TOPICS,
+    WRITING,
+)
+
+TOPIC_NAMES = tuple(TOPICS)
+SENTENCES = {t: re.split(r"(?<=\.) ", text) for t, text in TOPICS.items()}
+
+LOWER, UPPER = "change_case:english_lowercase", "change_case:english_capital"
+BULLETS, KEYWORDS = "detectable_format:number_bullet_lists", "keywords:existence"
+FORBIDDEN, END = "keywords:forbidden_words", "startend:end_checker"
+NO_COMMA, WORDS = "punctuation:no_comma", "length_constraints:number_words"
+INSTRUCTIONS = (LOWER, UPPER, BULLETS, KEYWORDS, FORBIDDEN, END, NO_COMMA, WORDS)
+# All capitals is opt-in: lm-eval's checker also asks langdetect for English, which calls about one in
+# five correct all-caps answers of this size something else (the toy references then fail their
+# own checker), and the world's BPE splits capitals into single letters.
+DEFAULT_INSTRUCTIONS = tuple(i for i in INSTRUCTIONS if i != UPPER)
+
+_WORD = re.compile(r"\w+")  # lm-eval's count_words tokenizer
+_SENTENCE_END = re.compile(r"[.!?][\"']?$")
+_REQUEST_SENTENCE = re.compile(r"(?<=[.?\"])\s+")
+
+
+def _keyword_candidates(topic: str) -> list[str]:
+    """Content words of a topic that some but not all of its sentences use, and no end phrase
+    contains (keywords:existence matches substrings)."""
+    sents = [s.lower() for s in SENTENCES[topic]]
+    words = sorted(
+        {w for s in sents for w in _WORD.findall(s) if len(w) > 3 and w not in STOP_WORDS}
+    )
+    ends = " ".join(END_PHRASES).lower()
+    return [w for w in words if w not in ends and 0 < sum(w in s for s in sents) < len(sents)]
+
+
+KEYWORDS_OF = {t: _keyword_candidates(t) for t in TOPICS}
+# Which sentences a keyword check (substring) and a forbidden-word check (whole word) would flag.
+CONTAINS = {
+    t: {w: [s for s in SENTENCES[t] if w in s.lower()] for w in KEYWORDS_OF[t]} for t in TOPICS
+}
+WHOLE_WORD = {
+    t: {w: [s for s in SENTENCES[t] if re.search(rf"\b{w}\b", s, re.I)] for w in KEYWORDS_OF[t]}
+    for t in TOPICS
+}
+WITH_COMMA = {t: [s for s in SENTENCES[t] if "," in s] for t in TOPICS}
+# Words as lm-eval's count_words counts them; case, commas and bullet marks never change the count.
+N_WORDS = {
+    s: len(_WORD.findall(s)) for s in [*END_PHRASES, *(x for v in SENTENCES.values() for x in v)]
+}
+
+
+def phrase(iid: str, kw: dict) -> str:
+    """A constraint in the world's language."""
+    if iid == LOWER:
+        return "Write only in small letters."
+    if iid == UPPER:
+        return "Write only in capital letters."
+    if iid == BULLETS:
+        return f"Write exactly {kw['num_bullets']} lines starting with *."
+    if iid == KEYWORDS:
+        return f"Use the word{'s' * (len(kw['keywords']) > 1)} {' and '.join(kw['keywords'])}."
+    if iid == FORBIDDEN:
+        return f"Do not use the word {kw['forbidden_words'][0]}."
+    if iid == END:
+        return f'End with "{kw["end_phrase"]}"'
+    if iid == NO_COMMA:
+        return "Do not use commas."
+    relation = "fewer than" if kw["relation"] == "less than" else "at least"
+    return f"Use {relation} {kw['num_words']} words."
+
+
+# In preference pairs each side also follows, at these rates, format rules the request does not
+# ask for (small letters, an end phrase, no commas, a bullet list), and may use a sentence with a
+# comma ("commas"): the formats then occur on both sides, and a pair is told apart by the request,
+# not by a format token (tests/test_shortcuts.py). The rates differ by side where they offset the
+# rules a rejected response breaks: it shows capitals and commas where the request forbids them.
+FREE_STYLE = {
+    "chosen": {LOWER: 0.3, END: 0.3, NO_COMMA: 0.1, BULLETS: 0.3, "commas": 0.3},
+    "rejected": {LOWER: 0.5, END: 0.3, NO_COMMA: 0.4, BULLETS: 0.4, "commas": 0.0},
+}
+
+
+def compose(
+    rng: random.Random,
+    topic: str,
+    cons: dict[str, dict],
+    broken: frozenset = frozenset(),
+    free: Mapping[str, float] | None = None,
+):
+    """A response about `topic` following every constraint in `cons` except those in `broken`,
+    which it visibly breaks; None when this draw cannot do both. `free`: rates at which it also
+    follows rules that `cons` does not hold (one side of FREE_STYLE), as a response may."""
+    style = {i for i, p in (free or {}).items() if i not in cons and rng.random() < p}
+    if UPPER in cons:
+        style.discard(LOWER)
+    if NO_COMMA in style:
+        style.discard("commas")
+    sents = SENTENCES[topic]
+    must: list[list[str]] = []
+    banned: list[str] = []
+    if KEYWORDS in cons:
+        words = cons[KEYWORDS]["keywords"]
+        if KEYWORDS in broken:
+            banned += CONTAINS[topic][words[0]]
+        else:
+            must += [CONTAINS[topic][w] for w in words]
+    if FORBIDDEN in cons:
+        hits = WHOLE_WORD[topic][cons[FORBIDDEN]["forbidden_words"][0]]
+        (must.append(hits) if FORBIDDEN in broken else banned.extend(hits))
+    if NO_COMMA in broken or "commas" in style:
+        must.append(WITH_COMMA[topic])
+    allowed = [s for s in sents if s not in banned]
+    must = [[s for s in m if s in allowed] for m in must]
+    if not all(must):
+        return None
+    bullets, long_words, lim = BULLETS in cons, None, 0
+    if bullets:
+        n = cons[BULLETS]["num_bullets"]
+        k = n
+        if BULLETS in broken:
+            k, bullets = pick(rng, ((n + 1, True), (n - 1, True), (n, False)))
+    else:
+        k = 2 + int(rng.random() * 2)
+    fixed, bullets = bullets, bullets or BULLETS in style  # fixed: the line count is prescribed
+    if WORDS in cons:  # a word limit to meet (or break): does the answer need >= lim words?
+        long_words = (cons[WORDS]["relation"] == "at least") != (WORDS in broken)
+        lim = cons[WORDS]["num_words"]
+    # The end phrase, and whether it goes first: a broken end rule ends with another phrase, or
+    # starts with the asked one, or has none, so that a phrase at the end marks neither side.
+    end, first = (cons[END]["end_phrase"], False) if END in cons else (None, False)
+    if END in broken:
+        end, first = pick(
+            rng,
+            (
+                (pick(rng, [e for e in END_PHRASES if e != end]), False),
+                (end, True),
+                (None, False),
+            ),
+        )
+    elif END in style:
+        end = pick(rng, END_PHRASES)
+    n_words = N_WORDS[end] if end else 0
+    picked: list[str] = []
+    for m in must:
+        if not any(s in picked for s in m):
+            picked.append(pick(rng, m))
+            n_words += N_WORDS[picked[-1]]
+    rest = [s for s in allowed if s not in picked]
+    while rest and (len(picked) < k or (long_words and not fixed and n_words < lim)):
+        s = rest.pop(int(rng.random() * len(rest)))
+        if long_words is False and not fixed and n_words + N_WORDS[s] >= lim:
+            continue  # would make the answer too long
+        picked.append(s)
+        n_words += N_WORDS[s]
+    if not picked or (fixed and len(picked) != k):
+        return None
+    if long_words is not None and (n_words >= lim) != long_words:
+        return None
+    lower = (LOWER in cons and LOWER not in broken) or LOWER in style
+    # lm-eval's lowercase check also asks langdetect for English, which calls 1 in 20 one-sentence
+    # lowercase answers here something else (and about 1 in 2,000 longer ones).
+    if lower and len(picked) < 2:
+        return None
+    picked.sort(key=lambda _: rng.random())
+    sep = "\n" if bullets else " "
+    text = sep.join("* " + s for s in picked) if bullets else " ".join(picked)
+    if end:
+        text = end + sep + text if first else text + sep + end
+    if (NO_COMMA in cons and NO_COMMA not in broken) or NO_COMMA in style:
+        text = text.replace(",", "")
+    if lower:
+        text = text.lower()
+    if UPPER in cons and UPPER not in broken:
+        text = text.upper()
+    return text
+
+
+class InstructTask(ToyTask):
+    """Toy IFEval. Knobs: 1..max_constraints constraints per prompt from `instructions` (IFEval ids,
+    a subset of INSTRUCTIONS); bullet counts in 2..max_bullets; word limits from `word_limits`;
+    each preference prompt gets 1..max_pairs_per_prompt pairs."""
+
+    name = "instruct"
+    # IFEval's prompt-level strict accuracy, counted only for responses that answer the request
+    # (`answers`): its floor is then what a response ignoring the rules passes by chance (8%).
+    primary_metric = "answered_strict"
+    # None, as in IFEval: the rules are in each request, and every token counts in a 128-token world.
+    system_prompt = None
+
+    def __init__(
+        self,
+        max_constraints: int = 3,
+        instructions: Sequence[str] = DEFAULT_INSTRUCTIONS,
+        max_bullets: int = 3,
+        word_limits: Sequence[int] = (8, 12, 16),
+        max_pairs_per_prompt: int = 2,
+        **world,
+    ):
+        super().__init__(
+            {
+                "max_constraints": (max_constraints, 1 <= max_constraints <= 3),
+                "max_bullets": (max_bullets, 2 <= max_bullets <= 6),
+                "instructions": (
+                    instructions,
+                    bool(instructions) and set(instructions) <= set(INSTRUCTIONS),
+                ),
+                "word_limits": (
+                    word_limits,
+                    bool(word_limits) and all(5 <= w <= 40 for w in word_limits),
+                ),
+                "max_pairs_per_prompt": (max_pairs_per_prompt, max_pairs_per_prompt >= 1),
+            },
+            **world,
+        )
+        self.max_constraints, self.instructions = max_constraints, tuple(instructions)
+        self.max_bullets, self.word_limits = max_bullets, tuple(word_limits)
+
+    # ------------------------------------------------------------------------- generation
+    def _constraints(self, rng: random.Random, topic: str) -> dict[str, dict]:
+        ids, cons = list(self.instructions), {}
+        for _ in range(min(len(ids), 1 + int(rng.random() * self.max_constraints))):
+            iid = ids.pop(int(rng.random() * len(ids)))
+            if iid in (LOWER, UPPER) and (LOWER in cons or UPPER in cons):
+                continue  # IFEval lists the two case instructions as conflicting
+            if iid == BULLETS:
+                cons[iid] = {"num_bullets": 2 + int(rng.random() * (self.max_bullets - 1))}
+            elif iid == KEYWORDS:
+                words = [pick(rng, KEYWORDS_OF[topic]) for _ in range(1 + (rng.random() < 0.3))]
+                cons[iid] = {"keywords": sorted(set(words))}
+            elif iid == FORBIDDEN:
+                taken = cons.get(KEYWORDS, {}).get("keywords", ())
+                word = pick(rng, KEYWORDS_OF[topic])
+                while any(word in t or t in word for t in taken):
+                    word = pick(rng, KEYWORDS_OF[topic])
+                cons[iid] = {"forbidden_words": [word]}
+            elif iid == END:
+                cons[iid] = {"end_phrase": pick(rng, END_PHRASES)}
+            elif iid == WORDS:
+                relation = pick(rng, ("less than", "at least"))
+                cons[iid] = {"num_words": pick(rng, self.word_limits), "relation": relation}
+            else:
+                cons[iid] = {}
+        return cons
+
+    def _items(self, split: str, rng: random.Random) -> Iterator[tuple[str, tuple]]:
+        """Distinct prompts as (prompt, (constraints, topic, a response that follows them))."""
+        return self._fresh(split, rng, self._make, self._answered)
+
+    def _make(self, rng: random.Random) -> tuple[str, tuple]:
+        topic = pick(rng, TOPIC_NAMES)
+        cons = self._constraints(rng, topic)
+        # The end rule comes first, so that a copy of the request does not end with its phrase.
+        rules = sorted(cons.items(), key=lambda rule: rule[0] != END)
+        parts = [pick(rng, REQUESTS).format(t=topic)] + [phrase(i, k) for i, k in rules]
+        return parts[0][0].upper() + parts[0][1:] + " " + " ".join(parts[1:]), (cons, topic)
+
+    def _answered(self, rng: random.Random, item: tuple) -> tuple | None:
+        """The item with a response that follows every constraint, or None if 8 tries fail."""
+        cons, topic = item
+        chosen = next((c for _ in range(8) if (c := compose(rng, topic, cons))), None)
+        return None if chosen is None else (cons, topic, chosen)
+
+    def _fields(self, item: tuple) -> dict:
+        return {"instruction_id_list": list(item[0]), "kwargs": list(item[0].values())}
+
+    def _demo(self, item: tuple) -> str:
+        return item[2]
+
+    def _eval_fields(self, item: tuple) -> dict:
+        return {"reference": item[2]}
+
+    def _pairs(self, rng: random.Random, item: tuple, want: int) -> Iterator[tuple[int, str, str]]:
+        cons, topic, chosen = item
+        for m in range(want):
+            good = compose(rng, topic, cons, free=FREE_STYLE["chosen"]) or (
+                chosen if m == 0 else None
+            )
+            bad = self._rejected(rng, topic, cons)
+            if good is not None and bad is not None:
+                yield m, good, bad
+
+    def _rejected(self, rng: random.Random, topic: str, cons: dict[str, dict]) -> str | None:
+        ids = list(cons)
+        for _ in range(8):
+            n_broken = 2 if len(ids) > 1 and rng.random() < 0.3 else 1
+            if text := compose(
+                rng, topic, cons, frozenset(rng.sample(ids, n_broken)), FREE_STYLE["rejected"]
+            ):
+                return text
+        return None
+
+    # ------------------------------------------------------------------------- Task interface
+    def in_format(self, completion: str) -> bool:
+        """The shape every answer here has, whatever its constraints: 1-60 words, each line a
+        bullet ("* " or "- ") or prose ending a sentence, and no chat markup left in."""
+        lines = [ln.strip() for ln in completion.strip().splitlines() if ln.strip()]
+        if not lines or "<|" in completion or not 1 <= len(_WORD.findall(completion)) <= 60:
+            return False
+        return all(ln[:2] in ("* ", "- ") or _SENTENCE_END.search(ln) for ln in lines)
+
+    def answers(self, prompt: str, completion: str) -> bool:
+        """Whether `completion` answers the request at all: in format, at least two words a line,
+        and no sentence of the request repeated. lm-eval's checkers pass a copy of the request
+        (15% of test prompts: its keywords, word count, no commas) and a bare "* " list (15%)."""
+        if not self.in_format(completion):
+            return False
+        lines = [ln for ln in completion.splitlines() if ln.strip()]
+        text = completion.lower()
+        return all(len(_WORD.findall(ln)) >= 2 for ln in lines) and not any(
+            s.lower() in text for s in _REQUEST_SENTENCE.split(prompt.strip()) if s
+        )
+
+    def score(self, rows: Sequence[dict], completions: Sequence[str]) -> dict[str, float]:
+        """lm-eval's four IFEval accuracies, `format_share`, and the primary `answered_strict`:
+        the share of prompts answered (`answers`) with every instruction followed (strict)."""
+        self._check_scored(rows, completions)
+        results, answered = [], 0
+        for r, c in zip(rows, completions, strict=True):
+            if "instruction_id_list" not in r or "kwargs" not in r:
+                raise ValueError(f"InstructTask.score: row {r.get('id')!r} has no IFEval fields")
+            results.append(ifeval.check(c, r["instruction_id_list"], r["kwargs"], r["prompt"]))
+            answered += all(results[-1][0]) and self.answers(r["prompt"], c)
+        out = ifeval.aggregate(results)
+        out["answered_strict"] = answered / len(completions)
+        out["format_share"] = sum(map(self.in_format, completions)) / len(completions)
+        return out
+
+
+# ----------------------------------------------------------------------------- pretraining corpus
+def corpus_documents(seed: int, n: int) -> list[str]:
+    """`n` web-text documents of 30-120 words: topic sentences as plain prose, one or two topics a
+    document, half of them with a remark about writing (so the words requests use are known).
+    Never a list, an all-lowercase or all-capitals text, nor a prescribed ending."""
+    rng = random.Random(f"{seed}/instruct/corpus")
+
+    def part() -> str:
+        return " ".join(rng.sample(SENTENCES[pick(rng, TOPIC_NAMES)], 3 + int(rng.random() * 4)))
+
+    docs = []
+    for _ in range(n):
+        doc = document(part)
+        if rng.random() < 0.5:
+            first = rng.random() < 0.5
+            remark = " ".join(rng.sample(WRITING, 2))
+            doc = f"{remark} {doc}" if first else f"{doc} {remark}"
+        docs.append(doc)
+    return docs
