@@ -16,7 +16,7 @@
 # Idempotent: finished cells are read back from <output_dir>/<profile>/ (output_dir: runs, paper's
 # runs/paper), not retrained. Executed notebooks go to <output_dir>/<profile>/notebooks/; figures to
 # figures/ (toy) or <output_dir>/<profile>/figures/ (others). The claims computed last:
-# <output_dir>/<profile>/claims.md (and the README's table for the profile).
+# <output_dir>/<profile>/claims.md, copied to results/<profile>/ (and the README's table for the profile).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -96,9 +96,10 @@ case " $tasks " in *" math "*)
 esac
 pm figures.ipynb figures.ipynb -p figures_dir "$figs"
 pm advisor.ipynb advisor.ipynb -p figures_dir "$figs"  # figure 6: the advisor's split by budget
-# The paper's claims, computed from the same records: <output_dir>/<profile>/claims.md, and the README's
+# The paper's claims, computed from the same records: <output_dir>/<profile>/claims.md (and a copy in
+# results/<profile>/ beside the tables, committed), and the README's
 # table between its <!-- claims:<profile>:start/end --> markers where it has them.
-"$PY" -m budgetsplit claims --profile "$profile" --readme README.md
+"$PY" -m budgetsplit claims --profile "$profile" --readme README.md --export
 # The results tables, committed beside the figures (results/<profile>/; smoke's are not committed).
 "$PY" -m budgetsplit table --profile "$profile" --export
 echo "run_all.sh: profile $profile done in $(( $(date +%s) - start )) s; figures in $figs/"

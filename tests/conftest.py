@@ -90,6 +90,20 @@ def base_folder(tmp_path_factory, task):
     return tiny_llama_folder(tmp_path_factory.mktemp("base"), task)
 
 
+@pytest.fixture
+def params_dir(tmp_path, monkeypatch) -> Path:
+    """A copy of params/smoke as the only shipped profile, so what calibration writes beside a
+    profile's recipes lands in tmp_path."""
+    import shutil
+
+    from budgetsplit.config import profiles
+
+    folder = tmp_path / "params"
+    shutil.copytree(profiles.PARAMS_DIR / "smoke", folder / "smoke")
+    monkeypatch.setattr(profiles, "PARAMS_DIR", folder)
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def _no_user_params(monkeypatch):
     """`--params DIR` sets $BUDGETSPLIT_PARAMS for the process (so workers inherit it); undo it after

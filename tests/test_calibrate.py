@@ -2,8 +2,6 @@
 and (slow) a tiny real calibration on the smoke profile that resumes and never reads the test split."""
 
 import json
-import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -14,15 +12,6 @@ from budgetsplit.config import profiles
 from budgetsplit.config.params import REGIMES, ROOT, ConfigError, load_params, pft_settings
 from budgetsplit.report import calibration
 from budgetsplit.run import calibrate
-
-
-@pytest.fixture
-def params_dir(tmp_path, monkeypatch) -> Path:
-    """A copy of params/smoke as the only profile, so calibration files land in tmp_path."""
-    folder = tmp_path / "params"
-    shutil.copytree(profiles.PARAMS_DIR / "smoke", folder / "smoke")
-    monkeypatch.setattr(profiles, "PARAMS_DIR", folder)
-    return folder
 
 
 def test_smoke_plan_counts_points_and_runs_nothing(params_dir, tmp_path, monkeypatch, capsys):

@@ -149,7 +149,9 @@ def test_cold_start_evidence_carries_the_diagnostics():
     assert all("log-prob of chosen per token -9.2, answers in format 0" in x for x in c.evidence)
 
 
-def test_the_cli_reads_a_runs_records_and_fills_only_a_readme_with_markers(tmp_path, capsys):
+def test_the_cli_reads_a_runs_records_and_fills_only_a_readme_with_markers(
+    tmp_path, capsys, monkeypatch
+):
     from test_grid import _fake_record
 
     from budgetsplit.config.params import load_params
@@ -182,6 +184,10 @@ def test_the_cli_reads_a_runs_records_and_fills_only_a_readme_with_markers(tmp_p
     assert text.count("| claim (paper.md) | verdict | why |") == 1
     assert main([*argv, str(other)]) == 0
     assert other.read_text() == "no markers here\n"  # skipped silently
+    from budgetsplit.study import results
+
+    # No records and no committed tables (the checkout's own are not looked at): a clear error.
+    monkeypatch.setattr(results, "committed_results_dir", lambda p: tmp_path / "results" / p)
     assert main(["claims", "--profile", "smoke", "--output-dir", str(tmp_path / "empty")]) == 2
     assert "no cell records under" in capsys.readouterr().err
 
@@ -211,3 +217,36 @@ def test_the_cli_finds_a_profile_without_a_math_recipe(tmp_path, monkeypatch, ca
     assert f"claims: {path}" in capsys.readouterr().out
     assert main(["claims", "--profile", "nosuch"]) == 2
     assert "'profile' = 'nosuch': no such profile" in capsys.readouterr().err
+
+
+def test_without_records_the_cli_judges_the_committed_tables_and_exports_claims_md(
+    tmp_path, monkeypatch, capsys
+):
+    """A fresh clone has no records: the claims are judged from results/<profile>/ (as `table
+    --export` wrote it), the same as from the records, and --export commits claims.md beside it."""
+    from test_grid import _fake_record
+
+    from budgetsplit.cli import claims as cli_claims
+    from budgetsplit.config.params import load_params
+    from budgetsplit.study import results
+
+    committed = tmp_path / "results" / "smoke"
+    monkeypatch.setattr(results, "committed_results_dir", lambda p: tmp_path / "results" / p)
+    monkeypatch.setattr(cli_claims, "committed_results_dir", lambda p: tmp_path / "results" / p)
+    runs = tmp_path / "runs"
+    params = load_params("smoke", "math", overrides={"output_dir": str(runs)})
+    for c in expand(params):
+        _fake_record(runs, params, c, score=c.sft_fraction / 4)
+    results.export(runs, "smoke")
+    assert main(["claims", "--profile", "smoke", "--output-dir", str(runs)]) == 0
+    from_records = (runs / "smoke" / "claims.md").read_text()
+    empty = tmp_path / "fresh_clone_runs"
+    assert main(["claims", "--profile", "smoke", "--output-dir", str(empty), "--export"]) == 0
+    out = capsys.readouterr().out
+    assert "no records" in out and "judging the committed tables instead" in out
+    assert (empty / "smoke" / "claims.md").read_text() == from_records
+    assert (committed / "claims.md").read_text() == from_records
+    # Neither records nor committed tables: the error names where it looked for records.
+    (committed / "results.csv").unlink()
+    assert main(["claims", "--profile", "smoke", "--output-dir", str(empty)]) == 2
+    assert "no cell records under" in capsys.readouterr().err

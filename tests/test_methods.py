@@ -5,8 +5,6 @@ flowing into all three without another edit. Offline: the trainers are stood in 
 from __future__ import annotations
 
 import contextlib
-import shutil
-from pathlib import Path
 
 import pytest
 import torch
@@ -29,15 +27,6 @@ RECORDS = [
 ]
 # A method the table does not ship: the DPO family's hinge loss plus the SFT term.
 HINGE_SFT = Method("dpo", ("hinge", "sft"), swept=("pft.beta", "pft.sft_weight"))
-
-
-@pytest.fixture
-def params_dir(tmp_path, monkeypatch) -> Path:
-    """A copy of params/smoke as the only profile."""
-    folder = tmp_path / "params"
-    shutil.copytree(profiles.PARAMS_DIR / "smoke", folder / "smoke")
-    monkeypatch.setattr(profiles, "PARAMS_DIR", folder)
-    return folder
 
 
 @pytest.fixture

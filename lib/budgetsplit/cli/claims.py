@@ -1,7 +1,9 @@
-"""`budgetsplit claims --profile toy [--readme README.md]`: the paper's claims judged from a
-profile's records (`analysis.claims`), written to `<output_dir>/<profile>/claims.md`, and with
-`--readme` the claims and advisor tables put between the README's markers for the profile
-(`report.claims_md`; a README without them is left as is)."""
+"""`budgetsplit claims --profile toy [--readme README.md] [--export]`: the paper's claims judged
+from a profile's records (`analysis.claims`), written to `<output_dir>/<profile>/claims.md` (with
+`--export` also to `results/<profile>/claims.md`, committed beside the tables), and with `--readme`
+the claims and advisor tables put between the README's markers for the profile
+(`report.claims_md`; a README without them is left as is). Without records (a fresh clone), the
+committed tables of `results/<profile>/` are judged instead."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from budgetsplit.analysis import claims
 from budgetsplit.config.params import profile_layout
 from budgetsplit.config.profiles import add_params_argument, use_params_dir
 from budgetsplit.config.schema import ConfigError
+from budgetsplit.core.layout import committed_results_dir
+from budgetsplit.core.store import write_text
 from budgetsplit.report import claims_md
 from budgetsplit.study import results
 
@@ -25,7 +29,26 @@ def add_parser(sub) -> None:
     p.add_argument("--profile", required=True, help="the profile whose records to read")
     p.add_argument("--output-dir", help="where its runs are (default: the profile's output_dir)")
     p.add_argument("--readme", help="a README whose claims markers get the table")
+    p.add_argument(
+        "--export",
+        action="store_true",
+        help="also write claims.md to results/<profile>/ (committed beside the tables)",
+    )
     add_params_argument(p)
+
+
+def _tables(layout):
+    """The profile's results table and per-row scores: from its records, else the committed ones."""
+    try:
+        table = results.results_table(layout.output_dir, layout.profile)
+        return table, results.row_scores_table(layout.output_dir, layout.profile)
+    except FileNotFoundError as no_records:
+        try:
+            found = results.committed_tables(layout.profile)
+        except FileNotFoundError:
+            raise no_records from None
+        print(f"claims: no records ({no_records}); judging the committed tables instead")
+        return found
 
 
 def main(args: argparse.Namespace) -> int:
@@ -33,14 +56,18 @@ def main(args: argparse.Namespace) -> int:
         if args.params:
             use_params_dir(args.params)
         layout = profile_layout(args.profile, args.output_dir)
-        table = results.results_table(layout.output_dir, args.profile)
+        table, scores = _tables(layout)
     except (ConfigError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    scores = results.row_scores_table(layout.output_dir, args.profile)
     found = claims.evaluate(scores, table)
     path = claims_md.write_claims(layout, found)
     print(f"claims: {path}")
+    if args.export:
+        committed = committed_results_dir(args.profile) / "claims.md"
+        committed.parent.mkdir(parents=True, exist_ok=True)
+        write_text(committed, path.read_text())
+        print(f"claims: -> {committed}")
     if args.readme:
         # The claims table, and the advisor's leave-one-budget-out table that advisor.ipynb wrote
         # beside claims.md, each where the README has the profile's markers.

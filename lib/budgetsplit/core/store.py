@@ -98,8 +98,13 @@ def atomic_file(path: Path) -> Iterator[Path]:
 
 
 def write_json(path: Path, data) -> None:
+    write_text(path, json.dumps(data, indent=1))
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically (a reader sees the old file or the new one)."""
     with atomic_file(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1))
+        tmp.write_text(text)
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ claims.md (each claim's verdict with the groups and intervals it rests on) and t
 A README section is the text between a profile's two markers (`markers`), e.g.
 `<!-- claims:toy:start -->` and `<!-- claims:toy:end -->`: "claims" holds `readme_table`, "advisor"
 the advisor's leave-one-budget-out table (`analysis.advise.validation_markdown`). Both files are
-replaced whole (`core.store.atomic_file`): a crash leaves the old file or the new one.
+replaced whole (`core.store.write_text`): a crash leaves the old file or the new one.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from budgetsplit.analysis.claims import Claim
 from budgetsplit.core.layout import RunLayout
-from budgetsplit.core.store import atomic_file
+from budgetsplit.core.store import write_text
 
 
 def readme_table(found: list[Claim]) -> str:
@@ -47,8 +47,7 @@ def markdown(found: list[Claim], profile: str, level: float = 0.95) -> str:
 
 def write_claims(layout: RunLayout, found: list[Claim]) -> Path:
     """Write the profile's claims.md (`layout.claims_md`); returns its path."""
-    with atomic_file(layout.claims_md) as tmp:
-        tmp.write_text(markdown(found, layout.profile))
+    write_text(layout.claims_md, markdown(found, layout.profile))
     return layout.claims_md
 
 
@@ -65,5 +64,4 @@ def update_readme(readme: str | Path, table: str, profile: str, section: str = "
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
     if len(pattern.findall(text)) != 1:
         raise ValueError(f"{readme}: needs exactly one {start} ... {end} pair of markers")
-    with atomic_file(readme) as tmp:
-        tmp.write_text(pattern.sub(lambda _: f"{start}\n{table}\n{end}", text))
+    write_text(readme, pattern.sub(lambda _: f"{start}\n{table}\n{end}", text))

@@ -182,6 +182,19 @@ def row_scores_table(output_dir: str | Path, profile: str) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)[ROW_SCORE_COLUMNS]
 
 
+def committed_tables(profile: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(results table, per-row scores) of a profile as `export` committed them, to judge its
+    verdicts from a clone without its records; FileNotFoundError naming the folder if none."""
+    folder = committed_results_dir(profile)
+    if not (folder / "results.csv").is_file():
+        raise FileNotFoundError(f"no committed results table at {folder / 'results.csv'}")
+    scores = folder / "row_scores.parquet"
+    return (
+        pd.read_csv(folder / "results.csv"),
+        pd.read_parquet(scores) if scores.is_file() else pd.DataFrame(columns=ROW_SCORE_COLUMNS),
+    )
+
+
 def export(output_dir: str | Path, profile: str) -> list[Path]:
     """Write the profile's tables where they are committed beside its figures
     (`layout.committed_results_dir`): `results.csv` (one row per cell) and `row_scores.parquet`
