@@ -26,6 +26,13 @@ PAPER_WORLD = {
 COSTS = {0.0: 0.0, 0.5: 0.3, 1.0: 0.2}  # money budget 1,000 at cost ratios 2 and 5
 
 
+def evaluate(*args, **kw) -> list:
+    """The claims of a one-method world (its PFT method is dpo): `claims.evaluate` per method."""
+    found = claims.evaluate(*args, **kw)
+    assert list(found) == ["dpo"], list(found)
+    return found["dpo"]
+
+
 def world(grid=PAPER_WORLD, costs=COSTS, base=0.0, **kw) -> pd.DataFrame:
     cells = {("base", 0, 0.0): base} if base is not None else {}
     for budget, row in grid.items():
@@ -38,11 +45,11 @@ def world(grid=PAPER_WORLD, costs=COSTS, base=0.0, **kw) -> pd.DataFrame:
 
 
 def verdicts(df) -> list[str]:
-    return [c.verdict for c in claims.evaluate(df)]
+    return [c.verdict for c in evaluate(df)]
 
 
 def test_the_paper_world_reproduces_every_claim():
-    found = claims.evaluate(world())
+    found = evaluate(world())
     assert [c.verdict for c in found] == ["reproduced"] * 6, [(c.verdict, c.why) for c in found]
     assert "holds in 3 of 3" in found[0].why
     assert any("[" in line for line in found[3].evidence)  # numbers with intervals
@@ -51,37 +58,37 @@ def test_the_paper_world_reproduces_every_claim():
 def test_verdicts_do_not_depend_on_the_seeds_drawn_when_intervals_are_clear():
     a = verdicts(world(seed=0, seeds=(0, 1, 2)))
     b = verdicts(world(seed=7, seeds=(3, 4, 5)))
-    c = claims.evaluate(world(seed=0), seed=11)  # and not on the bootstrap's seed
+    c = evaluate(world(seed=0), seed=11)  # and not on the bootstrap's seed
     assert a == b == [x.verdict for x in c]
 
 
 def test_a_clear_counterexample_refutes_claim_1():
     grid = {**PAPER_WORLD, 300: {0.0: 0.0, 0.1: 0.10, 0.5: 0.45, 1.0: 0.30}}
-    c = claims.evaluate(world(grid))[0]
+    c = evaluate(world(grid))[0]
     assert c.verdict == "not reproduced" and "holds in 2 of 3" in c.why
     assert any("B=300: fails" in line for line in c.evidence)
 
 
 def test_claim_6_fails_where_only_sft_only_is_best():
-    c = claims.evaluate(world(costs={0.1: 0.05, 0.5: 0.1, 1.0: 0.3}))[5]
+    c = evaluate(world(costs={0.1: 0.05, 0.5: 0.1, 1.0: 0.3}))[5]
     assert c.verdict == "not reproduced" and "holds in 0 of 2" in c.why
 
 
 def test_budgets_up_to_1000_cannot_test_claim_2():
     grid = {b: PAPER_WORLD[b] for b in (100, 300, 1000)}
-    c = claims.evaluate(world(grid))[1]
+    c = evaluate(world(grid))[1]
     assert c.verdict == "inconclusive" and "largest example budget is 1000" in c.why
 
 
 def test_ties_everywhere_decide_nothing():
     grid = {b: dict.fromkeys(PAPER_WORLD[b], 0.3) for b in PAPER_WORLD}
-    found = claims.evaluate(world(grid, costs=dict.fromkeys(COSTS, 0.3), base=None, exact=True))
+    found = evaluate(world(grid, costs=dict.fromkeys(COSTS, 0.3), base=None, exact=True))
     assert [c.verdict for c in found] == ["inconclusive"] * 6, [c.why for c in found]
 
 
 def test_all_floor_rows_decide_nothing():
     grid = {b: dict.fromkeys(PAPER_WORLD[b], 0.0) for b in PAPER_WORLD}
-    found = claims.evaluate(world(grid, costs=dict.fromkeys(COSTS, 0.0)))
+    found = evaluate(world(grid, costs=dict.fromkeys(COSTS, 0.0)))
     assert [c.verdict for c in found] == ["inconclusive"] * 6
     assert "no best" in found[0].evidence[0]
 
@@ -89,12 +96,12 @@ def test_all_floor_rows_decide_nothing():
 def test_overlapping_intervals_leave_claim_1_undecided():
     # SFT only 0.30 vs a mix 0.31 on 200 rows at every low budget: within noise, no verdict
     grid = {b: {0.0: 0.0, 0.5: 0.31, 1.0: 0.30} for b in (100, 300, 1000)}
-    c = claims.evaluate(world(grid, costs=None, n_rows=200, exact=True, nested=False))[0]
+    c = evaluate(world(grid, costs=None, n_rows=200, exact=True, nested=False))[0]
     assert c.verdict == "inconclusive", c.evidence
 
 
 def test_missing_pieces_are_inconclusive_with_a_reason():
-    found = claims.evaluate(world(costs=None).assign(task="summarize"))
+    found = evaluate(world(costs=None).assign(task="summarize"))
     assert found[2].verdict == found[3].verdict == "inconclusive"
     assert "no math cells" in found[2].why
     assert found[5].verdict == "inconclusive" and "cost ratios" in found[5].why
@@ -106,7 +113,7 @@ def test_a_task_without_a_poorly_allocated_split_leaves_claim_5_undecided():
     both = pd.concat(
         [world(costs=None), world(ties, costs=None, exact=True).assign(task="instruct")]
     )
-    c = claims.evaluate(both)[4]
+    c = evaluate(both)[4]
     assert c.verdict == "reproduced", c.evidence
     assert any(
         line.startswith("instruct dpo: undecided; no poorly allocated") for line in c.evidence
@@ -120,6 +127,7 @@ def test_claims_md_and_the_readme_markers(tmp_path):
     text = path.read_text()
     assert path == layout.claims_md and not list(path.parent.glob("*.tmp"))
     assert text.startswith("# The paper's claims on the toy profile") and "## 6." in text
+    assert "# dpo\n" in text and "(dpo): reproduced" in text
     readme = tmp_path / "README.md"
     readme.write_text("a\n<!-- claims:toy:start -->\nold\n<!-- claims:toy:end -->\nb\n")
     claims_md.update_readme(readme, claims_md.readme_table(found), "toy")
@@ -144,7 +152,7 @@ def test_cold_start_evidence_carries_the_diagnostics():
             "diag.format_rate": (~cold).astype(float),
         },
     )
-    c = claims.evaluate(scores, results)[2]
+    c = evaluate(scores, results)[2]
     assert c.verdict == "reproduced"
     assert all("log-prob of chosen per token -9.2, answers in format 0" in x for x in c.evidence)
 
@@ -171,7 +179,7 @@ def test_the_cli_reads_a_runs_records_and_fills_only_a_readme_with_markers(
     path = runs / "smoke" / "claims.md"
     assert path.read_text().startswith("# The paper's")
     text = readme.read_text()
-    assert "old table" not in text and "| claim (paper.md) | verdict | why |" in text
+    assert "old table" not in text and "| claim (paper.md) | dpo | dpo_sft |" in text
     assert text.startswith("# kit\n\n" + start) and text.endswith(f"{end}\n\nmore\n")
     assert f"claims: {path}" in capsys.readouterr().out
     # the advisor's table (advisor.ipynb writes it) goes between the advisor markers, only there
@@ -181,7 +189,7 @@ def test_the_cli_reads_a_runs_records_and_fills_only_a_readme_with_markers(
     assert main([*argv, str(readme)]) == 0
     text = readme.read_text()
     assert "old lobo" not in text and f"{a_start}\n| task | method |\n|---|---|\n{a_end}" in text
-    assert text.count("| claim (paper.md) | verdict | why |") == 1
+    assert text.count("| claim (paper.md) | dpo | dpo_sft |") == 1
     assert main([*argv, str(other)]) == 0
     assert other.read_text() == "no markers here\n"  # skipped silently
     from budgetsplit.study import results
@@ -250,3 +258,26 @@ def test_without_records_the_cli_judges_the_committed_tables_and_exports_claims_
     (committed / "results.csv").unlink()
     assert main(["claims", "--profile", "smoke", "--output-dir", str(empty)]) == 2
     assert "no cell records under" in capsys.readouterr().err
+
+
+def test_each_method_is_judged_on_its_own_cells():
+    """Two methods on one grid: plain dpo keeps the cold start (PFT from the base model at 0),
+    dpo_sft has none (its fraction 0 is as good as the best). Pooled, dpo_sft's groups refuted
+    claim 3 for both; per method it is reproduced for dpo and not for dpo_sft."""
+    cells = {}
+    for budget, row in PAPER_WORLD.items():
+        for f, p in row.items():
+            if f == 1.0:
+                cells[("sft", budget, f)] = p
+            else:
+                cells[("dpo", budget, f)] = p
+                cells[("dpo_sft", budget, f)] = max(row.values()) if f == 0.0 else p
+    found = claims.evaluate(score_table(cells))
+    assert list(found) == ["dpo", "dpo_sft"]  # the paper's method first
+    assert found["dpo"][2].verdict == "reproduced"
+    assert found["dpo_sft"][2].verdict == "not reproduced"
+    assert all(g.startswith("math dpo_sft") for g in found["dpo_sft"][2].evidence)
+    assert found["dpo"][2].resolution is not None and found["dpo"][2].resolution > 0
+    table = claims_md.readme_table(found)
+    assert table.splitlines()[0] == "| claim (paper.md) | dpo | dpo_sft |"
+    assert claims_md.summary(found)[0].startswith("dpo: 1 ")

@@ -2,28 +2,33 @@
 inconclusive, with the numbers and intervals it rests on (docs/statistics.md states the rules).
 
     from budgetsplit.analysis import claims
-    found = claims.evaluate(score_table, results_table)       # six Claim objects
-    found[0].verdict, found[0].why, found[0].evidence
+    found = claims.evaluate(score_table, results_table)       # {method: six Claim objects}
+    found["dpo"][0].verdict, found["dpo"][0].why, found["dpo"][0].resolution
 
 budgetsplit.report.claims_md writes them down (claims.md, the README's table), and
 `budgetsplit claims --profile toy` (cli/claims.py) does both on a finished run's records.
 
 Every rule works on best sets (verdicts.best_sets): per group (task, method, cost ratio, budget)
-the fractions not significantly worse than the leader. Each group gives a status: "holds",
-"fails" (the interval contradicts the claim) or "undecided" (no best, or the intervals cannot tell).
-A claim is inconclusive when no group decides it, reproduced when every deciding group holds,
-and not reproduced when any deciding group fails (the evidence says in how many it holds): a
-claim stated without exceptions is refuted by a clear counterexample. Undecided groups never
-count, so a verdict rests only on differences the intervals resolve.
+the fractions not significantly worse than the leader. Each claim is judged for each PFT method
+on its own (`evaluate` returns {method: claims}, the paper's methods first): the paper's claims are
+about its methods, and one method's counterexample says nothing about another's. Each group gives
+a status: "holds", "fails" (the interval contradicts the claim) or "undecided" (no best, or the
+intervals cannot tell). A claim is inconclusive when no group decides it, reproduced when every
+deciding group holds, and not reproduced when any deciding group fails (the evidence says in how
+many it holds): a claim stated without exceptions is refuted by a clear counterexample. Undecided groups never count, so a verdict rests only on
+differences the intervals resolve; each claim reports `resolution`, the median half-width of its
+groups' intervals on differences from the leader: the smallest difference it could tell apart.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from budgetsplit.analysis import stats, verdicts
+from budgetsplit.core.methods import METHODS, TABLE
 
 LOW_BUDGET = 1000  # the paper's "low budgets (< ~1,000 annotated examples)"
 COLD_TASK = "math"
@@ -43,6 +48,9 @@ class Claim:
     verdict: str  # "reproduced" | "not reproduced" | "inconclusive"
     why: str
     evidence: list[str] = field(default_factory=list)
+    # The median half-width of the groups' difference intervals (leader minus each split): a
+    # difference much smaller than this cannot decide the claim. None: no such interval.
+    resolution: float | None = None
 
     @property
     def text(self) -> str:
@@ -77,21 +85,33 @@ def _set(g: pd.DataFrame) -> str:
     )
 
 
-def _status(g: pd.DataFrame, holds: bool | None, note: str = "") -> tuple[str, str]:
+def _status(g: pd.DataFrame, holds: bool | None, note: str = "") -> tuple[str, str, float | None]:
     status = "undecided" if holds is None else "holds" if holds else "fails"
-    return status, f"{_name(g)}: {status}; {_set(g)}{'; ' + note if note else ''}"
+    return status, f"{_name(g)}: {status}; {_set(g)}{'; ' + note if note else ''}", _half_width(g)
 
 
-def _verdict(number: int, results: list[tuple[str, str]], empty_why: str) -> Claim:
-    evidence = [line for _, line in results]
-    n_hold = sum(s == "holds" for s, _ in results)
-    n_fail = sum(s == "fails" for s, _ in results)
+def _half_width(g: pd.DataFrame) -> float | None:
+    """The median half-width of a group's intervals on (leader minus split), over its splits."""
+    if "diff_low" not in g:
+        return None
+    w = ((g["diff_high"] - g["diff_low"]) / 2)[g["sft_fraction"] != g["leader"]].dropna()
+    return float(w.median()) if len(w) else None
+
+
+def _verdict(number: int, results: list[tuple], empty_why: str) -> Claim:
+    evidence = [r[1] for r in results]
+    widths = [r[2] for r in results if len(r) > 2 and r[2] is not None]
+    resolution = float(np.median(widths)) if widths else None
+    n_hold = sum(r[0] == "holds" for r in results)
+    n_fail = sum(r[0] == "fails" for r in results)
     if not results:
         return Claim(number, "inconclusive", empty_why)
     if n_hold + n_fail == 0:
-        return Claim(number, "inconclusive", "no group is decided by its intervals", evidence)
+        why = "no group is decided by its intervals"
+        return Claim(number, "inconclusive", why, evidence, resolution)
     counts = f"holds in {n_hold} of {n_hold + n_fail} decided groups ({len(results)} in all)"
-    return Claim(number, "reproduced" if n_fail == 0 else "not reproduced", counts, evidence)
+    verdict = "reproduced" if n_fail == 0 else "not reproduced"
+    return Claim(number, verdict, counts, evidence, resolution)
 
 
 def _groups(best: pd.DataFrame, mask: pd.Series):
@@ -150,7 +170,7 @@ def claim_mix(best: pd.DataFrame, low: float = LOW_BUDGET) -> Claim:
             )
         )
     mix, grow = _verdict(2, out, ""), _verdict(2, trend, "")
-    evidence = mix.evidence + grow.evidence
+    evidence, res = mix.evidence + grow.evidence, mix.resolution
     if "not reproduced" in (mix.verdict, grow.verdict):
         return Claim(
             2,
@@ -158,9 +178,11 @@ def claim_mix(best: pd.DataFrame, low: float = LOW_BUDGET) -> Claim:
             f"mix best: {mix.why}; growing share: "
             f"{grow.why or 'fewer than 2 budgets above ' + format(low, 'g')}",
             evidence,
+            res,
         )
     if mix.verdict == grow.verdict == "reproduced":
-        return Claim(2, "reproduced", f"mix best: {mix.why}; growing share: {grow.why}", evidence)
+        why = f"mix best: {mix.why}; growing share: {grow.why}"
+        return Claim(2, "reproduced", why, evidence, res)
     return Claim(
         2,
         "inconclusive",
@@ -169,6 +191,7 @@ def claim_mix(best: pd.DataFrame, low: float = LOW_BUDGET) -> Claim:
         + "; growing share: "
         + (grow.why or f"fewer than 2 budgets above {low:g} with a best"),
         evidence,
+        res,
     )
 
 
@@ -244,7 +267,14 @@ def claim_equal_performance(best: pd.DataFrame, boot: stats.Bootstrap) -> Claim:
                 )
             )
         else:
-            holds = r["budget_ratio"] >= 2
+            holds, ratio = r["budget_ratio"] >= 2, r["budget_ratio"]
+            where = (
+                "below the paper's 2-5x"
+                if ratio < 2
+                else "in the paper's 2-5x"
+                if ratio <= 5
+                else "beyond the paper's 5x"
+            )
             out.append(
                 (
                     "holds" if holds else "fails",
@@ -253,7 +283,7 @@ def claim_equal_performance(best: pd.DataFrame, boot: stats.Bootstrap) -> Claim:
                     f"{r['large_budget']:g} at SFT {r['poor_fraction']:g} "
                     f"({_num(r['poor_score'])}), difference {_num(r['diff'])} "
                     f"[{_num(r['diff_low'])}, {_num(r['diff_high'])}], "
-                    f"{r['budget_ratio']:.3g}x",
+                    f"{ratio:.3g}x ({where})",
                 )
             )
     return _verdict(5, out, "no example-budget cells")
@@ -272,8 +302,20 @@ def claim_costs(best: pd.DataFrame) -> Claim:
     return _verdict(6, out, "no money-budget cells (cost ratios) with a mixed split beside others")
 
 
-def judge(best: pd.DataFrame, boot: stats.Bootstrap, results=None) -> list[Claim]:
-    """The six claims from best sets, their bootstrap and (for diagnostics) the results table."""
+def methods_of(best: pd.DataFrame) -> list[str]:
+    """The PFT methods of the best sets, the paper's first (core.methods), then the others."""
+    known = {m: (not TABLE[m].paper, METHODS.index(m)) for m in METHODS}
+    return sorted(best["method"].unique(), key=lambda m: (*known.get(m, (True, len(known))), m))
+
+
+def judge(best: pd.DataFrame, boot: stats.Bootstrap, results=None) -> dict[str, list[Claim]]:
+    """The six claims of each PFT method, from its best sets (which hold its SFT-only and
+    base-floor comparisons too), their bootstrap and (for diagnostics) the results table."""
+    return {m: judge_method(best[best["method"] == m], boot, results) for m in methods_of(best)}
+
+
+def judge_method(best: pd.DataFrame, boot: stats.Bootstrap, results=None) -> list[Claim]:
+    """The six claims from one method's best sets."""
     return [
         claim_sft_only(best),
         claim_mix(best),
@@ -289,10 +331,10 @@ def evaluate(
     results: pd.DataFrame | None = None,
     seed: int = 0,
     n_resamples: int = 2000,
-) -> list[Claim]:
-    """The six claims from a per-row score table (and the results table: each task's primary
-    metric, diagnostics; with it, only its cells count, and a cell without per-row scores counts
-    its seed means: verdicts.cell_scores)."""
+) -> dict[str, list[Claim]]:
+    """{PFT method: its six claims} from a per-row score table (and the results table: each task's
+    primary metric, diagnostics; with it, only its cells count, and a cell without per-row scores
+    counts its seed means: verdicts.cell_scores)."""
     if results is None:
         boot = verdicts.bootstrap(scores, None, seed=seed, n_resamples=n_resamples)
         return judge(verdicts.best_sets(boot), boot)

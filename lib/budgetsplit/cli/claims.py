@@ -81,6 +81,6 @@ def main(args: argparse.Namespace) -> int:
             if readme.is_file() and start in readme.read_text():
                 claims_md.update_readme(readme, text, args.profile, section)
                 print(f"claims: {section} table put into {readme}")
-    for c in found:
-        print(f"  {c.number}. {c.verdict}: {c.text}")
+    for line in claims_md.summary(found):
+        print(f"  {line}")
     return 0

@@ -4,7 +4,7 @@ claims.md (each claim's verdict with the groups and intervals it rests on) and t
     from budgetsplit.analysis import claims
     from budgetsplit.core.layout import RunLayout
     from budgetsplit.report import claims_md
-    found = claims.evaluate(score_table, results_table)
+    found = claims.evaluate(score_table, results_table)      # {method: six claims}
     claims_md.write_claims(RunLayout("runs", "toy"), found)     # runs/toy/claims.md
     claims_md.update_readme("README.md", claims_md.readme_table(found), "toy")
 
@@ -24,28 +24,50 @@ from budgetsplit.core.layout import RunLayout
 from budgetsplit.core.store import write_text
 
 
-def readme_table(found: list[Claim]) -> str:
-    rows = ["| claim (paper.md) | verdict | why |", "|---|---|---|"]
-    rows += [f"| {c.number}. {c.text} | **{c.verdict}** | {c.why} |" for c in found]
+def _cell(c: Claim) -> str:
+    res = "" if c.resolution is None else f"; resolves differences of ~{c.resolution:.2g}"
+    return f"**{c.verdict}**: {c.why}{res}"
+
+
+def readme_table(found: dict[str, list[Claim]]) -> str:
+    """One row per claim, one column per PFT method (the paper's first: analysis.claims): each
+    method's verdict, why, and the smallest difference its intervals resolve."""
+    methods = list(found)
+    rows = ["| claim (paper.md) | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
+    for i, first in enumerate(found[methods[0]] if methods else []):
+        cells = " | ".join(_cell(found[m][i]) for m in methods)
+        rows.append(f"| {first.number}. {first.text} | {cells} |")
     return "\n".join(rows)
 
 
-def markdown(found: list[Claim], profile: str, level: float = 0.95) -> str:
-    """claims.md: the table, then each claim's evidence (group by group, intervals at `level`)."""
+def summary(found: dict[str, list[Claim]]) -> list[str]:
+    """A line per method: its six verdicts, never mixed with another method's."""
+    return [
+        f"{m}: " + "; ".join(f"{c.number} {c.verdict}" for c in claims)
+        for m, claims in found.items()
+    ]
+
+
+def markdown(found: dict[str, list[Claim]], profile: str, level: float = 0.95) -> str:
+    """claims.md: the table, then each method's claims with their evidence (group by group,
+    intervals at `level`)."""
     parts = [
         f"# The paper's claims on the {profile} profile, computed\n",
         f"Made by `budgetsplit.analysis.claims` from the results; rules in docs/statistics.md. "
-        f"Intervals: {level:.0%} paired bootstrap over test rows and seeds.\n",
+        f"Intervals: {level:.0%} paired bootstrap over test rows and seeds. Each PFT method is "
+        "judged on its own cells (with the SFT-only and base cells they are compared with).\n",
         readme_table(found),
         "",
     ]
-    for c in found:
-        parts += [f"## {c.number}. {c.text}: {c.verdict}\n", f"{c.why}.\n"]
-        parts += [f"- {line}" for line in c.evidence] + [""]
+    for method, claims in found.items():
+        parts += [f"# {method}\n"]
+        for c in claims:
+            parts += [f"## {c.number}. {c.text} ({method}): {c.verdict}\n", f"{c.why}.\n"]
+            parts += [f"- {line}" for line in c.evidence] + [""]
     return "\n".join(parts)
 
 
-def write_claims(layout: RunLayout, found: list[Claim]) -> Path:
+def write_claims(layout: RunLayout, found: dict[str, list[Claim]]) -> Path:
     """Write the profile's claims.md (`layout.claims_md`); returns its path."""
     write_text(layout.claims_md, markdown(found, layout.profile))
     return layout.claims_md
