@@ -74,12 +74,13 @@ def test_equal_performance_plot_draws_the_rule_and_says_nothing_without_a_refere
                 "matching_budget": 300,
                 "matching_fraction": 0.5,
                 "matching_score": 0.31,
+                "budget_ratio": 1000 / 300,
             }
         ]
     )
     ax = plots.equal_performance_plot(df, eq).axes[0]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["best share", "0% SFT"]
-    assert "300 at best ~ 1000 at 0% SFT" in [t.get_text() for t in ax.texts]
+    assert "3.3x smaller: 300 at best ~ 1000 at 0% SFT" in [t.get_text() for t in ax.texts]
     flat = judged({(b, f): 0.3 for b in (100, 1000) for f in (0.0, 0.5)}, seeds=(0, 1, 2))
     ax = plots.equal_performance_plot(*flat).axes[0]  # every split ties: no poor split
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["best share"]
@@ -248,3 +249,61 @@ def test_advice_figure_draws_a_panel_per_task_and_method_and_dashes_extrapolatio
     solid = [ln for ln in axes[0].lines if ln.get_linestyle() == "-"]
     assert [list(ln.get_xdata()) for ln in solid] == [[100, 1000]] * 2  # 3000 only dashed
     assert "no task" in plots.advice(pd.DataFrame()).axes[0].texts[0].get_text()
+
+
+def test_heatmaps_share_one_colour_scale_per_metric_with_a_bar_and_the_metric_precision():
+    cells = {(b, f): 0.1 * f + b / 10_000 for b in (100, 300) for f in (0.0, 0.5, 1.0)}
+    two = pd.concat([raw(cells, task="math"), raw(cells, task="gsm")], ignore_index=True)
+    two.loc[two["task"] == "gsm", "metric.accuracy"] *= 5  # another range, the same metric
+    df, best, _ = verdicts.verdicts(two)
+    df = df.merge(best[[*verdicts.CELL, "above_floor"]], on=verdicts.CELL, how="left")
+    fig = plots.heatmaps(df)
+    meshes = [ax.collections[0] for ax in fig.axes if ax.get_title()]
+    assert len(meshes) == 2
+    assert {m.get_clim() for m in meshes} == {(0, 100)}  # the metric's whole range, 0-100%
+    assert all(m.colorbar is not None for m in meshes)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "5.0" in texts and all(len(t.split(".")[-1]) == 1 for t in texts)
+    fact = df.assign(primary_metric="fact_score")
+    mesh = plots.heatmaps(fact).axes[0].collections[0]
+    assert mesh.get_clim() == (0, 1)
+    assert "0.050" in [t.get_text() for t in plots.heatmaps(fact).axes[0].texts]
+
+
+def test_heatmaps_hatch_the_floor_and_inset_the_best_set_boxes():
+    df, _ = judged(GRID, seeds=(0, 1))
+    floor = df.assign(above_floor=df["sft_fraction"] > 0)
+    ax = plots.heatmaps(floor).axes[0]
+    hatched = [p for p in ax.patches if p.get_hatch()]
+    assert len(hatched) == 2  # 0% SFT at both budgets
+    for box in _boxes(plots.heatmaps(floor).figure):
+        assert 0 < box.get_x() % 1 and box.get_width() < 1  # inset: neighbours stay apart
+
+
+def test_equal_performance_prints_each_match_budget_ratio():
+    by_budget = {100: (0.05, 0.20, 0.10), 1000: (0.10, 0.30, 0.25), 3000: (0.25, 0.50, 0.40)}
+    cells = {
+        (b, f): x for b, row in by_budget.items() for f, x in zip((0.0, 0.5, 1.0), row, strict=True)
+    }
+    df, _ = judged(cells, seeds=(0, 1, 2))
+    eq = pd.DataFrame(
+        [
+            {
+                "task": "math",
+                "method": "dpo",
+                "large_budget": 3000,
+                "poor_fraction": 0.0,
+                "poor_score": 0.26,
+                "matching_budget": 100,
+                "matching_fraction": 0.5,
+                "matching_score": 0.2,
+                "budget_ratio": 30.0,
+            }
+        ]
+    )
+    fig = plots.equal_performance_plot(df, eq)
+    ax = fig.axes[0]
+    assert any(t.get_text().startswith("30x smaller") for t in ax.texts)
+    legend = ax.get_legend().get_window_extent()
+    fig.canvas.draw()
+    assert legend.y1 <= ax.get_window_extent().y0  # below the data, not on it

@@ -18,12 +18,14 @@ That shared look (theme, width, metric names, axes, `save`) lives in budgetsplit
 Which split is best is budgetsplit.analysis.verdicts's verdict, read from the table's columns and
 never decided here: `in_best_set` (the splits not significantly worse than the best), `no_best`
 (every split of the budget at the floor: labelled "no best") and `set_top` (the one split drawn
-for the set: "best share", figure 4's dot). The heatmaps box the set, the curves ring its points,
-figure 4 draws its span. Figures 2 to 5 need those columns (ValueError without them); figure 1
-draws any prepared table, marking what it has. Shaded bands say what they are in the title: a 95%
-CI when the table has `ci_low`/`ci_high` (in the metric's own units), else the min-max over seeds
-when several ran, else none ("one seed"). A task's base-model row (method "base", budget 0) is no
-budget: figure 1 draws it as a horizontal "base model" line, the others leave it out.
+for the set: "best share", figure 4's dot). The heatmaps box the set (and hatch the cells at the
+floor where the table has the best-set table's `above_floor`, merged per cell as figures.ipynb
+does), the curves ring its points, figure 4 draws its span. Figures 2 to 5 need those columns
+(ValueError without them); figure 1 draws any prepared table, marking what it has. Shaded bands
+say what they are in the title: a 95% CI when the table has `ci_low`/`ci_high` (in the metric's
+own units), else the min-max over seeds when several ran, else none ("one seed"). A task's
+base-model row (method "base", budget 0) is no budget: figure 1 draws it as a horizontal "base
+model" line, the others leave it out.
 """
 
 from __future__ import annotations
@@ -172,33 +174,74 @@ def fraction_curves(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
     return fig
 
 
+def _cell_format(scale: float) -> str:
+    """How a heatmap cell prints its value: percents with one decimal, 0-1 scores with three."""
+    return ".1f" if scale == 100 else ".3f"
+
+
 def heatmaps(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
     """Figure 2: per task, budget x SFT share heatmap of the mean metric; each budget's best set
-    boxed."""
+    boxed. Every panel is coloured on its metric's natural range (0-100% or 0-1, `scale`), so a
+    task at its floor looks dark, with its colour bar; cells at the floor (`above_floor` False,
+    where the table has it) are hatched grey."""
     _judged(df, "figure 2 (heatmaps)")
     method, d = _method_cells(df, method)
     if d.empty:
         return empty(f"no {method} cells in the results")
     tasks = sorted(d["task"].unique())
     fig, axes = panels(len(tasks))
+    floor = "above_floor" in d
     for ax, task in zip(axes, tasks, strict=True):
         t = d[d["task"] == task]
         label, scale = _task_metric(d, task)
-        grid = t.groupby(["budget", "sft_fraction"])["score"].mean().unstack() * scale
-        marked = t.groupby(["budget", "sft_fraction"])["in_best_set"].any().unstack()
+        cells = t.groupby(["budget", "sft_fraction"])
+        grid = cells["score"].mean().unstack() * scale
+        marked = cells["in_best_set"].any().unstack().fillna(False).to_numpy(bool)
+        low = np.zeros_like(marked)
+        if floor:  # a cell's seeds share one verdict: at the floor or above it
+            low = ~cells["above_floor"].all().unstack().fillna(True).to_numpy(bool)
         none = _no_best(t)
         grid.index = [number(b) + ("\nno best" if b in none else "") for b in grid.index]
         grid.columns = [f"{f:.0%}" for f in grid.columns]
-        fmt = ".1f" if scale == 100 else ".2f"
+        fmt = _cell_format(scale)
         sns.heatmap(
-            grid, annot=True, fmt=fmt, cmap="mako", cbar=False, ax=ax, annot_kws={"size": 7}
+            grid,
+            annot=True,
+            fmt=fmt,
+            cmap="mako",
+            vmin=0,
+            vmax=scale,
+            mask=low,
+            ax=ax,
+            annot_kws={"size": 6.5},
+            cbar_kws={"label": label, "pad": 0.02},
         )
-        for i, j in zip(*np.nonzero(marked.fillna(False).to_numpy()), strict=True):
-            ax.add_patch(plt.Rectangle((j, i), 1, 1, fill=False, edgecolor="red", lw=2))
+        for i, j in zip(*np.nonzero(low), strict=True):
+            ax.add_patch(
+                plt.Rectangle((j, i), 1, 1, facecolor="0.9", edgecolor="0.6", hatch="///", lw=0)
+            )
+            value = grid.iloc[i, j]
+            if not pd.isna(value):
+                ax.text(
+                    j + 0.5,
+                    i + 0.5,
+                    format(value, fmt),
+                    ha="center",
+                    va="center",
+                    fontsize=6.5,
+                    color="0.3",
+                )
+        for i, j in zip(*np.nonzero(marked), strict=True):  # inset: neighbours stay apart
+            ax.add_patch(
+                plt.Rectangle((j + 0.07, i + 0.07), 0.86, 0.86, fill=False, edgecolor="red", lw=1.5)
+            )
         ax.set(
             title=f"{task}: {label}", xlabel="SFT share of the budget", ylabel="budget (examples)"
         )
-    fig.suptitle(f"Budget x SFT share ({method}, {means_note(d)}); red box: best set per budget")
+    hatch = "; hatched: at the floor" if floor else ""
+    fig.suptitle(
+        f"Budget x SFT share ({method}, {means_note(d)}); red box: best set per budget{hatch}"
+    )
     fig.tight_layout()
     return fig
 
@@ -285,6 +328,11 @@ def costs(df: pd.DataFrame, method: str | None = None) -> plt.Figure:
     return fig
 
 
+def _ratio(ratio: float) -> str:
+    """A budget ratio as the panel prints it: 30x, 3.3x."""
+    return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.1f}".removesuffix(".0") + "x"
+
+
 def equal_performance_plot(
     df: pd.DataFrame, eq: pd.DataFrame, method: str | None = None
 ) -> plt.Figure:
@@ -315,22 +363,31 @@ def equal_performance_plot(
             # Matched only by the largest budget itself: nothing to point at.
             if not pd.isna(e["matching_budget"]) and e["matching_budget"] < e["large_budget"]:
                 ax.annotate(
-                    f"{number(e['matching_budget'])} at best ~ {number(e['large_budget'])} at {share} SFT",
+                    f"{_ratio(e['budget_ratio'])} smaller: {number(e['matching_budget'])} at best"
+                    f" ~ {number(e['large_budget'])} at {share} SFT",
                     (e["matching_budget"], e["matching_score"] * scale),
-                    xytext=(0.03, 0.93),
+                    xytext=(0.03, 0.97),
                     textcoords="axes fraction",
                     fontsize=7,
                     va="top",
+                    fontweight="bold",
                     arrowprops={"arrowstyle": "->", "color": "black"},
                 )
         budget_axis(ax, t["budget"])
         percent_axis(ax, scale)
         ax.set(title=f"{task}, {method}", xlabel="budget (examples)", ylabel=label)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7, loc="lower right")
+        entries = len(ax.get_legend_handles_labels()[1])
+        if entries:  # below the panel, not on it: on it the legend hid the reference band
+            ax.legend(
+                fontsize=7,
+                frameon=False,
+                loc="upper center",
+                bbox_to_anchor=(0.5, -0.22),
+                ncol=entries,
+            )
     fig.suptitle(
         f"Equal performance: well-split small budgets vs a poorly split large one ({band_note(d)}; "
-        "dotted: its score; arrow: first not worse)"
+        "dotted: its score; arrow: first not worse, its budget so many times smaller)"
     )
     fig.tight_layout()
     return fig
