@@ -25,8 +25,9 @@ from budgetsplit.config.params import (
 )
 from budgetsplit.core.layout import RunLayout
 from budgetsplit.core.store import ids_digest
-from budgetsplit.run.runner import Cell, cell_costs, cold_start_path, run_cell
+from budgetsplit.run.runner import cold_start_path, run_cell
 from budgetsplit.study import records
+from budgetsplit.study.cells import Cell, cell_costs
 from budgetsplit.training.models import base_model_id, load_model
 
 # Tiny models run fastest on one thread (conftest.one_thread).

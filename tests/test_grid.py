@@ -12,9 +12,8 @@ from budgetsplit.config.params import PARAMS_DIR, load_params
 from budgetsplit.core.layout import RunLayout
 from budgetsplit.run import estimate, grid
 from budgetsplit.run.cluster import check_address
-from budgetsplit.run.runner import Cell
 from budgetsplit.study import records, results
-from budgetsplit.study.cells import cell_sizes, expand, sft_stage
+from budgetsplit.study.cells import Cell, cell_sizes, expand, sft_stage
 
 
 def test_expand_covers_the_grid_once():

@@ -142,8 +142,10 @@ def verdicts(
 
 def with_intervals(df: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
     """A prepared results table (one row per cell and seed) with its cell's interval and verdict:
-    `ci_low`, `ci_high`, `in_best_set`, `no_best`, `set_top` (the columns the figures read)."""
-    cols = {"low": "ci_low", "high": "ci_high", **{c: c for c in VERDICT_COLUMNS}}
+    `ci_low`, `ci_high`, `above_floor`, `in_best_set`, `no_best`, `set_top` (the columns the
+    figures read)."""
+    cols = {"low": "ci_low", "high": "ci_high", "above_floor": "above_floor"}
+    cols |= {c: c for c in VERDICT_COLUMNS}
     marks = best[CELL + list(cols)].rename(columns=cols)
     # no cost ratio is None in some tables and NaN in others: one float dtype to join on
     marks = marks.assign(cost_ratio=pd.to_numeric(marks["cost_ratio"]).astype(float))

@@ -37,29 +37,16 @@ def add_parser(sub) -> None:
     add_params_argument(p)
 
 
-def _tables(layout):
-    """The profile's results table and per-row scores: from its records, else the committed ones."""
-    try:
-        table = results.results_table(layout.output_dir, layout.profile)
-        return table, results.row_scores_table(layout.output_dir, layout.profile)
-    except FileNotFoundError as no_records:
-        try:
-            found = results.committed_tables(layout.profile)
-        except FileNotFoundError:
-            raise no_records from None
-        print(f"claims: no records ({no_records}); judging the committed tables instead")
-        return found
-
-
 def main(args: argparse.Namespace) -> int:
     try:
         if args.params:
             use_params_dir(args.params)
         layout = profile_layout(args.profile, args.output_dir)
-        table, scores = _tables(layout)
+        table, scores, source = results.tables(layout.output_dir, args.profile)
     except (ConfigError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    print(f"claims: judging {source}")
     found = claims.evaluate(scores, table)
     path = claims_md.write_claims(layout, found)
     print(f"claims: {path}")

@@ -196,6 +196,14 @@ def check_model_folder(folder: Path, what: str) -> None:
             read_json(path, f"{what}'s {path.name}")
 
 
+def read_saved_model(folder: Path, meta: str, what: str) -> dict:
+    """The JSON object in `folder/meta` of a saved model folder that `check_model_folder` finds
+    whole; DamagedFileError naming the damaged file, FileNotFoundError when `meta` is missing."""
+    data = read_json(Path(folder) / meta, f"{what}'s {meta}")
+    check_model_folder(folder, what)
+    return data
+
+
 def move_aside(path: Path, label: str = "damaged") -> Path:
     """Rename a file or folder to `<name>.<label>-<UTC stamp>` beside it (kept for a look, never read
     as a result again); returns the new path."""

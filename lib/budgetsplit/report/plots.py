@@ -19,9 +19,8 @@ Which split is best is budgetsplit.analysis.verdicts's verdict, read from the ta
 never decided here: `in_best_set` (the splits not significantly worse than the best), `no_best`
 (every split of the budget at the floor: labelled "no best") and `set_top` (the one split drawn
 for the set: "best share", figure 4's dot). The heatmaps box the set (and hatch the cells at the
-floor where the table has the best-set table's `above_floor`, merged per cell as figures.ipynb
-does), the curves ring its points, figure 4 draws its span. Figures 2 to 5 need those columns
-(ValueError without them); figure 1 draws any prepared table, marking what it has. Shaded bands
+floor, `above_floor`, which verdicts.with_intervals puts on the table too), the curves ring its
+points, figure 4 draws its span. Figures 2 to 5 need those columns (ValueError without them); figure 1 draws any prepared table, marking what it has. Shaded bands
 say what they are in the title: a 95% CI when the table has `ci_low`/`ci_high` (in the metric's
 own units), else the min-max over seeds when several ran, else none ("one seed"). A task's
 base-model row (method "base", budget 0) is no budget: figure 1 draws it as a horizontal "base

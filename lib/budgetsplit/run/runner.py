@@ -15,8 +15,9 @@ budget at cost ratio 1 buys what the same example budget buys) copies that cell'
 The recorded cell may belong to another profile under the same `output_dir` when the two share the
 world (toy_large inherits toy's), so a larger study reuses the cells of a smaller one.
 
-    from budgetsplit.run.runner import Cell, run_cell
     from budgetsplit.config.params import load_params
+    from budgetsplit.run.runner import run_cell
+    from budgetsplit.study.cells import Cell
     params = load_params("toy", "math")
     record = run_cell(params, Cell("math", "dpo", budget=300, sft_fraction=0.1, seed=0))
     record.metrics, record.diagnostics["cold_start"], record.row_scores["values"][:10]
@@ -66,8 +67,6 @@ from budgetsplit.training.evaluate import (
 from budgetsplit.training.models import base_model_id, load_model, resolve_device, set_cpu_threads
 from budgetsplit.training.stages import run_sft_stage
 from budgetsplit.training.train import train_pft
-
-__all__ = ["SFT_ONLY", "Cell", "cell_costs", "cold_start", "cold_start_path", "run_cell"]
 
 # What `run_claimed` did with a cell: found its record, copied recorded work, trained it, or left
 # it to the live run that holds its claim.

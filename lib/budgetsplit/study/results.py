@@ -195,6 +195,22 @@ def committed_tables(profile: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
 
 
+def tables(output_dir: str | Path, profile: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(results table, per-row scores, where they came from) of a profile: rebuilt from its
+    records, else (a fresh clone) its committed tables; FileNotFoundError naming the records'
+    folder when there are neither."""
+    try:
+        table = results_table(output_dir, profile)
+        scores = row_scores_table(output_dir, profile)
+        return table, scores, f"the records under {RunLayout(output_dir, profile).profile_dir}"
+    except FileNotFoundError as no_records:
+        try:
+            table, scores = committed_tables(profile)
+        except FileNotFoundError:
+            raise no_records from None
+        return table, scores, f"the committed tables of {profile} (no records: {no_records})"
+
+
 def export(output_dir: str | Path, profile: str) -> list[Path]:
     """Write the profile's tables where they are committed beside its figures
     (`layout.committed_results_dir`): `results.csv` (one row per cell) and `row_scores.parquet`

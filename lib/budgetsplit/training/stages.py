@@ -24,11 +24,10 @@ from budgetsplit.core.layout import RunLayout
 from budgetsplit.core.store import (
     DamagedFileError,
     atomic_folder,
-    check_model_folder,
     digest,
     ids_digest,
     move_aside,
-    read_json,
+    read_saved_model,
     stream_digest,
 )
 from budgetsplit.training.models import align_special_tokens, base_model_id, load_model
@@ -107,30 +106,21 @@ def cached_stages(params: Params, task, stages: set[tuple[int, int]]) -> set[tup
         return set()
     data_id = task_data_id(task())
     keys = {(n, s): sft_stage_key(params, n, s, base_id, data_id) for n, s in maybe}
-    return {ns for ns, key in keys.items() if _is_whole(sft_stage_dir(params, key))}
+    return {ns for ns, key in keys.items() if _read_stage(sft_stage_dir(params, key), move=False)}
 
 
-def _is_whole(folder: Path) -> bool:
-    try:
-        read_json(folder / "meta.json", "SFT stage's meta.json")
-        check_model_folder(folder, "SFT stage")
-        return True
-    except (DamagedFileError, FileNotFoundError):
-        return False
-
-
-def _read_stage(folder: Path) -> dict | None:
+def _read_stage(folder: Path, move: bool = True) -> dict | None:
     """The meta of a whole stage in `folder`; None if there is none. A folder that is not a whole
     stage (a copy cut short, files deleted by hand, weights emptied or truncated, a damaged
-    tokenizer file) is moved aside, named, so it is trained again."""
+    tokenizer file) is, with `move`, named and moved aside, so it is trained again."""
     if not folder.exists():
         return None
     try:
-        check_model_folder(folder, "SFT stage")
-        return read_json(folder / "meta.json", "SFT stage's meta.json")
+        return read_saved_model(folder, "meta.json", "SFT stage")
     except (DamagedFileError, FileNotFoundError) as e:
-        where = move_aside(folder)
-        print(f"SFT stage {folder} is damaged ({e}); moved aside to {where.name}, retraining")
+        if move:
+            where = move_aside(folder)
+            print(f"SFT stage {folder} is damaged ({e}); moved aside to {where.name}, retraining")
         return None
 
 

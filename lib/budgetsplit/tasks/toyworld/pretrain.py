@@ -44,10 +44,9 @@ from budgetsplit.core.registry import TASKS, corpus_source
 from budgetsplit.core.store import (
     DamagedFileError,
     atomic_folder,
-    check_model_folder,
     digest,
     move_aside,
-    read_json,
+    read_saved_model,
     remove_stale_temps,
     stream_digest,
 )
@@ -257,8 +256,7 @@ def _whole(folder: Path, move: bool = False) -> bool:
     if not folder.exists():
         return False
     try:
-        read_json(folder / "build_info.json", "base model's build_info.json")
-        check_model_folder(folder, "base model")
+        read_saved_model(folder, "build_info.json", "base model")
         return True
     except (DamagedFileError, FileNotFoundError) as e:
         if move:
