@@ -80,10 +80,52 @@ def test_budgets_up_to_1000_cannot_test_claim_2():
     assert c.verdict == "inconclusive" and "largest example budget is 1000" in c.why
 
 
-def test_ties_everywhere_decide_nothing():
+def test_exact_ties_decide_only_what_equivalence_decides():
+    """Every split scores 0.3 on the same rows: none is resolved better than another (claims 1, 2,
+    4, 5, 6 stay inconclusive), and PFT from the base model is resolved equivalent to the best
+    split (its interval within the margin), which refutes the cold start (claim 3)."""
     grid = {b: dict.fromkeys(PAPER_WORLD[b], 0.3) for b in PAPER_WORLD}
     found = evaluate(world(grid, costs=dict.fromkeys(COSTS, 0.3), base=None, exact=True))
-    assert [c.verdict for c in found] == ["inconclusive"] * 6, [c.why for c in found]
+    want = ["inconclusive"] * 6
+    want[2] = "not reproduced"
+    assert [c.verdict for c in found] == want, [c.why for c in found]
+
+
+def test_splits_within_noise_of_each_other_fail_no_claim():
+    """Every split has the same true accuracy, 0.3, but each is its own noisy model (100 rows):
+    no difference is resolved and no split is shown equivalent, so no group fails any claim."""
+    grid = {b: dict.fromkeys(PAPER_WORLD[b], 0.3) for b in PAPER_WORLD}
+    found = evaluate(world(grid, costs=dict.fromkeys(COSTS, 0.3), n_rows=100))
+    fails = [line for c in found for line in c.evidence if ": fails" in line]
+    assert not fails, fails
+    assert all(c.verdict == "inconclusive" for c in found), [(c.verdict, c.why) for c in found]
+
+
+def test_a_split_must_beat_the_cheap_output_floor():
+    """A constant guess scores 0.2 where the base model scores 0: splits at 0.1 and 0.2 are not
+    above the floor (though far above the base model), 0.5 is; a budget whose splits all sit at
+    or below the guess has no best, and decides no claim."""
+    from budgetsplit.analysis import verdicts as v
+
+    cells = {("base", 0, 0.0): 0.0, ("floor", 0, 0.0): 0.2}
+    cells |= {("dpo", 100, 0.0): 0.1, ("dpo", 100, 0.5): 0.2, ("sft", 100, 1.0): 0.15}
+    cells |= {("dpo", 1000, 0.0): 0.1, ("dpo", 1000, 0.5): 0.5, ("sft", 1000, 1.0): 0.2}
+    scores = score_table(cells, exact=True, nested=False).assign(output="constant guess")
+    scores.loc[scores["method"] == "floor", "seed"] = 0  # text: one "seed"
+    scores = scores.drop_duplicates(["method", "budget", "sft_fraction", "seed", "row"])
+    boot = v.bootstrap(scores)
+    best = v.best_sets(boot, v.floor_names(scores))
+    above = best.set_index(["budget", "sft_fraction"])["above_floor"]
+    assert not above[(100, 0.0)] and not above[(100, 0.5)] and not above[(100, 1.0)]
+    assert not above[(1000, 0.0)] and not above[(1000, 1.0)] and above[(1000, 0.5)]
+    assert best.loc[best["budget"] == 100, "no_best"].all()
+    assert set(best["floor_source"]) == {"constant guess"} and set(best["floor"]) == {0.2}
+    c1 = claims.claim_sft_only(best)
+    assert not any("B=100: fails" in line for line in c1.evidence), c1.evidence
+    assert any(
+        "B=100: undecided; no best (every split at the floor: constant guess, 0.2)" in line
+        for line in c1.evidence
+    ), c1.evidence
 
 
 def test_all_floor_rows_decide_nothing():

@@ -104,7 +104,7 @@ def test_a_users_params_folder_builds_on_a_shipped_profile(tmp_path, monkeypatch
 
 
 def test_a_profile_is_named_by_its_folder_not_by_an_inherited_key(tmp_path, monkeypatch):
-    """A user's profile made as the README says (`inherit: toy`) is its folder's profile: its
+    """A user's profile made as docs/study.md says (`inherit: toy`) is its folder's profile: its
     records go to runs/<its name>/, not among toy's; a parent's `profile:` key is the parent's."""
     monkeypatch.delenv(PARAMS_ENV, raising=False)
     folders = {

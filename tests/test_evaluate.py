@@ -7,13 +7,12 @@ import torch
 from tiny import tiny_llama_folder
 
 from budgetsplit.config.params import ConfigError, EvalConfig, LoraConfig, ModelConfig, StageConfig
+from budgetsplit.tasks.interface import eval_rows, row_scores
 from budgetsplit.training.evaluate import (
-    eval_rows,
     evaluate_model,
     generate,
     logprob_sample,
     response_logprobs,
-    row_scores,
     trainer_diagnostics,
 )
 from budgetsplit.training.models import load_model

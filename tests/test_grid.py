@@ -10,10 +10,13 @@ import pytest
 
 from budgetsplit.config.params import PARAMS_DIR, load_params
 from budgetsplit.core.layout import RunLayout
+from budgetsplit.core.store import ids_digest
 from budgetsplit.run import estimate, grid
 from budgetsplit.run.cluster import check_address
 from budgetsplit.study import records, results
 from budgetsplit.study.cells import Cell, cell_sizes, expand, sft_stage
+from budgetsplit.tasks import get_task, is_toy
+from budgetsplit.tasks.interface import eval_rows
 
 
 def test_expand_covers_the_grid_once():
@@ -90,8 +93,12 @@ def test_plan_estimate_before_any_record_scales_with_this_machines_speed(tmp_pat
 
 def _fake_record(tmp_path, params, cell, score):
     """A real record of `cell` with made-up results, written as run_cell writes it, for table and
-    plan tests that need no training."""
+    plan tests that need no training: the first of its per-row scores is `score`, on the task's
+    real eval rows in the toy world (so its floor of cheap outputs pairs with it), else on four
+    made-up ones (the paper's datasets are not here)."""
     n_sft, n_pref = cell_sizes(params, cell)
+    rows = eval_rows(get_task(params), params.eval) if is_toy(params.profile) else [{"id": 0}] * 4
+    values = [score] + [(1.0, 0.0, 0.5)[i % 3] for i in range(len(rows) - 1)]
     rec = records.Record(
         cell=cell,
         params=records.stored_settings(params),
@@ -101,15 +108,15 @@ def _fake_record(tmp_path, params, cell, score):
         spent=float(n_sft + n_pref),
         metrics={"accuracy_strict": score, "format_share": 1.0},
         primary_metric="accuracy_strict",
-        n_eval=4,
+        n_eval=len(rows),
         diagnostics={"cold_start": {"chosen_logprob_per_token": -1.5}},
         wall_s={"sft": 1.0, "pft": 2.0, "eval": 0.5},
         base_model="toy:0123",
         row_scores={
             "metric": "accuracy_strict",
             "split": "test",
-            "ids_digest": "ab",
-            "values": [score, 1.0, 0.0, 0.5],
+            "ids_digest": ids_digest(rows),
+            "values": values,
         },
     )
     assert str(tmp_path) == params.output_dir

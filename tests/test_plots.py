@@ -114,7 +114,8 @@ def test_figures_read_without_the_code():
     fig = plots.fraction_curves(df)
     ax = fig.axes[0]
     assert ax.get_ylabel() == "accuracy (%)" and ax.get_title() == "math, dpo"
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["100", "300"]  # not 100.0
+    legend = fig.legends[0]  # one below the panels: a budget has one colour in all of them
+    assert [t.get_text() for t in legend.get_texts()] == ["100", "300"]  # not 100.0
     top = max(max(line.get_ydata()) for line in ax.get_lines())
     assert top == pytest.approx(100 * df["score"].max())  # a share drawn in %
     assert "one seed" in fig._suptitle.get_text() and "min-max" not in fig._suptitle.get_text()
@@ -189,11 +190,17 @@ def test_the_base_model_is_a_floor_line_not_a_budget():
     fig = plots.fraction_curves(df)
     ax = fig.axes[0]
     assert ax.get_title() == "math, dpo" and len(fig.axes) == 1  # no panel for "base"
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["100", "300", "base model"]  # no budget-0 curve
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["100", "300"]  # no budget-0 curve
     floor = [line for line in ax.get_lines() if line.get_label() == "base model"][0]
     assert list(floor.get_ydata()) == [pytest.approx(4.0)] * 2
-    assert "dashed: base model" in fig._suptitle.get_text()
+    assert "dashed: the floor" in fig._suptitle.get_text()
+    # with the verdicts' floor (here a cheap output above the base model), that line, named
+    cheap = df.assign(floor=0.06, floor_source="constant guess #### 19")
+    ax = plots.fraction_curves(cheap).axes[0]
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert [list(line.get_ydata()) for line in dashed] == [[pytest.approx(6.0)] * 2]
+    assert "floor: constant guess #### 19" in [t.get_text() for t in ax.texts]
     heat = plots.heatmaps(df).axes[0]
     assert [t.get_text() for t in heat.get_yticklabels()] == ["100", "300"]
     assert 0 not in plots.cold_start(df).axes[0].get_lines()[0].get_xdata()
@@ -203,8 +210,8 @@ def test_no_best_is_said_where_every_split_is_at_the_floor():
     df = _grid()
     top = (df["budget"] == 300) & (df["sft_fraction"] == 1.0)
     df = df.assign(in_best_set=top, no_best=df["budget"] == 100, set_top=top)
-    legend = [t.get_text() for t in plots.fraction_curves(df).axes[0].get_legend().get_texts()]
-    assert legend == ["100 (no best)", "300"]
+    texts = [t.get_text() for t in plots.fraction_curves(df).axes[0].texts]
+    assert texts == ["no best: 100"]
     heat = plots.heatmaps(df).axes[0]
     assert [t.get_text() for t in heat.get_yticklabels()] == ["100\nno best", "300"]
 
@@ -213,11 +220,15 @@ def test_costs_draw_the_best_set_span_and_its_top():
     df = _grid(seeds=(0, 1)).assign(cost_ratio=2.0)
     df = marked(df, df["sft_fraction"] >= 0.5, df["sft_fraction"] == 0.5)
     ax = plots.costs(df).axes[0]
-    (line,) = ax.get_lines()
-    assert list(line.get_ydata()) == [0.5, 0.5]  # the set's top as the table marks it
-    (bars,) = ax.collections
-    spans = [tuple(seg[:, 1]) for seg in bars.get_segments()]
+    (points,) = ax.containers  # points with bars, no line: two budgets are no trend
+    assert points.lines[0].get_linestyle() == "None"
+    assert list(points.lines[0].get_ydata()) == [0.5, 0.5]  # the set's top as the table marks it
+    spans = [tuple(seg[:, 1]) for seg in points.lines[2][0].get_segments()]
     assert spans == [(0.5, 1.0), (0.5, 1.0)]
+    # a cost ratio whose budget has no best is written, not left as a missing dot
+    none = df.assign(cost_ratio=5.0, in_best_set=False, no_best=True, set_top=False)
+    ax = plots.costs(pd.concat([df, none], ignore_index=True)).axes[0]
+    assert [t.get_text() for t in ax.texts] == ["no best", "no best"]
 
 
 def test_advice_figure_draws_a_panel_per_task_and_method_and_dashes_extrapolation():
@@ -249,6 +260,40 @@ def test_advice_figure_draws_a_panel_per_task_and_method_and_dashes_extrapolatio
     solid = [ln for ln in axes[0].lines if ln.get_linestyle() == "-"]
     assert [list(ln.get_xdata()) for ln in solid] == [[100, 1000]] * 2  # 3000 only dashed
     assert "no task" in plots.advice(pd.DataFrame()).axes[0].texts[0].get_text()
+    # no recommendation where the interval spans most of the range, or the task is at its floor
+    wide = pd.DataFrame(rows).assign(fraction_low=0.0, fraction_high=1.0)
+    fig = plots.advice(wide, floor_below={("math", "dpo"): float("inf")})
+    notes = {ax.get_title(): [t.get_text() for t in ax.texts] for ax in fig.axes if ax.get_title()}
+    assert all(not ax.lines for ax in fig.axes if ax.get_title())
+    assert "at its floor" in notes["math, dpo (gp fit)"][0]
+    assert "spans more" in notes["instruct, dpo_sft (gp fit)"][0]
+    # below the grid's first budget above the floor, nothing is drawn
+    fig = plots.advice(pd.DataFrame(rows), floor_below={("math", "dpo"): 1000})
+    ax = next(ax for ax in fig.axes if ax.get_title() == "math, dpo (gp fit)")
+    assert all(min(ln.get_xdata()) >= 1000 for ln in ax.lines)
+    assert "not drawn below 1000 (at the floor)" in ax.texts[0].get_text()
+
+
+def test_cold_start_keeps_the_cold_start_scale_and_writes_the_far_point():
+    """A best share far above the cold-start splits (34% against 0-7%) stays off the axis, its
+    value written at the top edge; the methods' shared SFT-only best is drawn once."""
+    cells = {
+        (b, f): v
+        for b, row in {
+            1000: {0.0: 0.0, 0.1: 0.05, 1.0: 0.07},
+            3000: {0.0: 0.0, 0.1: 0.06, 1.0: 0.34},
+        }.items()
+        for f, v in row.items()
+    }
+    df = table(cells, seeds=(0, 1))
+    other = df[df["method"] == "dpo"].assign(method="dpo_sft")
+    df = pd.concat([df, other], ignore_index=True)
+    df = marked(df, df["sft_fraction"] == 1, df["sft_fraction"] == 1)
+    ax = plots.cold_start(df).axes[0]
+    assert ax.get_ylim()[1] < 20  # the cold-start scale, not 34%
+    assert [t.get_text() for t in ax.texts] == ["34.5 \u2191"]  # seeds 0.34, 0.35
+    best = [ln.get_label() for ln in ax.get_lines() if "best share" in ln.get_label()]
+    assert best == ["every method, best share"]
 
 
 def test_heatmaps_share_one_colour_scale_per_metric_with_a_bar_and_the_metric_precision():
@@ -267,7 +312,7 @@ def test_heatmaps_share_one_colour_scale_per_metric_with_a_bar_and_the_metric_pr
     fact = df.assign(primary_metric="fact_score")
     mesh = plots.heatmaps(fact).axes[0].collections[0]
     assert mesh.get_clim() == (0, 1)
-    assert "0.050" in [t.get_text() for t in plots.heatmaps(fact).axes[0].texts]
+    assert ".050" in [t.get_text() for t in plots.heatmaps(fact).axes[0].texts]
 
 
 def test_heatmaps_hatch_the_floor_and_inset_the_best_set_boxes():

@@ -48,10 +48,14 @@ def test_row_scores_table_is_long_and_paired(tmp_path):
         _fake_record(tmp_path, params, c, score=i / 10)
     rows = results.row_scores_table(tmp_path, "smoke")
     assert list(rows.columns) == results.ROW_SCORE_COLUMNS
-    assert len(rows) == 4 * len(cells) and set(rows["row"]) == {0, 1, 2, 3}
-    first = rows[rows["row"] == 0].sort_values("score")["score"].tolist()
+    n = params.eval.n_examples
+    assert len(rows) == n * (len(cells) + 1) and set(rows["row"]) == set(range(n))
+    cells_rows, floor = rows[rows["method"] != "floor"], rows[rows["method"] == "floor"]
+    first = cells_rows[cells_rows["row"] == 0].sort_values("score")["score"].tolist()
     assert first == [i / 10 for i in range(len(cells))]
-    assert set(rows["metric"]) == {"accuracy_strict"} and set(rows["ids_digest"]) == {"ab"}
+    assert set(rows["metric"]) == {"accuracy_strict"} and rows["ids_digest"].nunique() == 1
+    # the task's floor of cheap outputs, on the same rows: one "cell", named
+    assert len(floor) == n and floor["output"].nunique() == 1 and cells_rows["output"].isna().all()
 
 
 def test_nothing_to_read_is_a_clear_error_naming_the_absolute_path(tmp_path):
@@ -75,7 +79,8 @@ def test_export_writes_the_tables_committed_beside_the_figures(tmp_path, monkeyp
     table = pd.read_csv(tmp_path / "res" / "smoke" / "results.csv")
     assert len(table) == len(cells) and set(table["method"]) >= {"base", "sft"}
     scores = pd.read_parquet(tmp_path / "res" / "smoke" / "row_scores.parquet")
-    assert len(scores) == 4 * len(cells)  # four eval rows per fake record
+    n = params.eval.n_examples  # eval rows per fake record, and per floor
+    assert len(scores) == n * (len(cells) + 1) and (scores["method"] == "floor").sum() == n
     assert list(scores.columns) == list(results.ROW_SCORE_COLUMNS)
 
 

@@ -106,10 +106,15 @@ def test_files_and_folders_are_made_with_the_umasks_mode(tmp_path, umask, file_m
         store.write_json(tmp_path / "r.json", {"a": 1})
         with store.atomic_folder(tmp_path / "stage") as tmp:
             (tmp / "meta.json").write_text("{}")
+            # as a library writes through a private temp file (model.safetensors came out 0600)
+            (tmp / "model.safetensors").write_bytes(b"x")
+            os.chmod(tmp / "model.safetensors", 0o600)
     finally:
         os.umask(old)
     assert (tmp_path / "r.json").stat().st_mode & 0o777 == file_mode
     assert (tmp_path / "stage").stat().st_mode & 0o777 == dir_mode
+    for name in ("meta.json", "model.safetensors"):
+        assert (tmp_path / "stage" / name).stat().st_mode & 0o777 == file_mode, name
 
 
 def _weights(path):

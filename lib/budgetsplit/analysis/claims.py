@@ -9,11 +9,14 @@ budgetsplit.report.claims_md writes them down (claims.md, the README's table), a
 `budgetsplit claims --profile toy` (cli/claims.py) does both on a finished run's records.
 
 Every rule works on best sets (verdicts.best_sets): per group (task, method, cost ratio, budget)
-the fractions not significantly worse than the leader. Each claim is judged for each PFT method
+the fractions not significantly worse than the leader, above the task's floor (the higher of the
+base model and its cheap outputs). Each claim is judged for each PFT method
 on its own (`evaluate` returns {method: claims}, the paper's methods first): the paper's claims are
 about its methods, and one method's counterexample says nothing about another's. Each group gives
-a status: "holds", "fails" (the interval contradicts the claim) or "undecided" (no best, or the
-intervals cannot tell). A claim is inconclusive when no group decides it, reproduced when every
+a status: "holds", "fails" or "undecided" (no best, or the intervals cannot tell). A group fails
+only on a resolved contradiction: a difference whose interval excludes 0, or a split shown
+equivalent to another (its difference's interval within the equivalence margin,
+verdicts.EQUIVALENCE); a split that is merely not shown worse decides nothing. A claim is inconclusive when no group decides it, reproduced when every
 deciding group holds, and not reproduced when any deciding group fails (the evidence says in how
 many it holds): a claim stated without exceptions is refuted by a clear counterexample. Undecided groups never count, so a verdict rests only on
 differences the intervals resolve; each claim reports `resolution`, the median half-width of its
@@ -74,8 +77,11 @@ def _name(g: pd.DataFrame) -> str:
 
 def _set(g: pd.DataFrame) -> str:
     s = g["best_set"].iloc[0]
+    floor = ""
+    if "floor" in g:
+        floor = f": {g['floor_source'].iloc[0]}, {_num(g['floor'].iloc[0])}"
     return (
-        "no best (every split at the floor)"
+        f"no best (every split at the floor{floor})"
         if not s
         else "best set {"
         + ", ".join(f"{f:g}" for f in s)
@@ -211,13 +217,35 @@ def _diag(results: pd.DataFrame | None, g: pd.DataFrame, f: float, col: str) -> 
     return None if v.empty else float(v.mean())
 
 
-def claim_cold_start(best: pd.DataFrame, results=None, task: str = COLD_TASK) -> Claim:
+def _not_poor(g: pd.DataFrame, boot: stats.Bootstrap | None, f: float) -> bool:
+    """Whether fraction f of group g is resolved to be no worse than the best of the group's
+    other splits by more than the margin (the lower end of the interval of f minus it is above
+    -margin): f is the leader and resolved ahead, or equivalent to the leader."""
+    r = g[g["sft_fraction"] == f].iloc[0]
+    if r["mean"] < g["mean"].max():
+        return bool(r["equivalent"])
+    if boot is None:
+        return False
+    other = g[g["sft_fraction"] != f]
+    other = other.loc[other["mean"].idxmax()]
+    key = {k: verdicts._none(r[k]) for k in verdicts.GROUP}
+    i, j = boot.index(**key, sft_fraction=f), boot.index(**key, sft_fraction=other["sft_fraction"])
+    _, low, _ = stats.difference(boot, i, j)
+    return bool(r["margin"] > 0 and low >= -r["margin"])
+
+
+def claim_cold_start(best: pd.DataFrame, results=None, task: str = COLD_TASK, boot=None) -> Claim:
+    # holds: SFT fraction 0 resolved worse than the leader (outside the best set); fails: it is
+    # resolved no worse than the best other split by more than the margin; else undecided
     out = []
     for g in _groups(best, best["cost_ratio"].isna() & (best["task"] == task)):
         if not _has(g, 0.0) or len(g) < 2:
             continue
         s = g["best_set"].iloc[0]
-        holds = None if not s or len(s) == len(g) else 0.0 not in s
+        if not s:
+            holds = None
+        else:
+            holds = True if 0.0 not in s else False if _not_poor(g, boot, 0.0) else None
         lp = _diag(results, g, 0.0, "diag.cold_start.chosen_logprob_per_token")
         fmt = _diag(results, g, 0.0, "diag.format_rate")
         notes = [f"PFT from the base model {_cell(g, 0.0)}"]
@@ -234,18 +262,23 @@ def claim_small_sft(best: pd.DataFrame, boot: stats.Bootstrap, task: str = COLD_
         if not _has(g, 0.0) or not small:
             continue
         if 0.0 in g["best_set"].iloc[0] or g["no_best"].iloc[0]:
-            out.append(_status(g, None, "no cold start to fix (SFT fraction 0 is not worse)"))
+            out.append(_status(g, None, "no cold start to fix (SFT fraction 0 is not shown worse)"))
             continue
         key = {k: verdicts._none(g.iloc[0][k]) for k in verdicts.GROUP}
         i0 = boot.index(**key, sft_fraction=0.0)
         gains = [(f, *stats.difference(boot, boot.index(**key, sft_fraction=f), i0)) for f in small]
         f, m, lo, hi = max(gains, key=lambda x: x[2])
-        out.append(_status(g, lo > 0, f"SFT {f:g} minus SFT 0: {_num(m)} [{_num(lo)}, {_num(hi)}]"))
+        # holds: the gain is resolved above 0; fails: resolved below the margin (less than a
+        # tenth of what the best split gained over the floor); else undecided
+        margin = float(g["margin"].iloc[0])
+        holds = True if lo > 0 else False if hi < margin else None
+        note = f"SFT {f:g} minus SFT 0: {_num(m)} [{_num(lo)}, {_num(hi)}], margin {_num(margin)}"
+        out.append(_status(g, holds, note))
     return _verdict(4, out, f"no {task} cells with SFT fraction 0 and one in (0, 0.1]")
 
 
 def claim_equal_performance(best: pd.DataFrame, boot: stats.Bootstrap) -> Claim:
-    out = []
+    out, ratios = [], []
     for _, r in verdicts.equal_performance(best, boot).iterrows():
         name = f"{r['task']} {r['method']}"
         # (no reference, no match: None, or NaN once other groups' numbers share the column)
@@ -257,17 +290,28 @@ def claim_equal_performance(best: pd.DataFrame, boot: stats.Bootstrap) -> Claim:
                     f"floor, outside the best set) at {r['large_budget']:g}",
                 )
             )
+        elif pd.isna(r["matching_budget"]) and r["unresolved"]:
+            out.append(
+                (
+                    "undecided",
+                    f"{name}: undecided; no smaller budget's best split matches "
+                    f"{r['large_budget']:g} at SFT {r['poor_fraction']:g} "
+                    f"({_num(r['poor_score'])}), and {r['unresolved']:g} of them are at the floor "
+                    "without being shown worse",
+                )
+            )
         elif pd.isna(r["matching_budget"]):
             out.append(
                 (
                     "fails",
-                    f"{name}: fails; no smaller budget's best split is within noise "
-                    f"of {r['large_budget']:g} at SFT {r['poor_fraction']:g} "
+                    f"{name}: fails; every smaller budget's best split is shown worse than "
+                    f"{r['large_budget']:g} at SFT {r['poor_fraction']:g} "
                     f"({_num(r['poor_score'])})",
                 )
             )
         else:
             holds, ratio = r["budget_ratio"] >= 2, r["budget_ratio"]
+            ratios.append(ratio)
             where = (
                 "below the paper's 2-5x"
                 if ratio < 2
@@ -286,7 +330,12 @@ def claim_equal_performance(best: pd.DataFrame, boot: stats.Bootstrap) -> Claim:
                     f"{ratio:.3g}x ({where})",
                 )
             )
-    return _verdict(5, out, "no example-budget cells")
+    claim = _verdict(5, out, "no example-budget cells")
+    if ratios:  # the paper's claim is a range: say how many matches lie in it
+        inside = sum(2 <= x <= 5 for x in ratios)
+        listed = ", ".join(f"{x:.3g}x" for x in ratios)
+        claim.why += f"; budget ratios {listed}: {inside} of {len(ratios)} in the paper's 2-5x"
+    return claim
 
 
 def claim_costs(best: pd.DataFrame) -> Claim:
@@ -297,7 +346,10 @@ def claim_costs(best: pd.DataFrame) -> Claim:
         if not mixes or len(g) < 2:
             continue
         s = g["best_set"].iloc[0]
-        holds = None if not s or len(s) == len(g) else any(0 < f < 1 for f in s)
+        # holds: only mixes in the best set (SFT only and PFT only resolved worse); fails: no mix
+        # in it (every mix resolved worse than the leader); else undecided
+        mixed = [0 < f < 1 for f in s]
+        holds = None if not s else True if all(mixed) else False if not any(mixed) else None
         out.append(_status(g, holds, ", ".join(f"SFT {f:g} {_cell(g, f)}" for f in mixes)))
     return _verdict(6, out, "no money-budget cells (cost ratios) with a mixed split beside others")
 
@@ -319,7 +371,7 @@ def judge_method(best: pd.DataFrame, boot: stats.Bootstrap, results=None) -> lis
     return [
         claim_sft_only(best),
         claim_mix(best),
-        claim_cold_start(best, results),
+        claim_cold_start(best, results, boot=boot),
         claim_small_sft(best, boot),
         claim_equal_performance(best, boot),
         claim_costs(best),
@@ -337,7 +389,8 @@ def evaluate(
     counts its seed means: verdicts.cell_scores)."""
     if results is None:
         boot = verdicts.bootstrap(scores, None, seed=seed, n_resamples=n_resamples)
-        return judge(verdicts.best_sets(boot), boot)
+        return judge(verdicts.best_sets(boot, verdicts.floor_names(scores)), boot)
+    names = verdicts.floor_names(scores)
     scores = verdicts.cell_scores(results, scores)
     boot = verdicts.bootstrap(scores, results, seed=seed, n_resamples=n_resamples)
-    return judge(verdicts.best_sets(boot), boot, results)
+    return judge(verdicts.best_sets(boot, names), boot, results)

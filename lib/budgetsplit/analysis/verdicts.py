@@ -24,14 +24,21 @@ The rules (docs/statistics.md states them with their reasons):
   (NaN: one seed, no per-row scores) cannot be shown worse and stays in the set. Where a figure
   draws one split for the set, it is `set_top`: the leader, or on a shared top mean the smallest
   of the tied fractions.
-* Floor. A fraction is above the floor when the interval of its difference to the task's base-model
-  row (method "base", budget 0) lies wholly above 0; with no base row, when it scored anything but
-  0. A group none of whose fractions is above the floor has no best (`no_best`), and an empty set.
+* Floor. A task's floor is the higher-scoring of its base-model row (method "base", budget 0) and
+  its floor of cheap outputs (method "floor", study/floors.py: the best of an empty answer, a copy
+  of the prompt, a constant guess, ...). A fraction is above the floor when the interval of its
+  difference to the floor lies wholly above 0; with neither row, when it scored anything but 0. A
+  group none of whose fractions is above the floor has no best (`no_best`), and an empty set.
+* Equivalence. A fraction is equivalent to its group's leader when the interval of its difference
+  to the leader lies within +-`EQUIVALENCE` of the leader's gain over the floor (`margin`): a
+  tenth of what the best split learned. Claims may read "no worse than the best" only from this,
+  never from an interval that merely reaches 0.
 * Equal performance (per task and method, example budgets): the reference is the largest budget's
   worst fraction that is above the floor and poorly allocated (outside the best set: when every
   split is within noise of the best, allocation did not matter and there is no reference); the
   match is the smallest budget whose leader is not significantly worse than the reference
-  (interval of leader minus reference reaches 0) and is above the floor itself.
+  (interval of leader minus reference reaches 0) and is above the floor itself. `unresolved`
+  counts the smaller budgets whose leader is neither (at the floor, yet not shown worse).
 """
 
 from __future__ import annotations
@@ -41,9 +48,14 @@ import pandas as pd
 
 from budgetsplit.analysis import stats
 from budgetsplit.analysis.stats import CELL, Bootstrap
-from budgetsplit.study.cells import BASE, CELL_KEY, Cell, expand
+from budgetsplit.study.cells import BASE, CELL_KEY, FLOOR, Cell, expand
 
 GROUP = [k for k in CELL if k != "sft_fraction"]  # a cell less its split: the splits compared
+# Rows that are no split of a budget: the base model and the floor of cheap outputs.
+NOT_SPLITS = (BASE, FLOOR)
+# The equivalence margin, as a share of the leader's gain over the floor (docs/statistics.md,
+# stated 2026-12-02 before the default grid was rerun).
+EQUIVALENCE = 0.1
 # The verdict of each cell that `with_intervals` puts on the table, beside its interval.
 VERDICT_COLUMNS = ("in_best_set", "no_best", "set_top")
 
@@ -51,13 +63,14 @@ VERDICT_COLUMNS = ("in_best_set", "no_best", "set_top")
 def per_method(df: pd.DataFrame) -> pd.DataFrame:
     """SFT-only cells (method "sft") belong to every method's curve: copy them once per method
     run on their task (kept as "sft" where the task ran none). Works on a results table and on a
-    per-row score table alike; base rows stay as they are."""
+    per-row score table alike; base and floor rows stay as they are."""
     if df.empty or not (df["method"] == "sft").any():
         return df
     parts = [df[df["method"] != "sft"]]
     for _, t in df.groupby("task", sort=True):
         sft = t[t["method"] == "sft"]
-        parts += [sft.assign(method=m) for m in sorted(set(t["method"]) - {"sft", BASE})] or [sft]
+        methods = sorted(set(t["method"]) - {"sft", *NOT_SPLITS})
+        parts += [sft.assign(method=m) for m in methods] or [sft]
     return pd.concat(parts, ignore_index=True)
 
 
@@ -121,7 +134,10 @@ def cell_scores(results: pd.DataFrame, scores: pd.DataFrame | None = None) -> pd
     parts = []
     if scores is not None and not scores.empty:
         s = scores.reset_index(drop=True)
-        parts.append(s[_keyed(s).merge(keys, how="left", indicator=True)["_merge"].eq("both")])
+        mine = _keyed(s).merge(keys, how="left", indicator=True)["_merge"].eq("both")
+        # the floor of the results' tasks belongs to them, though no record holds it
+        floor = (s["method"] == FLOOR) & s["task"].isin(set(results["task"]))
+        parts.append(s[mine.to_numpy() | floor.to_numpy()])
     have = pd.concat([_keyed(p) for p in parts]).drop_duplicates() if parts else keys[:0]
     missing = _keyed(results).merge(have, how="left", indicator=True)["_merge"].eq("left_only")
     if missing.any():
@@ -136,22 +152,32 @@ def verdicts(
     (as results_table gives it: a profile's or one recipe's rows) and its per-row scores
     (`cell_scores`). `kw`: level, n_resamples, seed."""
     boot = bootstrap(cell_scores(results, scores), results, **kw)
-    best = best_sets(boot)
+    best = best_sets(boot, floor_names(scores))
     return with_intervals(prepare(results), best), best, boot
+
+
+def floor_names(scores: pd.DataFrame | None) -> dict[str, str]:
+    """{task: the name of its floor of cheap outputs} from a per-row score table."""
+    if scores is None or "output" not in scores:
+        return {}
+    f = scores[scores["method"] == FLOOR]
+    return f.groupby("task")["output"].first().to_dict()
 
 
 def with_intervals(df: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
     """A prepared results table (one row per cell and seed) with its cell's interval and verdict:
-    `ci_low`, `ci_high`, `above_floor`, `in_best_set`, `no_best`, `set_top` (the columns the
-    figures read)."""
+    `ci_low`, `ci_high`, `above_floor`, `in_best_set`, `no_best`, `set_top`, and its task's
+    `floor` and `floor_source` (the columns the figures read)."""
     cols = {"low": "ci_low", "high": "ci_high", "above_floor": "above_floor"}
     cols |= {c: c for c in VERDICT_COLUMNS}
     marks = best[CELL + list(cols)].rename(columns=cols)
     # no cost ratio is None in some tables and NaN in others: one float dtype to join on
     marks = marks.assign(cost_ratio=pd.to_numeric(marks["cost_ratio"]).astype(float))
-    df = df.drop(columns=list(cols.values()), errors="ignore")
+    drop = [*cols.values(), "floor", "floor_source"]
+    df = df.drop(columns=drop, errors="ignore")
     df = df.assign(cost_ratio=pd.to_numeric(df["cost_ratio"]).astype(float))
-    return df.merge(marks, on=CELL, how="left")
+    floors = best.groupby("task")[["floor", "floor_source"]].first().reset_index()
+    return df.merge(marks, on=CELL, how="left").merge(floors, on="task", how="left")
 
 
 def _interval(d: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -160,30 +186,44 @@ def _interval(d: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
-def _above_floor(boot: Bootstrap) -> np.ndarray:
-    """Per cell: above its task's floor (see the module docstring)."""
-    cells, out = boot.cells, np.zeros(len(boot.cells), dtype=bool)
+def _floors(boot: Bootstrap, names: dict[str, str]) -> pd.DataFrame:
+    """Per cell: `above_floor`, and its task's `floor` (mean) and `floor_source` (see the module
+    docstring)."""
+    cells = boot.cells
+    above = np.zeros(len(cells), dtype=bool)
+    # no floor row: NaN and None (the rule reads 0; figures draw no line)
+    floor, source = np.full(len(cells), np.nan), np.full(len(cells), None, dtype=object)
     for task, idx in cells.groupby("task").groups.items():
         idx = np.asarray(idx)
-        base = idx[(cells.loc[idx, "method"] == BASE).to_numpy()]
-        if len(base) > 1:
-            raise ValueError(f"task {task!r} has {len(base)} base-model rows; expected one")
-        if len(base):
-            low, _ = _interval(boot.draws[idx] - boot.draws[base[0]], boot.level)
-            out[idx] = low > 0
-        else:  # no base row: the floor is a model that scores 0 everywhere
-            out[idx] = (cells.loc[idx, "mean"].to_numpy() != 0) | (boot.draws[idx] != 0).any(1)
-    return out
+        method = cells.loc[idx, "method"].to_numpy()
+        for m in NOT_SPLITS:
+            if (method == m).sum() > 1:
+                raise ValueError(
+                    f"task {task!r} has {(method == m).sum()} {m!r} rows; expected one"
+                )
+        low_rows = idx[np.isin(method, NOT_SPLITS)]
+        if len(low_rows):
+            f = low_rows[np.argmax(cells.loc[low_rows, "mean"].to_numpy())]  # base first on a tie
+            low, _ = _interval(boot.draws[idx] - boot.draws[f], boot.level)
+            above[idx] = low > 0
+            floor[idx] = cells.at[f, "mean"]
+            m = cells.at[f, "method"]
+            source[idx] = "base model" if m == BASE else names.get(task, "cheap output")
+        else:  # neither row: the floor is a model that scores 0 everywhere
+            above[idx] = (cells.loc[idx, "mean"].to_numpy() != 0) | (boot.draws[idx] != 0).any(1)
+    return cells.assign(above_floor=above, floor=floor, floor_source=source)
 
 
-def best_sets(boot: Bootstrap) -> pd.DataFrame:
-    """One row per cell (base rows left out): its mean and interval, its difference to the group's
-    leader with interval (`diff`, `diff_low`, `diff_high`), `above_floor`, `in_best_set`,
-    `set_top` (the one split a figure draws for the set), and the group's `no_best`, `best_set`
-    (sorted tuple of fractions) and `leader` (NaN when tied)."""
-    cells = boot.cells.assign(above_floor=_above_floor(boot))
+def best_sets(boot: Bootstrap, floor_names: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per cell (base and floor rows left out): its mean and interval, its difference to
+    the group's leader with interval (`diff`, `diff_low`, `diff_high`), `above_floor`, its task's
+    `floor` and `floor_source` (the cheap output's name, from `floor_names`, or "base model"),
+    `margin` and `equivalent` (to the leader, module docstring), `in_best_set`, `set_top` (the one
+    split a figure draws for the set), and the group's `no_best`, `best_set` (sorted tuple of
+    fractions) and `leader` (NaN when tied)."""
+    cells = _floors(boot, floor_names or {})
     parts = []
-    for _, g in cells[cells["method"] != BASE].groupby(GROUP, dropna=False, sort=True):
+    for _, g in cells[~cells["method"].isin(NOT_SPLITS)].groupby(GROUP, dropna=False, sort=True):
         g = g.sort_values("sft_fraction").copy()
         idx = g.index.to_numpy()
         means = g["mean"].to_numpy()
@@ -191,6 +231,10 @@ def best_sets(boot: Bootstrap) -> pd.DataFrame:
         ref = idx[top[0]]  # any of the tied tops
         g["diff"] = means - means.max()
         g["diff_low"], g["diff_high"] = _interval(boot.draws[idx] - boot.draws[ref], boot.level)
+        floor = g["floor"].iloc[0]
+        margin = EQUIVALENCE * (means.max() - (0.0 if pd.isna(floor) else floor))
+        g["margin"] = margin
+        g["equivalent"] = (margin > 0) & (g["diff_low"] >= -margin) & (g["diff_high"] <= margin)
         no_best = not g["above_floor"].any()
         # no interval (NaN: nothing to resample) cannot show a split worse: it stays in the set
         tied = means == means.max()  # in the set by definition, whatever a skewed interval says
@@ -248,6 +292,7 @@ def equal_performance(best: pd.DataFrame, boot: Bootstrap) -> pd.DataFrame:
             "diff_low": None,
             "diff_high": None,
             "budget_ratio": None,
+            "unresolved": 0,
         }
         if len(ref):
             poor = ref.loc[ref["mean"].idxmin()]
@@ -255,11 +300,12 @@ def equal_performance(best: pd.DataFrame, boot: Bootstrap) -> pd.DataFrame:
             row.update(poor_fraction=poor["sft_fraction"], poor_score=poor["mean"])
             for budget, g in t[t["budget"] < big].groupby("budget", sort=True):
                 lead = g.loc[g["mean"].idxmax()]
-                if not lead["above_floor"]:
-                    continue
                 i = boot.index(**{k: _none(lead[k]) for k in CELL})
                 diff = np.asarray(boot.draws[i] - boot.draws[i_poor])
                 low, high = _interval(diff, boot.level)
+                if high >= 0 and not lead["above_floor"]:
+                    row["unresolved"] += 1  # not shown worse, yet at the floor: no match either
+                    continue
                 if high >= 0:
                     row.update(
                         matching_budget=budget,

@@ -109,8 +109,9 @@ def write_text(path: Path, text: str) -> None:
 
 @contextlib.contextmanager
 def atomic_folder(path: Path) -> Iterator[Path]:
-    """A temp folder beside `path` to fill; on success its files are fsynced and it is renamed to
-    `path` (which must not exist); on failure it is removed."""
+    """A temp folder beside `path` to fill; on success its files are fsynced, given the umask's
+    mode (libraries write some through private temp files: transformers' model.safetensors came
+    out 0600) and it is renamed to `path` (which must not exist); on failure it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=_tmp_name(path), suffix=".tmp", dir=path.parent))
@@ -121,6 +122,7 @@ def atomic_folder(path: Path) -> Iterator[Path]:
             if f.is_file():
                 with open(f, "rb+") as fh:
                     os.fsync(fh.fileno())
+                _umask_mode(f, 0o666)
         os.rename(tmp, path)  # atomic: readers see a whole folder or none
         _fsync_dir(path.parent)
     finally:

@@ -57,10 +57,47 @@ def empty(msg: str) -> plt.Figure:
     return fig
 
 
-def panels(n: int):
-    """`n` subplots side by side in a WIDTH x HEIGHT figure: (fig, axes)."""
-    fig, axes = plt.subplots(1, n, figsize=(WIDTH, HEIGHT), squeeze=False)
-    return fig, axes[0]
+def panels(n: int, rows: int = 1):
+    """`n` subplots side by side in a WIDTH x HEIGHT figure, or `rows` rows of `n` (one HEIGHT
+    each): (fig, axes), axes flat, row by row."""
+    fig, axes = plt.subplots(rows, n, figsize=(WIDTH, HEIGHT * rows), squeeze=False)
+    return fig, list(axes.ravel())
+
+
+def legend_below(fig, colors: dict, labels: dict, title: str, ls: str = "-") -> None:
+    """One legend below the panels, not on them (on a panel it hid the lines): a marker of each
+    colour (`colors`: key -> colour, `labels`: key -> text), the same in every panel."""
+    handles = [
+        plt.Line2D([], [], color=c, marker="o", ls=ls, label=labels[k]) for k, c in colors.items()
+    ]
+    fig.legend(
+        handles=handles,
+        title=title,
+        loc="lower center",
+        ncol=len(handles),
+        frameon=False,
+        fontsize=8,
+        title_fontsize=8,
+    )
+
+
+def floor_line(ax, d: pd.DataFrame, scale: float) -> None:
+    """The task's floor (the higher of the base model and its cheap outputs: analysis.verdicts) as
+    a dashed grey line named by its source, where the table carries it."""
+    if not has(d, "floor"):
+        return
+    value, source = d["floor"].dropna().iloc[0], d["floor_source"].dropna().iloc[0]
+    ax.axhline(value * scale, color="grey", ls="--", lw=1)
+    # named on the panel, not in a legend: the names are long and differ by task
+    ax.annotate(
+        f"floor: {source}",
+        (0.01, value * scale),
+        xycoords=("axes fraction", "data"),
+        xytext=(0, 2),
+        textcoords="offset points",
+        fontsize=6,
+        color="0.35",
+    )
 
 
 def percent_axis(ax, scale: float) -> None:

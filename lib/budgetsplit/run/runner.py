@@ -57,8 +57,8 @@ from budgetsplit.study.records import (
     write_record,
 )
 from budgetsplit.tasks import get_task
+from budgetsplit.tasks.interface import eval_rows
 from budgetsplit.training.evaluate import (
-    eval_rows,
     evaluate_model,
     logprob_sample,
     response_logprobs,

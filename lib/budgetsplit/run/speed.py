@@ -9,7 +9,7 @@ The loop is the floor of our SFT stage (bench/train_throughput.py's "bare" loop,
 a Llama of the toy profile's architecture (params/toy/world.yaml; random weights, a speed does not
 depend on them), batches of 8 x 128 tokens, forward, cross-entropy, backward, AdamW step; on one
 thread, a grid worker's share on a 2-core machine. Two warm-up steps, then steps for 3 seconds.
-The README quotes it beside every measured time; `estimate.plan` scales its cost model by it before a
+The docs quote it beside every measured time; `estimate.plan` scales its cost model by it before a
 profile has finished cells (`estimate.REFERENCE_TOKENS_S`). Like any timing it reads low while other
 processes compute: measure on a quiet machine (`--fresh` measures again).
 """

@@ -20,6 +20,9 @@ from budgetsplit.core.budget import split_budget
 SFT_ONLY = "sft"
 # The method of a task's base-model cell (budget 0, no training): the floor gains are read above.
 BASE = "base"
+# The method of a task's floor of cheap outputs (study/floors.py): a cell of the per-row score
+# table only, never of the grid.
+FLOOR = "floor"
 
 
 def num_id(x: float) -> str:

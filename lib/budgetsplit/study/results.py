@@ -9,6 +9,9 @@ across the profile's records (so results of different settings can never pass fo
     from budgetsplit.study import results
     df = results.results_table("runs", "toy")          # every task's cells of the profile
     rows = results.row_scores_table("runs", "toy")     # one row per cell and eval row
+
+The per-row score table holds each task's floor of cheap outputs too (study/floors.py: method
+"floor", its name in `output`), computed from the task on the rows its records were scored on.
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from budgetsplit.config.params import Params, load_params
+from budgetsplit.config.schema import build
 from budgetsplit.core.layout import RunLayout, committed_results_dir
 from budgetsplit.core.store import atomic_file, move_aside
-from budgetsplit.study.cells import CELL_KEY
+from budgetsplit.study import floors
+from budgetsplit.study.cells import CELL_KEY, FLOOR
 from budgetsplit.study.records import (
     DamagedRecordError,
     Record,
@@ -28,6 +34,7 @@ from budgetsplit.study.records import (
     load_record,
     result_settings,
 )
+from budgetsplit.tasks import get_task
 
 
 def _flat(prefix: str, d: dict) -> dict:
@@ -153,18 +160,21 @@ ROW_SCORE_COLUMNS = [
     "ids_digest",
     "row",
     "score",
+    "output",  # the floor's cheap output (method "floor"); empty for a model's cells
 ]
 
 
 def row_scores_table(output_dir: str | Path, profile: str) -> pd.DataFrame:
     """Per-row scores of every record that has them, long: one row per cell and eval row
-    (`ROW_SCORE_COLUMNS`). Cells with equal `ids_digest` were scored on the same rows in the same
-    order, so `row` pairs them. Records written before per-row scores existed are left out."""
-    parts = []
+    (`ROW_SCORE_COLUMNS`), and each task's floor (`with_floors`, on the rows its records were
+    scored on). Cells with equal `ids_digest` were scored on the same rows in the same order, so
+    `row` pairs them. Records written before per-row scores existed are left out."""
+    parts, settings = [], {}
     for rec in load_records(output_dir, profile):
         rs = rec.row_scores
         if not rs:
             continue
+        settings.setdefault(rec.cell.task, rec.params)
         cell = {k: getattr(rec.cell, k) for k in CELL_KEY}
         part = pd.DataFrame({"row": range(len(rs["values"])), "score": rs["values"]})
         fixed = {
@@ -179,6 +189,26 @@ def row_scores_table(output_dir: str | Path, profile: str) -> pd.DataFrame:
         parts.append(part.assign(**fixed))
     if not parts:
         return pd.DataFrame(columns=ROW_SCORE_COLUMNS)
+    return with_floors(pd.concat(parts, ignore_index=True), profile, settings)
+
+
+def with_floors(scores: pd.DataFrame, profile: str, settings: dict[str, Params]) -> pd.DataFrame:
+    """`scores` with the floor rows of every task in `settings` ({task: the params its cells ran
+    with, as a record stores them or as Params}) that has none yet, in `ROW_SCORE_COLUMNS`."""
+    have = set(scores.loc[scores["method"] == FLOOR, "task"]) if "method" in scores else set()
+    parts = [scores.assign(output=scores.get("output"))]
+    for name in sorted(set(settings) - have):
+        p = settings[name]
+        p = p if isinstance(p, Params) else build(Params, p, f"a record's params ({name})")
+        rows = floors.floor_rows(get_task(p), p.eval, profile)
+        digests = set(scores.loc[scores["task"] == name, "ids_digest"])
+        if rows["ids_digest"].iloc[0] not in digests:
+            raise ValueError(
+                f"task {name!r} of profile {profile!r}: its floor is scored on other rows "
+                f"(ids_digest {rows['ids_digest'].iloc[0]}) than its cells ({sorted(digests)}); "
+                "the task or its eval settings changed since the cells ran"
+            )
+        parts.append(rows)
     return pd.concat(parts, ignore_index=True)[ROW_SCORE_COLUMNS]
 
 
@@ -188,11 +218,14 @@ def committed_tables(profile: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     folder = committed_results_dir(profile)
     if not (folder / "results.csv").is_file():
         raise FileNotFoundError(f"no committed results table at {folder / 'results.csv'}")
-    scores = folder / "row_scores.parquet"
-    return (
-        pd.read_csv(folder / "results.csv"),
-        pd.read_parquet(scores) if scores.is_file() else pd.DataFrame(columns=ROW_SCORE_COLUMNS),
-    )
+    path = folder / "row_scores.parquet"
+    table = pd.read_csv(folder / "results.csv")
+    if not path.is_file():
+        return table, pd.DataFrame(columns=ROW_SCORE_COLUMNS)
+    scores = pd.read_parquet(path)
+    # tables exported before floors joined them: each task's floor, from its recipe's settings
+    settings = {t: load_params(profile, t) for t in set(scores["task"]) - {None}}
+    return table, with_floors(scores, profile, settings)
 
 
 def tables(output_dir: str | Path, profile: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:

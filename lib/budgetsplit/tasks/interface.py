@@ -10,12 +10,19 @@ A task is four pools of plain-string rows plus a scorer:
 the toy world and the paper's datasets reach the trainers in exactly the same shape: TRL's
 conversational `messages` for SFT, `prompt`/`chosen`/`rejected` for DPO, and TRL's own unpairing for
 KTO.
+
+The rows a cell is scored on (`eval_rows`) and their per-row scores (`row_scores`) are defined here
+too, once: the trainer's evaluation and the floors (`Task.cheap_outputs`, study/floors.py) score the
+same rows the same way.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+
+from budgetsplit.config.params import ConfigError, EvalConfig
+from budgetsplit.core.store import ids_digest
 
 
 class Task(ABC):
@@ -47,6 +54,12 @@ class Task(ABC):
     def score(self, rows: Sequence[dict], completions: Sequence[str]) -> dict[str, float]:
         """Aggregate metrics of `completions` (one per row, same order), all floats."""
 
+    def cheap_outputs(self, rows: Sequence[dict]) -> dict[str, list[str]]:
+        """Outputs that learn nothing from the annotations, one per row each, by name: what a
+        split must beat to have learned anything (study/floors.py scores them on the cells' rows).
+        Every task has these two; a task adds its own (a constant guess, its bare template, ...)."""
+        return {"empty answer": [""] * len(rows), "copy of the prompt": [r["prompt"] for r in rows]}
+
     # ----------------------------------------------------------------- chat formatting, shared
     def prompt_messages(self, prompt: str) -> list[dict]:
         msgs = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
@@ -73,3 +86,27 @@ class Task(ABC):
 
 def _assistant(text: str) -> dict:
     return {"role": "assistant", "content": text}
+
+
+def eval_rows(task: Task, cfg: EvalConfig) -> list[dict]:
+    """The rows scored: the first `cfg.n_examples` of the eval split, which must hold that many."""
+    rows = task.eval_split(cfg.split)
+    if not rows:
+        raise ValueError(f"task {task.name!r}: eval split {cfg.split!r} is empty")
+    if cfg.n_examples is not None and cfg.n_examples > len(rows):
+        raise ConfigError(
+            "params",
+            "eval.n_examples",
+            cfg.n_examples,
+            f"above the size of task {task.name!r}'s {cfg.split} split ({len(rows)} rows)",
+        )
+    return rows[: cfg.n_examples]
+
+
+def row_scores(task: Task, rows: Sequence[dict], texts: Sequence[str], split: str) -> dict:
+    """The task's primary metric of each row on its own: {"metric", "split", "ids_digest", "values"}."""
+    metric = task.primary_metric
+    values = [
+        round(float(task.score([r], [t])[metric]), 4) for r, t in zip(rows, texts, strict=True)
+    ]
+    return {"metric": metric, "split": split, "ids_digest": ids_digest(rows), "values": values}

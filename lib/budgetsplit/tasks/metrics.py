@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 
 from lm_eval.api.metrics import exact_match_hf_evaluate
 from lm_eval.filters.extraction import RegexFilter
@@ -83,6 +84,13 @@ def answers_match(pred: str | None, gold: str) -> bool:
         return False
     result = exact_match_hf_evaluate(predictions=[pred], references=[gold], **EXACT_MATCH_KWARGS)
     return bool(result["exact_match"] == 1.0)
+
+
+def most_common_answer(texts) -> str:
+    """The answer (strict-match) that most of `texts` end with: the guess of a majority baseline
+    (ties: the one seen first); "0" when none has an answer."""
+    found = Counter(a for a in map(extract_strict, texts) if a is not None).most_common(1)
+    return found[0][0] if found else "0"
 
 
 def rouge_l_f1(prediction: str, reference: str) -> float:

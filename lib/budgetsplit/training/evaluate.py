@@ -25,10 +25,10 @@ from collections.abc import Sequence
 import torch
 from trl.data_utils import common_prefix_length
 
-from budgetsplit.config.params import ConfigError, EvalConfig
+from budgetsplit.config.params import EvalConfig
 from budgetsplit.core.progress import progress
-from budgetsplit.core.store import ids_digest
 from budgetsplit.core.threads import refresh_cpu_threads
+from budgetsplit.tasks.interface import eval_rows, row_scores
 
 # The preference pairs scored by `response_logprobs`: a fixed, evenly spaced sample of the pool.
 N_LOGPROB_PAIRS = 200
@@ -96,21 +96,6 @@ def generate(
     return texts, lengths, stopped
 
 
-def eval_rows(task, cfg: EvalConfig) -> list[dict]:
-    """The rows scored: the first `cfg.n_examples` of the eval split, which must hold that many."""
-    rows = task.eval_split(cfg.split)
-    if not rows:
-        raise ValueError(f"task {task.name!r}: eval split {cfg.split!r} is empty")
-    if cfg.n_examples is not None and cfg.n_examples > len(rows):
-        raise ConfigError(
-            "params",
-            "eval.n_examples",
-            cfg.n_examples,
-            f"above the size of task {task.name!r}'s {cfg.split} split ({len(rows)} rows)",
-        )
-    return rows[: cfg.n_examples]
-
-
 def evaluate_model(model, tok, task, cfg: EvalConfig, seed: int = 0, n_keep: int = 5) -> dict:
     """Score `model` on `task`'s eval split (its first `cfg.n_examples` rows); keeps a few completions."""
     rows = eval_rows(task, cfg)
@@ -131,15 +116,6 @@ def evaluate_model(model, tok, task, cfg: EvalConfig, seed: int = 0, n_keep: int
             for r, t in zip(rows[:n_keep], texts[:n_keep], strict=True)
         ],
     }
-
-
-def row_scores(task, rows: Sequence[dict], texts: Sequence[str], split: str) -> dict:
-    """The task's primary metric of each row on its own: {"metric", "split", "ids_digest", "values"}."""
-    metric = task.primary_metric
-    values = [
-        round(float(task.score([r], [t])[metric]), 4) for r, t in zip(rows, texts, strict=True)
-    ]
-    return {"metric": metric, "split": split, "ids_digest": ids_digest(rows), "values": values}
 
 
 def logprob_sample(pref_pool: Sequence[dict], n: int = N_LOGPROB_PAIRS) -> list[dict]:

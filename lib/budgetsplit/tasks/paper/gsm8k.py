@@ -22,7 +22,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import product
 
-from budgetsplit.tasks.metrics import answers_match, extract_flexible, extract_strict
+from budgetsplit.tasks.metrics import (
+    answers_match,
+    extract_flexible,
+    extract_strict,
+    most_common_answer,
+)
 from budgetsplit.tasks.paper.data import (
     PaperDataError,
     PaperTask,
@@ -124,6 +129,13 @@ class GSM8KTask(PaperTask):
             }
             for q, a in zip(ds["question"], ds["answer"], strict=True)
         ]
+
+    def cheap_outputs(self, rows: Sequence[dict]) -> dict[str, list[str]]:
+        # a majority baseline: the demonstrations' most common answer, given to every problem
+        guess = most_common_answer(r["response"] for r in self.sft_pool())
+        return super().cheap_outputs(rows) | {
+            f"constant guess #### {guess}": [f"#### {guess}"] * len(rows)
+        }
 
     def in_format(self, completion: str) -> bool:
         return extract_strict(completion) is not None

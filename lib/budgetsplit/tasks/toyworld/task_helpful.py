@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
@@ -366,6 +367,23 @@ class HelpfulTask(ToyTask):
         }
 
     # ------------------------------------------------------------------------- Task interface
+    def cheap_outputs(self, rows: Sequence[dict]) -> dict[str, list[str]]:
+        # a majority baseline: for each attribute (its list of values), the value the
+        # demonstrations give most often, as a one-word answer to every question about it
+        seen: dict[tuple, Counter] = {}
+        for r in self.sft_pool():
+            seen.setdefault((r["attribute"], tuple(r["choices"])), Counter())[r["value"]] += 1
+
+        def guess(r: dict) -> str:
+            votes = seen.get((r["attribute"], tuple(r["choices"])))
+            return (votes.most_common(1)[0][0] if votes else r["choices"][0]).capitalize() + "."
+
+        return super().cheap_outputs(rows) | {
+            "not an answer": ["I do not know."] * len(rows),
+            "every value of the attribute": [" ".join(r["choices"]) + "." for r in rows],
+            "most common value of the attribute": [guess(r) for r in rows],
+        }
+
     def in_format(self, completion: str) -> bool:
         """One short sentence: one line, 1-20 words, one sentence end, at the end."""
         text = completion.strip()

@@ -327,6 +327,17 @@ class InstructTask(ToyTask):
         return None
 
     # ------------------------------------------------------------------------- Task interface
+    def cheap_outputs(self, rows: Sequence[dict]) -> dict[str, list[str]]:
+        # what the corpus teaches without the rules: the request's topic in its own sentences
+        def prose(prompt: str) -> str:
+            topic = next((t for t in TOPIC_NAMES if t in prompt.lower()), TOPIC_NAMES[0])
+            return " ".join(SENTENCES[topic][:4])
+
+        return super().cheap_outputs(rows) | {
+            "bare bullet list": ["* .\n* .\n* ."] * len(rows),
+            "the topic's prose, ignoring the rules": [prose(r["prompt"]) for r in rows],
+        }
+
     def in_format(self, completion: str) -> bool:
         """The shape every answer here has, whatever its constraints: 1-60 words, each line a
         bullet ("* " or "- ") or prose ending a sentence, and no chat markup left in."""

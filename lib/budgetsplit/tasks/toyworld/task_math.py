@@ -39,6 +39,7 @@ from budgetsplit.tasks.metrics import (
     answers_match,
     extract_flexible,
     extract_strict,
+    most_common_answer,
 )
 from budgetsplit.tasks.toyworld.common import ToyTask, document, draw, held_out, pick
 
@@ -324,6 +325,14 @@ class MathTask(ToyTask):
         return out
 
     # ------------------------------------------------------------------------- Task interface
+    def cheap_outputs(self, rows: Sequence[dict]) -> dict[str, list[str]]:
+        # a majority baseline: the demonstrations' most common answer, given to every problem
+        guess = most_common_answer(r["response"] for r in self.sft_pool())
+        return super().cheap_outputs(rows) | {
+            "bare template": ["Step 1:\n#### "] * len(rows),
+            f"constant guess #### {guess}": [f"Step 1: {guess}.\n#### {guess}"] * len(rows),
+        }
+
     def in_format(self, completion: str) -> bool:
         return "Step 1:" in completion and _IN_FORMAT_END.search(completion) is not None
 

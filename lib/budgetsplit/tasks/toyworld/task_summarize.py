@@ -313,6 +313,12 @@ class SummarizeTask(ToyTask):
         return ((m, better, worse) for m, (better, worse) in enumerate(out))
 
     # ------------------------------------------------------------------------- Task interface
+    def cheap_outputs(self, rows: Sequence[dict]) -> dict[str, list[str]]:
+        return super().cheap_outputs(rows) | {
+            "bare template": ["TL;DR: ."] * len(rows),
+            "the post after the template": ["TL;DR: " + r["prompt"] for r in rows],
+        }
+
     def in_format(self, completion: str) -> bool:
         return _FORMAT.fullmatch(completion.strip()) is not None
 
