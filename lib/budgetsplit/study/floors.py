@@ -4,8 +4,7 @@ constant guess, the bare template, ...). A split has learned something only abov
 them and of the base model (analysis/verdicts.py decides "above the floor" with intervals).
 
     from budgetsplit.study import floors
-    floors.candidates(task, params.eval)     # every cheap output's mean: task, output, metric, mean
-    floors.floor_rows(task, params.eval)     # the highest one's per-row scores (method "floor")
+    floors.floor_rows(task, params.eval, params.profile)  # the highest one's per-row scores
 
 The floor's per-row scores join the per-row score table (results.row_scores_table) as one more
 cell of the task, method "floor" (budget 0, SFT fraction 0, seed 0), on the same rows
@@ -29,23 +28,6 @@ def _scored(task: Task, cfg: EvalConfig) -> list[tuple[str, dict]]:
         (name, row_scores(task, rows, outs, cfg.split))
         for name, outs in task.cheap_outputs(rows).items()
     ]
-
-
-def candidates(task: Task, cfg: EvalConfig) -> pd.DataFrame:
-    """One row per cheap output of `task` on the rows `cfg` scores: task, output, metric, mean,
-    floor (the highest: the first of the highest, in the task's order, on a tie)."""
-    scored = _scored(task, cfg)
-    means = [sum(rs["values"]) / len(rs["values"]) for _, rs in scored]
-    top = means.index(max(means))
-    return pd.DataFrame(
-        {
-            "task": task.name,
-            "output": [name for name, _ in scored],
-            "metric": task.primary_metric,
-            "mean": means,
-            "floor": [i == top for i in range(len(scored))],
-        }
-    )
 
 
 def floor_rows(task: Task, cfg: EvalConfig, profile: str) -> pd.DataFrame:
