@@ -1,5 +1,6 @@
 """The set-up files agree with each other (environment.yml installs what pyproject.toml pins), and
-a built wheel installed outside the checkout loads every profile's recipes."""
+a built wheel installed outside the checkout loads every profile's recipes and finds the shipped
+base models."""
 
 import os
 import shutil
@@ -13,14 +14,56 @@ import yaml
 
 from budgetsplit.config.params import ROOT
 
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"  # PyTorch's index of CPU-only torch wheels
+
+
+def _env_file(path) -> tuple[dict, list, list[str]]:
+    """A conda environment file: (the file, its conda dependencies, its pip section)."""
+    env = yaml.safe_load(path.read_text())
+    conda = [d for d in env["dependencies"] if not isinstance(d, dict)]
+    (pip,) = [d["pip"] for d in env["dependencies"] if isinstance(d, dict)]
+    return env, conda, pip
+
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = set(project["dependencies"]) | set(project["optional-dependencies"]["dev"])
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    _, _, pip = _env_file(ROOT / "environment.yml")
     assert set(pip) - {"-e ."} == wanted
     assert "-e ." in pip
+
+
+def test_binder_environment_is_the_root_one_with_cpu_torch():
+    """Binder reads binder/ and nothing at the root: its environment.yml installs the root file's
+    packages with the same version ranges (so pyproject.toml's, above), torch included, with
+    PyTorch's CPU index beside PyPI; no local path (binder/postBuild installs the package)."""
+    env, conda, pip = _env_file(ROOT / "environment.yml")
+    b_env, b_conda, b_pip = _env_file(ROOT / "binder" / "environment.yml")
+    assert {k: v for k, v in b_env.items() if k != "dependencies"} == {
+        k: v for k, v in env.items() if k != "dependencies"
+    }
+    assert b_conda == conda  # python=3.11, pip
+    options = [p for p in b_pip if p.startswith("-")]
+    assert options == [f"--extra-index-url {CPU_INDEX}"]  # an extra index: PyPI stays the main one
+    assert sorted(p for p in b_pip if p not in options) == sorted(p for p in pip if p != "-e .")
+    assert any(p.startswith("torch>=") for p in b_pip)
+
+
+def test_binder_postbuild_installs_the_package_and_registers_the_notebooks_kernel():
+    import json
+    import re
+
+    post = ROOT / "binder" / "postBuild"
+    assert post.stat().st_mode & 0o111, "binder/postBuild is not executable"
+    text = post.read_text()
+    assert text.startswith("#!/bin/bash\n") and "\nset -euo pipefail\n" in text
+    # repo2docker runs it from the repository root: `-e .` is the package
+    assert re.search(rf"^python -m pip install .*--extra-index-url {CPU_INDEX} -e \.$", text, re.M)
+    (kernel,) = re.findall(r"^python -m ipykernel install --user (.*)$", text, re.M)
+    name, display = re.fullmatch(r'--name (\S+) --display-name "([^"]+)"', kernel).groups()
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        spec = json.loads(path.read_text())["metadata"]["kernelspec"]
+        assert (spec["name"], spec["display_name"]) == (name, display), path.name
 
 
 def test_scripts_are_executable():
@@ -28,6 +71,26 @@ def test_scripts_are_executable():
         path = ROOT / name
         assert path.is_file(), name
         assert path.stat().st_mode & 0o111, f"{name} is not executable"
+
+
+SHIPPED = "budgetsplit/tasks/toyworld/base_models"  # under lib/, and in the wheel
+
+
+def _fake_shipped_model(folder) -> None:
+    """A shipped base model's files, small: whole safetensors and JSON, build info with a key."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    folder.mkdir(parents=True)
+    save_file({"w": np.zeros(2, dtype=np.float32)}, str(folder / "model.safetensors"))
+    for name in (
+        "config.json",
+        "generation_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ):
+        (folder / name).write_text("{}")
+    (folder / "build_info.json").write_text('{"key": "fake-key"}')
 
 
 def test_an_installed_wheel_loads_every_profiles_recipes(tmp_path):
@@ -39,6 +102,7 @@ def test_an_installed_wheel_loads_every_profiles_recipes(tmp_path):
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
     shutil.copytree(ROOT / "lib", src / "lib", symlinks=True, ignore=ignore)
     shutil.copytree(ROOT / "params", src / "params", ignore=ignore)
+    _fake_shipped_model(src / "lib" / SHIPPED / "fake")  # beside whatever the checkout ships
     pip = [sys.executable, "-m", "pip"]
     subprocess.run(
         [*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path, src],
@@ -51,6 +115,10 @@ def test_an_installed_wheel_loads_every_profiles_recipes(tmp_path):
     assert {
         f"budgetsplit/{p.relative_to(ROOT)}" for p in (ROOT / "params").rglob("*.yaml")
     } == shipped
+    models = {n for n in zipfile.ZipFile(wheel).namelist() if n.startswith(f"{SHIPPED}/")}
+    files = [p for p in (src / "lib" / SHIPPED).rglob("*") if p.is_file()]
+    assert models == {str(p.relative_to(src / "lib")) for p in files}
+    assert {f"{SHIPPED}/README.md", f"{SHIPPED}/fake/model.safetensors"} <= models
 
     # A fresh venv on top of this environment's packages (no network), the wheel installed in it.
     venv = tmp_path / "venv"
@@ -88,6 +156,8 @@ for profile in c.profiles():
         n += 1
     c.load_world(profile) if c.world_path(profile).is_file() else None
     assert recipes(profile, None)
+from budgetsplit.tasks.toyworld.shipped import find_shipped
+assert find_shipped("fake-key").is_relative_to(sys.argv[1]), find_shipped("fake-key")
 print(n, ",".join(c.profiles()))
 """
     r = subprocess.run(

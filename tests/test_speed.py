@@ -16,7 +16,8 @@ def test_measure_runs_the_loop_and_the_cache_skips_it(tmp_path, monkeypatch):
     assert speed.tokens_per_s() == rate and not calls  # read back, not measured
     assert speed.tokens_per_s(fresh=True) == 1234.0 and calls == [1]
     assert speed.tokens_per_s() == 1234.0  # the fresh number replaced the cached one
-    assert "1,234 tokens/s" in speed.describe(1234.0)
+    assert "1,234 tokens/s" in speed.describe(1234.0) and "1 thread " in speed.describe(1.0)
+    assert "2 threads" in speed.describe(1.0, threads=2)
 
 
 def test_a_damaged_cache_file_is_measured_again(tmp_path, monkeypatch):

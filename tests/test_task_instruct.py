@@ -134,10 +134,11 @@ def test_corpus_documents_are_prose_without_the_formats():
     assert docs != corpus_documents(1, 2000)
     enders = tuple(e.lower() for e in ti.END_PHRASES)
     for d in docs:
-        assert 30 <= len(d.split()) <= 120, d
         assert "\n" not in d and "*" not in d and "<|" not in d
         assert not d.islower() and not d.isupper()
-        assert not d.lower().endswith(enders), d
+        if not d.startswith("Here is a note"):  # notes keep the rules they state (test_skills.py)
+            assert 30 <= len(d.split()) <= 120, d
+            assert not d.lower().endswith(enders), d
     # The base model meets every topic sentence and the words requests use.
     text = " ".join(docs)
     assert all(s in text for sents in ti.SENTENCES.values() for s in sents)

@@ -16,5 +16,5 @@ def add_parser(sub) -> None:
 def main(args) -> int:
     from budgetsplit.run.speed import describe, tokens_per_s  # torch: only when it measures
 
-    print(describe(tokens_per_s(args.threads, args.fresh)))
+    print(describe(tokens_per_s(args.threads, args.fresh), args.threads))
     return 0

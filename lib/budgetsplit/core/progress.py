@@ -10,6 +10,13 @@ pretraining) fit for where the code runs, decided once per bar by `frontend()`:
     minute and at the end, so an executed notebook keeps a line or a few rather than one per
     training step (static HTML shows every redraw saved in the notebook as a line).
 A bar with nothing to count (a grid whose cells are all recorded) is not shown at all.
+
+The libraries' own bars (datasets' maps over a stage's rows, transformers' loading and saving of a
+model's weights, TRL's reference log-probs) run inside one of ours, so they follow the per-step
+rule: shown on a terminal, off elsewhere (`library_bars`). In a notebook each was a widget of its
+own, 29 in the quickstart executed by papermill (smoke profile, 2026-12-02), and JupyterLab shows
+a closed one as "Error displaying widget" once the notebook is reopened. Downloads keep
+huggingface_hub's bars: a model's download is a long step of its own, with no bar of ours.
 """
 
 from __future__ import annotations
@@ -33,6 +40,30 @@ def frontend() -> str:
         # True, nbclient (papermill) sends False. ipykernel keeps it in this private attribute.
         return "lab" if getattr(kernel, "_allow_stdin", False) else "batch"
     return "terminal" if sys.stderr is not None and sys.stderr.isatty() else "batch"
+
+
+def library_bars() -> bool:
+    """Whether the libraries' own progress bars are shown: on a terminal. Elsewhere it turns
+    datasets' and transformers' bars off for the rest of the process (the first call imports them;
+    whatever trains has them loaded already) and returns False; TRL's bar over the reference
+    log-probs reads TQDM_DISABLE when drawn, which budgetsplit.training.train sets around it."""
+    if frontend() == "terminal":
+        return True
+    _library_bars_off()
+    return False
+
+
+@functools.cache
+def _library_bars_off() -> None:
+    import datasets
+    import huggingface_hub.utils as hub
+    from transformers.utils import logging
+
+    downloads = not hub.are_progress_bars_disabled()
+    logging.disable_progress_bar()  # turns huggingface_hub's off too: downloads keep theirs
+    if downloads:
+        hub.enable_progress_bars()
+    datasets.disable_progress_bars()
 
 
 class _BatchBar(text_bar):
@@ -83,6 +114,8 @@ def progress(
     job (training steps, eval examples, pretraining), which batch runs do not show. Other keyword
     arguments go to tqdm (desc, unit, ...)."""
     where = frontend()
+    if where != "terminal":
+        _library_bars_off()  # the libraries' bars, nested in ours, off (module docstring)
     n = total if total is not None else (len(iterable) if hasattr(iterable, "__len__") else None)
     # tqdm gets `disable` only when True: unset, it takes it from TQDM_DISABLE (grid workers).
     if disable or n == 0 or (steps and where == "batch"):

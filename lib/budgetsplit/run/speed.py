@@ -90,5 +90,5 @@ def tokens_per_s(threads: int = 1, fresh: bool = False) -> float:
     return rate
 
 
-def describe(rate: float) -> str:
-    return f"{rate:,.0f} tokens/s bare loop, 1 thread ({cpu_model()})"
+def describe(rate: float, threads: int = 1) -> str:
+    return f"{rate:,.0f} tokens/s bare loop, {threads} thread{'s' * (threads > 1)} ({cpu_model()})"

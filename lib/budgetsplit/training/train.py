@@ -33,6 +33,7 @@ import copy
 import dataclasses
 import gc
 import math
+import os
 import tempfile
 import time
 import warnings
@@ -48,7 +49,7 @@ from transformers.utils.notebook import NotebookProgressCallback
 from budgetsplit.config.params import ConfigError, LoraConfig, PFTConfig, StageConfig
 from budgetsplit.core.methods import TABLE as METHOD_TABLE
 from budgetsplit.core.methods import Method
-from budgetsplit.core.progress import progress
+from budgetsplit.core.progress import library_bars, progress
 from budgetsplit.core.threads import cpu_share_callback
 from budgetsplit.training.lmhead import logits_bytes, use_dense_lm_head
 from budgetsplit.training.models import bf16_supported, n_parameters
@@ -158,6 +159,21 @@ def _quiet_upstream():
             "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
         )
         yield
+
+
+@contextlib.contextmanager
+def _no_ref_logps_bar():
+    """TQDM_DISABLE=1 while a PFT trainer is built, where the libraries' bars are off
+    (core.progress): TRL's bar over the reference log-probs it precomputes then reads only that
+    variable. Ours read it when tqdm is imported, so none of them changes."""
+    if library_bars() or os.environ.get("TQDM_DISABLE"):
+        yield
+        return
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        del os.environ["TQDM_DISABLE"]
 
 
 class _StepBar(TrainerCallback):
@@ -346,7 +362,11 @@ def train_pft(
             row, pft, Dataset.from_list(records), common, seed, ref_cache
         )
         # DPO puts chosen and rejected in one batch; KTO adds a shifted batch for its KL term.
-        with use_dense_lm_head(device, logits_bytes(model, pft, 2)), _quiet_upstream():
+        with (
+            use_dense_lm_head(device, logits_bytes(model, pft, 2)),
+            _quiet_upstream(),
+            _no_ref_logps_bar(),
+        ):
             trainer = trainer_cls(
                 model=model,
                 ref_model=ref,

@@ -6,15 +6,20 @@ trainers on four tasks that mirror the paper's: `math` (GSM8K), `instruct` (IFEv
 (TL;DR) and `helpful` (HelpSteer). Each task module `task_<name>.py` holds a `ToyTask` subclass
 (pools, gold annotator, scorer) and `corpus_documents(seed, n)`, its domain's share of the
 pretraining text; budgetsplit.core.registry names them.
-The corpus teaches the language and the facts of the world but never the chat template nor any
-task's response format: the gap the paper blames for DPO's cold start on a base model.
+The corpus teaches the language, the facts of the world and each task's skill in prose (worked
+arithmetic, retelling a post, recalling a fact, keeping a written rule) but never the chat template
+nor any task's response format: the gap the paper blames for DPO's cold start on a base model.
 
 - `common.py`: `ToyTask`, the base class of the four tasks: the world's arguments (seed, pool
   sizes, label noise) and the pool machinery; a task's constructor takes only its own knobs.
-- `pretrain.py`: corpus, pretraining and the cached base model (`get_base_model(world) -> Path`).
-- `tokenizer.py`: the byte-level BPE tokenizer with ChatML.
-- `budgetsplit toyworld build --profile toy` builds (or finds) the base model;
-  `budgetsplit toyworld sample --task math -n 3` shows rows and base-model continuations.
+- `pretrain.py`: corpus, pretraining and the cached base model (`get_base_model(world) -> Path`);
+  `shipped.py`: the built base models that ship in `base_models/`, copied into the cache.
+- `skills.py`: probes of the base model's latent skill per task, in the corpus's own form.
+- `tokenizer.py`: the byte-level BPE tokenizer with ChatML; `instruct_text.py`, `helpful_text.py`:
+  the words of two tasks (data).
+- `budgetsplit toyworld build --profile toy` finds (shipped, cached) or builds the base model;
+  `budgetsplit toyworld probe` scores its skills; `budgetsplit toyworld sample --task math -n 3`
+  shows rows and base-model continuations.
 
     from budgetsplit.config.params import load_world
     from budgetsplit.tasks.toyworld import get_toy_task

@@ -75,6 +75,8 @@ class ToyTask(Task):
             super().__init__({"max_number": (max_number, max_number >= 4), ...}, **world)
     """
 
+    # New tokens a skill probe's continuation may take (`probes`).
+    probe_tokens: int = 48
     # Stream of the RNG that draws preference pairs; None: the pool's own stream, which `_items`
     # may share.
     pair_stream: str | None = None
@@ -120,6 +122,16 @@ class ToyTask(Task):
     @abstractmethod
     def _pairs(self, rng: random.Random, item: Any, want: int) -> Iterable[tuple[int, str, str]]:
         """Up to `want` (m, better, worse) preference pairs for one prompt; m numbers its row."""
+
+    @abstractmethod
+    def probes(self, split: str, n: int) -> list[dict]:
+        """Up to `n` probes of the base model's latent skill in the corpus's own form, made from
+        `split`'s held-out rows: {"prefix": text the model continues, ...what `probe_score` reads}
+        (budgetsplit.tasks.toyworld.skills runs them)."""
+
+    @abstractmethod
+    def probe_score(self, probe: dict, completion: str) -> float:
+        """A probe's score in [0, 1] for the base model's greedy continuation of its prefix."""
 
     def _fields(self, item: Any) -> dict:
         return {}

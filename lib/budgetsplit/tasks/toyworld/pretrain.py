@@ -1,7 +1,7 @@
 """The toy world's base model: a tiny Llama pretrained from scratch on the world's "web text", cached.
 
 `get_base_model(world)` returns a folder with the model (safetensors) and its tokenizer, built once
-per world config and reused after:
+per world config (or shipped with the package, below) and reused after:
 
 1. corpus: `world.pretrain.corpus_docs` plain-prose documents, an equal share from each task's
    `corpus_documents(seed, n, **knobs)`, shuffled by `world.seed`. `knobs` are those of the task's
@@ -15,11 +15,16 @@ per world config and reused after:
 
 The cache folder is `$BUDGETSPLIT_CACHE/base/<key>` (default root `~/.cache/budgetsplit`); a cached
 model that is not whole (weights emptied or truncated, a damaged JSON file) is named, moved aside
-and rebuilt. The key
-hashes what the model depends on: the seed, the pretrain section, CODE_VERSION and a fingerprint
-of the corpus generators (with their knobs), so editing a task's corpus rebuilds the model, and
-pool sizes or knobs the corpus does not take do not.
-Run it as `budgetsplit toyworld build --profile toy`.
+and rebuilt. The key hashes what the model depends on: the seed, the pretrain section,
+CODE_VERSION and a fingerprint of the corpus generators (with their knobs), so editing a task's
+corpus rebuilds the model, and pool sizes or knobs the corpus does not take do not.
+
+Before pretraining, a missing cache entry is filled from the model shipped with the package for
+that key (`shipped.py`, `base_models/<world>/`), copied byte for byte, so every machine gets the
+same weights (pretraining on another CPU gives other ones); a damaged shipped model is an error
+naming its file. Only a key nothing ships for is pretrained here.
+Run it as `budgetsplit toyworld build --profile toy`; `--rebuild` compares a fresh build with the
+shipped model, `--ship` refreshes the shipped model (cli/toyworld.py).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import os
 import platform
 import random
 import shutil
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -51,6 +57,7 @@ from budgetsplit.core.store import (
     stream_digest,
 )
 from budgetsplit.core.threads import refresh_cpu_threads, set_cpu_threads
+from budgetsplit.tasks.toyworld.shipped import find_shipped, install
 from budgetsplit.tasks.toyworld.tokenizer import EOT, SPECIAL_TOKENS, train_tokenizer
 
 # Bump when the corpus assembly, the tokenizer or the training loop changes what gets built.
@@ -252,7 +259,8 @@ def pretrain(
 
 def _whole(folder: Path, move: bool = False) -> bool:
     """Whether `folder` holds a whole built model (build info, readable JSON, whole safetensors).
-    With `move` (under the build lock), a damaged one is named and moved aside to be rebuilt."""
+    With `move` (under the build lock), a damaged one is named and moved aside to be replaced
+    (copied from the shipped model, else rebuilt)."""
     if not folder.exists():
         return False
     try:
@@ -261,8 +269,46 @@ def _whole(folder: Path, move: bool = False) -> bool:
     except (DamagedFileError, FileNotFoundError) as e:
         if move:
             where = move_aside(folder)
-            print(f"base model {folder} is damaged ({e}); moved aside to {where.name}, rebuilding")
+            print(
+                f"base model {folder} is damaged ({e}); moved aside to {where.name}, replacing it"
+            )
         return False
+
+
+def find_base_model(
+    world: WorldConfig,
+    progress: bool = True,
+    sources: Mapping[str, CorpusSource] | None = None,
+    build: bool = True,
+) -> tuple[Path | None, str]:
+    """`get_base_model`, with where the model came from: "cache", "shipped" (copied from the
+    package's `shipped.SHIPPED_ROOT` into the cache now) or "built" (pretrained now); with
+    `build=False` and nothing cached nor shipped, (None, "none")."""
+    sources = default_sources() if sources is None else sources
+    key = cache_key(world, sources)
+    base = cache_root() / "base"
+    final = base / key
+    if _whole(final):
+        return final, "cache"
+    shipped = find_shipped(key)  # a damaged shipped model raises here, naming its file
+    if shipped is None and not build:
+        return None, "none"
+    base.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(base / f"{key}.lock")):
+        if _whole(final, move=True):  # another process built it while we waited
+            return final, "cache"
+        remove_stale_temps(base)  # left by a killed build
+        for stale in base.glob(f".tmp-{key}-*"):  # the naming of builds before store.py
+            shutil.rmtree(stale, ignore_errors=True)
+        if shipped is not None:  # copying is not building: `build=False` copies too
+            install(shipped, final)
+            print(f"base model: using the shipped {shipped} (key {key})", file=sys.stderr)
+            return final, "shipped"
+        with atomic_folder(final) as tmp:  # readers see a whole model or none
+            info = pretrain(world, sources, tmp, progress=progress)
+            info["key"] = key
+            (tmp / "build_info.json").write_text(json.dumps(info, indent=2) + "\n")
+    return final, "built"
 
 
 def get_base_model(
@@ -271,25 +317,7 @@ def get_base_model(
     sources: Mapping[str, CorpusSource] | None = None,
     build: bool = True,
 ) -> Path | None:
-    """The folder of the world's base model and tokenizer, built on first use (see the docstring);
-    with `build=False`, None when it is not built (nothing is built)."""
-    sources = default_sources() if sources is None else sources
-    key = cache_key(world, sources)
-    base = cache_root() / "base"
-    final = base / key
-    if _whole(final):
-        return final
-    if not build:
-        return None
-    base.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(base / f"{key}.lock")):
-        if _whole(final, move=True):  # another process built it while we waited
-            return final
-        remove_stale_temps(base)  # left by a killed build
-        for stale in base.glob(f".tmp-{key}-*"):  # the naming of builds before store.py
-            shutil.rmtree(stale, ignore_errors=True)
-        with atomic_folder(final) as tmp:  # readers see a whole model or none
-            info = pretrain(world, sources, tmp, progress=progress)
-            info["key"] = key
-            (tmp / "build_info.json").write_text(json.dumps(info, indent=2) + "\n")
-    return final
+    """The folder of the world's base model and tokenizer: cached, else copied from the shipped
+    model of its key, else built (see the docstring); with `build=False`, None when it is neither
+    cached nor shipped (nothing is built)."""
+    return find_base_model(world, progress, sources, build)[0]

@@ -14,8 +14,9 @@ hedge all score 0; guessing one value scores its chance of being right. Chosen r
 and take the rejected ones' shapes (the value alone, the reference, the reference with one or two
 other facts); rejected ones are near-misses: a wrong value (alone, in the reference's words, or
 with another fact), another attribute, or the right answer buried in rambling, so length does
-not tell them apart (tests/test_shortcuts.py). The pretraining corpus states every fact in encyclopedia-like prose, never as
-questions and answers. Eval questions ask about facts (entity, attribute) that no SFT or preference
+not tell them apart (tests/test_shortcuts.py). The pretraining corpus states every fact in
+encyclopedia-like prose, and asks the task's questions about the training facts, answered in its
+own words (never the reference's); no held-out fact is asked about there. Eval questions ask about facts (entity, attribute) that no SFT or preference
 prompt asks about (`eval_fact_share` of them), so scores measure answering from pretrained
 knowledge, not recall of training answers.
 
@@ -33,95 +34,18 @@ from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from budgetsplit.tasks.toyworld.common import ToyTask, document
+from budgetsplit.tasks.toyworld.helpful_text import (
+    _AVOID,
+    CLOSERS,
+    INTROS,
+    KINDS,
+    OPENERS,
+    PLACES,
+    SCHEMA,
+    SPECIES,
+    TEXTS,
+)
 
-COLOURS = ("red", "brown", "grey", "white", "black", "yellow", "green", "blue")
-SIZES = ("tiny", "small", "big", "huge")
-SPECIES = ("fox", "owl", "frog", "bear", "duck", "hare", "mole", "crow", "deer", "seal", "wolf")
-PLACES = {"valley": "in", "hills": "in", "woods": "in", "north": "in", "coast": "on", "plain": "on"}
-# kind -> attribute -> its values (a person's home is one of the world's towns: filled per world).
-SCHEMA = {
-    "animal": {
-        "colour": COLOURS,
-        "size": SIZES,
-        "home": ("forest", "river", "hill", "lake", "field", "cave", "marsh", "meadow"),
-        "food": ("nuts", "fish", "seeds", "berries", "grass", "plums", "worms", "honey"),
-    },
-    "town": {
-        "size": SIZES,
-        "place": tuple(PLACES),
-        "goods": ("bread", "cheese", "apples", "salt", "wool", "pots", "cloth", "boats"),
-        "colour": COLOURS,
-    },
-    "person": {
-        "job": ("baker", "farmer", "singer", "teacher", "fisher", "painter", "doctor", "smith"),
-        "home": (),
-        "pet": ("cat", "dog", "goat", "hen", "horse", "rabbit", "parrot", "pig"),
-        "colour": COLOURS,
-    },
-}
-KINDS = tuple(SCHEMA)
-# (kind, attribute) -> (questions, reference answer, corpus sentences); {e} the entity as questions
-# name it, {n} its name, {s} an animal's species, {v} the value, {p} a town's preposition.
-# No question names a value of its attribute ("How big is" did): a copy of it must score 0.
-# A table, one row per (kind, attribute), kept as rows (fmt: skip): formatted, each string
-# would take a line of its own.
-TEXTS = {
-    ("animal", "colour"): (("What colour is {e}?", "What is the colour of {e}?", "Which colour is {e}?", "Tell me the colour of {e}."),
-                           "{e} is {v}.", ("{n} has a {v} coat.", "The coat of {n} is {v}.")),
-    ("animal", "size"): (("What is the size of {e}?", "What size is {e}?", "Tell me the size of {e}.", "How large is {e}?"),
-                         "{e} is {v}.", ("{n} is a {v} {s}.", "For a {s}, {n} is {v}.")),
-    ("animal", "home"): (("Where does {e} live?", "Where is the home of {e}?", "Tell me where {e} lives.", "Where can I find {e}?"),
-                         "{e} lives in the {v}.", ("{n} makes its home in the {v}.", "The {v} is where {n} stays.")),
-    ("animal", "food"): (("What does {e} eat?", "What food does {e} like?", "Tell me what {e} eats.", "What is the food of {e}?"),
-                         "{e} eats {v}.", ("{n} likes to eat {v}.", "Most days {n} feeds on {v}.")),
-    ("town", "size"): (("What is the size of the town of {e}?", "What size is the town of {e}?", "Tell me the size of {e}.", "How large is {e}?"),
-                       "{e} is a {v} town.", ("{n} is a {v} place.", "People say {n} is {v}.")),
-    ("town", "place"): (("Where does the town of {e} lie?", "Where is {e}?", "Tell me where {e} lies.", "In what land is {e}?"),
-                        "{e} lies {p} the {v}.", ("The town of {n} is found {p} the {v}.", "{n} sits {p} the {v}.")),
-    ("town", "goods"): (("What is {e} known for?", "What does the town of {e} make?", "Tell me what {e} is known for.", "What does {e} sell?"),
-                        "{e} is known for its {v}.", ("{n} makes fine {v}.", "Traders come to {n} for its {v}.")),
-    ("town", "colour"): (("What colour are the roofs of {e}?", "Which colour are the roofs in {e}?", "Tell me the roof colour of {e}.", "What colour roofs does {e} have?"),
-                         "{e} has {v} roofs.", ("The roofs of {n} are {v}.", "Every house in {n} has a {v} roof.")),
-    ("person", "job"): (("What does {e} do for work?", "What is the job of {e}?", "What work does {e} do?", "Tell me the job of {e}."),
-                        "{e} is a {v}.", ("{n} works as a {v}.", "{n} earns a living as a {v}.")),
-    ("person", "home"): (("Where does {e} live?", "In which town does {e} live?", "Tell me where {e} lives.", "What town is home to {e}?"),
-                         "{e} lives in {v}.", ("{n} lives in the town of {v}.", "{n} has a house in {v}.")),
-    ("person", "pet"): (("What pet does {e} have?", "Which animal does {e} keep?", "Tell me the pet of {e}.", "What animal lives with {e}?"),
-                        "{e} has a pet {v}.", ("{n} keeps a {v} at home.", "A {v} lives with {n}.")),
-    ("person", "colour"): (("What colour does {e} like best?", "What is the favourite colour of {e}?", "Which colour does {e} love?", "Tell me the favourite colour of {e}."),
-                           "{e} likes {v} best.", ("The favourite colour of {n} is {v}.", "{n} loves the colour {v}.")),
-}  # fmt: skip
-INTROS = {
-    "animal": ("{n} is a {s}.", "{n} the {s} is known to many."),
-    "town": ("{n} is a town.", "There is a town called {n}."),
-    "person": ("Let me tell you about {n}.", "{n} is well known in town."),
-}
-OPENERS = (
-    "",
-    "Hi.",
-    "Hello.",
-    "Quick question.",
-    "Please help me.",
-    "I wonder.",
-    "I am curious.",
-    "My friend asked me this.",
-    "Can you help?",
-    "I forgot.",
-    "Hey there.",
-    "Tell me please.",
-)
-CLOSERS = (
-    "",
-    "Thanks.",
-    "Thank you.",
-    "Please be brief.",
-    "I need to know.",
-    "Just curious.",
-    "Please answer.",
-    "I want to learn.",
-    "Many thanks.",
-    "Be short.",
-)
 # Rejected kinds: shorter than the reference (a bare wrong value), about as long (a wrong value,
 # another attribute) and longer (a wrong value with another fact, the right one
 # buried in rambling); the chosen answers take the same shapes (CHOSEN_SHAPES, shares of pairs),
@@ -129,33 +53,6 @@ CLOSERS = (
 REJECTS = ("wrong", "other", "bare", "wordy", "ramble")
 CHOSEN_SHAPES = {"bare": 0.2, "reference": 0.4, "two_facts": 0.5}  # the rest: 1-2 other facts
 W_CORRECT, W_RELEVANT, W_CONCISE = 0.6, 0.2, 0.2
-# Made-up names must not be words of the world, nor unkind or real words.
-_AVOID = {
-    "nig",
-    "fag",
-    "ped",
-    "naz",
-    "data",
-    "soda",
-    "tuna",
-    "lava",
-    "kilo",
-    "memo",
-    "demo",
-    "logo",
-    "solo",
-    "polo",
-    "sumo",
-    "menu",
-    "guru",
-    "taro",
-    "toga",
-    "puma",
-    "diva",
-    "gala",
-    "kiwi",
-    "tofu",
-}
 _WORDS = re.compile(r"[a-z]+")
 _ONE_SENTENCE = re.compile(r"[^.!?\n]+[.!?]")
 
@@ -199,6 +96,15 @@ def make_world(seed: int, n_per_kind: int = 16) -> list[Entity]:
         attrs = {a: rng.choice(values_of(kind, a, towns)) for a in SCHEMA[kind]}
         world.append(Entity(name, kind, rng.choice(SPECIES) if kind == "animal" else "", attrs))
     return world
+
+
+def fact_split(seed: int, world: Sequence[Entity], eval_fact_share: float) -> tuple[list, list]:
+    """The world's (entity index, attribute) facts as (held out: asked only in val and test,
+    the rest: asked in the SFT and preference pools and in the corpus's questions)."""
+    facts = [(i, a) for i, e in enumerate(world) for a in SCHEMA[e.kind]]
+    random.Random(f"{seed}/helpful/facts").shuffle(facts)
+    n_eval = max(1, round(eval_fact_share * len(facts)))
+    return facts[:n_eval], facts[n_eval:]
 
 
 def _sentence(template: str, e: Entity, attr: str, value: str | None = None) -> str:
@@ -246,6 +152,7 @@ class HelpfulTask(ToyTask):
     name = "helpful"
     primary_metric = "gold_reward"
     system_prompt = "Answer in one short sentence."
+    probe_tokens = 8
 
     def __init__(
         self,
@@ -275,14 +182,9 @@ class HelpfulTask(ToyTask):
         """(fact, question, opener, closer) index tuples per split. Held-out facts go to val/test,
         the rest to sft/pref; within a group, a seeded shuffle deals prompts alternately, so the
         pools are disjoint and each is independent of the others' sizes."""
-        facts = [(i, a) for i, e in enumerate(self.world) for a in SCHEMA[e.kind]]
-        self._rng("facts").shuffle(facts)
-        n_eval = max(1, round(self.eval_fact_share * len(facts)))
+        held, asked = fact_split(self.seed, self.world, self.eval_fact_share)
         out: dict[str, list[tuple]] = {}
-        for group, fs, pair in (
-            ("eval", facts[:n_eval], ("test", "val")),
-            ("train", facts[n_eval:], ("sft", "pref")),
-        ):
+        for group, fs, pair in (("eval", held, ("test", "val")), ("train", asked, ("sft", "pref"))):
             space = [
                 (f, q, o, c)
                 for f in fs
@@ -410,8 +312,33 @@ class HelpfulTask(ToyTask):
             "format_share": sum(map(self.in_format, completions)) / n,
         }
 
+    def probes(self, split: str, n: int) -> list[dict]:
+        # each held-out fact once: its corpus sentence up to the value, which the model must recall
+        by_name, out, seen = {e.called: e for e in self.world}, [], set()
+        for r in self.eval_split(split):
+            if (r["entity"], r["attribute"]) in seen or len(out) == n:
+                continue
+            seen.add((r["entity"], r["attribute"]))
+            prefix = recall_prefix(by_name[r["entity"]], r["attribute"])
+            out.append({"prefix": prefix, "value": r["value"], "choices": r["choices"]})
+        return out
+
+    def probe_score(self, probe: dict, completion: str) -> float:
+        words = set(_WORDS.findall(completion.split(".")[0].lower()))
+        return float({c for c in probe["choices"] if c.lower() in words} == {probe["value"]})
+
 
 # ----------------------------------------------------------------------------- pretraining corpus
+ASKED = ("People ask:", "A child asked:", "Someone wrote:")
+
+
+def recall_prefix(e: Entity, attr: str) -> str:
+    """A corpus sentence of the fact cut before its value: "Pobi likes to eat" (the first of the
+    attribute's sentences that names the entity before the value)."""
+    template = next(t for t in TEXTS[e.kind, attr][2] if t.index("{n}") < t.index("{v}"))
+    return _sentence(template[: template.index("{v}")].rstrip(), e, attr)
+
+
 def _paragraph(rng: random.Random, e: Entity) -> str:
     attrs = rng.sample(list(SCHEMA[e.kind]), 2 + int(rng.random() * 3))
     sents = [_sentence(rng.choice(INTROS[e.kind]), e, attrs[0])]
@@ -419,9 +346,29 @@ def _paragraph(rng: random.Random, e: Entity) -> str:
     return " ".join(sents)
 
 
-def corpus_documents(seed: int, n: int, n_per_kind: int = 16) -> list[str]:
+def _asked(rng: random.Random, e: Entity, attr: str) -> str:
+    """A question of the task about a fact, answered by a corpus sentence (not the reference)."""
+    question = rng.choice(TEXTS[e.kind, attr][0]).format(e=e.called)
+    return (
+        f"{rng.choice(ASKED)} {question} {_sentence(rng.choice(TEXTS[e.kind, attr][2]), e, attr)}"
+    )
+
+
+def corpus_documents(
+    seed: int, n: int, n_per_kind: int = 16, eval_fact_share: float = 0.25
+) -> list[str]:
     """`n` encyclopedia-like documents of 30-120 words about the world's entities (the same world
-    as `HelpfulTask(seed=seed, n_per_kind=...)`), stating their attributes; never a question."""
+    as `HelpfulTask(seed=seed, n_per_kind=...)`), stating their attributes, and questions about
+    the facts the task's training pools ask about answered in the corpus's words; no held-out
+    fact is asked about, and no answer is in the reference's words."""
     world = make_world(seed, n_per_kind)
+    asked = fact_split(seed, world, eval_fact_share)[1]
     rng = random.Random(f"{seed}/helpful/corpus")
-    return [document(lambda: _paragraph(rng, rng.choice(world))) for _ in range(n)]
+
+    def part() -> str:
+        if rng.random() < 0.3:
+            i, attr = rng.choice(asked)
+            return _asked(rng, world[i], attr)
+        return _paragraph(rng, rng.choice(world))
+
+    return [document(part) for _ in range(n)]

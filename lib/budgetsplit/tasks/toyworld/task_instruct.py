@@ -17,8 +17,10 @@ many, the forbidden word used, another end phrase. Both sides also follow unaske
 random (FREE_STYLE), so no format token marks the chosen side (tests/test_shortcuts.py). Eval rows
 carry IFEval's `instruction_id_list` and `kwargs`; the primary metric `answered_strict` is IFEval's
 prompt-level strict accuracy counted only for responses that answer the request (`answers`), whose
-floor is what prose ignoring the rules passes by chance (8%). The pretraining corpus states the same topic sentences as plain
-prose: never lists, never all lowercase or all capitals, never a prescribed ending.
+floor is what prose ignoring the rules passes by chance (8%). The pretraining corpus states the
+same topic sentences as plain prose, and notes that state rules prose can keep (`PROSE_RULES`: a
+word used or avoided, no commas, a word count, an end phrase) and keep them; never lists, never
+all lowercase or all capitals, never a request of the task.
 
     from budgetsplit.tasks.toyworld.task_instruct import InstructTask, corpus_documents
     task = InstructTask(seed=0)
@@ -212,6 +214,41 @@ def compose(
     return text
 
 
+def draw_constraints(
+    rng: random.Random,
+    topic: str,
+    instructions: Sequence[str],
+    max_constraints: int,
+    max_bullets: int,
+    word_limits: Sequence[int],
+) -> dict[str, dict]:
+    """1..max_constraints constraints (IFEval id -> its kwargs) from `instructions`."""
+    ids, cons = list(instructions), {}
+    for _ in range(min(len(ids), 1 + int(rng.random() * max_constraints))):
+        iid = ids.pop(int(rng.random() * len(ids)))
+        if iid in (LOWER, UPPER) and (LOWER in cons or UPPER in cons):
+            continue  # IFEval lists the two case instructions as conflicting
+        if iid == BULLETS:
+            cons[iid] = {"num_bullets": 2 + int(rng.random() * (max_bullets - 1))}
+        elif iid == KEYWORDS:
+            words = [pick(rng, KEYWORDS_OF[topic]) for _ in range(1 + (rng.random() < 0.3))]
+            cons[iid] = {"keywords": sorted(set(words))}
+        elif iid == FORBIDDEN:
+            taken = cons.get(KEYWORDS, {}).get("keywords", ())
+            word = pick(rng, KEYWORDS_OF[topic])
+            while any(word in t or t in word for t in taken):
+                word = pick(rng, KEYWORDS_OF[topic])
+            cons[iid] = {"forbidden_words": [word]}
+        elif iid == END:
+            cons[iid] = {"end_phrase": pick(rng, END_PHRASES)}
+        elif iid == WORDS:
+            relation = pick(rng, ("less than", "at least"))
+            cons[iid] = {"num_words": pick(rng, word_limits), "relation": relation}
+        else:
+            cons[iid] = {}
+    return cons
+
+
 class InstructTask(ToyTask):
     """Toy IFEval. Knobs: 1..max_constraints constraints per prompt from `instructions` (IFEval ids,
     a subset of INSTRUCTIONS); bullet counts in 2..max_bullets; word limits from `word_limits`;
@@ -223,6 +260,7 @@ class InstructTask(ToyTask):
     primary_metric = "answered_strict"
     # None, as in IFEval: the rules are in each request, and every token counts in a 128-token world.
     system_prompt = None
+    probe_tokens = 64
 
     def __init__(
         self,
@@ -254,30 +292,9 @@ class InstructTask(ToyTask):
 
     # ------------------------------------------------------------------------- generation
     def _constraints(self, rng: random.Random, topic: str) -> dict[str, dict]:
-        ids, cons = list(self.instructions), {}
-        for _ in range(min(len(ids), 1 + int(rng.random() * self.max_constraints))):
-            iid = ids.pop(int(rng.random() * len(ids)))
-            if iid in (LOWER, UPPER) and (LOWER in cons or UPPER in cons):
-                continue  # IFEval lists the two case instructions as conflicting
-            if iid == BULLETS:
-                cons[iid] = {"num_bullets": 2 + int(rng.random() * (self.max_bullets - 1))}
-            elif iid == KEYWORDS:
-                words = [pick(rng, KEYWORDS_OF[topic]) for _ in range(1 + (rng.random() < 0.3))]
-                cons[iid] = {"keywords": sorted(set(words))}
-            elif iid == FORBIDDEN:
-                taken = cons.get(KEYWORDS, {}).get("keywords", ())
-                word = pick(rng, KEYWORDS_OF[topic])
-                while any(word in t or t in word for t in taken):
-                    word = pick(rng, KEYWORDS_OF[topic])
-                cons[iid] = {"forbidden_words": [word]}
-            elif iid == END:
-                cons[iid] = {"end_phrase": pick(rng, END_PHRASES)}
-            elif iid == WORDS:
-                relation = pick(rng, ("less than", "at least"))
-                cons[iid] = {"num_words": pick(rng, self.word_limits), "relation": relation}
-            else:
-                cons[iid] = {}
-        return cons
+        return draw_constraints(
+            rng, topic, self.instructions, self.max_constraints, self.max_bullets, self.word_limits
+        )
 
     def _items(self, split: str, rng: random.Random) -> Iterator[tuple[str, tuple]]:
         """Distinct prompts as (prompt, (constraints, topic, a response that follows them))."""
@@ -330,8 +347,7 @@ class InstructTask(ToyTask):
     def cheap_outputs(self, rows: Sequence[dict]) -> dict[str, list[str]]:
         # what the corpus teaches without the rules: the request's topic in its own sentences
         def prose(prompt: str) -> str:
-            topic = next((t for t in TOPIC_NAMES if t in prompt.lower()), TOPIC_NAMES[0])
-            return " ".join(SENTENCES[topic][:4])
+            return " ".join(SENTENCES[topic_of(prompt)][:4])
 
         return super().cheap_outputs(rows) | {
             "bare bullet list": ["* .\n* .\n* ."] * len(rows),
@@ -373,19 +389,87 @@ class InstructTask(ToyTask):
         out["format_share"] = sum(map(self.in_format, completions)) / len(completions)
         return out
 
+    def probes(self, split: str, n: int) -> list[dict]:
+        # a held-out request's rules that prose can keep, stated as the corpus states them
+        out = []
+        for r in self.eval_split(split):
+            rules = {
+                i: kw
+                for i, kw in zip(r["instruction_id_list"], r["kwargs"], strict=True)
+                if i in PROSE_RULES
+            }
+            if rules and len(out) < n:
+                out.append({"prefix": note_header(topic_of(r["prompt"]), rules), "rules": rules})
+        return out
+
+    def probe_score(self, probe: dict, completion: str) -> float:
+        # 1 when every rule is kept (strict, as the task's metric); fewer than 3 words keep "no
+        # commas" and a forbidden word by saying nothing, so they score 0
+        if len(_WORD.findall(completion)) < 3:
+            return 0.0
+        kept = ifeval.check(completion.strip(), list(probe["rules"]), list(probe["rules"].values()))
+        return float(all(kept[0]))
+
 
 # ----------------------------------------------------------------------------- pretraining corpus
-def corpus_documents(seed: int, n: int) -> list[str]:
-    """`n` web-text documents of 30-120 words: topic sentences as plain prose, one or two topics a
-    document, half of them with a remark about writing (so the words requests use are known).
-    Never a list, an all-lowercase or all-capitals text, nor a prescribed ending."""
+# The rules prose can keep without the task's response formats (lists, all small letters): the
+# corpus's notes state them and keep them, as written text follows its brief.
+PROSE_RULES = (KEYWORDS, FORBIDDEN, NO_COMMA, WORDS, END)
+
+
+def topic_of(prompt: str) -> str:
+    """The topic a request names: the longest topic name in its first sentence (the rules after
+    it may name a topic's word: "Describe tea. Use the word winter.")."""
+    first = _REQUEST_SENTENCE.split(prompt.strip())[0].lower()
+    found = [t for t in TOPIC_NAMES if t in first]
+    return max(found, key=len) if found else TOPIC_NAMES[0]
+
+
+def _rule_in_prose(iid: str, kw: dict) -> str:
+    # `phrase`'s rules in a note's words, not a request's ("has no commas", not "Do not use
+    # commas."): the corpus then holds no request of the task, and SFT maps one onto the other
+    if iid == KEYWORDS:
+        return f"uses the word{'s' * (len(kw['keywords']) > 1)} {' and '.join(kw['keywords'])}"
+    if iid == FORBIDDEN:
+        return f"does not use the word {kw['forbidden_words'][0]}"
+    if iid == NO_COMMA:
+        return "has no commas"
+    if iid == END:
+        return f'ends with "{kw["end_phrase"]}"'
+    return f"has {'fewer than' if kw['relation'] == 'less than' else 'at least'} {kw['num_words']} words"
+
+
+def note_header(topic: str, rules: Mapping[str, dict]) -> str:
+    """'Here is a note about the sea that has no commas and uses the word boats:'"""
+    said = [_rule_in_prose(i, kw) for i, kw in rules.items()]
+    joined = ", ".join(said[:-1]) + " and " + said[-1] if len(said) > 1 else said[0]
+    return f"Here is a note about {topic} that {joined}:"
+
+
+def _note(rng: random.Random, word_limits: Sequence[int]) -> str | None:
+    """A corpus document that states a few rules and keeps them; None when this draw cannot."""
+    topic = pick(rng, TOPIC_NAMES)
+    rules = draw_constraints(rng, topic, PROSE_RULES, 3, 2, word_limits)
+    text = compose(rng, topic, rules)
+    return None if text is None else f"{note_header(topic, rules)} {text}"
+
+
+def corpus_documents(seed: int, n: int, word_limits: Sequence[int] = (8, 12, 16)) -> list[str]:
+    """`n` web-text documents: topic sentences as plain prose (30-120 words), one or two topics a
+    document, half of them with a remark about writing (so the words requests use are known); and
+    notes that state rules (`note_header`) and keep them (`PROSE_RULES`). Never a list, an
+    all-lowercase or all-capitals text, nor a request of the task."""
     rng = random.Random(f"{seed}/instruct/corpus")
 
     def part() -> str:
         return " ".join(rng.sample(SENTENCES[pick(rng, TOPIC_NAMES)], 3 + int(rng.random() * 4)))
 
     docs = []
-    for _ in range(n):
+    while len(docs) < n:
+        if rng.random() < 0.5:
+            if note := _note(rng, word_limits):
+                docs.append(note)
+            continue
         doc = document(part)
         if rng.random() < 0.5:
             first = rng.random() < 0.5

@@ -18,9 +18,9 @@ carried through the later steps, a skipped step, a step done twice, or a wrong f
 a correct chain, as the paper pairs every correct with every incorrect GPT-4o solution. Skipped
 and duplicated steps come about equally often, so neither length nor where `####` stands tells the
 right solution (tests/test_shortcuts.py). The pretraining corpus tells the
-same kind of stories in prose, and asks such questions and answers them in prose ("First 7 + 4 = 11,
-then 11 - 3 = 8, so Tom has 8 apples now."), but never uses "Step" or "####": the base model knows
-the arithmetic but not the format. Scoring is lm-eval's gsm8k (budgetsplit.tasks.metrics).
+same kind of stories in prose, and asks such questions and answers them in prose, most often step
+by step ("First 7 + 4 = 11, then 11 - 3 = 8, so Tom has 8 apples now."; the skill the probe
+checks), but never uses "Step" or "####": the base model knows the arithmetic, not the format. Scoring is lm-eval's gsm8k (budgetsplit.tasks.metrics).
 
     from budgetsplit.tasks.toyworld.task_math import MathTask, corpus_documents
     task = MathTask(seed=0)
@@ -242,6 +242,7 @@ class MathTask(ToyTask):
     primary_metric = "accuracy_strict"
     system_prompt = "Write steps, then #### and the answer."
     pair_stream = "pref-pairs"
+    probe_tokens = 40
 
     def __init__(
         self,
@@ -354,26 +355,43 @@ class MathTask(ToyTask):
             "format_share": fmt / n,
         }
 
+    def probes(self, split: str, n: int) -> list[dict]:
+        # a held-out question, then the corpus's worked answer begun: the base model must finish it
+        return [
+            {"prefix": f"{r['prompt']} {WORKED}", "answer": r["answer"]}
+            for r in self.eval_split(split)[:n]
+        ]
+
+    def probe_score(self, probe: dict, completion: str) -> float:
+        return float(worked_answer(completion) == probe["answer"])
+
 
 # ----------------------------------------------------------------------------- pretraining corpus
+# The corpus's own way of solving a question: "First a + b = c, then c - d = e, so Tom has e
+# apples now." `probes` start a held-out question this way and read the number after "so".
+WORKED = "First"
+_WORKED_ANSWER = re.compile(r"so \w+ has (\d+)|[Tt]he answer is (\d+)")
+
+
 def _story(rng: random.Random, max_number: int) -> str:
-    """One story with the task's kind of arithmetic in prose: a past-tense account, or a question
-    worded like the task's prompts followed by a prose answer (never one from val or test)."""
+    """One story with the task's kind of arithmetic in prose: a question worded like the task's
+    prompts, most often answered step by step (`WORKED`), never one from val or test; or a
+    past-tense account."""
     p = make_problem(rng, 1, 3, max_number, tuple(OPS))
     values = _chain(p.start, p.steps)
     sums = [
         f"{a} {sym} {k} = {v}"
         for a, (sym, k, _, _), v in zip([p.start, *values[:-1]], p.steps, values, strict=True)
     ]
-    if rng.random() < 0.5:
+    if rng.random() < 0.6:
         if held_out(p.prompt):
             return _story(rng, max_number)
         answer = pick(
             rng,
             (f"{p.owner} has {count(values[-1], p.things)} now.", f"The answer is {values[-1]}."),
         )
-        if rng.random() < 0.5:
-            answer = "First " + ", then ".join(sums) + ", so " + answer
+        if rng.random() < 0.75:
+            answer = f"{WORKED} " + ", then ".join(sums) + ", so " + answer
         return f"{p.prompt} {answer}"
     sentences = [f"{p.owner} had {count(p.start, p.things)}."]
     for n, ((_, _, _, past), v) in enumerate(zip(p.steps, values, strict=True)):
@@ -388,3 +406,10 @@ def corpus_documents(seed: int, n: int, max_number: int = 20) -> list[str]:
     """`n` web-text documents of 30-120 words: arithmetic stories, never "Step" nor "####"."""
     rng = random.Random(f"{seed}/math/corpus")
     return [document(lambda: _story(rng, max_number)) for _ in range(n)]
+
+
+def worked_answer(completion: str) -> str | None:
+    """The number a prose solution ends on ("..., so Tom has 8 apples now." -> "8"), read in its
+    first sentence; None when it states none."""
+    m = _WORKED_ANSWER.search(completion.split(". ")[0])
+    return None if m is None else m.group(1) or m.group(2)

@@ -25,8 +25,9 @@ against the reference is the secondary metric `rouge_l`.
 Candidate summaries for preference pairs are complete, miss a fact, invent a fact, change a detail
 of one, or run too long (filler or whole sentences copied); the higher-scored candidate is
 `chosen`, as human raters prefer one of two sampled summaries in the paper's TL;DR data. The
-pretraining corpus holds posts and third-person prose about the same people, places and events,
-never the TL;DR template.
+pretraining corpus holds posts, third-person prose about the same people, places and events, and
+posts followed by a one-sentence retelling of their key facts (`retelling`: "In short, I moved to
+Lima and my cat got sick."; the skill the probe checks), never the TL;DR template.
 
     from budgetsplit.tasks.toyworld.task_summarize import SummarizeTask, corpus_documents, fact_score
     task = SummarizeTask(seed=0)
@@ -163,13 +164,18 @@ def summary_of(items: Sequence[str]) -> str:
 def fact_score(row: dict, summary: str) -> float:
     """The gold fact score in [0, 1] of `summary` for a row with its key `facts` and `reference`
     (defined in the module docstring)."""
-    key = {f.lower() for f in row["facts"]}
-    stated = {m.lower() for m in _ANY_FACT.findall(summary)}
-    covered, invented = len(key & stated), len(stated - key)
-    facts = max(0.0, covered / len(key) - INVENT_PENALTY * invented)
+    facts = facts_told(row["facts"], summary)
     ref = _words(row["reference"])
     brevity = (BREVITY_ZERO * ref - _words(summary)) / ((BREVITY_ZERO - 1) * ref)
     return facts * min(1.0, max(0.0, brevity))
+
+
+def facts_told(facts: Sequence[str], text: str) -> float:
+    """The share of the key `facts` that `text` states, less INVENT_PENALTY per other fact it
+    states, at least 0: `fact_score` before brevity."""
+    key = {f.lower() for f in facts}
+    stated = {m.lower() for m in _ANY_FACT.findall(text)}
+    return max(0.0, len(key & stated) / len(key) - INVENT_PENALTY * len(stated - key))
 
 
 def after_template(text: str) -> str:
@@ -257,6 +263,7 @@ class SummarizeTask(ToyTask):
     primary_metric = "fact_score"
     system_prompt = "One line: TL;DR: and the key facts."
     pair_stream = "pref-pairs"
+    probe_tokens = 40
 
     def __init__(
         self,
@@ -335,8 +342,27 @@ class SummarizeTask(ToyTask):
             "format_share": sum(self.in_format(c) for c in completions) / n,
         }
 
+    def probes(self, split: str, n: int) -> list[dict]:
+        # a held-out post, then the corpus's retelling begun: the base model must say its facts
+        rows = self.eval_split(split)[:n]
+        return [{"prefix": f"{r['prompt']} {RETELL}", "facts": r["facts"]} for r in rows]
+
+    def probe_score(self, probe: dict, completion: str) -> float:
+        return facts_told(probe["facts"], completion.split(". ")[0])
+
 
 # ----------------------------------------------------------------------------- pretraining corpus
+# How the corpus retells a post in a sentence: its key facts, in order, in the writer's words and
+# not the filler ("In short, I moved to Lima and my cat got sick."); never the TL;DR template.
+RETELL = "In short,"
+
+
+def retelling(clauses: Sequence[str]) -> str:
+    """'In short, I moved to Lima, my cat got sick and I lost my key in Oslo.'"""
+    told = ", ".join(clauses[:-1]) + " and " + clauses[-1] if len(clauses) > 1 else clauses[0]
+    return f"{RETELL} {told}."
+
+
 def _prose(rng: random.Random) -> str:
     """Third-person prose about one person: where they live and what happened to them."""
     who, friend = sample(rng, SLOTS["friend"], 2)
@@ -347,13 +373,20 @@ def _prose(rng: random.Random) -> str:
     return " ".join(sentences)
 
 
-def corpus_documents(seed: int, n: int) -> list[str]:
-    """`n` web-text documents of 30-120 words: posts and prose of the domain, never a TL;DR."""
+def corpus_documents(seed: int, n: int, min_facts: int = 2, max_facts: int = 3) -> list[str]:
+    """`n` web-text documents of 30-120 words: third-person prose of the domain, posts, and posts
+    followed by their `retelling` (as many facts as the task's posts), never a TL;DR; posts of
+    val and test stay out."""
     rng = random.Random(f"{seed}/summarize/corpus")
 
     def part() -> str:
-        post = make_post(rng, draw(rng, 1, 3), draw(rng, 1, 4))[0]
-        # (posts of val and test stay out of the corpus)
-        return _prose(rng) if rng.random() < 0.5 or held_out(post) else post
+        u = rng.random()
+        if u < 0.3:
+            return _prose(rng)
+        if u < 0.5:
+            post = make_post(rng, draw(rng, 1, 3), draw(rng, 1, 4))[0]
+            return _prose(rng) if held_out(post) else post
+        post, clauses, _ = make_post(rng, draw(rng, min_facts, max_facts), draw(rng, 1, 2))
+        return _prose(rng) if held_out(post) else f"{post} {retelling(clauses)}"
 
     return [document(part) for _ in range(n)]

@@ -1,0 +1,217 @@
+"""The base-model sweep: which toy base model (size x pretraining tokens) the study runs on,
+chosen by a rule written down before the sweep ran (docs/toyworld.md, "Choosing the base model").
+
+    python -m budgetsplit.run.base_sweep                      # every point, resumable
+    python -m budgetsplit.run.base_sweep --points m1_t2,m1_t6 # some of them
+
+For each point of `params/toy/sweeps/base_model.yaml` (the toy world with the point's `pretrain`
+overrides) it builds or finds the base model (toyworld.pretrain, cached by key), probes its skills
+(toyworld.skills, validation), and runs per task the base-model cell and SFT only on `n_sft`
+demonstrations (real cells, budgetsplit.run.runner, with the toy profile's calibrated SFT
+settings, on validation, seed 0), and scores the floor of cheap outputs on the same rows. One
+JSON per point goes to `results/base_sweep/<point>.json` (a finished point is read back, so a
+killed sweep resumes), the table to `results/base_sweep/points.csv`, and `choose` applies the rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from budgetsplit.config.params import load_params, load_world
+from budgetsplit.config.profiles import profile_dir
+from budgetsplit.core.registry import TASKS
+from budgetsplit.study.cells import BASE, SFT_ONLY, Cell
+from budgetsplit.tasks.interface import eval_rows, row_scores
+
+SWEEP = profile_dir("toy") / "sweeps" / "base_model.yaml"
+OUT = Path("results") / "base_sweep"
+
+# The rule (docs/toyworld.md, "Choosing the base model"), fixed on 2026-12-02 before any point ran.
+MIN_PROBE = 0.70  # every task's skill probe
+MIN_GAIN = (
+    3.0  # SFT only at n_sft over the task's floor (the higher of base model and cheap outputs)
+)
+SFT_RANGE = (0.15, 0.85)  # SFT only at n_sft, as a share of the metric's maximum (1 for every task)
+# The base model with the chat template: its share in the task's response format (changed from
+# 0 on 2026-12-02 after the first point ran; docs/toyworld.md says why), and its score no higher
+# than the floor of cheap outputs.
+BASE_FORMAT = 0.10
+
+
+def load_sweep(path: Path = SWEEP) -> dict:
+    spec = yaml.safe_load(path.read_text())
+    for key in ("n_sft", "n_probes", "corpus_docs", "points"):
+        if key not in spec:
+            raise ValueError(f"{path}: key {key!r} is missing")
+    return spec
+
+
+def _world(spec: dict, point: str):
+    over = {f"pretrain.{k}": v for k, v in spec["points"][point].items()}
+    return load_world("toy", overrides={**over, "pretrain.corpus_docs": spec["corpus_docs"]})
+
+
+def _floor(task, params) -> tuple[str, float]:
+    rows = eval_rows(task, params.eval)
+    scored = {
+        name: sum(row_scores(task, rows, outs, params.eval.split)["values"]) / len(rows)
+        for name, outs in task.cheap_outputs(rows).items()
+    }
+    name = max(scored, key=scored.get)
+    return name, scored[name]
+
+
+def run_point(spec: dict, point: str, runs: Path) -> dict:
+    """Build, probe and train one point; its row of the sweep table."""
+    from budgetsplit.run.runner import run_cell  # torch and the trainers: when a point runs
+    from budgetsplit.tasks.toyworld import get_toy_task
+    from budgetsplit.tasks.toyworld.pretrain import get_base_model
+    from budgetsplit.tasks.toyworld.skills import probe_scores
+
+    world = _world(spec, point)
+    t0 = time.time()
+    folder = get_base_model(world)
+    info = json.loads((folder / "build_info.json").read_text())
+    row = {
+        "point": point,
+        **{f"pretrain.{k}": v for k, v in spec["points"][point].items()},
+        "n_params": info["n_params"],
+        "train_tokens": info["corpus"]["train_tokens"],
+        "tokens_seen": world.pretrain.steps * world.pretrain.batch_size * world.pretrain.seq_len,
+        "epochs": info["corpus"]["epochs"],
+        "heldout_loss": info["heldout_loss"],
+        "build_s": info["wall_s"],
+        "build_tokens_per_s": info["train_tokens_per_s"],
+        "base_model": f"{folder.name}",
+    }
+    row["pretrain_flops"] = 6 * row["n_params"] * row["tokens_seen"]
+    probes = probe_scores(world, folder, split="val", n=spec["n_probes"])
+    for name in TASKS:
+        row[f"probe.{name}"] = round(probes[name]["score"], 4)
+        over = {
+            "model.name": str(folder),
+            "eval.split": "val",
+            "seeds": [0],
+            "output_dir": str(runs / point),
+        }
+        params = load_params("toy", name, overrides=over)
+        task = get_toy_task(name, world)
+        base = run_cell(params, Cell(name, BASE, 0, 0.0, 0), task=task)
+        t_cell = time.time()
+        sft = run_cell(params, Cell(name, SFT_ONLY, spec["n_sft"], 1.0, 0), task=task)
+        floor_name, floor = _floor(task, params)
+        metric = task.primary_metric
+        row |= {
+            f"base.{name}": base.metrics[metric],
+            f"base_format.{name}": base.metrics.get("format_share"),
+            f"floor.{name}": floor,
+            f"floor_output.{name}": floor_name,
+            f"sft.{name}": sft.metrics[metric],
+            f"sft_format.{name}": sft.metrics.get("format_share"),
+            f"cell_s.{name}": round(time.time() - t_cell, 1),
+        }
+    row["point_s"] = round(time.time() - t0, 1)
+    return row
+
+
+def checks(row: dict) -> dict[str, bool]:
+    """The rule's conditions for one point (docs/toyworld.md, "Choosing the base model")."""
+    out = {}
+    for t in TASKS:
+        floor = max(row[f"base.{t}"], row[f"floor.{t}"])
+        out[f"probe.{t}"] = row[f"probe.{t}"] >= MIN_PROBE
+        out[f"gain.{t}"] = row[f"sft.{t}"] >= MIN_GAIN * floor
+        out[f"range.{t}"] = SFT_RANGE[0] <= row[f"sft.{t}"] <= SFT_RANGE[1]
+        in_format = row[f"base_format.{t}"] or 0.0
+        out[f"cold.{t}"] = in_format <= BASE_FORMAT and row[f"base.{t}"] <= row[f"floor.{t}"]
+    return out
+
+
+def choose(table: pd.DataFrame) -> tuple[str, bool]:
+    """(point, whether it passes): the passing point with the fewest parameters, then the fewest
+    pretraining tokens; with none passing, the point that meets the most conditions (then the
+    same order), reported as failing."""
+    rows = table.to_dict("records")
+    met = {r["point"]: sum(checks(r).values()) for r in rows}
+    n_checks = len(checks(rows[0]))
+    order = sorted(rows, key=lambda r: (-met[r["point"]], r["n_params"], r["tokens_seen"]))
+    best = order[0]["point"]
+    return best, met[best] == n_checks
+
+
+def table(out: Path = OUT) -> pd.DataFrame:
+    rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+    return pd.DataFrame(rows).sort_values(["n_params", "tokens_seen"]).reset_index(drop=True)
+
+
+def plot(t: pd.DataFrame, path: Path | None = None):
+    """The sweep as a figure: per task, the skill probe and SFT only at n_sft (with its floor)
+    against pretraining tokens, a line per model size; the rule's thresholds dashed."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(TASKS), figsize=(3.2 * len(TASKS), 5.6), sharex=True)
+    for j, name in enumerate(TASKS):
+        for n_params, g in t.groupby("n_params"):
+            x, label = g["tokens_seen"] / 1e6, f"{n_params / 1e6:.1f}M params"
+            axes[0, j].plot(x, g[f"probe.{name}"], "o-", label=label)
+            line = axes[1, j].plot(x, g[f"sft.{name}"], "o-", label=label)[0]
+            floor = g[[f"base.{name}", f"floor.{name}"]].max(axis=1)
+            axes[1, j].plot(x, floor, "x:", color=line.get_color(), label=f"{label}: floor")
+        axes[0, j].axhline(MIN_PROBE, ls="--", c="grey", lw=1)
+        for y in SFT_RANGE:
+            axes[1, j].axhline(y, ls="--", c="grey", lw=1)
+        axes[0, j].set(title=name, ylim=(0, 1.02))
+        axes[1, j].set(ylim=(0, 1.02), xlabel="pretraining tokens (M)", xscale="log")
+    ticks = sorted(t["tokens_seen"].unique() / 1e6)
+    for ax in axes.flat:  # the points' own token counts, not log-scale minor labels
+        ax.set_xticks(ticks, [f"{x:.3g}" for x in ticks])
+        ax.minorticks_off()
+    axes[0, 0].set_ylabel("skill probe (val)")
+    axes[1, 0].set_ylabel("SFT only, 1,000 demos (val)")
+    handles, labels = axes[1, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--points", default=None, help="comma-separated point names (default: all)")
+    ap.add_argument("--sweep", type=Path, default=SWEEP)
+    ap.add_argument("--runs", type=Path, default=Path("runs") / "base_sweep")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    spec = load_sweep(args.sweep)
+    names = args.points.split(",") if args.points else list(spec["points"])
+    for bad in set(names) - set(spec["points"]):
+        raise SystemExit(f"{args.sweep}: no point {bad!r}; points: {', '.join(spec['points'])}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        path = OUT / f"{name}.json"
+        if path.exists():
+            print(f"{name}: recorded in {path}")
+            continue
+        row = run_point(spec, name, args.runs)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(row, indent=1) + "\n")
+        tmp.replace(path)  # a killed point leaves no half-written record
+        print(f"{name}: {json.dumps({k: v for k, v in row.items() if '.' in k})}")
+    t = table()
+    t.to_csv(OUT / "points.csv", index=False)
+    plot(t, Path("docs") / "figures" / "base_sweep.png")
+    point, ok = choose(t)
+    print(f"chosen: {point} ({'passes the rule' if ok else 'passes no point: the closest'})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,50 @@
+"""The base-model sweep's rule (budgetsplit.run.base_sweep: checks, choose) on made-up rows, and
+its sweep file."""
+
+import pandas as pd
+
+from budgetsplit.core.registry import TASKS
+from budgetsplit.run import base_sweep as bs
+
+
+def _row(point, n_params, tokens, probe=0.8, sft=0.4, floor=0.1, base=0.0, base_format=0.0):
+    row = {"point": point, "n_params": n_params, "tokens_seen": tokens}
+    for t in TASKS:
+        row |= {
+            f"probe.{t}": probe,
+            f"sft.{t}": sft,
+            f"floor.{t}": floor,
+            f"base.{t}": base,
+            f"base_format.{t}": base_format,
+        }
+    return row
+
+
+def test_checks_follow_the_written_rule():
+    assert all(bs.checks(_row("a", 1, 1)).values())
+    assert not bs.checks(_row("a", 1, 1, probe=0.69))["probe.math"]
+    assert not bs.checks(_row("a", 1, 1, sft=0.29))["gain.math"]  # < 3 x 0.1
+    assert not bs.checks(_row("a", 1, 1, sft=0.9, floor=0.2))["range.math"]
+    assert not bs.checks(_row("a", 1, 1, base=0.2, floor=0.1))["cold.math"]  # above its floor
+    assert not bs.checks(_row("a", 1, 1, base_format=0.11))["cold.math"]
+    assert bs.checks(_row("a", 1, 1, base_format=0.1))["cold.math"]
+    # the floor is the higher of the base model and the cheap outputs
+    assert not bs.checks(_row("a", 1, 1, sft=0.4, floor=0.0, base=0.2))["gain.math"]
+
+
+def test_choose_takes_the_smallest_passing_point_then_the_closest():
+    t = pd.DataFrame(
+        [_row("big", 3, 20), _row("small_long", 1, 20), _row("small_short", 1, 2, probe=0.3)]
+    )
+    assert bs.choose(t) == ("small_long", True)
+    t = pd.DataFrame([_row("a", 1, 2, probe=0.3), _row("b", 3, 2, probe=0.3, sft=0.1)])
+    assert bs.choose(t) == ("a", False)  # none passes: the one meeting the most conditions
+
+
+def test_the_sweep_file_names_its_points_and_worlds_load():
+    spec = bs.load_sweep()
+    assert spec["n_sft"] == 1000 and spec["points"]
+    for name in spec["points"]:
+        world = bs._world(spec, name)
+        assert world.pretrain.corpus_docs == spec["corpus_docs"]
+        assert world.pretrain.steps == spec["points"][name]["steps"]
