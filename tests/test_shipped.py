@@ -188,7 +188,7 @@ def test_cli_rebuild_compares_and_writes_nothing(built, tiny_yaml, ship_root, ca
 
 
 def test_cli_probe_prints_a_score_per_task(tiny_yaml, capsys):
-    pytest.importorskip("budgetsplit.tasks.toyworld.skills")
+    pytest.importorskip("budgetsplit.training.probes")
     args = ["toyworld", "probe", "--profile", str(tiny_yaml), "--quiet", "-n", "2"]
     assert cli(args) == 0
     out = capsys.readouterr().out

@@ -169,7 +169,7 @@ def test_corpus_states_every_fact_as_prose(full):
     assert docs != corpus_documents(1, 3000)
     for d in docs:
         assert 30 <= len(d.split()) <= 120, d
-        assert "\n" not in d and "<|" not in d  # questions: tests/test_skills.py
+        assert "\n" not in d and "<|" not in d  # questions: tests/test_probes.py
     text = " ".join(docs)
     for e in task.world:  # the world of the task, every fact stated somewhere
         for a in th.SCHEMA[e.kind]:

@@ -136,7 +136,7 @@ def test_corpus_documents_are_prose_without_the_formats():
     for d in docs:
         assert "\n" not in d and "*" not in d and "<|" not in d
         assert not d.islower() and not d.isupper()
-        if not d.startswith("Here is a note"):  # notes keep the rules they state (test_skills.py)
+        if not d.startswith("Here is a note"):  # notes keep the rules they state (test_probes.py)
             assert 30 <= len(d.split()) <= 120, d
             assert not d.lower().endswith(enders), d
     # The base model meets every topic sentence and the words requests use.

@@ -15,7 +15,7 @@ tabulates it against the shipped (else the cached) model: held-out loss, byte-id
 the largest weight difference, skill-probe scores. `--ship` copies the profile's model into the
 package's `tasks/toyworld/base_models/<profile>/` (replacing it): how the shipped model is
 refreshed after the corpus or the recipe changes (commit the folder after). `probe` prints the
-base model's skill-probe score per task (tasks/toyworld/skills.py). `sample` prints a few rows of
+base model's skill-probe score per task (training/probes.py). `sample` prints a few rows of
 each kind of the task, a few corpus documents, and the base model's greedy continuations of the
 beginning of a corpus document and of a chat-formatted test prompt: fluent world prose, but not
 the task's response format.
@@ -143,8 +143,8 @@ def ship_model(world, name: str, progress: bool = True) -> Path:
 
 
 def _probes(world, folder: Path, split: str, n: int, progress: bool) -> dict[str, dict]:
-    # skills.py loads torch and every task; imported here so the other commands do not need it.
-    from budgetsplit.tasks.toyworld.skills import probe_scores
+    # probes.py loads torch and every task; imported here so the other commands do not need it.
+    from budgetsplit.training.probes import probe_scores
 
     return probe_scores(world, folder, split=split, n=n, progress=progress)
 

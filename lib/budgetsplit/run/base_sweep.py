@@ -6,7 +6,7 @@ chosen by a rule written down before the sweep ran (docs/toyworld.md, "Choosing 
 
 For each point of `params/toy/sweeps/base_model.yaml` (the toy world with the point's `pretrain`
 overrides) it builds or finds the base model (toyworld.pretrain, cached by key), probes its skills
-(toyworld.skills, validation), and runs per task the base-model cell and SFT only on `n_sft`
+(training.probes, validation), and runs per task the base-model cell and SFT only on `n_sft`
 demonstrations (real cells, budgetsplit.run.runner, with the toy profile's calibrated SFT
 settings, on validation, seed 0), and scores the floor of cheap outputs on the same rows. One
 JSON per point goes to `results/base_sweep/<point>.json` (a finished point is read back, so a
@@ -28,16 +28,15 @@ from budgetsplit.config.params import load_params, load_world
 from budgetsplit.config.profiles import profile_dir
 from budgetsplit.core.registry import TASKS
 from budgetsplit.study.cells import BASE, SFT_ONLY, Cell
-from budgetsplit.tasks.interface import eval_rows, row_scores
+from budgetsplit.study.floors import floor_rows
 
 SWEEP = profile_dir("toy") / "sweeps" / "base_model.yaml"
 OUT = Path("results") / "base_sweep"
 
 # The rule (docs/toyworld.md, "Choosing the base model"), fixed on 2026-12-02 before any point ran.
 MIN_PROBE = 0.70  # every task's skill probe
-MIN_GAIN = (
-    3.0  # SFT only at n_sft over the task's floor (the higher of base model and cheap outputs)
-)
+# SFT only at n_sft over the task's floor (the higher of base model and cheap outputs)
+MIN_GAIN = 3.0
 SFT_RANGE = (0.15, 0.85)  # SFT only at n_sft, as a share of the metric's maximum (1 for every task)
 # The base model with the chat template: its share in the task's response format (changed from
 # 0 on 2026-12-02 after the first point ran; docs/toyworld.md says why), and its score no higher
@@ -58,22 +57,12 @@ def _world(spec: dict, point: str):
     return load_world("toy", overrides={**over, "pretrain.corpus_docs": spec["corpus_docs"]})
 
 
-def _floor(task, params) -> tuple[str, float]:
-    rows = eval_rows(task, params.eval)
-    scored = {
-        name: sum(row_scores(task, rows, outs, params.eval.split)["values"]) / len(rows)
-        for name, outs in task.cheap_outputs(rows).items()
-    }
-    name = max(scored, key=scored.get)
-    return name, scored[name]
-
-
 def run_point(spec: dict, point: str, runs: Path) -> dict:
     """Build, probe and train one point; its row of the sweep table."""
     from budgetsplit.run.runner import run_cell  # torch and the trainers: when a point runs
     from budgetsplit.tasks.toyworld import get_toy_task
     from budgetsplit.tasks.toyworld.pretrain import get_base_model
-    from budgetsplit.tasks.toyworld.skills import probe_scores
+    from budgetsplit.training.probes import probe_scores
 
     world = _world(spec, point)
     t0 = time.time()
@@ -106,13 +95,13 @@ def run_point(spec: dict, point: str, runs: Path) -> dict:
         base = run_cell(params, Cell(name, BASE, 0, 0.0, 0), task=task)
         t_cell = time.time()
         sft = run_cell(params, Cell(name, SFT_ONLY, spec["n_sft"], 1.0, 0), task=task)
-        floor_name, floor = _floor(task, params)
+        floor = floor_rows(task, params.eval, params.profile)  # the highest cheap output
         metric = task.primary_metric
         row |= {
             f"base.{name}": base.metrics[metric],
             f"base_format.{name}": base.metrics.get("format_share"),
-            f"floor.{name}": floor,
-            f"floor_output.{name}": floor_name,
+            f"floor.{name}": float(floor["score"].mean()),
+            f"floor_output.{name}": floor["output"].iloc[0],
             f"sft.{name}": sft.metrics[metric],
             f"sft_format.{name}": sft.metrics.get("format_share"),
             f"cell_s.{name}": round(time.time() - t_cell, 1),

@@ -42,7 +42,6 @@ def _prompt_ids(tok, messages: list[dict]) -> list[int]:
     )["input_ids"]
 
 
-@torch.no_grad()
 def generate(
     model,
     tok,
@@ -52,8 +51,24 @@ def generate(
     desc: str = "generate",
 ) -> tuple[list[str], list[int], list[bool]]:
     """Completions for chat prompts: (texts, lengths in tokens including EOS, whether EOS was reached)."""
+    return generate_ids(model, tok, [_prompt_ids(tok, m) for m in conversations], cfg, seed, desc)
+
+
+@torch.no_grad()
+def generate_ids(
+    model,
+    tok,
+    prompts: Sequence[list[int]],
+    cfg: EvalConfig,
+    seed: int = 0,
+    desc: str = "generate",
+    stop: Sequence[int] | None = None,
+    show: bool = True,
+) -> tuple[list[str], list[int], list[bool]]:
+    """`generate` for token-id prompts, ending each completion at the first of `stop` (default:
+    EOS); `show`: the progress bar (training.probes runs plain-text prefixes through it)."""
     device = next(model.parameters()).device
-    prompts = [_prompt_ids(tok, m) for m in conversations]
+    stop = [tok.eos_token_id] if stop is None else list(stop)
     # Batches of similar length waste less compute on padding; results go back in input order.
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     texts, lengths, stopped = [""] * len(prompts), [0] * len(prompts), [False] * len(prompts)
@@ -61,7 +76,7 @@ def generate(
     gen_kwargs = dict(
         max_new_tokens=cfg.max_new_tokens,
         do_sample=sample,
-        eos_token_id=tok.eos_token_id,
+        eos_token_id=stop[0] if len(stop) == 1 else stop,
         pad_token_id=tok.pad_token_id,
         use_cache=True,
     )
@@ -72,7 +87,7 @@ def generate(
     torch.manual_seed(seed)
     was_training = model.training
     model.eval()
-    bar = progress(total=len(prompts), desc=desc, unit="ex", steps=True)
+    bar = progress(total=len(prompts), desc=desc, unit="ex", steps=True, disable=not show)
     for start in range(0, len(order), cfg.batch_size):
         refresh_cpu_threads()  # this process's share of the cores (threads.py)
         idx = order[start : start + cfg.batch_size]
@@ -86,7 +101,7 @@ def generate(
         out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), **gen_kwargs)
         for row, i in enumerate(idx):
             new = out[row, width:].tolist()
-            end = new.index(tok.eos_token_id) if tok.eos_token_id in new else None
+            end = next((k for k, t in enumerate(new) if t in stop), None)
             stopped[i] = end is not None
             lengths[i] = end + 1 if end is not None else len(new)
             texts[i] = tok.decode(new[:end], skip_special_tokens=True)

@@ -14,7 +14,8 @@ nor any task's response format: the gap the paper blames for DPO's cold start on
   sizes, label noise) and the pool machinery; a task's constructor takes only its own knobs.
 - `pretrain.py`: corpus, pretraining and the cached base model (`get_base_model(world) -> Path`);
   `shipped.py`: the built base models that ship in `base_models/`, copied into the cache.
-- `skills.py`: probes of the base model's latent skill per task, in the corpus's own form.
+- each task's `probes` test the base model's latent skill in the corpus's own form;
+  `budgetsplit.training.probes` runs them.
 - `tokenizer.py`: the byte-level BPE tokenizer with ChatML; `instruct_text.py`, `helpful_text.py`:
   the words of two tasks (data).
 - `budgetsplit toyworld build --profile toy` finds (shipped, cached) or builds the base model;

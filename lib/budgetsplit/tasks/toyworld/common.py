@@ -127,7 +127,7 @@ class ToyTask(Task):
     def probes(self, split: str, n: int) -> list[dict]:
         """Up to `n` probes of the base model's latent skill in the corpus's own form, made from
         `split`'s held-out rows: {"prefix": text the model continues, ...what `probe_score` reads}
-        (budgetsplit.tasks.toyworld.skills runs them)."""
+        (budgetsplit.training.probes runs them)."""
 
     @abstractmethod
     def probe_score(self, probe: dict, completion: str) -> float:

@@ -112,7 +112,7 @@ def test_notes_keep_their_rules():
 
 def test_probe_scores_on_the_smoke_base_model():
     from budgetsplit.tasks.toyworld.pretrain import get_base_model
-    from budgetsplit.tasks.toyworld.skills import probe_scores
+    from budgetsplit.training.probes import probe_scores
 
     folder = get_base_model(WORLD, progress=False)
     got = probe_scores(WORLD, folder, n=8, progress=False)

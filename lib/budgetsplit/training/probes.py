@@ -16,7 +16,7 @@ No chat template is used here: with it, the base model writes no task's response
 cold start the study measures; tests/test_toyworld.py checks it on the smoke model).
 
     budgetsplit toyworld probe --profile toy
-    from budgetsplit.tasks.toyworld.skills import probe_scores
+    from budgetsplit.training.probes import probe_scores
     probe_scores(load_world("toy"), get_base_model(load_world("toy")))["math"]["score"]
 """
 
@@ -24,59 +24,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
-from budgetsplit.config.params import WorldConfig
-from budgetsplit.core.progress import progress as progress_bar
+from budgetsplit.config.params import EvalConfig, WorldConfig
 from budgetsplit.core.registry import TASKS
-from budgetsplit.core.threads import refresh_cpu_threads, set_cpu_threads
+from budgetsplit.core.threads import set_cpu_threads
 from budgetsplit.tasks.toyworld import get_toy_task
 from budgetsplit.tasks.toyworld.tokenizer import EOT
+from budgetsplit.training.evaluate import generate_ids
 
 N_PROBES = 200
 _BATCH = 32
 _N_EXAMPLES = 3
 
 
-@torch.no_grad()
 def continuations(
     model, tok, prefixes: list[str], max_new_tokens: int, desc: str = "probe", show: bool = True
 ) -> list[str]:
     """Greedy continuations of plain-text `prefixes` (no chat template), each cut at the first
-    end of document (EOT) or EOS; batched with left padding, returned in input order."""
+    end of document (EOT) or EOS (`evaluate.generate_ids`), in input order."""
     stop = sorted({tok.convert_tokens_to_ids(EOT), tok.eos_token_id} - {None})
     ids = [tok(p, add_special_tokens=False)["input_ids"] for p in prefixes]
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    out = [""] * len(ids)
-    model.eval()
-    bar = progress_bar(total=len(ids), desc=desc, unit="ex", steps=True, disable=not show)
-    for start in range(0, len(order), _BATCH):
-        refresh_cpu_threads()
-        idx = order[start : start + _BATCH]
-        width = max(len(ids[i]) for i in idx)
-        batch = torch.full((len(idx), width), tok.pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(batch)
-        for row, i in enumerate(idx):
-            batch[row, width - len(ids[i]) :] = torch.tensor(ids[i])
-            mask[row, width - len(ids[i]) :] = 1
-        gen = model.generate(
-            input_ids=batch,
-            attention_mask=mask,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            temperature=None,
-            top_p=None,
-            top_k=None,
-            eos_token_id=stop,
-            pad_token_id=tok.pad_token_id,
-        )
-        for row, i in enumerate(idx):
-            new = gen[row, width:].tolist()
-            end = next((k for k, t in enumerate(new) if t in stop), len(new))
-            out[i] = tok.decode(new[:end], skip_special_tokens=True)
-        bar.update(len(idx))
-    bar.close()
-    return out
+    cfg = EvalConfig(max_new_tokens=max_new_tokens, batch_size=_BATCH)
+    return generate_ids(model, tok, ids, cfg, desc=desc, stop=stop, show=show)[0]
 
 
 def probe_scores(
