@@ -1,7 +1,7 @@
 """`budgetsplit toyworld build | probe | sample`: build the toy world's base model, score its
 skills, or show what a task and the model look like.
 
-    budgetsplit toyworld build [--profile toy|smoke|path/to/world.yaml]
+    budgetsplit toyworld build [--profile toy|smoke|path/to/world.yaml] [--pause-after MIN]
     budgetsplit toyworld build --rebuild [--profile toy] [--split val] [-n 200]
     budgetsplit toyworld build --ship [--profile toy]      (a world.yaml path: --ship-as NAME)
     budgetsplit toyworld probe [--profile toy] [--split val|test] [-n 200]
@@ -9,7 +9,10 @@ skills, or show what a task and the model look like.
 
 `build` prints the cached base-model folder and where it came from: the cache, the model shipped
 with the package (copied into the cache), or a fresh build (the first time for a world nothing
-ships for, seconds to minutes on a CPU; later calls return at once). `--rebuild` pretrains the
+ships for, seconds to minutes on a CPU; later calls return at once). A long build runs in
+chunks: `--pause-after 90` saves its state after 90 minutes and exits with status 3; the same
+command goes on from there (a killed build resumes from its last state, tasks/toyworld/resume.py).
+`--rebuild` pretrains the
 recipe again into a temporary folder, touching neither the cache nor the shipped copy, and
 tabulates it against the shipped (else the cached) model: held-out loss, byte-identical weights,
 the largest weight difference, skill-probe scores. `--ship` copies the profile's model into the
@@ -256,6 +259,13 @@ def add_parser(commands) -> None:
     build_p.add_argument(
         "--ship-as", metavar="NAME", help="with --ship and a world.yaml path: the folder's name"
     )
+    build_p.add_argument(
+        "--pause-after",
+        type=float,
+        metavar="MIN",
+        help="stop a fresh build after MIN minutes of training, its state saved; the same "
+        "command goes on from there (a killed build also resumes, from its last few minutes)",
+    )
     probe_p.add_argument("--examples", type=int, default=0, help="examples printed per task")
     sample_p.add_argument("--task", required=True, choices=TASKS)
     sample_p.add_argument("-n", type=int, default=3, help="rows of each kind")
@@ -264,6 +274,7 @@ def add_parser(commands) -> None:
 
 def main(args) -> int:
     from budgetsplit.tasks.toyworld.pretrain import find_base_model  # torch: see _generate
+    from budgetsplit.tasks.toyworld.resume import BuildPaused
 
     try:
         world = load_world(args.profile)
@@ -276,7 +287,12 @@ def main(args) -> int:
         elif args.toyworld == "build" and args.rebuild:
             rebuild(world, args.split, args.n, progress)
         elif args.toyworld == "build":
-            folder, origin = find_base_model(world, progress=progress)
+            pause = None if args.pause_after is None else 60 * args.pause_after
+            try:
+                folder, origin = find_base_model(world, progress=progress, pause_after_s=pause)
+            except BuildPaused as e:
+                print(e, file=sys.stderr)
+                return 3
             info = json.loads((folder / "build_info.json").read_text())
             print(f"{_build_line(info)}; from {ORIGINS[origin]}", file=sys.stderr)
             print(folder)

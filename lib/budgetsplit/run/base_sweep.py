@@ -3,6 +3,7 @@ chosen by a rule written down before the sweep ran (docs/toyworld.md, "Choosing 
 
     python -m budgetsplit.run.base_sweep                      # every point, resumable
     python -m budgetsplit.run.base_sweep --points m1_t2,m1_t6 # some of them
+    python -m budgetsplit.run.base_sweep --points m3_t60 --pause-after 90   # a long build in chunks
 
 For each point of `params/toy/sweeps/base_model.yaml` (the toy world with the point's `pretrain`
 overrides) it builds or finds the base model (toyworld.pretrain, cached by key), probes its skills
@@ -29,6 +30,7 @@ from budgetsplit.config.profiles import profile_dir
 from budgetsplit.core.registry import TASKS
 from budgetsplit.study.cells import BASE, SFT_ONLY, Cell
 from budgetsplit.study.floors import floor_rows
+from budgetsplit.tasks.toyworld.resume import BuildPaused
 
 SWEEP = profile_dir("toy") / "sweeps" / "base_model.yaml"
 OUT = Path("results") / "base_sweep"
@@ -52,12 +54,40 @@ def load_sweep(path: Path = SWEEP) -> dict:
     return spec
 
 
+def _settings(spec: dict, point: str) -> dict:
+    """The point's pretrain overrides (`pretrain.<key>`) and task knobs (`tasks`, a JSON text:
+    the knobs feed the corpus, so they are part of what the point is)."""
+    point_spec = dict(spec["points"][point])
+    knobs = point_spec.pop("tasks", {})
+    return {**{f"pretrain.{k}": v for k, v in point_spec.items()}, "tasks": json.dumps(knobs)}
+
+
 def _world(spec: dict, point: str):
-    over = {f"pretrain.{k}": v for k, v in spec["points"][point].items()}
-    return load_world("toy", overrides={**over, "pretrain.corpus_docs": spec["corpus_docs"]})
+    settings = _settings(spec, point)
+    knobs = json.loads(settings.pop("tasks"))
+    over = {f"tasks.{t}.{k}": v for t, kv in knobs.items() for k, v in kv.items()}
+    return load_world(
+        "toy", overrides={**settings, **over, "pretrain.corpus_docs": spec["corpus_docs"]}
+    )
 
 
-def run_point(spec: dict, point: str, runs: Path) -> dict:
+def _recorded(path: Path, spec: dict, point: str) -> bool:
+    """Whether the point's record exists; a record made with other settings is an error (a rerun
+    never mixes settings: remove the file to run the point again)."""
+    if not path.exists():
+        return False
+    row = json.loads(path.read_text())
+    row.setdefault("tasks", "{}")  # records from before points had task knobs
+    for key, want in _settings(spec, point).items():
+        if row.get(key) != want:
+            raise SystemExit(
+                f"{path}: recorded {key}={row.get(key)!r}, but the sweep file says {want!r}; "
+                "remove the record to run the point with the new settings"
+            )
+    return True
+
+
+def run_point(spec: dict, point: str, runs: Path, pause_after_s: float | None = None) -> dict:
     """Build, probe and train one point; its row of the sweep table."""
     from budgetsplit.run.runner import run_cell  # torch and the trainers: when a point runs
     from budgetsplit.tasks.toyworld import get_toy_task
@@ -66,11 +96,11 @@ def run_point(spec: dict, point: str, runs: Path) -> dict:
 
     world = _world(spec, point)
     t0 = time.time()
-    folder = get_base_model(world)
+    folder = get_base_model(world, pause_after_s=pause_after_s)  # BuildPaused: resume later
     info = json.loads((folder / "build_info.json").read_text())
     row = {
         "point": point,
-        **{f"pretrain.{k}": v for k, v in spec["points"][point].items()},
+        **_settings(spec, point),
         "n_params": info["n_params"],
         "train_tokens": info["corpus"]["train_tokens"],
         "tokens_seen": world.pretrain.steps * world.pretrain.batch_size * world.pretrain.seq_len,
@@ -136,19 +166,28 @@ def choose(table: pd.DataFrame) -> tuple[str, bool]:
 
 
 def table(out: Path = OUT) -> pd.DataFrame:
-    rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+    rows = [{"tasks": "{}"} | json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
     return pd.DataFrame(rows).sort_values(["n_params", "tokens_seen"]).reset_index(drop=True)
+
+
+def _label(n_params: int, tasks: str) -> str:
+    knobs = json.loads(tasks)
+    said = "; ".join(
+        f"{t} " + ", ".join(f"{k}={v}" for k, v in kv.items()) for t, kv in knobs.items()
+    )
+    return f"{n_params / 1e6:.1f}M params" + (f" ({said})" if said else "")
 
 
 def plot(t: pd.DataFrame, path: Path | None = None):
     """The sweep as a figure: per task, the skill probe and SFT only at n_sft (with its floor)
-    against pretraining tokens, a line per model size; the rule's thresholds dashed."""
+    against pretraining tokens, a line per model size and task knobs; the rule's thresholds
+    dashed."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, len(TASKS), figsize=(3.2 * len(TASKS), 5.6), sharex=True)
     for j, name in enumerate(TASKS):
-        for n_params, g in t.groupby("n_params"):
-            x, label = g["tokens_seen"] / 1e6, f"{n_params / 1e6:.1f}M params"
+        for (n_params, tasks), g in t.groupby(["n_params", "tasks"]):
+            x, label = g["tokens_seen"] / 1e6, _label(n_params, tasks)
             axes[0, j].plot(x, g[f"probe.{name}"], "o-", label=label)
             line = axes[1, j].plot(x, g[f"sft.{name}"], "o-", label=label)[0]
             floor = g[[f"base.{name}", f"floor.{name}"]].max(axis=1)
@@ -177,6 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--points", default=None, help="comma-separated point names (default: all)")
     ap.add_argument("--sweep", type=Path, default=SWEEP)
     ap.add_argument("--runs", type=Path, default=Path("runs") / "base_sweep")
+    ap.add_argument(
+        "--pause-after",
+        type=float,
+        metavar="MIN",
+        help="stop a base-model build after MIN minutes of training, its state saved; the same "
+        "command goes on from there",
+    )
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     spec = load_sweep(args.sweep)
@@ -186,10 +232,15 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     for name in names:
         path = OUT / f"{name}.json"
-        if path.exists():
+        if _recorded(path, spec, name):
             print(f"{name}: recorded in {path}")
             continue
-        row = run_point(spec, name, args.runs)
+        pause = None if args.pause_after is None else 60 * args.pause_after
+        try:
+            row = run_point(spec, name, args.runs, pause)
+        except BuildPaused as e:
+            print(f"{name}: {e}")
+            return 3
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(row, indent=1) + "\n")
         tmp.replace(path)  # a killed point leaves no half-written record

@@ -23,8 +23,13 @@ Before pretraining, a missing cache entry is filled from the model shipped with 
 that key (`shipped.py`, `base_models/<world>/`), copied byte for byte, so every machine gets the
 same weights (pretraining on another CPU gives other ones); a damaged shipped model is an error
 naming its file. Only a key nothing ships for is pretrained here.
-Run it as `budgetsplit toyworld build --profile toy`; `--rebuild` compares a fresh build with the
-shipped model, `--ship` refreshes the shipped model (cli/toyworld.py).
+Pretraining with a `state_dir` (what `find_base_model` passes: `<key>.partial` beside the final
+folder) saves its state every few minutes (resume.py) and a rerun goes on from it, so a killed
+build loses minutes, not the build; `pause_after_s` stops it on purpose after that much training,
+for builds longer than a sitting. A paused and resumed build gives the same weights as an unbroken
+one on the same machine and thread count (tests/test_resume.py).
+Run it as `budgetsplit toyworld build --profile toy [--pause-after MIN]`; `--rebuild` compares a
+fresh build with the shipped model, `--ship` refreshes the shipped model (cli/toyworld.py).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ import torch
 from filelock import FileLock
 
 from budgetsplit.config.params import WorldConfig, to_dict
+from budgetsplit.core.progress import frontend
 from budgetsplit.core.progress import progress as progress_bar
 from budgetsplit.core.registry import TASKS, corpus_source
 from budgetsplit.core.store import (
@@ -57,6 +63,13 @@ from budgetsplit.core.store import (
     stream_digest,
 )
 from budgetsplit.core.threads import refresh_cpu_threads, set_cpu_threads
+from budgetsplit.tasks.toyworld.resume import (
+    CHECKPOINT_EVERY_S,
+    BuildPaused,
+    load_state,
+    partial_dir,
+    save_state,
+)
 from budgetsplit.tasks.toyworld.shipped import find_shipped, install
 from budgetsplit.tasks.toyworld.tokenizer import EOT, SPECIAL_TOKENS, train_tokenizer
 
@@ -169,9 +182,19 @@ def _mean_loss(model, blocks: torch.Tensor, batch_size: int) -> float:
 
 
 def pretrain(
-    world: WorldConfig, sources: Mapping[str, CorpusSource], out_dir: Path, progress: bool = True
+    world: WorldConfig,
+    sources: Mapping[str, CorpusSource],
+    out_dir: Path,
+    progress: bool = True,
+    state_dir: Path | None = None,
+    pause_after_s: float | None = None,
+    pause_at_step: int | None = None,
 ) -> dict:
-    """Build the corpus, tokenizer and model; save both into `out_dir`; return the build info."""
+    """Build the corpus, tokenizer and model; save both into `out_dir`; return the build info.
+
+    With `state_dir` the build is resumable (resume.py): it goes on from the state saved there,
+    saves it every few minutes, and after `pause_after_s` seconds of training (or at step
+    `pause_at_step`) saves it and raises `BuildPaused`."""
     from transformers import LlamaForCausalLM
 
     p, start = world.pretrain, time.time()
@@ -197,11 +220,41 @@ def pretrain(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, p.warmup_steps, p.steps))
     order = torch.Generator().manual_seed(world.seed)
     perm, pos, losses = torch.randperm(len(train), generator=order), 0, []
+    key = cache_key(world, sources)
+    done = {"train_s": 0.0, "wall_s": 0.0, "resumed_at": [], "threads": []}
+    first = 0
+    state = load_state(state_dir, key) if state_dir is not None else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        order.set_state(state["order"])
+        perm, pos, losses, first = state["perm"], state["pos"], state["losses"], state["step"]
+        done = {k: state[k] for k in done}
+        done["resumed_at"] = [*done["resumed_at"], first]
+        print(
+            f"pretraining: resuming at step {first:,} of {p.steps:,} ({state_dir})", file=sys.stderr
+        )
     bar = progress_bar(
-        range(p.steps), desc="pretrain", disable=not progress, steps=True, dynamic_ncols=True
+        range(first, p.steps), desc="pretrain", disable=not progress, steps=True, dynamic_ncols=True
     )
-    t_train = time.time()
+    t_train = last_save = time.time()
+    lines = not progress or frontend() == "batch"  # no per-step bar: a line per saved state
     set_cpu_threads()  # this process's share of the cores (threads.py), re-read during the loop
+    done["threads"] = [*done["threads"], torch.get_num_threads()]
+
+    def save(step: int) -> None:
+        now = time.time()
+        data = {
+            "perm": perm,
+            "pos": pos,
+            "losses": losses,
+            **done,
+            "train_s": done["train_s"] + now - t_train,
+            "wall_s": done["wall_s"] + now - start,
+        }
+        save_state(state_dir, key, step, model, opt, sched, order, data)
+
     for step in bar:
         refresh_cpu_threads()
         if pos + p.batch_size > len(perm):  # next epoch, new seeded order
@@ -216,9 +269,28 @@ def pretrain(
         sched.step()
         losses.append(loss.item())
         if step % 10 == 0 or step == p.steps - 1:
-            tok_s = (step + 1) * batch.numel() / (time.time() - t_train)
+            tok_s = (step + 1 - first) * batch.numel() / (time.time() - t_train)
             bar.set_postfix(loss=f"{losses[-1]:.3f}", tok_s=f"{tok_s:.0f}")
-    train_s = time.time() - t_train
+        if state_dir is None or step == p.steps - 1:
+            continue
+        pause = pause_at_step == step + 1 or (
+            pause_after_s is not None and time.time() - t_train >= pause_after_s
+        )
+        if pause or time.time() - last_save >= CHECKPOINT_EVERY_S:
+            save(step + 1)
+            last_save = time.time()
+            if lines:
+                tok_s = (step + 1 - first) * batch.numel() / (last_save - t_train)
+                print(
+                    f"pretraining: step {step + 1:,} of {p.steps:,}, loss {losses[-1]:.3f}, "
+                    f"{tok_s:,.0f} tokens/s, state saved",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        if pause:
+            bar.close()
+            raise BuildPaused(step + 1, p.steps, state_dir)
+    train_s = done["train_s"] + time.time() - t_train
     window = max(1, len(losses) // 20)
     chunks = [losses[i : i + window] for i in range(0, len(losses), window)]
     curve = [round(sum(c) / len(c), 4) for c in chunks]
@@ -246,8 +318,10 @@ def pretrain(
         "train_loss_curve": curve,  # means over successive 5% windows of the steps
         "heldout_loss": _mean_loss(model, held, p.batch_size),
         "train_tokens_per_s": round(p.steps * p.batch_size * p.seq_len / train_s),
-        "wall_s": round(time.time() - start, 1),
+        "wall_s": round(done["wall_s"] + time.time() - start, 1),
         "torch_threads": torch.get_num_threads(),
+        "resumed_at_steps": done["resumed_at"],  # steps a paused or killed build went on from
+        "threads_per_stretch": done["threads"],
         "versions": {
             "python": platform.python_version(),
             "torch": torch.__version__,
@@ -280,10 +354,13 @@ def find_base_model(
     progress: bool = True,
     sources: Mapping[str, CorpusSource] | None = None,
     build: bool = True,
+    pause_after_s: float | None = None,
 ) -> tuple[Path | None, str]:
     """`get_base_model`, with where the model came from: "cache", "shipped" (copied from the
     package's `shipped.SHIPPED_ROOT` into the cache now) or "built" (pretrained now); with
-    `build=False` and nothing cached nor shipped, (None, "none")."""
+    `build=False` and nothing cached nor shipped, (None, "none"). A build is resumable
+    (resume.py): it goes on from a killed or paused one, and with `pause_after_s` it stops after
+    that much training with `BuildPaused`."""
     sources = default_sources() if sources is None else sources
     key = cache_key(world, sources)
     base = cache_root() / "base"
@@ -304,10 +381,12 @@ def find_base_model(
             install(shipped, final)
             print(f"base model: using the shipped {shipped} (key {key})", file=sys.stderr)
             return final, "shipped"
+        state = partial_dir(final)
         with atomic_folder(final) as tmp:  # readers see a whole model or none
-            info = pretrain(world, sources, tmp, progress=progress)
+            info = pretrain(world, sources, tmp, progress, state, pause_after_s)
             info["key"] = key
             (tmp / "build_info.json").write_text(json.dumps(info, indent=2) + "\n")
+        shutil.rmtree(state, ignore_errors=True)  # the state of a finished build is not needed
     return final, "built"
 
 
@@ -316,8 +395,9 @@ def get_base_model(
     progress: bool = True,
     sources: Mapping[str, CorpusSource] | None = None,
     build: bool = True,
+    pause_after_s: float | None = None,
 ) -> Path | None:
     """The folder of the world's base model and tokenizer: cached, else copied from the shipped
     model of its key, else built (see the docstring); with `build=False`, None when it is neither
     cached nor shipped (nothing is built)."""
-    return find_base_model(world, progress, sources, build)[0]
+    return find_base_model(world, progress, sources, build, pause_after_s)[0]

@@ -242,7 +242,6 @@ class MathTask(ToyTask):
     primary_metric = "accuracy_strict"
     system_prompt = "Write steps, then #### and the answer."
     pair_stream = "pref-pairs"
-    probe_tokens = 40
 
     def __init__(
         self,
@@ -264,6 +263,8 @@ class MathTask(ToyTask):
         )
         self.min_steps, self.max_steps, self.max_number = min_steps, max_steps, max_number
         self.ops = ("add", "sub", "mul", "half") if allow_mul_div else ("add", "sub")
+        # "First a + b = c, then ..., so Tom has N apples now.": about 8 tokens a step
+        self.probe_tokens = 16 + 8 * max_steps
 
     # ------------------------------------------------------------------------- generation
     def _items(self, split: str, rng: random.Random) -> Iterator[tuple[str, tuple]]:
@@ -373,11 +374,11 @@ WORKED = "First"
 _WORKED_ANSWER = re.compile(r"so \w+ has (\d+)|[Tt]he answer is (\d+)")
 
 
-def _story(rng: random.Random, max_number: int) -> str:
+def _story(rng: random.Random, max_number: int, max_steps: int) -> str:
     """One story with the task's kind of arithmetic in prose: a question worded like the task's
     prompts, most often answered step by step (`WORKED`), never one from val or test; or a
     past-tense account."""
-    p = make_problem(rng, 1, 3, max_number, tuple(OPS))
+    p = make_problem(rng, 1, max_steps, max_number, tuple(OPS))
     values = _chain(p.start, p.steps)
     sums = [
         f"{a} {sym} {k} = {v}"
@@ -385,7 +386,7 @@ def _story(rng: random.Random, max_number: int) -> str:
     ]
     if rng.random() < 0.6:
         if held_out(p.prompt):
-            return _story(rng, max_number)
+            return _story(rng, max_number, max_steps)
         answer = pick(
             rng,
             (f"{p.owner} has {count(values[-1], p.things)} now.", f"The answer is {values[-1]}."),
@@ -402,10 +403,11 @@ def _story(rng: random.Random, max_number: int) -> str:
     return " ".join(sentences)
 
 
-def corpus_documents(seed: int, n: int, max_number: int = 20) -> list[str]:
-    """`n` web-text documents of 30-120 words: arithmetic stories, never "Step" nor "####"."""
+def corpus_documents(seed: int, n: int, max_number: int = 20, max_steps: int = 3) -> list[str]:
+    """`n` web-text documents of 30-120 words: arithmetic stories, never "Step" nor "####", with
+    the task's numbers and 1 to its `max_steps` steps."""
     rng = random.Random(f"{seed}/math/corpus")
-    return [document(lambda: _story(rng, max_number)) for _ in range(n)]
+    return [document(lambda: _story(rng, max_number, max_steps)) for _ in range(n)]
 
 
 def worked_answer(completion: str) -> str | None:
