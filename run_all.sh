@@ -87,15 +87,24 @@ pm() {  # pm NOTEBOOK OUTPUT_NAME -p key value ...
     -p profile "$profile" -p params_folder "${BUDGETSPLIT_PARAMS:-}" -p executor "$executor" \
     -p address "$address" -p workers "$workers" "$@"
 }
-for t in $tasks; do
-  pm grid.ipynb "grid_$t.ipynb" -p task "$t"
+# A profile with a model axis (`models:` in its params) runs every notebook once per model, each
+# model's figures in its own folder (RunLayout.for_model); "-" stands for a profile's one model.
+models="$("$PY" -c 'import sys; from budgetsplit.config.params import profile_models; print(" ".join(profile_models(sys.argv[1])))' "$profile")"
+for m in ${models:--}; do
+  if [ "$m" = - ]; then at="" mp=(); mfigs="$figs"; else
+    at="_$m" mp=(-p model "$m")
+    mfigs="$("$PY" -c 'import sys; from budgetsplit.config.params import profile_layout; print(profile_layout(sys.argv[1]).for_model(sys.argv[2]).figures_dir)' "$profile" "$m")"
+  fi
+  for t in $tasks; do
+    pm grid.ipynb "grid_$t$at.ipynb" -p task "$t" "${mp[@]}"
+  done
+  case " $tasks " in *" math "*)
+    pm cold_start.ipynb "cold_start$at.ipynb" "${mp[@]}"
+    [ -f "$pdir/math_costs.yaml" ] && pm costs.ipynb "costs$at.ipynb" "${mp[@]}" ;;
+  esac
+  pm figures.ipynb "figures$at.ipynb" -p figures_dir "$mfigs" "${mp[@]}"
+  pm advisor.ipynb "advisor$at.ipynb" -p figures_dir "$mfigs" "${mp[@]}"  # figure 6: the advisor's split by budget
 done
-case " $tasks " in *" math "*)
-  pm cold_start.ipynb cold_start.ipynb
-  [ -f "$pdir/math_costs.yaml" ] && pm costs.ipynb costs.ipynb ;;
-esac
-pm figures.ipynb figures.ipynb -p figures_dir "$figs"
-pm advisor.ipynb advisor.ipynb -p figures_dir "$figs"  # figure 6: the advisor's split by budget
 # The paper's claims, computed from the same records: <output_dir>/<profile>/claims.md (and a copy in
 # results/<profile>/ beside the tables, committed), and the README's
 # table between its <!-- claims:<profile>:start/end --> markers where it has them.

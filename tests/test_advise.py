@@ -166,7 +166,9 @@ def test_cli_finds_the_paper_profiles_records_under_its_own_output_dir(
     for c in expand(params):
         _fake_record(runs, params, c, score=float(truth(*cell_sizes(params, c))))
     argv = ["advise", "--profile", "paper", "--task", "math", "--budget", "500", "--json"]
-    assert main(argv) == 0
+    # the paper's model axis: one fit never pools models, so a model is named
+    assert main(argv) == 2 and "several models" in capsys.readouterr().err
+    assert main([*argv, "--model", "qwen2_5_1_5b"]) == 0
     rec = json.loads(capsys.readouterr().out)[0]
     assert rec["method"] == "dpo" and rec["grid_budgets"] == [100, 1000]
 

@@ -72,7 +72,15 @@ def test_paper_dry_run_needs_no_network():
         check=True,
     ).stdout
     for needle in (
-        "Qwen/Qwen2.5-1.5B",
+        # the model axis: the paper's seven base models, each with its own cells
+        "model[llama3_2_1b]=meta-llama/Llama-3.2-1B (LoRA r=32)",
+        "model[llama3_2_3b]=meta-llama/Llama-3.2-3B",
+        "model[llama3_1_8b]=meta-llama/Llama-3.1-8B",
+        "model[qwen2_5_1_5b]=Qwen/Qwen2.5-1.5B",
+        "model[qwen2_5_3b]=Qwen/Qwen2.5-3B",
+        "model[qwen2_5_7b]=Qwen/Qwen2.5-7B",
+        "model[qwen2_5_14b]=Qwen/Qwen2.5-14B",
+        "math-dpo-B100-f0p5-s42-on_qwen2_5_14b",
         "mohit-raghavendra/gsm8k-gpt4opreferences",
         "google/IFEval",
         "UCL-DARK/openai-tldr-filtered",

@@ -81,7 +81,10 @@ def test_preflight_offline_here_says_what_is_missing_and_how_to_fetch_it(empty_c
     assert msg.count("\n") > 10
     assert ("No CUDA GPU" in msg) == (not torch.cuda.is_available())
     assert "HF_HUB_OFFLINE=1 is set" in msg
-    assert "  model   Qwen/Qwen2.5-1.5B" in msg and "math: model.name; instruct: model.name" in msg
+    # every model of the paper's model axis, named where the params name it
+    assert "  model   Qwen/Qwen2.5-1.5B" in msg and "math: models.qwen2_5_1_5b;" in msg
+    for model in ("meta-llama/Llama-3.2-1B", "meta-llama/Llama-3.1-8B", "Qwen/Qwen2.5-14B"):
+        assert f"huggingface-cli download {model}\n" in msg
     assert "huggingface-cli download --repo-type dataset openai/gsm8k" in msg
     assert "huggingface-cli download Ray2333/gpt2-large-helpful-reward_model" in msg
     assert "(math: task_options.data.test)" in msg
@@ -99,9 +102,8 @@ def test_local_paths_need_no_hub_and_missing_ones_are_named(tmp_path, empty_cach
     folder = tmp_path / "data"
     folder.mkdir()
     local = {role: str(folder) for role in paper_class("math").default_data}
-    ok = load_params(
-        "paper", "math", overrides={"task_options.data": local, "model.name": str(folder)}
-    )
+    one = {"task_options.data": local, "model.name": str(folder), "models": {}}  # one model
+    ok = load_params("paper", "math", overrides=one)
     check_paper_ready([ok], require_gpu=False)  # nothing remote: no probe, no error
     gone = load_params("paper", "math", overrides={"task_options.data.sft": "/no/such/folder"})
     with pytest.raises(PaperNotReady, match="Local dataset path '/no/such/folder' does not exist"):

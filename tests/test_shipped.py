@@ -14,7 +14,7 @@ import yaml
 from test_toyworld import SOURCES, TINY
 
 from budgetsplit.cli import main as cli
-from budgetsplit.config.params import load_world, profiles, to_dict, world_path
+from budgetsplit.config.params import load_world, profiles, sized_world, to_dict, world_path
 from budgetsplit.core.store import DamagedFileError, read_saved_model
 from budgetsplit.tasks.toyworld import pretrain as pretrain_module
 from budgetsplit.tasks.toyworld import shipped
@@ -34,13 +34,14 @@ FIX = "budgetsplit toyworld build --profile {} --ship"
 # ----------------------------------------------------------------------- what the package ships
 def test_every_shipped_model_matches_its_worlds_cache_key():
     for folder in shipped.shipped_folders():
-        name = folder.name
+        name, size = shipped.world_and_size(folder.name)  # "toy@m3": the toy world's size m3
         assert world_path(name).is_file(), f"{folder}: no profile {name!r} with a world.yaml"
         info = read_saved_model(folder, "build_info.json", "shipped base model")
-        key = cache_key(load_world(name), default_sources())
+        key = cache_key(sized_world(load_world(name), size), default_sources())
         assert info.get("key") == key, (
             f"{folder} was built for key {info.get('key')}, but world {name!r} now has key {key} "
-            f"(its corpus, recipe or CODE_VERSION changed): run `{FIX.format(name)}`"
+            f"(its corpus, recipe or CODE_VERSION changed): run `{FIX.format(name)}"
+            + (f" --size {size}`" if size else "`")
         )
 
 

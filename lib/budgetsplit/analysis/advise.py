@@ -40,7 +40,7 @@ import scipy.stats
 from budgetsplit.analysis import fits, stats, verdicts
 from budgetsplit.analysis.fits import MIN_CELLS
 from budgetsplit.core.budget import split_budget
-from budgetsplit.study.results import results_table
+from budgetsplit.study.results import model_rows, models_in, results_table
 
 COLUMNS = ["task", "method", "n_sft", "n_pref", "seed"]
 FRACTIONS = np.round(np.linspace(0, 1, 41), 3)  # the candidate splits, steps of 2.5%
@@ -79,11 +79,16 @@ def load_table(source: str | Path | pd.DataFrame, metric: str | None = None) -> 
     return df
 
 
-def records_table(output_dir: str | Path, profile: str) -> pd.DataFrame:
-    """The results table of a profile's records (budgetsplit.study.results), scored on each primary metric."""
+def records_table(output_dir: str | Path, profile: str, model: str | None = None) -> pd.DataFrame:
+    """The results table of a profile's records (budgetsplit.study.results), scored on each
+    primary metric; of one `model` of its model axis (AdviceError when it has several, unnamed)."""
     df = results_table(output_dir, profile)
     if df.empty:  # (results_table may also raise FileNotFoundError itself)
         raise FileNotFoundError(f"{Path(output_dir, profile)}: no cell records")
+    try:
+        df = model_rows(df, model)
+    except ValueError as e:
+        raise AdviceError(f"{e} (--model)") from None
     return load_table(verdicts.prepare(df), "score")
 
 
@@ -92,6 +97,11 @@ def method_rows(table: pd.DataFrame, task: str, method: str | None) -> pd.DataFr
     tasks = sorted(table["task"].unique())
     if task not in tasks:
         raise AdviceError(f"unknown task {task!r}; the results have {tasks}")
+    if len(models := models_in(table[table["task"] == task])) > 1:  # one fit never pools models
+        raise AdviceError(
+            f"{task} has cells of several models {models}: pick one (--model, "
+            "study.results.model_rows)"
+        )
     t = verdicts.per_method(table[table["task"] == task])
     methods = sorted(set(t["method"]) - {verdicts.BASE})
     if method is None and len(methods) == 1:

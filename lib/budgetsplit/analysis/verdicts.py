@@ -48,7 +48,8 @@ import pandas as pd
 
 from budgetsplit.analysis import stats
 from budgetsplit.analysis.stats import CELL, Bootstrap
-from budgetsplit.study.cells import BASE, CELL_KEY, FLOOR, Cell, expand
+from budgetsplit.study.cells import BASE, CELL_KEY, FLOOR, MODEL, Cell, expand
+from budgetsplit.study.results import models_in
 
 GROUP = [k for k in CELL if k != "sft_fraction"]  # a cell less its split: the splits compared
 # Rows that are no split of a budget: the base model and the floor of cheap outputs.
@@ -78,9 +79,21 @@ def _scored(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(score=[r[f"metric.{r['primary_metric']}"] for _, r in df.iterrows()])
 
 
+def one_model(df: pd.DataFrame) -> pd.DataFrame:
+    """`df`, checked to hold one model's cells (with the floor rows every model shares): a verdict
+    never pools models; study.results.model_rows picks one. ValueError naming them otherwise."""
+    if MODEL in df and len(models := models_in(df)) > 1:
+        raise ValueError(
+            f"the table holds cells of several models {models}: judge one at a time "
+            "(study.results.model_rows)"
+        )
+    return df
+
+
 def prepare(df: pd.DataFrame) -> pd.DataFrame:
     """Add `score` (each row's primary metric), put SFT-only cells on every method's curve, and
-    make whole-number budgets and sizes integers (100, not 100.0)."""
+    make whole-number budgets and sizes integers (100, not 100.0). One model's table (`one_model`)."""
+    one_model(df)
     if df.empty:
         return df.assign(score=pd.Series(dtype=float))
     return whole_numbers(per_method(_scored(df)), ("budget", "n_sft", "n_pref"))
@@ -99,10 +112,11 @@ def recipe_rows(df: pd.DataFrame, params) -> pd.DataFrame:
     recipe's cells: math.yaml's and math_costs.yaml's, say)."""
     ids = {c.cell_id for c in expand(params)}
     keep = []
-    for r in df[list(CELL_KEY)].to_dict("records"):
+    models = df[MODEL] if MODEL in df else [None] * len(df)
+    for r, model in zip(df[list(CELL_KEY)].to_dict("records"), models, strict=True):
         r["cost_ratio"] = None if pd.isna(r["cost_ratio"]) else r["cost_ratio"]
         r["seed"] = int(r["seed"])  # NaN (no cost ratio) back to None, ints back to ints
-        keep.append(Cell(**r).cell_id in ids)
+        keep.append(Cell(**r, model=None if pd.isna(model) else model).cell_id in ids)
     return df[keep].reset_index(drop=True)
 
 
@@ -110,6 +124,7 @@ def bootstrap(scores: pd.DataFrame, results: pd.DataFrame | None = None, **kw) -
     """`stats.bootstrap_cells` of a per-row score table with SFT-only cells on every method's
     curve, on each task's primary metric when the results table is given (`kw`: level,
     n_resamples, seed)."""
+    one_model(scores)
     metric = None
     if results is not None and "primary_metric" in results:
         metric = results.groupby("task")["primary_metric"].first().to_dict()

@@ -23,6 +23,7 @@ from budgetsplit.config.params import profile_layout
 from budgetsplit.config.profiles import add_params_argument, use_params_dir
 from budgetsplit.config.schema import ConfigError
 from budgetsplit.core.layout import committed_results_dir
+from budgetsplit.study.results import model_rows, models_in
 
 
 def add_parser(subparsers) -> None:
@@ -36,6 +37,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--cost-ratio", type=float, default=1.0, help="c_sft / c_pref (default 1)")
     p.add_argument("--method", help="default: every method of the task, best first")
     p.add_argument("--metric", help="metric column (default: score, else the primary metric)")
+    p.add_argument("--model", help="one model of the profile's model axis (needed if several)")
     p.add_argument("--json", action="store_true")
     add_params_argument(p)
 
@@ -47,7 +49,7 @@ def _table(args: argparse.Namespace) -> pd.DataFrame:
         return load_table(args.results, args.metric)
     layout = profile_layout(args.profile, args.output_dir)
     try:
-        return records_table(layout.output_dir, args.profile)
+        return records_table(layout.output_dir, args.profile, args.model)
     except FileNotFoundError:
         committed = committed_results_dir(args.profile) / "results.csv"
         if committed.is_file():
@@ -64,6 +66,11 @@ def main(args: argparse.Namespace) -> int:
         if args.params:
             use_params_dir(args.params)
         table = _table(args)
+        if args.model is not None or len(models_in(table)) > 1:
+            try:
+                table = model_rows(table, args.model)
+            except ValueError as e:
+                raise AdviceError(f"{e} (--model)") from None
         methods = [args.method] if args.method else methods_of(table, args.task) or [None]
         advice = [recommend(table, args.task, args.budget, args.cost_ratio, m) for m in methods]
     except (AdviceError, ConfigError) as e:

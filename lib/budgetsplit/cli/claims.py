@@ -3,7 +3,9 @@ from a profile's records (`analysis.claims`), written to `<output_dir>/<profile>
 `--export` also to `results/<profile>/claims.md`, committed beside the tables), and with `--readme`
 the claims and advisor tables put between the README's markers for the profile
 (`report.claims_md`; a README without them is left as is). Without records (a fresh clone), the
-committed tables of `results/<profile>/` are judged instead."""
+committed tables of `results/<profile>/` are judged instead. A profile with a model axis
+(`models:` in its params) is judged model by model, each in `models/<model>/` (`--model` picks
+one): verdicts never pool models."""
 
 from __future__ import annotations
 
@@ -34,6 +36,10 @@ def add_parser(sub) -> None:
         action="store_true",
         help="also write claims.md to results/<profile>/ (committed beside the tables)",
     )
+    p.add_argument(
+        "--model",
+        help="one model of the profile's model axis (default: each, its claims in models/<model>/)",
+    )
     add_params_argument(p)
 
 
@@ -47,27 +53,45 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"claims: judging {source}")
+    models = results.models_in(table)
+    if args.model is not None and args.model not in models:
+        print(
+            f"error: no cells of model {args.model!r}; the results hold {models}", file=sys.stderr
+        )
+        return 2
+    for model in [args.model] if args.model is not None else models:
+        _judge(
+            args,
+            layout.for_model(model),
+            results.model_rows(table, model),
+            results.model_rows(scores, model),
+        )
+    return 0
+
+
+def _judge(args: argparse.Namespace, layout, table, scores) -> None:
+    """One model's claims (the profile's, when it has one model): claims.md, and its tables."""
+    on = "" if layout.model is None else f" (model {layout.model})"
     found = claims.evaluate(scores, table)
     path = claims_md.write_claims(layout, found)
-    print(f"claims: {path}")
+    print(f"claims{on}: {path}")
     if args.export:
-        committed = committed_results_dir(args.profile) / "claims.md"
+        committed = committed_results_dir(args.profile) / path.relative_to(layout.profile_dir)
         committed.parent.mkdir(parents=True, exist_ok=True)
         write_text(committed, path.read_text())
-        print(f"claims: -> {committed}")
+        print(f"claims{on}: -> {committed}")
     if args.readme:
         # The claims table, and the advisor's leave-one-budget-out table that advisor.ipynb wrote
-        # beside claims.md, each where the README has the profile's markers.
+        # beside claims.md, each where the README has the profile's (or model's) markers.
         readme = Path(args.readme)
         check = layout.advisor_check
         tables = {"claims": claims_md.readme_table(found)}
         if check.is_file():
             tables["advisor"] = check.read_text().strip()
         for section, text in tables.items():
-            start = claims_md.markers(args.profile, section)[0]
+            start = claims_md.markers(args.profile, section, layout.model)[0]
             if readme.is_file() and start in readme.read_text():
-                claims_md.update_readme(readme, text, args.profile, section)
-                print(f"claims: {section} table put into {readme}")
+                claims_md.update_readme(readme, text, args.profile, section, layout.model)
+                print(f"claims{on}: {section} table put into {readme}")
     for line in claims_md.summary(found):
         print(f"  {line}")
-    return 0

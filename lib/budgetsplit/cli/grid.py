@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from budgetsplit.config.params import Params, load_params
+from budgetsplit.config.params import Params, load_params, model_params
 from budgetsplit.config.profiles import (
     PARAMS_DIR,
     add_params_argument,
@@ -64,7 +64,10 @@ def describe(params: Params) -> str:
     """One line of what a recipe trains on: model and data ids (no network)."""
     data = ", ".join(f"{k}={v}" for k, v in params.task_options.data.items()) or "toy world"
     lora = f"LoRA r={params.model.lora.r}" if params.model.lora.enabled else "full finetuning"
-    return f"model={params.model.name} ({lora}); data: {data}; methods={list(params.methods)}"
+    label = "" if params.model_label is None else f"[{params.model_label}]"
+    return (
+        f"model{label}={params.model.name} ({lora}); data: {data}; methods={list(params.methods)}"
+    )
 
 
 def add_parser(sub) -> None:
@@ -165,7 +168,9 @@ def _run(args, paths: list[Path], all_params: list[Params]) -> int:
         return _table(args, all_params[0])
     total_cells = total_stages = 0
     total_s: float | None = 0.0
-    for path, params in zip(paths, all_params, strict=True):
+    # a recipe with a model axis runs (and plans) each model's grid in turn
+    runs = [(path, mp) for path, p in zip(paths, all_params, strict=True) for mp in model_params(p)]
+    for path, params in runs:
         if args.command == "plan":
             p = _plan(path, params, args.replace)
             total_cells += len(p.cells)

@@ -1,7 +1,7 @@
 """`budgetsplit toyworld build | probe | sample`: build the toy world's base model, score its
 skills, or show what a task and the model look like.
 
-    budgetsplit toyworld build [--profile toy|smoke|path/to/world.yaml] [--pause-after MIN]
+    budgetsplit toyworld build [--profile toy|smoke|path/to/world.yaml] [--size S] [--pause-after MIN]
     budgetsplit toyworld build --rebuild [--profile toy] [--split val] [-n 200]
     budgetsplit toyworld build --ship [--profile toy]      (a world.yaml path: --ship-as NAME)
     budgetsplit toyworld probe [--profile toy] [--split val|test] [-n 200]
@@ -32,7 +32,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from budgetsplit.config.params import load_world
+from budgetsplit.config.params import load_world, sized_world, world_path
 from budgetsplit.config.schema import ConfigError
 from budgetsplit.core.registry import TASKS, corpus_source
 from budgetsplit.core.store import DamagedFileError, read_saved_model
@@ -100,19 +100,20 @@ def _is_path(profile: str) -> bool:
     return Path(profile).suffix in (".yaml", ".yml")  # as config.params.load_world tells them
 
 
-def ship_name(profile: str, ship_as: str | None) -> str:
-    """The shipped folder's name: the profile's (the stale-key test loads the world by it); a
-    world.yaml path has none, so it needs `--ship-as`."""
+def ship_name(profile: str, ship_as: str | None, size: str | None = None) -> str:
+    """The shipped folder's name: the profile's, with the size's for one of its `sizes`
+    (`shipped.folder_name`; the stale-key test loads the world by it); a world.yaml path has
+    none, so it needs `--ship-as`."""
     if _is_path(profile):
         if not ship_as:
             raise ConfigError(profile, "--ship-as", None, "a world.yaml path needs --ship-as NAME")
         if Path(ship_as).name != ship_as or ship_as.startswith("."):
             raise ConfigError(profile, "--ship-as", ship_as, "must be a plain folder name")
-        return ship_as
+        return shipped.folder_name(ship_as, size)
     if ship_as and ship_as != profile:
         problem = f"the shipped model of profile {profile!r} is named after it"
         raise ConfigError(profile, "--ship-as", ship_as, problem)
-    return profile
+    return shipped.folder_name(profile, size)
 
 
 def _build_line(info: dict) -> str:
@@ -238,6 +239,7 @@ def add_parser(commands) -> None:
     sample_p = sub.add_parser("sample", help="print task rows and base-model continuations")
     for p in (build_p, probe_p, sample_p):
         p.add_argument("--profile", default="toy", help="toy, smoke or a world.yaml path")
+        p.add_argument("--size", help="a size of the world's `sizes` (model.name toy:<size>)")
     for p in (build_p, probe_p):
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         p.add_argument("--split", choices=("val", "test"), default="val", help="probe rows")
@@ -277,12 +279,13 @@ def main(args) -> int:
     from budgetsplit.tasks.toyworld.resume import BuildPaused
 
     try:
-        world = load_world(args.profile)
+        where = args.profile if _is_path(args.profile) else str(world_path(args.profile))
+        world = sized_world(load_world(args.profile), args.size, where)
         progress = not getattr(args, "quiet", False)
         if args.toyworld == "build" and args.ship_as and not args.ship:
             raise ConfigError(args.profile, "--ship-as", args.ship_as, "only goes with --ship")
         if args.toyworld == "build" and args.ship:
-            dest = ship_model(world, ship_name(args.profile, args.ship_as), progress)
+            dest = ship_model(world, ship_name(args.profile, args.ship_as, args.size), progress)
             print(dest)
         elif args.toyworld == "build" and args.rebuild:
             rebuild(world, args.split, args.n, progress)

@@ -10,6 +10,9 @@ defaults and the recipe sits the calibration written by `budgetsplit calibrate`,
 `params/<profile>/calibration/<task>.yaml` (the nearest profile's in the inheritance chain):
 defaults -> calibration -> recipe -> overrides. PFT settings calibrated per method and starting
 regime live in `pft.tuned`; a cell reads its own through `pft_settings`.
+The model axis: `models:` (label -> `model` settings over the `model` section) makes the grid run
+once per model (`model_params`, `for_model`; cells carry the label); a layer's `models: {}` clears
+it.
 Loading rejects unknown keys, wrong types and out-of-range values with one `ConfigError` naming the
 file, the dotted key and the value (non-finite floats included: schema.py).
 
@@ -27,6 +30,7 @@ Where a profile's runs are, with no recipe at hand (claims, the advisor, the fig
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -60,6 +64,10 @@ ROOT: Path | None = project_root()
 REGIMES = ("from_base", "after_sft")
 # Seeds numpy (and so every library here) accepts.
 SEED_MAX = 2**32 - 1
+# A label of the model axis (`Params.models`) or a toy size: it goes into cell ids and file names.
+MODEL_LABEL = re.compile(r"[A-Za-z0-9_]+")
+# model.name of the toy world's base model ("toy:<size>" for a size of `WorldConfig.sizes`).
+TOY = "toy"
 
 
 # --------------------------------------------------------------------------------- the sections
@@ -177,6 +185,12 @@ class Params:
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     cpu_threads: int | None = None  # None: all cores
     output_dir: str = "runs"
+    # The model axis: label -> `model` settings over the section above (e.g. {"qwen1_5b": {"name":
+    # "Qwen/Qwen2.5-1.5B"}}); empty: one model, `model`. Each label runs the whole grid
+    # (`model_params`); its cells carry the label (Cell.model). Not a result setting itself: the
+    # model it gives is.
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    model_label: str | None = None  # which of `models` these params are for (`for_model`)
 
 
 @dataclass(frozen=True)
@@ -204,6 +218,9 @@ class WorldConfig:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     # Per-task generator settings (difficulty), passed to each task's constructor.
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Other sizes of the base model: label -> `pretrain` settings over the section above (same
+    # corpus and tasks), each named `toy:<label>` in a recipe's model.name (`sized_world`).
+    sizes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------ validation
@@ -288,24 +305,42 @@ def _check_ranges(p: Params, src: str) -> None:
         bad("eval.n_examples", e.n_examples, "must be > 0 or null")
     if p.cpu_threads is not None and p.cpu_threads <= 0:
         bad("cpu_threads", p.cpu_threads, "must be > 0 or null")
+    for label, over in p.models.items():
+        if not MODEL_LABEL.fullmatch(str(label)):
+            bad(f"models.{label}", over, "a label is letters, digits and _ (it is in cell ids)")
+        if not isinstance(over, dict):
+            bad(f"models.{label}", over, "must be a mapping of model settings, e.g. {name: ...}")
+        build(ModelConfig, merge(to_dict(p.model), over), src, f"models.{label}.")
+    if p.model_label is not None and p.model_label not in p.models:
+        known = ", ".join(p.models) or "none: `models` is empty"
+        bad("model_label", p.model_label, f"not a label of `models`; known: {known}")
 
 
 def _check_world(w: WorldConfig, src: str) -> None:
     for key in ("n_sft_pool", "n_pref_pool", "n_val", "n_test"):
         if getattr(w, key) <= 0:
             raise ConfigError(src, key, getattr(w, key), "must be > 0")
-    for f in fields(w.pretrain):
-        if getattr(w.pretrain, f.name) <= 0 and f.name != "warmup_steps":
-            raise ConfigError(src, f"pretrain.{f.name}", getattr(w.pretrain, f.name), "must be > 0")
-    if w.pretrain.hidden_size % w.pretrain.num_heads:
-        raise ConfigError(
-            src, "pretrain.num_heads", w.pretrain.num_heads, "must divide hidden_size"
-        )
+    _check_pretrain(w.pretrain, src, "pretrain.")
     for t in w.tasks:
         if t not in TASKS:
             raise ConfigError(
                 src, f"tasks.{t}", w.tasks[t], f"unknown task; known: {', '.join(TASKS)}"
             )
+    for label, over in w.sizes.items():
+        if not MODEL_LABEL.fullmatch(str(label)):
+            raise ConfigError(src, f"sizes.{label}", over, "a size is letters, digits and _")
+        if not isinstance(over, dict):
+            raise ConfigError(src, f"sizes.{label}", over, "must be a mapping of pretrain settings")
+        sized = build(PretrainConfig, merge(to_dict(w.pretrain), over), src, f"sizes.{label}.")
+        _check_pretrain(sized, src, f"sizes.{label}.")
+
+
+def _check_pretrain(p: PretrainConfig, src: str, prefix: str) -> None:
+    for f in fields(p):
+        if getattr(p, f.name) <= 0 and f.name != "warmup_steps":
+            raise ConfigError(src, f"{prefix}{f.name}", getattr(p, f.name), "must be > 0")
+    if p.hidden_size % p.num_heads:
+        raise ConfigError(src, f"{prefix}num_heads", p.num_heads, "must divide hidden_size")
 
 
 def load_params(
@@ -327,12 +362,20 @@ def load_params(
     data = _profile_defaults(folder) if path.name != "_defaults.yaml" else {}
     recipe = _drop_profile(read_yaml(path), str(path), folder.name)
     if calibrated and path.name != "_defaults.yaml":
-        data = merge(data, _calibration(folder, recipe.get("task", data.get("task"))))
+        data = _layer(data, _calibration(folder, recipe.get("task", data.get("task"))))
     over = _drop_profile(nest(overrides or {}), src, folder.name)
-    data = merge(merge(data, recipe), over) | {"profile": folder.name}
+    data = _layer(_layer(data, recipe), over) | {"profile": folder.name}
     params = build(Params, data, src)
     _check_ranges(params, src)
     return params
+
+
+def _layer(data: dict, layer: dict) -> dict:
+    """`layer` merged over `data`; a layer's `models: {}` clears the model axis below it (merging
+    could only add models), so `--set models={}` runs a recipe's one `model`."""
+    if layer.get("models") == {}:
+        data = {k: v for k, v in data.items() if k != "models"}
+    return merge(data, layer)
 
 
 def _drop_profile(layer: dict, src: str, name: str, own: bool = True) -> dict:
@@ -368,6 +411,44 @@ def pft_settings(params: Params, method: str, n_sft: int) -> PFTConfig:
     starting regime (from the base model when n_sft = 0, else after SFT) over them."""
     regime = REGIMES[0] if n_sft == 0 else REGIMES[1]
     return replace(params.pft, tuned={}, **params.pft.tuned.get(method, {}).get(regime, {}))
+
+
+def model_params(params: Params) -> list[Params]:
+    """The params of each model of the model axis, in `models` order (`for_model`); `[params]`
+    for a recipe of one model (empty `models`, or params already for one label)."""
+    if not params.models or params.model_label is not None:
+        return [params]
+    return [for_model(params, label) for label in params.models]
+
+
+def for_model(params: Params, label: str | None) -> Params:
+    """`params` for the model `label` of `params.models` (its settings over `model`); for None,
+    `params` themselves, which must then be of one model. ConfigError for an unknown label."""
+    if label is None:
+        if params.models and params.model_label is None:
+            raise ConfigError(
+                "params",
+                "models",
+                list(params.models),
+                "these params are of several models: name one (a cell's Cell.model, a "
+                "notebook's `model`, --model)",
+            )
+        return params
+    if label == params.model_label:
+        return params
+    if label not in params.models:
+        known = ", ".join(params.models) or "none: `models` is empty"
+        raise ConfigError("params", "models", label, f"unknown model label; known: {known}")
+    model = build(ModelConfig, merge(to_dict(params.model), params.models[label]), "params")
+    return replace(params, model=model, model_label=label)
+
+
+def profile_models(profile: str) -> list[str]:
+    """The labels of a profile's model axis, over its recipes in order; [] for one model."""
+    labels: dict[str, None] = {}
+    for path in recipe_paths(existing_profile_dir(profile)):
+        labels.update(dict.fromkeys(load_params(path).models))
+    return list(labels)
 
 
 def _profile_defaults(folder: Path) -> dict:
@@ -409,6 +490,28 @@ def profile_layout(profile: str, output_dir: str | Path | None = None) -> RunLay
             )
         where.setdefault(out, path)
     return RunLayout(next(iter(where), default), profile)
+
+
+def toy_size(name: str) -> tuple[bool, str | None]:
+    """Whether a model.name names a toy base model, and which size: "toy" -> (True, None),
+    "toy:m3" -> (True, "m3"), a Hub id or folder -> (False, None). The one reading of the name."""
+    if name == TOY:
+        return True, None
+    if name.startswith(f"{TOY}:"):
+        return True, name[len(TOY) + 1 :]
+    return False, None
+
+
+def sized_world(world: WorldConfig, size: str | None, src: str = "world.yaml") -> WorldConfig:
+    """The world whose base model is size `size` of `world.sizes` (its `pretrain` settings over
+    the world's; None: `world` itself); ConfigError naming `src` for an unknown size."""
+    if size is None:
+        return world
+    if size not in world.sizes:
+        known = ", ".join(world.sizes) or "none: the world has no `sizes`"
+        raise ConfigError(src, "model.name", f"{TOY}:{size}", f"unknown size; known: {known}")
+    pretrain = build(PretrainConfig, merge(to_dict(world.pretrain), world.sizes[size]), src)
+    return replace(world, pretrain=pretrain, sizes={})
 
 
 def load_world(profile: str | Path = "toy", overrides: dict[str, Any] | None = None) -> WorldConfig:

@@ -9,6 +9,9 @@ root. An absolute `output_dir` is used as is.
         notebooks/, figures/                    notebooks_dir, figures_dir (toy: <root>/figures)
         advisor_check.md                        advisor_check (advisor.ipynb's validation table)
         claims.md                               claims_md (every claim's groups and intervals)
+        models/<model>/                         report_dir of one model of the model axis
+                                                (RunLayout.for_model): its claims.md,
+                                                advisor_check.md and figures/
         <task>/cells/<cell_id>.json             record_path(task, cell_id)
         <task>/claims/<cell_id>.lock            claim_path(task, cell_id): held while a run trains it
         <task>/sft/<key>/                       sft_stage_dir(task, key)
@@ -61,14 +64,21 @@ def resolve_output_dir(output_dir: str | Path) -> Path:
 class RunLayout:
     output_dir: Path
     profile: str
+    # A model of the profile's model axis (Params.models): its report files (claims, advisor
+    # table, figures) go to `report_dir`; cells, records and results are the profile's for all.
+    model: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "output_dir", resolve_output_dir(self.output_dir))
 
     @classmethod
     def of(cls, params) -> RunLayout:
-        """The layout of a `budgetsplit.config.params.Params` (its output_dir and profile)."""
-        return cls(params.output_dir, params.profile)
+        """The layout of a `budgetsplit.config.params.Params` (its output_dir, profile, model)."""
+        return cls(params.output_dir, params.profile, params.model_label)
+
+    def for_model(self, model: str | None) -> RunLayout:
+        """This layout with the report files of `model` (None: of the profile's one model)."""
+        return RunLayout(self.output_dir, self.profile, model)
 
     # ------------------------------------------------------------------------------ the profile
     @property
@@ -79,6 +89,12 @@ class RunLayout:
         return self.profile_dir / f"results{suffix}"
 
     @property
+    def report_dir(self) -> Path:
+        """Where the claims and the advisor table go: the profile's folder, or for a model of
+        its model axis `models/<model>/` in it."""
+        return self.profile_dir if self.model is None else self.profile_dir / "models" / self.model
+
+    @property
     def notebooks_dir(self) -> Path:
         """Executed copies of the notebooks."""
         return self.profile_dir / "notebooks"
@@ -87,18 +103,20 @@ class RunLayout:
     def advisor_check(self) -> Path:
         """advisor.ipynb's leave-one-budget-out table (markdown), which the claims CLI puts into
         the README."""
-        return self.profile_dir / "advisor_check.md"
+        return self.report_dir / "advisor_check.md"
 
     @property
     def claims_md(self) -> Path:
         """Each claim's verdict with its groups, numbers and intervals (`budgetsplit claims`)."""
-        return self.profile_dir / "claims.md"
+        return self.report_dir / "claims.md"
 
     @property
     def figures_dir(self) -> Path:
         """The default profile's figures are committed at the project root; others stay with their runs."""
         root = project_root()
-        return root / "figures" if self.profile == "toy" and root else self.profile_dir / "figures"
+        if self.profile == "toy" and root:
+            return root / "figures" if self.model is None else root / "figures" / self.model
+        return self.report_dir / "figures"
 
     def require_results(self, suffix: str = ".parquet") -> Path:
         """The results table's path; FileNotFoundError naming the absolute path when it is missing."""

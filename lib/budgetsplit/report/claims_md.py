@@ -48,11 +48,14 @@ def summary(found: dict[str, list[Claim]]) -> list[str]:
     ]
 
 
-def markdown(found: dict[str, list[Claim]], profile: str, level: float = 0.95) -> str:
+def markdown(
+    found: dict[str, list[Claim]], profile: str, level: float = 0.95, model: str | None = None
+) -> str:
     """claims.md: the table, then each method's claims with their evidence (group by group,
-    intervals at `level`)."""
+    intervals at `level`); of one `model` of the profile's model axis when given."""
+    on = "" if model is None else f", model {model}"
     parts = [
-        f"# The paper's claims on the {profile} profile, computed\n",
+        f"# The paper's claims on the {profile} profile{on}, computed\n",
         f"Made by `budgetsplit.analysis.claims` from the results; rules in docs/statistics.md. "
         f"Intervals: {level:.0%} paired bootstrap over test rows and seeds. Each PFT method is "
         "judged on its own cells (with the SFT-only and base cells they are compared with).\n",
@@ -68,20 +71,25 @@ def markdown(found: dict[str, list[Claim]], profile: str, level: float = 0.95) -
 
 
 def write_claims(layout: RunLayout, found: dict[str, list[Claim]]) -> Path:
-    """Write the profile's claims.md (`layout.claims_md`); returns its path."""
-    write_text(layout.claims_md, markdown(found, layout.profile))
+    """Write the profile's (or its model's) claims.md (`layout.claims_md`); returns its path."""
+    write_text(layout.claims_md, markdown(found, layout.profile, model=layout.model))
     return layout.claims_md
 
 
-def markers(profile: str, section: str = "claims") -> tuple[str, str]:
-    return f"<!-- {section}:{profile}:start -->", f"<!-- {section}:{profile}:end -->"
+def markers(profile: str, section: str = "claims", model: str | None = None) -> tuple[str, str]:
+    """A README section's markers: `<!-- claims:toy:start -->`; of one model of the profile's
+    model axis `<!-- claims:toy_sizes@m3:start -->`."""
+    where = profile if model is None else f"{profile}@{model}"
+    return f"<!-- {section}:{where}:start -->", f"<!-- {section}:{where}:end -->"
 
 
-def update_readme(readme: str | Path, table: str, profile: str, section: str = "claims") -> None:
-    """Put `table` between the README's `markers(profile, section)`; ValueError unless it has
-    exactly one pair."""
+def update_readme(
+    readme: str | Path, table: str, profile: str, section: str = "claims", model: str | None = None
+) -> None:
+    """Put `table` between the README's `markers(profile, section, model)`; ValueError unless it
+    has exactly one pair."""
     readme = Path(readme)
-    start, end = markers(profile, section)
+    start, end = markers(profile, section, model)
     text = readme.read_text()
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
     if len(pattern.findall(text)) != 1:

@@ -31,6 +31,7 @@ import optuna
 import pandas as pd
 
 from budgetsplit.analysis import stats, verdicts
+from budgetsplit.config.params import ConfigError, model_params
 from budgetsplit.core.layout import RunLayout
 from budgetsplit.run.grid import run_grid
 from budgetsplit.study.cells import BASE, expand
@@ -177,6 +178,13 @@ def run_adaptive(
     """Adaptive search in every group of a recipe (module docstring), each round's cells of all
     groups run together by `grid.run_grid`; the task's base-model cell runs first (the floor the
     figures draw). Returns {(method, cost_ratio, budget): Search}."""
+    if len(model_params(params)) > 1:
+        raise ConfigError(
+            "params",
+            "models",
+            list(params.models),
+            "the adaptive search runs one model at a time: for_model(params, label) for each",
+        )
     fractions = list(params.budget.sft_fractions)
     limit = max_cells or default_max_cells(params)
     all_cells = expand(params)
@@ -222,7 +230,8 @@ def run_adaptive(
                 (table["task"] == params.task)
                 & table["method"].isin([m, "sft"])
                 & (table["budget"] == b)
-                & _ratio_is(table["cost_ratio"], r)
+                & _matches(table["cost_ratio"], r)
+                & _matches(table["model"], params.model_label)
             ]
             rows = rows[
                 [(f, s) in ids for f, s in zip(rows["sft_fraction"], rows["seed"], strict=True)]
@@ -238,5 +247,6 @@ def run_adaptive(
     return done
 
 
-def _ratio_is(col: pd.Series, ratio) -> pd.Series:
-    return col.isna() if ratio is None else col == ratio
+def _matches(col: pd.Series, value) -> pd.Series:
+    """Rows whose `col` is `value` (a cost ratio, a model label), None matching a missing one."""
+    return col.isna() if value is None else col == value

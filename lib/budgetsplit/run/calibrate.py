@@ -192,6 +192,11 @@ class SweepPlan:
         return "\n".join(lines)
 
 
+# Calibration tunes a recipe's own `model`; the models of a model axis (`models:`) train with the
+# settings it chose (per-model calibration is not part of the protocol).
+ONE_MODEL = {"models": {}}
+
+
 def _points_per_step(n: int, n_rungs: int) -> list[int]:
     sizes = [n]
     for _ in range(n_rungs - 1):
@@ -201,6 +206,7 @@ def _points_per_step(n: int, n_rungs: int) -> list[int]:
 
 def plan(profile: str, task: str, overrides: dict | None = None) -> SweepPlan:
     """The sweep `calibrate` runs, counted before any point (offline, no training)."""
+    overrides = {**(overrides or {}), **ONE_MODEL}
     params = load_params(profile, task, overrides=overrides, calibrated=False)
     todo = sweep_steps(task_methods(profile, task) or params.methods)
     budgets = rungs(params)
@@ -264,7 +270,7 @@ def calibrate(
     profile: str, task: str, overrides: dict | None = None, progress: bool = True
 ) -> Result:
     """Run the protocol (module docstring) for one task; write and return its choices and sweep."""
-    overrides = {**(overrides or {}), "eval.split": "val"}
+    overrides = {**(overrides or {}), "eval.split": "val", **ONE_MODEL}
     prior = load_params(profile, task, overrides=overrides, calibrated=False)
     the_plan = plan(profile, task, overrides)
     print(the_plan, flush=True)

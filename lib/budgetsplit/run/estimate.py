@@ -16,7 +16,7 @@ import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
 
-from budgetsplit.config.params import Params
+from budgetsplit.config.params import Params, model_params
 from budgetsplit.core.layout import RunLayout
 from budgetsplit.core.store import DamagedFileError
 from budgetsplit.run.speed import tokens_per_s
@@ -77,6 +77,8 @@ def rates(params: Params) -> dict[str, float] | None:
             rec = load_record(path)
         except DamagedFileError:  # another recipe's concern; this plan's own are reviewed
             continue
+        if rec.cell.model != params.model_label:  # another model's cells run at its own speed
+            continue
         w = rec.wall_s
         if w.get("sft") and not rec.sft_reused and rec.n_sft:
             totals["sft"] += w["sft"] / params.sft.epochs
@@ -122,6 +124,19 @@ def plan(params: Params, cells: list[Cell] | None = None, replace: bool = False)
     """What `run_grid` would do; stops (before any training) on a damaged record or one made with
     other settings, unless `replace` (then they count as cells to run; nothing is moved)."""
     cells = expand(params) if cells is None else cells
+    if len(several := model_params(params)) > 1:  # the model axis: each model's plan, summed
+        parts = [
+            plan(mp, [c for c in cells if c.model == mp.model_label], replace) for mp in several
+        ]
+        est = [p.estimate_s for p in parts]
+        return Plan(
+            [c for p in parts for c in p.cells],
+            [c for p in parts for c in p.done],
+            sum(p.sft_stages for p in parts),
+            sum(p.sft_stages_todo for p in parts),
+            None if None in est else sum(est),
+            [c for p in parts for c in p.copies],
+        )
     done_ids = set(review_records(params, cells, replace=replace, dry_run=True))
     done = [c for c in cells if c.cell_id in done_ids]
     settings = stored_settings(params)
@@ -131,8 +146,9 @@ def plan(params: Params, cells: list[Cell] | None = None, replace: bool = False)
     trains = [c for c in cells if c.cell_id not in done_ids and c not in copies]
     stages = {sft_stage(params, c) for c in cells} - {None}
     todo_stages = {sft_stage(params, c) for c in trains} - {None}
-    cached = cached_stages(params, lambda: get_task(params), {s[1:] for s in todo_stages})
-    todo_stages = {s for s in todo_stages if s[1:] not in cached}  # cached: nothing to train
+    # (n_sft, seed) of each stage: one model's, so its label is left out
+    cached = cached_stages(params, lambda: get_task(params), {s[1:3] for s in todo_stages})
+    todo_stages = {s for s in todo_stages if s[1:3] not in cached}  # cached: nothing to train
     r = rates(params)
     if r is None:
         return Plan(cells, done, len(stages), len(todo_stages), None, copies)

@@ -38,7 +38,7 @@ from collections import Counter, defaultdict
 
 import pandas as pd
 
-from budgetsplit.config.params import Params
+from budgetsplit.config.params import Params, model_params
 from budgetsplit.core.layout import RunLayout
 from budgetsplit.core.progress import progress as progress_bar
 from budgetsplit.core.store import check_writable, remove_stale_temps
@@ -210,6 +210,12 @@ def _summary(done: Counter) -> str:
     return ", ".join(parts)
 
 
+def _where(params: Params) -> str:
+    """ "toy/math", or "paper/math on qwen1_5b" for a model of the model axis: a log line's run."""
+    on = f" on {params.model_label}" if params.model_label is not None else ""
+    return f"{params.profile}/{params.task}{on}"
+
+
 def run_grid(
     params: Params,
     executor: str = "local",
@@ -224,19 +230,26 @@ def run_grid(
     `workers` (local executor): cells run in that many processes at once; 0 or None picks one per
     CPU core on a CPU, one on a GPU (`resolve_workers`). Existing records of the cells made with
     other settings (or damaged) stop the run before any training; with `replace` they are moved
-    aside and their cells rerun."""
+    aside and their cells rerun. A recipe with several models (`Params.models`) runs each
+    model's cells in turn."""
     if executor not in ("local", "ray"):
         raise ValueError(f"executor must be 'local' or 'ray', got {executor!r}")
     if executor == "ray":
         check_address(address)  # a dead address fails in seconds, before anything is written
     cells = expand(params) if cells is None else cells
+    if len(several := model_params(params)) > 1:  # the model axis: one model after another
+        for mp in several:
+            if mine := [c for c in cells if c.model == mp.model_label]:
+                kw = dict(progress=progress, workers=workers, replace=replace)
+                run_grid(mp, executor, address, cells=mine, **kw)
+        return results_table(params.output_dir, params.profile)
     layout = RunLayout.of(params)
     check_writable(layout.cells_dir(params.task))
     for folder in layout.temp_dirs(params.task):
         remove_stale_temps(folder)
     review_records(params, cells, replace=replace)
     p = plan(params, cells)
-    print(f"[{params.profile}/{params.task}] {p}", flush=True)
+    print(f"[{_where(params)}] {p}", flush=True)
     done = {c.cell_id for c in p.done}
     todo = [c for c in p.cells if c.cell_id not in done]
     # Longest cells first (estimated from finished records, else the toy defaults): one after
@@ -253,7 +266,5 @@ def run_grid(
         else:
             _run_ray(params, todo, bar, address, cost, done)
     if todo:
-        print(
-            f"[{params.profile}/{params.task}] {_summary(done)} in {fmt_duration(time.time() - start)}"
-        )
+        print(f"[{_where(params)}] {_summary(done)} in {fmt_duration(time.time() - start)}")
     return results_table(layout.output_dir, params.profile)

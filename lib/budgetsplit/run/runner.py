@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 from filelock import FileLock, Timeout
 
-from budgetsplit.config.params import ConfigError, Params, pft_settings, to_dict
+from budgetsplit.config.params import ConfigError, Params, for_model, pft_settings, to_dict
 from budgetsplit.core.budget import draw_subsets, spent
 from budgetsplit.core.layout import RunLayout
 from budgetsplit.core.methods import TABLE
@@ -187,7 +187,9 @@ def run_claimed(
     runs into one output folder split the cells instead of training each twice. A cell another live
     run holds is left to it: `wait=False` returns (None, ELSEWHERE) at once, `wait=True` waits for
     that run's record. The operating system drops a claim when its process dies, so a claim of a
-    killed run never blocks a rerun: the cell is trained here."""
+    killed run never blocks a rerun: the cell is trained here. `params` may be a recipe's with
+    several models: the cell's own (`Cell.model`) is the one trained."""
+    params = for_model(params, cell.model)
     layout = RunLayout.of(params)
     if layout.record_path(cell.task, cell.cell_id).is_file():
         return review_records(params, [cell])[cell.cell_id], RECORDED  # stops if damaged or stale

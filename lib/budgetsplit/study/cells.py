@@ -1,4 +1,5 @@
-"""What a cell of the study grid is: `Cell` (task, method, budget, SFT fraction, seed[, cost ratio]),
+"""What a cell of the study grid is: `Cell` (task, method, budget, SFT fraction, seed[, cost ratio,
+model]),
 its readable id, what it buys: `cell_costs` (prices of one demonstration and one pair) and
 `cell_sizes` (n_sft, n_pref), and the cells of a recipe: `expand` (its grid) and `sft_stage` (the SFT
 stage a cell shares with others). Below the runner, the records and the analysis, which read cells.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from budgetsplit.config.params import ConfigError, Params
+from budgetsplit.config.params import ConfigError, Params, model_params
 from budgetsplit.core.budget import split_budget
 
 # The method of a cell that buys no preference data (its result is the same for every PFT method).
@@ -42,6 +43,7 @@ class Cell:
     sft_fraction: float
     seed: int
     cost_ratio: float | None = None  # money budgets: c_sft = cost_ratio * costs.pref
+    model: str | None = None  # the model axis: a label of Params.models (None: the one model)
 
     @property
     def cell_id(self) -> str:
@@ -55,11 +57,16 @@ class Cell:
         ]
         if self.cost_ratio is not None:
             parts.append(f"r{num_id(self.cost_ratio)}")
+        if self.model is not None:
+            parts.append(f"on_{self.model}")
         return "-".join(parts)
 
 
-# The columns that name a cell and its seed in every table (results, per-row scores): Cell's fields.
-CELL_KEY = tuple(f.name for f in dataclasses.fields(Cell))
+# The columns that name a cell and its seed within one model's tables (results, per-row scores):
+# Cell's fields but `model`. The tables hold a `model` column too (MODEL), and the analysis reads
+# one model's rows at a time (study.results.model_rows), so its keys never need it.
+MODEL = "model"
+CELL_KEY = tuple(f.name for f in dataclasses.fields(Cell) if f.name != MODEL)
 
 
 def cell_costs(params: Params, cell: Cell) -> tuple[float, float]:
@@ -83,25 +90,28 @@ def cell_sizes(params: Params, cell: Cell) -> tuple[int, int]:
 
 
 def expand(params: Params) -> list[Cell]:
-    """Every cell of the recipe: budgets x SFT fractions x methods x seeds (x cost ratios).
+    """Every cell of the recipe: budgets x SFT fractions x methods x seeds (x cost ratios), for
+    each model of its model axis (`config.params.model_params`), model by model.
 
     A cell that buys no preference data is SFT only; it is the same for every method, so it is
     one cell with method "sft" rather than one per method. Example-budget recipes also hold the
     task's base-model cell (method "base", budget 0): the floor, scored on the same rows. Greedy
     decoding of an untrained model gives every seed the same answers, so it is one cell then.
     """
-    ratios = params.budget.cost_ratios or (None,)
+    if len(several := model_params(params)) > 1:
+        return [cell for one in several for cell in expand(one)]
+    ratios, model = params.budget.cost_ratios or (None,), params.model_label
     cells: dict[str, Cell] = {}
     if not params.budget.cost_ratios:
         for seed in params.seeds if params.eval.temperature > 0 else params.seeds[:1]:
-            cell = Cell(params.task, BASE, 0, 0.0, seed)
+            cell = Cell(params.task, BASE, 0, 0.0, seed, model=model)
             cells[cell.cell_id] = cell
     for ratio in ratios:
         for budget in params.budget.budgets:
             for frac in params.budget.sft_fractions:
                 for seed in params.seeds:
                     for method in params.methods:
-                        cell = Cell(params.task, method, budget, frac, seed, ratio)
+                        cell = Cell(params.task, method, budget, frac, seed, ratio, model)
                         if cell_sizes(params, cell)[1] == 0:
                             cell = dataclasses.replace(cell, method=SFT_ONLY)
                         cells.setdefault(cell.cell_id, cell)
@@ -111,4 +121,4 @@ def expand(params: Params) -> list[Cell]:
 def sft_stage(params: Params, cell: Cell) -> tuple | None:
     """What identifies a cell's SFT stage within one recipe; None when it trains no SFT."""
     n_sft = cell_sizes(params, cell)[0]
-    return (cell.task, n_sft, cell.seed) if n_sft else None
+    return (cell.task, n_sft, cell.seed, cell.model) if n_sft else None

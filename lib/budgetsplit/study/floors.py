@@ -44,6 +44,7 @@ def floor_rows(task: Task, cfg: EvalConfig, profile: str) -> pd.DataFrame:
             "sft_fraction": 0.0,
             "seed": 0,
             "cost_ratio": float("nan"),
+            "model": None,  # the floor of cheap outputs is no model's: every model's floor
             "n_sft": 0,
             "n_pref": 0,
             "metric": rs["metric"],

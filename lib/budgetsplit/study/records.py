@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from budgetsplit.config.params import Params, load_world, to_dict
+from budgetsplit.config.params import Params, for_model, load_world, to_dict
 from budgetsplit.core.layout import RunLayout
 from budgetsplit.core.store import DamagedFileError, digest, move_aside, read_json, write_json
 from budgetsplit.study.cells import Cell
@@ -162,10 +162,13 @@ def review_records(
 ) -> dict[str, Record]:
     """The finished records of `cells` that answer `params`, by cell id. Damaged or stale records
     stop here with one error listing them all; with `replace` they are moved aside (unless
-    `dry_run`: then only left out) so their cells run again."""
-    layout, settings = RunLayout.of(params), stored_settings(params)
+    `dry_run`: then only left out) so their cells run again. Each cell is checked against the
+    settings of its own model (`Cell.model`, for a recipe with several)."""
+    layout, settings = RunLayout.of(params), {}
     fresh, damaged, stale = {}, [], []
     for cell in cells:
+        if cell.model not in settings:
+            settings[cell.model] = stored_settings(for_model(params, cell.model))
         path = layout.record_path(cell.task, cell.cell_id)
         if not path.is_file():
             continue
@@ -174,7 +177,7 @@ def review_records(
         except DamagedRecordError as e:
             damaged.append(e)
             continue
-        diff = settings_diff(rec.params, settings)
+        diff = settings_diff(rec.params, settings[cell.model])
         if diff:
             stale.append((path, diff))
         else:

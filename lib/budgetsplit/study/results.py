@@ -26,7 +26,7 @@ from budgetsplit.config.schema import build
 from budgetsplit.core.layout import RunLayout, committed_results_dir
 from budgetsplit.core.store import atomic_file, move_aside
 from budgetsplit.study import floors
-from budgetsplit.study.cells import CELL_KEY, FLOOR
+from budgetsplit.study.cells import CELL_KEY, FLOOR, MODEL
 from budgetsplit.study.records import (
     DamagedRecordError,
     Record,
@@ -63,6 +63,7 @@ def _flatten(rec: Record, settings: dict) -> dict:
     row = {
         "profile": rec.params["profile"],
         **{k: getattr(rec.cell, k) for k in CELL_KEY},
+        MODEL: rec.cell.model,
         "n_sft": rec.n_sft,
         "n_pref": rec.n_pref,
         "spent": rec.spent,
@@ -111,7 +112,8 @@ def results_table(output_dir: str | Path, profile: str, replace: bool = False) -
         _flatten(r, {k: s.get(k) for k in varying}) for r, s in zip(records, settings, strict=True)
     ]
     df = pd.DataFrame(rows)
-    df = df.sort_values(["task", "budget", "sft_fraction", "method", "seed"], kind="stable")
+    order = ["task", "model", "budget", "sft_fraction", "method", "seed"]
+    df = df.sort_values(order, kind="stable", na_position="first")
     df = df.reset_index(drop=True)
     layout = RunLayout(output_dir, profile)
     for suffix, write in ((".parquet", df.to_parquet), (".csv", df.to_csv)):
@@ -147,12 +149,51 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
 def read_results(output_dir: str | Path, profile: str) -> pd.DataFrame:
     """The profile's results table as last written (no rebuild); a clear error naming the absolute
     path looked in when there is none."""
-    return pd.read_parquet(RunLayout(output_dir, profile).require_results(".parquet"))
+    return with_model(pd.read_parquet(RunLayout(output_dir, profile).require_results(".parquet")))
+
+
+def with_model(df: pd.DataFrame) -> pd.DataFrame:
+    """A table of cells with its `model` column (None: the one model), which tables written
+    before the model axis lack; missing values as None, so no label reads "nan"."""
+    if "model" not in df:
+        at = list(df.columns).index("cost_ratio") + 1 if "cost_ratio" in df else len(df.columns)
+        df = df.copy()
+        df.insert(at, "model", None)
+    return df.assign(model=df["model"].astype(object).where(df["model"].notna(), None))
+
+
+def models_in(df: pd.DataFrame) -> list[str | None]:
+    """The models a table of cells holds, in order of first appearance (floor rows left out:
+    they are every model's)."""
+    cells = with_model(df)
+    if "method" in cells:
+        cells = cells[cells["method"] != FLOOR]
+    return list(dict.fromkeys(cells["model"]))
+
+
+def model_rows(df: pd.DataFrame, model: str | None) -> pd.DataFrame:
+    """The rows of one model of a table (results or per-row scores), with the floor rows, which
+    are every model's: what the analysis of that model reads. `model` None on a table of one
+    model is the whole table; a table of several needs a label (ValueError naming them)."""
+    df, models = with_model(df), models_in(df)
+    if model is None:
+        if len(models) > 1:
+            raise ValueError(
+                f"the table holds several models ({', '.join(map(str, models))}): name one"
+            )
+        return df
+    if model not in models:
+        raise ValueError(f"no cells of model {model!r}; the table holds {models}")
+    keep = df["model"] == model
+    if "method" in df:
+        keep |= df["method"] == FLOOR
+    return df[keep].reset_index(drop=True)
 
 
 ROW_SCORE_COLUMNS = [
     "profile",
     *CELL_KEY,
+    MODEL,
     "n_sft",
     "n_pref",
     "metric",
@@ -175,7 +216,7 @@ def row_scores_table(output_dir: str | Path, profile: str) -> pd.DataFrame:
         if not rs:
             continue
         settings.setdefault(rec.cell.task, rec.params)
-        cell = {k: getattr(rec.cell, k) for k in CELL_KEY}
+        cell = {k: getattr(rec.cell, k) for k in CELL_KEY} | {MODEL: rec.cell.model}
         part = pd.DataFrame({"row": range(len(rs["values"])), "score": rs["values"]})
         fixed = {
             "profile": rec.params["profile"],
@@ -219,10 +260,10 @@ def committed_tables(profile: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     if not (folder / "results.csv").is_file():
         raise FileNotFoundError(f"no committed results table at {folder / 'results.csv'}")
     path = folder / "row_scores.parquet"
-    table = pd.read_csv(folder / "results.csv")
+    table = with_model(pd.read_csv(folder / "results.csv"))
     if not path.is_file():
         return table, pd.DataFrame(columns=ROW_SCORE_COLUMNS)
-    scores = pd.read_parquet(path)
+    scores = with_model(pd.read_parquet(path))
     # tables exported before floors joined them: each task's floor, from its recipe's settings
     settings = {t: load_params(profile, t) for t in set(scores["task"]) - {None}}
     return table, with_floors(scores, profile, settings)

@@ -28,7 +28,14 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from budgetsplit.config.params import ConfigError, ModelConfig, load_world, world_path
+from budgetsplit.config.params import (
+    ConfigError,
+    ModelConfig,
+    load_world,
+    sized_world,
+    toy_size,
+    world_path,
+)
 from budgetsplit.core.chat import ensure_chat_template
 from budgetsplit.core.store import check_model_folder, stream_digest
 
@@ -72,13 +79,16 @@ def resolve_dtype(cfg: ModelConfig, device: str) -> torch.dtype:
 
 
 def model_source(cfg: ModelConfig, profile: str = "toy", build: bool = True) -> str | None:
-    """The folder or Hub id to load: for name "toy", the base model of the profile's toy world
-    (built on first use; with `build=False`, None while it is not built)."""
-    if cfg.name == "toy":
+    """The folder or Hub id to load: for name "toy" (or "toy:<size>"), the base model of the
+    profile's toy world (of that size of its `sizes`), built on first use; with `build=False`,
+    None while it is not built."""
+    toy, size = toy_size(cfg.name)
+    if toy:
         if not is_toy(profile):
             problem = f"names the toy world's base model, but profile {profile!r} has no world.yaml"
             raise ConfigError(str(world_path(profile)), "model.name", cfg.name, problem)
-        folder = get_base_model(load_world(profile), build=build)
+        world = sized_world(load_world(profile), size, str(world_path(profile)))
+        folder = get_base_model(world, build=build)
         return None if folder is None else str(folder)
     return cfg.name
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import torch
 
-from budgetsplit.config.params import Params
+from budgetsplit.config.params import Params, model_params, toy_size
 from budgetsplit.core.registry import paper_class
 from budgetsplit.tasks.paper.data import cached_snapshot, hub_offline, is_local
 
@@ -37,8 +37,10 @@ def _ids(params_list: Sequence[Params]) -> dict[tuple[str, str, str | None], lis
     """(repo type, id, dataset config) -> where the params name it."""
     out: dict[tuple[str, str, str | None], list[str]] = {}
     for p in params_list:
-        if p.model.name != "toy":
-            out.setdefault(("model", p.model.name, None), []).append(f"{p.task}: model.name")
+        for mp in model_params(p):  # every model of the model axis
+            if not toy_size(mp.model.name)[0]:
+                where = "model.name" if mp.model_label is None else f"models.{mp.model_label}"
+                out.setdefault(("model", mp.model.name, None), []).append(f"{p.task}: {where}")
         task = paper_class(p.task)  # p.task is a known task: load_params checked it
         defaults, configs = task.default_data, task.data_configs
         for role, data_id in {**defaults, **p.task_options.data}.items():
@@ -139,7 +141,8 @@ def _missing_message(reason: str, missing: dict[tuple[str, str, str | None], lis
     lines += [
         "then either run with HF_HUB_OFFLINE=1 (copy ~/.cache/huggingface/hub along if the GPU machine",
         "is another one), or put each model/dataset in a folder and set its id in the params to that",
-        "path, e.g. `model.name: /data/Qwen2.5-1.5B` or `task_options.data.test: /data/gsm8k`",
+        "path, e.g. `models.qwen2_5_1_5b.name: /data/Qwen2.5-1.5B` (`model.name` for a recipe of",
+        "one model) or `task_options.data.test: /data/gsm8k`; `--set models={}` runs one model",
         "(a dataset folder is a copy of the Hub repository, e.g. from `huggingface-cli download",
         "--repo-type dataset ID --local-dir DIR`, or data files named by split: train.jsonl, ...).",
     ]

@@ -3,7 +3,7 @@ weights the committed results came from instead of pretraining its own (CPU kern
 machines, so two machines build different weights from the same recipe).
 
 `SHIPPED_ROOT` (`base_models/` beside this module, package data) holds one folder per world name
-(a profile with a `world.yaml`: `toy`, `smoke`), each exactly what a cache folder of
+(a profile with a `world.yaml`: `toy`, `smoke`; a size of its `sizes`: `toy@m3`), each exactly what a cache folder of
 `pretrain.get_base_model` holds: the weights, config, tokenizer and `build_info.json`, whose "key"
 is the cache key of the world it was built for. `find_shipped(key)` names the shipped folder of a
 key; `get_base_model` copies it into the cache (`install`) before it would pretrain. `ship` puts
@@ -26,8 +26,20 @@ from budgetsplit.core.store import (
 )
 
 SHIPPED_ROOT = Path(__file__).resolve().parent / "base_models"
+SIZE_SEP = "@"  # a size of a world's `sizes` ships as "<world>@<size>" (`folder_name`)
 BUILD_INFO = "build_info.json"
 WHAT = "shipped base model"
+
+
+def folder_name(world: str, size: str | None = None) -> str:
+    """The shipped folder of a world's base model ("toy"), or of one of its sizes ("toy@m3")."""
+    return world if size is None else f"{world}{SIZE_SEP}{size}"
+
+
+def world_and_size(name: str) -> tuple[str, str | None]:
+    """`folder_name` read back: "toy@m3" -> ("toy", "m3"), "smoke" -> ("smoke", None)."""
+    world, sep, size = name.partition(SIZE_SEP)
+    return world, (size if sep else None)
 
 
 def shipped_folders() -> list[Path]:
