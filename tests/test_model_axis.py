@@ -2,6 +2,7 @@
 verdicts never pooling models, report files per model. On the smoke world with made-up records
 (test_grid._fake_record), and one real base-model cell per model."""
 
+import pandas as pd
 import pytest
 from test_grid import _fake_record
 
@@ -112,6 +113,14 @@ def test_grid_tables_and_verdicts_per_model(tmp_path, capsys):
         assert path == tmp_path / "smoke" / "models" / m / "claims.md"
         assert f"claims (model {m}): {path}" in out
         assert path.read_text().startswith(f"# The paper's claims on the smoke profile, model {m}")
+    # and the best splits side by side, model by model
+    md = (tmp_path / "smoke" / "models.md").read_text()
+    assert "| task | method | budget | half | small |" in md and "\n| math | dpo_sft | 40 | " in md
+    by_model = verdicts.by_model(table, scores)
+    assert set(by_model["model"]) == {"half", "small"}
+    alone = verdicts.summary(verdicts.verdicts(half, results.model_rows(scores, "half"))[1])
+    mine = by_model[by_model["model"] == "half"].drop(columns="model").reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine, alone)  # judged as if it were alone
     assert (
         main(["claims", "--profile", "smoke", "--output-dir", str(tmp_path), "--model", "x"]) == 2
     )

@@ -49,7 +49,7 @@ import pandas as pd
 from budgetsplit.analysis import stats
 from budgetsplit.analysis.stats import CELL, Bootstrap
 from budgetsplit.study.cells import BASE, CELL_KEY, FLOOR, MODEL, Cell, expand
-from budgetsplit.study.results import models_in
+from budgetsplit.study.results import model_rows, models_in
 
 GROUP = [k for k in CELL if k != "sft_fraction"]  # a cell less its split: the splits compared
 # Rows that are no split of a budget: the base model and the floor of cheap outputs.
@@ -169,6 +169,17 @@ def verdicts(
     boot = bootstrap(cell_scores(results, scores), results, **kw)
     best = best_sets(boot, floor_names(scores))
     return with_intervals(prepare(results), best), best, boot
+
+
+def by_model(results: pd.DataFrame, scores: pd.DataFrame, **kw) -> pd.DataFrame:
+    """`summary` of each model of a model axis, judged alone (`verdicts` on its rows, its base
+    cell and the floor), in one table with a `model` column: how the best split moves with the
+    model. `kw`: as `verdicts`."""
+    parts = []
+    for model in models_in(results):
+        best = verdicts(model_rows(results, model), model_rows(scores, model), **kw)[1]
+        parts.append(summary(best).assign(model=model))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def floor_names(scores: pd.DataFrame | None) -> dict[str, str]:

@@ -5,7 +5,8 @@ the claims and advisor tables put between the README's markers for the profile
 (`report.claims_md`; a README without them is left as is). Without records (a fresh clone), the
 committed tables of `results/<profile>/` are judged instead. A profile with a model axis
 (`models:` in its params) is judged model by model, each in `models/<model>/` (`--model` picks
-one): verdicts never pool models."""
+one): verdicts never pool models; `models.md` (and the README's `models` markers) puts the
+models' best splits side by side."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from budgetsplit.analysis import claims
+from budgetsplit.analysis import claims, verdicts
 from budgetsplit.config.params import profile_layout
 from budgetsplit.config.profiles import add_params_argument, use_params_dir
 from budgetsplit.config.schema import ConfigError
@@ -66,7 +67,29 @@ def main(args: argparse.Namespace) -> int:
             results.model_rows(table, model),
             results.model_rows(scores, model),
         )
+    if len(models) > 1 and args.model is None:  # how the best split moves with the model
+        by_model = verdicts.by_model(table, scores)
+        path = claims_md.write_models(layout, by_model)
+        print(f"claims: {path}")
+        if args.export:
+            _export(args, layout, path)
+        readme = Path(args.readme) if args.readme else None
+        start = claims_md.markers(args.profile, "models")[0]
+        if readme is not None and readme.is_file() and start in readme.read_text():
+            claims_md.update_readme(
+                readme, claims_md.models_table(by_model), args.profile, "models"
+            )
+            print(f"claims: the models table put into {readme}")
     return 0
+
+
+def _export(args: argparse.Namespace, layout, path: Path) -> Path:
+    """Copy `path` (under the profile's folder) to results/<profile>/, beside the tables."""
+    committed = committed_results_dir(args.profile) / path.relative_to(layout.profile_dir)
+    committed.parent.mkdir(parents=True, exist_ok=True)
+    write_text(committed, path.read_text())
+    print(f"claims: -> {committed}")
+    return committed
 
 
 def _judge(args: argparse.Namespace, layout, table, scores) -> None:
@@ -76,10 +99,7 @@ def _judge(args: argparse.Namespace, layout, table, scores) -> None:
     path = claims_md.write_claims(layout, found)
     print(f"claims{on}: {path}")
     if args.export:
-        committed = committed_results_dir(args.profile) / path.relative_to(layout.profile_dir)
-        committed.parent.mkdir(parents=True, exist_ok=True)
-        write_text(committed, path.read_text())
-        print(f"claims{on}: -> {committed}")
+        _export(args, layout, path)
     if args.readme:
         # The claims table, and the advisor's leave-one-budget-out table that advisor.ipynb wrote
         # beside claims.md, each where the README has the profile's (or model's) markers.

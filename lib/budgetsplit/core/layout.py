@@ -9,6 +9,7 @@ root. An absolute `output_dir` is used as is.
         notebooks/, figures/                    notebooks_dir, figures_dir (toy: <root>/figures)
         advisor_check.md                        advisor_check (advisor.ipynb's validation table)
         claims.md                               claims_md (every claim's groups and intervals)
+        models.md                               models_md (a model axis: best splits by model)
         models/<model>/                         report_dir of one model of the model axis
                                                 (RunLayout.for_model): its claims.md,
                                                 advisor_check.md and figures/
@@ -109,6 +110,11 @@ class RunLayout:
     def claims_md(self) -> Path:
         """Each claim's verdict with its groups, numbers and intervals (`budgetsplit claims`)."""
         return self.report_dir / "claims.md"
+
+    @property
+    def models_md(self) -> Path:
+        """A model axis's best splits side by side, model by model (`budgetsplit claims`)."""
+        return self.profile_dir / "models.md"
 
     @property
     def figures_dir(self) -> Path:

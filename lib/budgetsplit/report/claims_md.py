@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
+
 from budgetsplit.analysis.claims import Claim
 from budgetsplit.core.layout import RunLayout
 from budgetsplit.core.store import write_text
@@ -38,6 +40,43 @@ def readme_table(found: dict[str, list[Claim]]) -> str:
         cells = " | ".join(_cell(found[m][i]) for m in methods)
         rows.append(f"| {first.number}. {first.text} | {cells} |")
     return "\n".join(rows)
+
+
+def models_table(by_model: pd.DataFrame) -> str:
+    """How the best split moves with the model (verdicts.by_model): one row per task, method and
+    example budget, one column per model, each its best set of SFT shares and the leader's mean
+    with its interval ("none above the floor" where no split is)."""
+    d = by_model[by_model["cost_ratio"].isna()] if "cost_ratio" in by_model else by_model
+    models = list(dict.fromkeys(d["model"]))
+    rows = ["| task | method | budget | " + " | ".join(models) + " |"]
+    rows.append("|---" * (len(models) + 3) + "|")
+    for (task, method, budget), g in d.groupby(["task", "method", "budget"], sort=True):
+        by = {r["model"]: r for _, r in g.iterrows()}
+        cells = []
+        for m in models:
+            r = by.get(m)
+            if r is None:
+                cells.append("not run")
+            elif r["no_best"]:
+                cells.append("none above the floor")
+            else:
+                shares = ", ".join(f"{f:g}" for f in r["best_set"])
+                cells.append(f"{{{shares}}}: {r['mean']:.3g} [{r['low']:.3g}, {r['high']:.3g}]")
+        rows.append(f"| {task} | {method} | {budget:g} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def write_models(layout: RunLayout, by_model: pd.DataFrame) -> Path:
+    """Write the profile's models.md (`layout.models_md`): `models_table` with how to read it."""
+    text = (
+        f"# The best split by model on the {layout.profile} profile, computed\n\n"
+        "Made by `budgetsplit.analysis.verdicts.by_model`: each model judged alone, on its own cells, "
+        "base cell and the task's floor (docs/statistics.md). A cell: the best set of SFT shares "
+        "(the shares not significantly worse than the leader) and the leader's mean with its "
+        "95% interval.\n\n" + models_table(by_model) + "\n"
+    )
+    write_text(layout.models_md, text)
+    return layout.models_md
 
 
 def summary(found: dict[str, list[Claim]]) -> list[str]:
