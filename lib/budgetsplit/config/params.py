@@ -68,6 +68,8 @@ SEED_MAX = 2**32 - 1
 MODEL_LABEL = re.compile(r"[A-Za-z0-9_]+")
 # model.name of the toy world's base model ("toy:<size>" for a size of `WorldConfig.sizes`).
 TOY = "toy"
+# model.name of a real model shipped as a GGUF file in a PyPI wheel (training/gguf.py's table).
+GGUF = "gguf:"
 
 
 # --------------------------------------------------------------------------------- the sections
@@ -500,6 +502,12 @@ def toy_size(name: str) -> tuple[bool, str | None]:
     if name.startswith(f"{TOY}:"):
         return True, name[len(TOY) + 1 :]
     return False, None
+
+
+def made_here(name: str) -> bool:
+    """Whether a model.name is made on this machine (a toy base model, built or shipped; a GGUF
+    model, converted), not fetched from the Hub or read from a folder."""
+    return toy_size(name)[0] or name.startswith(GGUF)
 
 
 def sized_world(world: WorldConfig, size: str | None, src: str = "world.yaml") -> WorldConfig:

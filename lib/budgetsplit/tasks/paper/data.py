@@ -168,6 +168,12 @@ class PaperTask(Task):
     def load(self, role: str, split: str):
         return load_split(self.data[role], split, self.data_configs.get(role), role)
 
+    @classmethod
+    def source(cls, role: str, data_id: str) -> tuple[str, str | None]:
+        """(dataset id or path, configuration) that a role's data id is read from (preflight checks
+        it is here): the id itself, unless a subclass makes the role's data from another."""
+        return data_id, cls.data_configs.get(role)
+
     # ------------------------------------------------------------------ what subclasses build
     @abstractmethod
     def build_train(self) -> tuple[list[dict], list[dict], list[dict]]:

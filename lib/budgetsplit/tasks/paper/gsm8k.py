@@ -11,6 +11,9 @@ Sources (official code, github mohit-raghavendra/balance-budget, tuning/data/):
   Hub rows directly and the Hub lists 16.8k rows for 7.47k questions, so the uploaded rows may
   already be pairs. Both layouts are accepted; anything else fails naming the missing columns.
 - test `openai/gsm8k`, config main, split test (question, answer ending "#### N").
+- or, for the SFT and preference roles, `gsm8k-steps:<source>`: GSM8K's own train solutions in
+  the paper's format, with pairs whose rejected side has an arithmetic slip (gsm8k_local.py), for
+  a real model with no GPT-4o data at hand.
 
 Prompting as the official code and its lm-eval call: system prompt SYSTEM_MESSAGE_GSM8K, user turn
 "Question: {question}\\nAnswer:" (also lm-eval gsm8k's doc_to_text), 0-shot, chat template.
@@ -37,6 +40,7 @@ from budgetsplit.tasks.paper.data import (
     prompt_id,
     require_columns,
 )
+from budgetsplit.tasks.paper.gsm8k_local import steps_dataset
 
 # tuning/data/config.py of the official code, verbatim: the format the preference data show.
 SYSTEM_PROMPT = (
@@ -45,6 +49,9 @@ SYSTEM_PROMPT = (
     "Step 1: <step 1>\nStep 2: <step 2>\n.\n.\nStep n: <step n>\n\n#### <Final numerical answer>"
 )
 USER_TEMPLATE = "Question: {question}\nAnswer:"
+# A data id of the SFT or preference role: GSM8K's own worked solutions from the source after it
+# (openai/gsm8k or a local copy), rewritten to the paper's format (gsm8k_local.py).
+STEPS = "gsm8k-steps:"
 
 
 def user_turn(question: str) -> str:
@@ -71,6 +78,19 @@ class GSM8KTask(PaperTask):
         "test": "openai/gsm8k",
     }
     data_configs = {"test": "main"}
+
+    def load(self, role: str, split: str):
+        # "gsm8k-steps:<source>": GSM8K's own solutions in the paper's format (gsm8k_local.py)
+        data_id = self.data[role]
+        if data_id.startswith(STEPS) and role in ("sft", "pref"):
+            return steps_dataset(data_id[len(STEPS) :], role)
+        return super().load(role, split)
+
+    @classmethod
+    def source(cls, role: str, data_id: str) -> tuple[str, str | None]:
+        if data_id.startswith(STEPS) and role in ("sft", "pref"):
+            return data_id[len(STEPS) :], "main"  # GSM8K train, config main
+        return super().source(role, data_id)
 
     def build_train(self) -> tuple[list[dict], list[dict], list[dict]]:
         sft_ds = self.load("sft", "train")

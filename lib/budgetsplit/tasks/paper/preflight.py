@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import torch
 
-from budgetsplit.config.params import Params, model_params, toy_size
+from budgetsplit.config.params import Params, made_here, model_params
 from budgetsplit.core.registry import paper_class
 from budgetsplit.tasks.paper.data import cached_snapshot, hub_offline, is_local
 
@@ -38,14 +38,14 @@ def _ids(params_list: Sequence[Params]) -> dict[tuple[str, str, str | None], lis
     out: dict[tuple[str, str, str | None], list[str]] = {}
     for p in params_list:
         for mp in model_params(p):  # every model of the model axis
-            if not toy_size(mp.model.name)[0]:
+            if not made_here(mp.model.name):
                 where = "model.name" if mp.model_label is None else f"models.{mp.model_label}"
                 out.setdefault(("model", mp.model.name, None), []).append(f"{p.task}: {where}")
         task = paper_class(p.task)  # p.task is a known task: load_params checked it
-        defaults, configs = task.default_data, task.data_configs
+        defaults = task.default_data
         for role, data_id in {**defaults, **p.task_options.data}.items():
             kind = "model" if role == "reward_model" else "dataset"
-            key = (kind, data_id, configs.get(role))
+            key = (kind, *task.source(role, data_id))
             out.setdefault(key, []).append(f"{p.task}: task_options.data.{role}")
     return out
 
