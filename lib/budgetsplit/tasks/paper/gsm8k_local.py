@@ -34,6 +34,7 @@ import re
 from pathlib import Path
 
 from budgetsplit.core.store import write_text
+from budgetsplit.tasks.paper.data import load_split
 
 _CALC = re.compile(r"<<[^<>]*>>")
 # A number as GSM8K writes it: 1,200 or 0.5 or 72 (a sign is written apart, "-$5" is rare)
@@ -115,9 +116,7 @@ def steps_dataset(source: str, role: str, seed: int = 0):
     """The paper-format `role` ("sft" or "pref") data made from GSM8K train at `source` (a Hub id,
     openai/gsm8k config main, or a local copy), as a `datasets.Dataset`: what the paper's math task
     reads for a data id `gsm8k-steps:<source>` (gsm8k.py)."""
-    from datasets import Dataset
-
-    from budgetsplit.tasks.paper.data import load_split
+    from datasets import Dataset  # datasets is slow to import: only where rows become one
 
     ds = load_split(source, "train", "main", role)
     sft, pref = paper_rows(ds["question"], ds["answer"], seed, f"{source} (train)")
