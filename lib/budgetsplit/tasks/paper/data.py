@@ -6,6 +6,10 @@ test.parquet, ...; not the layout `save_to_disk` writes) or a single local data 
 (.jsonl/.json/.parquet/.csv, optionally .gz). All go through `datasets.load_dataset`, so a local
 copy is read exactly like the Hub's. With HF_HUB_OFFLINE=1 (set before Python starts) Hub ids
 resolve from the caches only: datasets' own, else the Hub cache `huggingface-cli download` fills.
+`$BUDGETSPLIT_LOCAL_DATA` names local copies of Hub ids, read in their place while the params (and
+so the records) keep the Hub id: "openai/gsm8k=../shared/data/gsm8k" (several joined by commas).
+It is the user's word that the copy holds the Hub's rows (the GSM8K files of openai/grade-school-
+math are openai/gsm8k's); a copy of other rows is a different dataset and needs its own id.
 
 `PaperTask` turns source rows into the four pools of `budgetsplit.tasks.interface.Task`, deterministically
 and without randomness: the validation split is the last `n_val` distinct prompts of the SFT data
@@ -35,8 +39,27 @@ class PaperDataError(ValueError):
     """A paper dataset that cannot be loaded or lacks what a task needs; names the id and role."""
 
 
+LOCAL_DATA = "BUDGETSPLIT_LOCAL_DATA"
+
+
+def local_copies() -> dict[str, Path]:
+    """Hub id -> local copy, from `$BUDGETSPLIT_LOCAL_DATA` (module docstring); PaperDataError
+    naming the variable and the entry for one that is not ID=PATH or names no file or folder."""
+    spec = os.environ.get(LOCAL_DATA, "").strip()
+    out: dict[str, Path] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        repo_id, sep, path = item.partition("=")
+        if not (sep and repo_id.strip() and path.strip()):
+            raise PaperDataError(f"${LOCAL_DATA} = {spec!r}: {item!r} is not HUB_ID=PATH")
+        copy = Path(path.strip()).expanduser()
+        if not copy.exists():
+            raise PaperDataError(f"${LOCAL_DATA}: {item!r}: no such file or folder {str(copy)!r}")
+        out[repo_id.strip()] = copy
+    return out
+
+
 def is_local(data_id: str) -> bool:
-    return Path(data_id).expanduser().exists()
+    return data_id in local_copies() or Path(data_id).expanduser().exists()
 
 
 def hub_offline() -> bool:
@@ -48,8 +71,11 @@ def load_split(data_id: str, split: str, config: str | None = None, role: str = 
     dataset has several (a Hub id, or a local copy of a Hub repository with its README)."""
     from datasets import load_dataset
 
-    path = Path(data_id).expanduser()
+    copy = local_copies().get(data_id)
+    path = copy or Path(data_id).expanduser()
     where = f"task_options.data.{role} = {data_id!r}"
+    if copy is not None:
+        where += f" (read from {str(copy)!r}, ${LOCAL_DATA})"
     try:
         if path.is_file():
             suffix = (

@@ -87,16 +87,23 @@ def hub_unreachable(endpoint: str, timeout: float) -> str | None:
 
 
 def check_paper_ready(
-    params_list: Sequence[Params], timeout: float = 5.0, require_gpu: bool = True
+    params_list: Sequence[Params],
+    timeout: float = 5.0,
+    require_gpu: bool | None = None,
+    more: Sequence[str] = (),
 ) -> None:
-    """Raise PaperNotReady unless a GPU is present and every id in `params_list` can be loaded."""
+    """Raise PaperNotReady unless a GPU is present (where a recipe says `device: cuda`, or
+    `require_gpu`) and every id in `params_list` can be loaded; `more`: problems found besides."""
     problems: list[str] = []
+    if require_gpu is None:  # a recipe on the CPU (real_small) needs none
+        require_gpu = any(p.device == "cuda" for p in params_list)
     if require_gpu and not torch.cuda.is_available():
         problems.append(
             "No CUDA GPU: torch.cuda.is_available() is False. The paper profile trains 1-8B models "
             "with LoRA at 1,024 tokens; run it on a machine with an NVIDIA GPU (use the toy or smoke "
             "profile on a CPU)."
         )
+    problems += list(more)  # what the caller checked besides (the GGUF wheels: cli/preflight.py)
     ids = _ids(params_list)
     for (kind, repo_id, _), where in ids.items():
         if repo_id.startswith(("/", ".", "~")) and not is_local(repo_id):
