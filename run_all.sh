@@ -92,11 +92,15 @@ pm() {  # pm NOTEBOOK OUTPUT_NAME -p key value ...
 }
 # A profile with a model axis (`models:` in its params) runs every notebook once per model, each
 # model's figures in its own folder (RunLayout.for_model); "-" stands for a profile's one model.
-models="$("$PY" -c 'import sys; from budgetsplit.config.params import profile_models; print(" ".join(profile_models(sys.argv[1])))' "$profile")"
-for m in ${models:--}; do
+# One line per model: its label, a tab, its figures folder.
+lines="$("$PY" -c 'import sys; from budgetsplit.config.params import profile_layout, profile_models
+for m in profile_models(sys.argv[1]): print(m, profile_layout(sys.argv[1]).for_model(m).figures_dir, sep="\t")' "$profile")"
+models=(-)
+[ -z "$lines" ] || mapfile -t models <<< "$lines"
+for line in "${models[@]}"; do
+  m="${line%%$'\t'*}"
   if [ "$m" = - ]; then at="" mp=(); mfigs="$figs"; else
-    at="_$m" mp=(-p model "$m")
-    mfigs="$("$PY" -c 'import sys; from budgetsplit.config.params import profile_layout; print(profile_layout(sys.argv[1]).for_model(sys.argv[2]).figures_dir)' "$profile" "$m")"
+    at="_$m" mp=(-p model "$m") mfigs="${line#*$'\t'}"
   fi
   for t in $tasks; do
     pm grid.ipynb "grid_$t$at.ipynb" -p task "$t" "${mp[@]}"

@@ -58,7 +58,7 @@ def main() -> None:
 
     runs = benchlib.interleaved({n: (lambda n=n: run(n)) for n in configs}, a.reps)
     t = time.perf_counter()
-    response_logprobs(model, tok, task, logprob_sample(task.pref_pool()))
+    response_logprobs(model, tok, task, logprob_sample(task.pref_pool(), params.cold_start_pairs))
     diag_s = time.perf_counter() - t
 
     summary = {

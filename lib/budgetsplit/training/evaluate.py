@@ -30,8 +30,6 @@ from budgetsplit.core.progress import progress
 from budgetsplit.core.threads import refresh_cpu_threads
 from budgetsplit.tasks.interface import eval_rows, row_scores
 
-# The preference pairs scored by `response_logprobs`: a fixed, evenly spaced sample of the pool.
-N_LOGPROB_PAIRS = 200
 _LOGPROB_BATCH = 32
 
 
@@ -133,8 +131,9 @@ def evaluate_model(model, tok, task, cfg: EvalConfig, seed: int = 0, n_keep: int
     }
 
 
-def logprob_sample(pref_pool: Sequence[dict], n: int = N_LOGPROB_PAIRS) -> list[dict]:
-    """A fixed sample of a preference pool (evenly spaced, so it spans the pool's order)."""
+def logprob_sample(pref_pool: Sequence[dict], n: int) -> list[dict]:
+    """The `n` pairs `response_logprobs` scores (`Params.cold_start_pairs`): a fixed sample of a
+    preference pool, evenly spaced so it spans the pool's order."""
     if len(pref_pool) <= n:
         return list(pref_pool)
     return [pref_pool[i * len(pref_pool) // n] for i in range(n)]

