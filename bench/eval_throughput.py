@@ -7,7 +7,7 @@ Both use `budgetsplit.training.evaluate.generate` with the recipe's EvalConfig (
 "one at a time" sets batch_size 1. The two alternate over the repetitions; the speed-up is taken
 per repetition, then the median. Also reports how many greedy completions agree exactly (padding
 can change float rounding, so a few may differ). Also times the cold-start diagnostic
-`response_logprobs` on its fixed 200-pair sample, which every cell runs once.
+`response_logprobs` on its fixed sample (`cold_start_pairs`), which every starting model runs once.
 Writes bench/results/eval_throughput.json and its section of BENCHMARKS.md.
 """
 
@@ -58,7 +58,9 @@ def main() -> None:
 
     runs = benchlib.interleaved({n: (lambda n=n: run(n)) for n in configs}, a.reps)
     t = time.perf_counter()
-    response_logprobs(model, tok, task, logprob_sample(task.pref_pool(), params.cold_start_pairs))
+    diag = response_logprobs(
+        model, tok, task, logprob_sample(task.pref_pool(), params.cold_start_pairs)
+    )
     diag_s = time.perf_counter() - t
 
     summary = {
@@ -81,7 +83,7 @@ def main() -> None:
         f"\n\nProfile `{a.profile}`, task `{a.task}`: {len(convs)} test prompts, greedy, "
         f"max_new_tokens {params.eval.max_new_tokens}; {a.reps} interleaved repetitions, medians. "
         f"Identical completions: {agree}/{len(convs)}. Cold-start diagnostic "
-        f"(`response_logprobs`, 200 pairs): {diag_s:.2f} s.\n"
+        f"(`response_logprobs`, {diag['n_pairs']} pairs): {diag_s:.2f} s.\n"
     )
     print(md)
     if not a.no_write:

@@ -71,7 +71,10 @@ def have(spec):
         return m.version(name) == version
     except m.PackageNotFoundError:
         return False
-print(*(s for s in sys.argv[1:] if not have(s)))' "$@")" || return 1
+print(*(s for s in sys.argv[1:] if not have(s)))' "$@")" || {
+    echo "bootstrap: could not check which of $* are installed" >&2
+    return 1
+  }
   [ -n "$need" ] || return 0
   # shellcheck disable=SC2086  # the specs are words
   "$PY" -m pip install --quiet --no-deps $need && return 0

@@ -198,6 +198,7 @@ BAD = [
     ({"task": "math", "seeds": []}, "seeds", "empty grid"),
     ({"task": "math", "methods": []}, "methods", "empty"),
     ({"task": "chess"}, "task", "unknown task"),
+    ({"task": "math", "cold_start_pairs": 0}, "cold_start_pairs", "> 0"),
     ({"task": "math", "methods": ["dpo", "ppo"]}, "methods", "unknown PFT method"),
     ({"task": "math", "task_options": {"label_noise": 1.5}}, "task_options.label_noise", "[0, 1]"),
     ({"task": "math", "eval": {"top_p": 0}}, "eval.top_p", "(0, 1]"),

@@ -73,6 +73,35 @@ def test_scripts_are_executable():
         assert path.stat().st_mode & 0o111, f"{name} is not executable"
 
 
+def _bootstrap_real(tmp_path, *specs: str, pip_fails: bool = False):
+    """scripts/bootstrap.sh's bootstrap_real on `specs`, with a PY that runs this interpreter but
+    records (and answers) `-m pip` instead of installing: (exit status, pip's arguments, stderr)."""
+    log = tmp_path / "pip.log"
+    py = tmp_path / "py"
+    py.write_text(
+        "#!/usr/bin/env bash\n"
+        f'if [ "$1 $2" = "-m pip" ]; then echo "$@" >> {log}; exit {int(pip_fails)}; fi\n'
+        f'exec {sys.executable} "$@"\n'
+    )
+    py.chmod(0o755)
+    script = f"""source <(sed -n '/^bootstrap_real()/,/^}}/p' {ROOT / "scripts" / "bootstrap.sh"})
+PY={py}; bootstrap_real "$@" """
+    done = subprocess.run(["bash", "-c", script, "bash", *specs], capture_output=True, text=True)
+    return done.returncode, log.read_text().split() if log.exists() else [], done.stderr
+
+
+def test_bootstrap_real_installs_only_what_is_missing(tmp_path):
+    from importlib.metadata import version
+
+    here = f"pytest=={version('pytest')}"
+    assert _bootstrap_real(tmp_path, here) == (0, [], "")  # installed at that version: no pip
+    rc, pip, _ = _bootstrap_real(tmp_path, here, "pytest==0.0.1", "no-such-dist-zz==1.0")
+    assert rc == 0 and pip[-3:] == ["--no-deps", "pytest==0.0.1", "no-such-dist-zz==1.0"]
+    assert here not in pip
+    rc, _, err = _bootstrap_real(tmp_path, "no-such-dist-zz==1.0", pip_fails=True)
+    assert rc == 1 and "could not install no-such-dist-zz==1.0" in err
+
+
 SHIPPED = "budgetsplit/tasks/toyworld/base_models"  # under lib/, and in the wheel
 
 

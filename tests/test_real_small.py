@@ -51,8 +51,8 @@ def test_one_sft_then_dpo_cell_trains_the_real_model_and_scores_real_problems(
     tmp_path, monkeypatch
 ):
     pytest.importorskip("gguf")
-    # The first 40 train and 6 test problems as the local copy: the cold-start diagnostic scores
-    # every pair of a pool this small (200 of the whole one: minutes on a CPU)
+    # The first 40 train and 6 test problems as the local copy; the cold-start diagnostic scores
+    # 8 of its pairs.
     copy = tmp_path / "gsm8k"
     copy.mkdir()
     for split, n in (("train", 40), ("test", 6)):
@@ -73,6 +73,7 @@ def test_one_sft_then_dpo_cell_trains_the_real_model_and_scores_real_problems(
             "eval.n_examples": 6,
             "eval.max_new_tokens": 96,
             "eval.batch_size": 6,
+            "cold_start_pairs": 8,
             "output_dir": str(tmp_path / "runs"),
         },
     )
@@ -82,6 +83,7 @@ def test_one_sft_then_dpo_cell_trains_the_real_model_and_scores_real_problems(
     assert set(rec.metrics) >= {"accuracy_flexible", "format_rate"}
     sft, pft = rec.diagnostics["stages"]["sft"], rec.diagnostics["stages"]["pft"]
     assert sft["steps"] >= 1 and pft["steps"] >= 1
+    assert rec.diagnostics["cold_start"]["n_pairs"] == 8
     assert sft["weight_change"] > 0 and pft["weight_change"] > 0  # the LoRA adapters moved
     # real problems, real answers: the examples hold GSM8K test questions and what the model wrote
     ex = rec.examples[0]

@@ -177,6 +177,18 @@ def test_plan_and_grid_stop_on_records_of_other_settings(tmp_path, capsys):
     assert not layout.record_paths() and "moved aside" in capsys.readouterr().out
 
 
+def test_a_diagnostic_sample_size_is_not_a_result_setting():
+    # cold_start_pairs changes what the cold-start diagnostic reads, not what a cell trains or
+    # scores: records of another sample size (or of before the key existed) still answer.
+    a = _as_stored(load_params("smoke", "math"))
+    b = _as_stored(load_params("smoke", "math", overrides={"cold_start_pairs": 7}))
+    older = {k: v for k, v in a.items() if k != "cold_start_pairs"}
+    assert b["cold_start_pairs"] == 7 != a["cold_start_pairs"]
+    assert records.settings_diff(a, b) == records.settings_diff(older, a) == {}
+    keys = {records.work_key(p, "dpo", 10, 10, 0) for p in (a, b, older)}
+    assert len(keys) == 1
+
+
 def test_settings_diff_names_dotted_keys():
     a = _as_stored(load_params("smoke", "math"))
     b = json.loads(json.dumps(a))

