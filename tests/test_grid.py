@@ -281,8 +281,19 @@ def test_two_grids_at_once_into_one_folder_train_each_cell_once(tmp_path):
     assert len(p.cells) - len(p.done) == 1 and p.sft_stages_todo == 0  # its stage is cached
 
 
+@pytest.fixture(scope="module")
+def local_40(tmp_path_factory):
+    """(output folder, table) of the smoke math grid at budget 40 on two local worker processes:
+    what the Ray executor and one process after another must match (run once for both)."""
+    out = tmp_path_factory.mktemp("local_40")
+    over = {**SMOKE, "budget.budgets": [40], "output_dir": str(out)}
+    return out, grid.run_grid(
+        load_params("smoke", "math", overrides=over), workers=2, progress=False
+    )
+
+
 @pytest.mark.slow
-def test_ray_executor_on_a_local_ray_instance(tmp_path):
+def test_ray_executor_on_a_local_ray_instance(tmp_path, local_40):
     import ray
 
     over = {**SMOKE, "budget.budgets": [40], "output_dir": str(tmp_path / "ray")}
@@ -298,21 +309,17 @@ def test_ray_executor_on_a_local_ray_instance(tmp_path):
     # Each cell used the one CPU Ray reserved for it, not every core of the node.
     records = results.load_records(tmp_path / "ray", "smoke")
     assert {r["device"].rsplit(", ", 1)[1] for r in records} == {"1 threads"}
-    local = grid.run_grid(
-        load_params("smoke", "math", overrides={**over, "output_dir": str(tmp_path / "local")}),
-        progress=False,
-    )
-    pd.testing.assert_frame_equal(_stable(table), _stable(local))
+    pd.testing.assert_frame_equal(_stable(table), _stable(local_40[1]))
 
 
 @pytest.mark.slow
-def test_local_worker_processes_match_one_after_another(tmp_path):
-    over = {**SMOKE, "budget.budgets": [40]}
-    tables = {}
-    for workers in (2, 1):
-        out = tmp_path / f"w{workers}"
-        params = load_params("smoke", "math", overrides={**over, "output_dir": str(out)})
-        tables[workers] = grid.run_grid(params, workers=workers, progress=False)
+def test_local_worker_processes_match_one_after_another(tmp_path, local_40):
+    over = {**SMOKE, "budget.budgets": [40], "output_dir": str(tmp_path / "w1")}
+    tables = {2: local_40[1]}
+    tables[1] = grid.run_grid(
+        load_params("smoke", "math", overrides=over), workers=1, progress=False
+    )
+    for out in (local_40[0], tmp_path / "w1"):
         assert {
             d.name.split("-")[0] for d in (out / "smoke" / "math" / "sft").iterdir() if d.is_dir()
         } == {"n20", "n40"}

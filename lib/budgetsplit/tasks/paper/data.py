@@ -22,6 +22,7 @@ from both training pools, so no validation prompt is ever trained on.
 
 from __future__ import annotations
 
+import logging
 import os
 from abc import abstractmethod
 from collections.abc import Iterable, Sequence
@@ -103,6 +104,17 @@ def load_split(data_id: str, split: str, config: str | None = None, role: str = 
     if split not in dd:
         raise PaperDataError(f"{where}: no split {split!r}; it has {sorted(dd)}")
     return dd[split]
+
+
+class _NoCardNotice(logging.Filter):
+    # A folder of split files with a README but no YAML header (GSM8K's own repository, copied)
+    # is a plain dataset; huggingface_hub warns about the header on every load, dozens of lines
+    # in a grid notebook's output.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Repo card metadata block was not found" not in record.getMessage()
+
+
+logging.getLogger("huggingface_hub.repocard").addFilter(_NoCardNotice())
 
 
 def _load_dir(path: Path, config: str | None):
