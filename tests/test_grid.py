@@ -220,20 +220,28 @@ def _grid_cmd(out) -> list[str]:
     ]
 
 
+@pytest.fixture(scope="module")
+def local_40(tmp_path_factory):
+    """(output folder, table) of the smoke math grid at budget 40 on two local worker processes:
+    what the Ray executor and one process after another must match (run once for both)."""
+    out = tmp_path_factory.mktemp("local_40")
+    over = {**SMOKE, "budget.budgets": [40], "output_dir": str(out)}
+    return out, grid.run_grid(
+        load_params("smoke", "math", overrides=over), workers=2, progress=False
+    )
+
+
 @pytest.mark.slow
-def test_sigkill_midway_then_rerun_matches_a_straight_run(tmp_path):
+def test_sigkill_midway_then_rerun_matches_a_straight_run(tmp_path, local_40):
     import os
     import signal
     import subprocess
     import time
 
-    straight, killed = tmp_path / "straight", tmp_path / "killed"
-    subprocess.run(_grid_cmd(straight), check=True, capture_output=True)
+    killed = tmp_path / "killed"
+    cmd = _grid_cmd(killed) + ["--set", "budget.budgets=[40]"]
     proc = subprocess.Popen(
-        _grid_cmd(killed),
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     cells = killed / "smoke" / "math" / "cells"
     deadline = time.time() + 300
@@ -242,14 +250,15 @@ def test_sigkill_midway_then_rerun_matches_a_straight_run(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {p.name: p.stat().st_mtime_ns for p in cells.glob("*.json")}
-    params = load_params("smoke", "math", overrides={**SMOKE, "output_dir": str(killed)})
-    n_cells = len(expand(params))
+    over = {**SMOKE, "budget.budgets": [40], "output_dir": str(killed)}
+    n_cells = len(expand(load_params("smoke", "math", overrides=over)))
     assert 2 <= len(before) < n_cells, "the kill should land midway"
-    subprocess.run(_grid_cmd(killed), check=True, capture_output=True)
+    subprocess.run(cmd, check=True, capture_output=True)
     after = {p.name: p.stat().st_mtime_ns for p in cells.glob("*.json")}
     assert len(after) == n_cells  # every cell exactly once
     assert all(after[name] == t for name, t in before.items())  # finished cells were not redone
-    a = pd.read_parquet(straight / "smoke" / "results.parquet")
+    # The same cells run straight through, in one go (the fixture, in process)
+    a = pd.read_parquet(local_40[0] / "smoke" / "results.parquet")
     b = pd.read_parquet(killed / "smoke" / "results.parquet")
     pd.testing.assert_frame_equal(_stable(a), _stable(b))
 
@@ -279,17 +288,6 @@ def test_two_grids_at_once_into_one_folder_train_each_cell_once(tmp_path):
     (out / "smoke" / "math" / "cells" / f"{victim.cell_id}.json").unlink()
     p = estimate.plan(params)
     assert len(p.cells) - len(p.done) == 1 and p.sft_stages_todo == 0  # its stage is cached
-
-
-@pytest.fixture(scope="module")
-def local_40(tmp_path_factory):
-    """(output folder, table) of the smoke math grid at budget 40 on two local worker processes:
-    what the Ray executor and one process after another must match (run once for both)."""
-    out = tmp_path_factory.mktemp("local_40")
-    over = {**SMOKE, "budget.budgets": [40], "output_dir": str(out)}
-    return out, grid.run_grid(
-        load_params("smoke", "math", overrides=over), workers=2, progress=False
-    )
 
 
 @pytest.mark.slow
