@@ -46,5 +46,6 @@ def test_the_sweep_file_names_its_points_and_worlds_load():
     assert spec["n_sft"] == 1000 and spec["points"]
     for name in spec["points"]:
         world = bs._world(spec, name)
-        assert world.pretrain.corpus_docs == spec["corpus_docs"]
+        want = spec["points"][name].get("corpus_docs", spec["corpus_docs"])
+        assert world.pretrain.corpus_docs == want  # a point's own corpus size wins
         assert world.pretrain.steps == spec["points"][name]["steps"]

@@ -120,3 +120,19 @@ def test_probe_scores_on_the_smoke_base_model():
     for name, r in got.items():
         assert 0.0 <= r["score"] <= 1.0 and 0 < r["n"] <= 8, name
         assert r["examples"] and all("<|" not in e["completion"] for e in r["examples"])
+        # instruct's probes have parts, its rules; each is tallied once per probe that states it
+        if name == "instruct":
+            assert r["parts"] and set(r["parts"]) <= set(ti.PROSE_RULES)
+            assert sum(t["n"] for t in r["parts"].values()) >= r["n"]
+            assert all(0 <= t["right"] <= t["n"] for t in r["parts"].values())
+        else:
+            assert r["parts"] == {}, name
+
+
+def test_instruct_probe_parts_name_the_rules_kept():
+    task = get_toy_task("instruct", WORLD)
+    probe = next(p for p in task.probes("val", 40) if ti.NO_COMMA in p["rules"])
+    text = _gold("instruct", probe)
+    assert task.probe_parts(probe, text) == dict.fromkeys(probe["rules"], True)
+    parts = task.probe_parts(probe, text.replace(" ", ", ", 1))  # a comma breaks one rule
+    assert parts[ti.NO_COMMA] is False and task.probe_score(probe, text.replace(" ", ", ", 1)) == 0

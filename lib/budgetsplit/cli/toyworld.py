@@ -220,6 +220,8 @@ def probe(world, split: str, n: int, progress: bool = True, examples: int = 0) -
     print(f"{'task':12} {'score':>7} {'n':>5}")
     for task, r in scores.items():
         print(f"{task:12} {r['score']:7.3f} {r['n']:5d}")
+        for part, t in r["parts"].items():  # a probe's parts (instruct: each rule) kept
+            print(f"  {part:40} {t['right']:4d} of {t['n']:4d} right")
     for task, r in scores.items():
         for e in r["examples"][:examples]:
             print(f"- {task} [{e['score']:.2f}] {e['prefix']!r}\n  ||| {e['completion']!r}")

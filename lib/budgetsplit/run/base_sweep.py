@@ -66,9 +66,9 @@ def _world(spec: dict, point: str):
     settings = _settings(spec, point)
     knobs = json.loads(settings.pop("tasks"))
     over = {f"tasks.{t}.{k}": v for t, kv in knobs.items() for k, v in kv.items()}
-    return load_world(
-        "toy", overrides={**settings, **over, "pretrain.corpus_docs": spec["corpus_docs"]}
-    )
+    # the sweep's corpus size, unless the point names its own (`corpus_docs`, a pretrain key)
+    corpus = {"pretrain.corpus_docs": spec["corpus_docs"]}
+    return load_world("toy", overrides={**corpus, **settings, **over})
 
 
 def _recorded(path: Path, spec: dict, point: str) -> bool:

@@ -55,7 +55,8 @@ def probe_scores(
     progress: bool = True,
     tasks: tuple[str, ...] = TASKS,
 ) -> dict[str, dict]:
-    """task -> {"score": mean probe score in [0, 1], "n": probes, "examples": a few
+    """task -> {"score": mean probe score in [0, 1], "n": probes, "parts": {part: {"right",
+    "n"}} where the task's probes have parts (`ToyTask.probe_parts`), "examples": a few
     {"prefix", "completion", "score"}} for the base model in `folder` (safetensors only)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer  # slow: on first probe only
 
@@ -69,9 +70,16 @@ def probe_scores(
         prefixes = [p["prefix"] for p in probes]
         texts = continuations(model, tok, prefixes, task.probe_tokens, f"probe {name}", progress)
         scores = [task.probe_score(p, t) for p, t in zip(probes, texts, strict=True)]
+        parts: dict[str, dict[str, int]] = {}
+        for p, t in zip(probes, texts, strict=True):
+            for part, right in task.probe_parts(p, t).items():
+                tally = parts.setdefault(part, {"right": 0, "n": 0})
+                tally["right"] += right
+                tally["n"] += 1
         results[name] = {
             "score": sum(scores) / len(scores),
             "n": len(scores),
+            "parts": dict(sorted(parts.items())),
             "examples": [
                 {"prefix": p["prefix"], "completion": t, "score": s}
                 for p, t, s in list(zip(probes, texts, scores, strict=True))[:_N_EXAMPLES]

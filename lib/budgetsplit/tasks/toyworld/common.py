@@ -133,6 +133,11 @@ class ToyTask(Task):
     def probe_score(self, probe: dict, completion: str) -> float:
         """A probe's score in [0, 1] for the base model's greedy continuation of its prefix."""
 
+    def probe_parts(self, probe: dict, completion: str) -> dict[str, bool]:
+        """Which parts of a probe the continuation got right, where a probe has parts (instruct:
+        each rule kept); {} where it has one. `budgetsplit toyworld probe` prints their shares."""
+        return {}
+
     def _fields(self, item: Any) -> dict:
         return {}
 

@@ -407,8 +407,12 @@ class InstructTask(ToyTask):
         # commas" and a forbidden word by saying nothing, so they score 0
         if len(_WORD.findall(completion)) < 3:
             return 0.0
-        kept = ifeval.check(completion.strip(), list(probe["rules"]), list(probe["rules"].values()))
-        return float(all(kept[0]))
+        return float(all(self.probe_parts(probe, completion).values()))
+
+    def probe_parts(self, probe: dict, completion: str) -> dict[str, bool]:
+        rules = list(probe["rules"])
+        kept = ifeval.check(completion.strip(), rules, list(probe["rules"].values()))[0]
+        return {rule: bool(k) for rule, k in zip(rules, kept, strict=True)}
 
 
 # ----------------------------------------------------------------------------- pretraining corpus
