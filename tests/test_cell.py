@@ -343,6 +343,25 @@ def test_smoke_cells_end_to_end(smoke):
     assert sft_dpo["sft_stage"] == sft_kto["sft_stage"]
     assert "final_reward_margins" in sft_dpo["diagnostics"]["pft"]
     assert "final_kl" in sft_kto["diagnostics"]["pft"]
+    # Compute beside cost: what each stage trained on, from the trainers' own token counts
+    c = {name: rec["compute"] for name, rec in (("sft", sft_only), ("dpo", dpo_only))}
+    c["sft_dpo"], c["sft_kto"] = sft_dpo["compute"], sft_kto["compute"]
+    n = c["sft"]["n_params"]
+    assert n == sum(x.numel() for x in load_model(p.model, p.profile, "cpu")[0].parameters())
+    assert c["sft"]["sft"]["tokens"] > 0 and c["sft"]["pft"]["tokens"] == 0
+    assert c["dpo"]["sft"]["tokens"] == 0 and c["dpo"]["pft"]["tokens"] > 0
+    # one reference pass over the pairs (precomputed), the policy's every epoch
+    assert c["dpo"]["pft"]["ref_tokens"] * p.pft.epochs == pytest.approx(
+        c["dpo"]["pft"]["tokens"], abs=p.pft.epochs
+    )
+    assert c["sft_kto"]["sft"] == c["sft_dpo"]["sft"]  # the reused stage is charged as if trained
+    for rec in c.values():
+        assert (
+            rec["train_flops"]
+            == 6 * n * (rec["sft"]["tokens"] + rec["pft"]["tokens"])
+            + 2 * n * rec["pft"]["ref_tokens"]
+        )
+        assert rec["eval"]["generated_tokens"] > 0 and rec["eval"]["prompt_tokens"] > 0
     base = evaluate_model(*load_model(p.model, p.profile, "cpu"), task, p.eval)
     metric = "accuracy_strict"
     assert sft_only["metrics"][metric] > base["metrics"][metric]

@@ -170,12 +170,14 @@ def table(out: Path = OUT) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["n_params", "tokens_seen"]).reset_index(drop=True)
 
 
-def _label(n_params: int, tasks: str) -> str:
+def _label(n_params: int, tasks: str, corpus_m: int) -> str:
     knobs = json.loads(tasks)
     said = "; ".join(
         f"{t} " + ", ".join(f"{k}={v}" for k, v in kv.items()) for t, kv in knobs.items()
     )
-    return f"{n_params / 1e6:.1f}M params" + (f" ({said})" if said else "")
+    return f"{n_params / 1e6:.1f}M params, {corpus_m}M-token corpus" + (
+        f" ({said})" if said else ""
+    )
 
 
 def plot(t: pd.DataFrame, path: Path | None = None):
@@ -185,9 +187,12 @@ def plot(t: pd.DataFrame, path: Path | None = None):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, len(TASKS), figsize=(3.2 * len(TASKS), 5.6), sharex=True)
+    # a line joins points that differ in pretraining steps only: one model size, task knobs and
+    # corpus (its training tokens, to the million)
+    t = t.assign(corpus_m=(t["train_tokens"] / 1e6).round().astype(int))
     for j, name in enumerate(TASKS):
-        for (n_params, tasks), g in t.groupby(["n_params", "tasks"]):
-            x, label = g["tokens_seen"] / 1e6, _label(n_params, tasks)
+        for (n_params, tasks, corpus_m), g in t.groupby(["n_params", "tasks", "corpus_m"]):
+            x, label = g["tokens_seen"] / 1e6, _label(n_params, tasks, corpus_m)
             axes[0, j].plot(x, g[f"probe.{name}"], "o-", label=label)
             line = axes[1, j].plot(x, g[f"sft.{name}"], "o-", label=label)[0]
             floor = g[[f"base.{name}", f"floor.{name}"]].max(axis=1)

@@ -36,6 +36,7 @@ from filelock import FileLock, Timeout
 
 from budgetsplit.config.params import ConfigError, Params, for_model, pft_settings, to_dict
 from budgetsplit.core.budget import draw_subsets, spent
+from budgetsplit.core.compute import cell_compute, ref_tokens, trained_tokens
 from budgetsplit.core.layout import RunLayout
 from budgetsplit.core.methods import TABLE
 from budgetsplit.core.store import (
@@ -277,14 +278,35 @@ def _start_model(params: Params, task, cell: Cell, sft_rows: list[dict], device:
     return (*load_model(params.model, params.profile, device, path=stage_dir), stage_dir, meta)
 
 
+def _pft_settings(params: Params, cell: Cell):
+    # The PFT settings of the cell's method and starting regime (calibrated per regime: see
+    # budgetsplit.run.calibrate), from the base model when there was no SFT.
+    return pft_settings(params, cell.method, n_sft=cell_sizes(params, cell)[0])
+
+
+def _compute(params: Params, cell: Cell, n_params: int, throughput: dict, result: dict) -> dict:
+    """The record's compute block (core/compute.py) from what the stages and the eval counted."""
+    pft_tokens = trained_tokens(throughput["pft"])
+    ref = 0
+    if pft_tokens:
+        pft = _pft_settings(params, cell)
+        ref = ref_tokens(pft_tokens, pft.epochs, pft.precompute_ref_log_probs)
+    return cell_compute(
+        n_params,
+        sft_tokens=trained_tokens(throughput["sft"]),
+        pft_tokens=pft_tokens,
+        pft_ref_tokens=ref,
+        prompt_tokens=result["prompt_tokens"],
+        generated_tokens=result["generated_tokens"],
+    )
+
+
 def _preference_finetune(params: Params, cell: Cell, task, model, tok, pref_rows, device: str):
     """(model after PFT, trainer diagnostics, throughput, stage diagnostics); the model as is
     without pairs."""
     if not pref_rows:
         return model, {}, {}, _stage_diagnostics([], 0, None)
-    # The PFT settings of the cell's method and starting regime (calibrated per regime: see
-    # budgetsplit.run.calibrate), from the base model when there was no SFT.
-    pft = pft_settings(params, cell.method, n_sft=cell_sizes(params, cell)[0])
+    pft = _pft_settings(params, cell)
     outcome = train_pft(
         model,
         tok,
@@ -319,6 +341,7 @@ def _train_and_evaluate(params: Params, cell: Cell, task, settings: dict, t_star
     t = time.perf_counter()
     model, tok, stage_dir, sft_meta = _start_model(params, task, cell, sft_rows, device)
     wall["sft"] = time.perf_counter() - t if sft_rows else 0.0  # loading the base is not SFT
+    n_params = sum(p.numel() for p in model.parameters())  # merged: the base model's N
 
     # Cold start: how likely the preference data is under the model PFT starts from.
     t = time.perf_counter()
@@ -339,6 +362,7 @@ def _train_and_evaluate(params: Params, cell: Cell, task, settings: dict, t_star
     result = evaluate_model(model, tok, task, params.eval, seed=cell.seed)
     wall["eval"] = time.perf_counter() - t
     wall["total"] = time.perf_counter() - t_start
+    throughput = {"sft": sft_meta.get("throughput", {}), "pft": pft_throughput}
 
     return Record(
         cell=cell,
@@ -369,7 +393,8 @@ def _train_and_evaluate(params: Params, cell: Cell, task, settings: dict, t_star
         sft_stage=sft_meta.get("key"),
         sft_reused=bool(sft_meta.get("reused", False)),
         cold_start_cached=cold_cached,
-        throughput={"sft": sft_meta.get("throughput", {}), "pft": pft_throughput},
+        throughput=throughput,
+        compute=_compute(params, cell, n_params, throughput, result),
         wall_s=wall,
         versions=_versions(),
         device=_device_name(device),

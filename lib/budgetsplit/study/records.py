@@ -50,6 +50,8 @@ class Record:
     sft_reused: bool = False
     cold_start_cached: bool = False
     throughput: dict = field(default_factory=dict)
+    # Tokens and FLOPs per stage and in all (core/compute.py); {} in records older than it.
+    compute: dict = field(default_factory=dict)
     wall_s: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     device: str = ""

@@ -75,6 +75,7 @@ def _flatten(rec: Record, settings: dict) -> dict:
     row.update(_flat("metric.", rec.metrics))
     row.update(_flat("diag.", rec.diagnostics))
     row.update(_flat("time.", rec.wall_s))
+    row.update(_flat("compute.", rec.compute))
     return row
 
 

@@ -112,10 +112,8 @@ def generate_ids(
 def evaluate_model(model, tok, task, cfg: EvalConfig, seed: int = 0, n_keep: int = 5) -> dict:
     """Score `model` on `task`'s eval split (its first `cfg.n_examples` rows); keeps a few completions."""
     rows = eval_rows(task, cfg)
-    conversations = [task.prompt_messages(r["prompt"]) for r in rows]
-    texts, lengths, stopped = generate(
-        model, tok, conversations, cfg, seed, desc=f"eval {task.name}"
-    )
+    prompts = [_prompt_ids(tok, task.prompt_messages(r["prompt"])) for r in rows]
+    texts, lengths, stopped = generate_ids(model, tok, prompts, cfg, seed, f"eval {task.name}")
     metrics = {k: float(v) for k, v in task.score(rows, texts).items()}
     return {
         "metrics": metrics,
@@ -124,6 +122,8 @@ def evaluate_model(model, tok, task, cfg: EvalConfig, seed: int = 0, n_keep: int
         "format_rate": sum(map(task.in_format, texts)) / len(texts),
         "mean_length_tokens": sum(lengths) / len(lengths),
         "eos_rate": sum(stopped) / len(stopped),
+        "prompt_tokens": sum(map(len, prompts)),  # read and generated: the compute of eval
+        "generated_tokens": sum(lengths),
         "examples": [
             {"prompt": r["prompt"], "completion": t}
             for r, t in zip(rows[:n_keep], texts[:n_keep], strict=True)

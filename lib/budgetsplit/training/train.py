@@ -247,8 +247,10 @@ def _run_trainer(trainer, lora: LoraConfig, t0: float, desc: str, before) -> Sta
     logs = list(trainer.state.log_history)
     thr = {"train_runtime_s": runtime, "samples_per_s": out.metrics["train_samples_per_second"]}
     tokens = [h["num_tokens"] for h in logs if "num_tokens" in h]
-    if tokens and runtime > 0:
-        thr["tokens_per_s"] = tokens[-1] / runtime
+    if tokens:  # the trainer's count of non-padding tokens trained, every epoch (core/compute.py)
+        thr["tokens"] = int(tokens[-1])
+        if runtime > 0:
+            thr["tokens_per_s"] = tokens[-1] / runtime
     steps, change = trainer.state.global_step, _weight_change(before, model)
     return StageOutcome(model, logs, time.perf_counter() - t0, thr, steps, change)
 
