@@ -210,7 +210,8 @@ def plot(t: pd.DataFrame, path: Path | None = None):
     axes[1, 0].set_ylabel("SFT only, 1,000 demos (val)")
     handles, labels = axes[1, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
-    fig.tight_layout(rect=(0, 0.13, 1, 1))  # room for the legend, two columns
+    rows = -(-len(labels) // 2)  # room for the legend, two columns
+    fig.tight_layout(rect=(0, 0.02 + 0.045 * rows, 1, 1))
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig
