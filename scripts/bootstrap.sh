@@ -11,9 +11,11 @@
 #      (the last checkout set up on this account wins).
 
 _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-_probe='import budgetsplit, torch, transformers, trl, peft, datasets, papermill, seaborn, pytest, hypothesis'
-
-_usable() { "$1" -c "$_probe" >/dev/null 2>&1; }
+# Whether an interpreter has budgetsplit and its main dependencies: found, not imported (importing
+# torch and trl takes 10-20 s, paid by every run_all.sh and run_tests.sh call; a package found but
+# broken fails at its first import with its own error).
+_probe='import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in sys.argv[1:]))'
+_usable() { "$1" -c "$_probe" budgetsplit torch transformers trl peft datasets papermill seaborn pytest hypothesis >/dev/null 2>&1; }
 
 PY=""
 for cand in "${BUDGETSPLIT_PYTHON:-}" "${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}" "${CONDA_PREFIX:+$CONDA_PREFIX/bin/python}"; do

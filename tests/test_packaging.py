@@ -102,6 +102,20 @@ def test_bootstrap_real_installs_only_what_is_missing(tmp_path):
     assert rc == 1 and "could not install no-such-dist-zz==1.0" in err
 
 
+def test_bootstrap_finds_an_environment_by_its_packages_without_importing_them(tmp_path):
+    """`_usable`, which every run_all.sh and run_tests.sh call goes through: this interpreter has
+    everything; the same one without its site-packages (`-S`) has none of it."""
+    bare = tmp_path / "bare"
+    bare.write_text(f'#!/usr/bin/env bash\nexec {sys.executable} -S "$@"\n')
+    bare.chmod(0o755)
+    lines = (ROOT / "scripts" / "bootstrap.sh").read_text().splitlines()
+    defs = "\n".join(x for x in lines if x.startswith(("_probe=", "_usable()")))
+    assert defs.count("\n") == 1  # both lines found
+    for py, want in ((sys.executable, 0), (bare, 1)):
+        done = subprocess.run(["bash", "-c", f'{defs}\n_usable "$1"', "bash", str(py)])
+        assert done.returncode == want, py
+
+
 SHIPPED = "budgetsplit/tasks/toyworld/base_models"  # under lib/, and in the wheel
 
 
