@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up the environment if needed (see scripts/bootstrap.sh), then run the test suite.
-#   ./run_tests.sh                 every test (7-11 minutes on 2 CPU cores, plus a few minutes of set-up the first time)
+#   ./run_tests.sh                 every test (about 13 minutes on 2 CPU cores, plus a few minutes of set-up the first time)
 #   ./run_tests.sh -m "not slow"   skip the end-to-end training tests
 #   ./run_tests.sh tests/test_budget.py -x    any pytest arguments
 set -euo pipefail
