@@ -2,7 +2,7 @@
 # and export PY (its interpreter). Idempotent: a second call checks a stamp and installs nothing.
 #
 #   1. The active environment (a venv or conda env you activated, or $BUDGETSPLIT_PYTHON) is used
-#      as is when budgetsplit and its dependencies import there.
+#      as is when budgetsplit and its dependencies are installed there (found, not imported).
 #   2. Else ./.venv is created with the current python3 and `pip install -e '.[dev]'` runs; a stamp
 #      holding the hash of pyproject.toml marks it done, so a rerun skips straight to the work.
 #   3. A Jupyter kernel named "budgetsplit" (display name "budgetsplit (Python 3)") is registered for
@@ -12,9 +12,10 @@
 
 _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Whether an interpreter has budgetsplit and its main dependencies: found, not imported (importing
-# torch and trl takes 10-20 s, paid by every run_all.sh and run_tests.sh call; a package found but
-# broken fails at its first import with its own error).
-_probe='import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in sys.argv[1:]))'
+# torch and trl takes 10-20 s, paid by every run_all.sh and run_tests.sh call). A folder left
+# without its code (origin None: a namespace) does not count; a package installed but broken
+# (e.g. trl against another transformers) passes here and fails at its first import, naming itself.
+_probe='import importlib.util as u, sys; sys.exit(any(getattr(u.find_spec(m), "origin", None) is None for m in sys.argv[1:]))'
 _usable() { "$1" -c "$_probe" budgetsplit torch transformers trl peft datasets papermill seaborn pytest hypothesis >/dev/null 2>&1; }
 
 PY=""

@@ -24,9 +24,10 @@ def test_counts_are_whole_and_not_negative(bad):
 
 
 def test_reference_tokens_one_pass_when_precomputed_else_every_epoch():
-    assert ref_tokens(300, epochs=3, precomputed=True) == 100
-    assert ref_tokens(300, epochs=3, precomputed=False) == 300
-    assert ref_tokens(0, epochs=3, precomputed=True) == 0
+    assert ref_tokens(300, passes=3, precomputed=True) == 100
+    assert ref_tokens(300, passes=2.5, precomputed=True) == 120  # min_steps repeated the data
+    assert ref_tokens(300, passes=3, precomputed=False) == 300
+    assert ref_tokens(0, passes=3, precomputed=True) == 0
 
 
 def test_trained_tokens_from_the_count_or_from_rate_and_runtime():

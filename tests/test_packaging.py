@@ -104,16 +104,35 @@ def test_bootstrap_real_installs_only_what_is_missing(tmp_path):
 
 def test_bootstrap_finds_an_environment_by_its_packages_without_importing_them(tmp_path):
     """`_usable`, which every run_all.sh and run_tests.sh call goes through: this interpreter has
-    everything; the same one without its site-packages (`-S`) has none of it."""
+    everything; the same one without its site-packages (`-S`) has none of it, nor with folders
+    of the names but no code (namespaces); and it finds a package without importing it."""
+    import os
+
     bare = tmp_path / "bare"
     bare.write_text(f'#!/usr/bin/env bash\nexec {sys.executable} -S "$@"\n')
     bare.chmod(0o755)
     lines = (ROOT / "scripts" / "bootstrap.sh").read_text().splitlines()
     defs = "\n".join(x for x in lines if x.startswith(("_probe=", "_usable()")))
     assert defs.count("\n") == 1  # both lines found
-    for py, want in ((sys.executable, 0), (bare, 1)):
-        done = subprocess.run(["bash", "-c", f'{defs}\n_usable "$1"', "bash", str(py)])
-        assert done.returncode == want, py
+    names = defs.rsplit('"$_probe"', 1)[1].split(">")[0].split()
+    assert "torch" in names and "budgetsplit" in names
+    empty = tmp_path / "empty"
+    for name in names:
+        (empty / name).mkdir(parents=True)
+    stub = tmp_path / "stub" / "hypothesis"  # shadows the real one; importing it leaves a mark
+    stub.mkdir(parents=True)
+    mark = tmp_path / "imported"
+    (stub / "__init__.py").write_text(f"open({str(mark)!r}, 'w').close()\n")
+
+    def usable(py, path=None) -> int:
+        env = {**os.environ, "PYTHONPATH": str(path)} if path else None
+        script = f'{defs}\n_usable "$1"'
+        return subprocess.run(["bash", "-c", script, "bash", str(py)], env=env).returncode
+
+    assert usable(sys.executable) == 0
+    assert usable(bare) == 1
+    assert usable(bare, empty) == 1
+    assert usable(sys.executable, stub.parent) == 0 and not mark.exists()
 
 
 SHIPPED = "budgetsplit/tasks/toyworld/base_models"  # under lib/, and in the wheel

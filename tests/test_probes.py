@@ -136,3 +136,5 @@ def test_instruct_probe_parts_name_the_rules_kept():
     assert task.probe_parts(probe, text) == dict.fromkeys(probe["rules"], True)
     parts = task.probe_parts(probe, text.replace(" ", ", ", 1))  # a comma breaks one rule
     assert parts[ti.NO_COMMA] is False and task.probe_score(probe, text.replace(" ", ", ", 1)) == 0
+    # saying (almost) nothing keeps no rule, though it has no comma
+    assert task.probe_parts(probe, " Yes.") == dict.fromkeys(probe["rules"], False)

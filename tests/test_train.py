@@ -158,14 +158,22 @@ def test_small_stages_take_min_steps_and_kto_takes_dpos_steps_per_pair(base_fold
     # 16 pairs at batch 8, one epoch: 2 DPO steps; KTO unpairs them into 32 rows at twice the batch,
     # so 2 steps as well. With min_steps 5 both repeat the data to 5 steps, and so does SFT on 4 rows.
     pairs = task.pref_records(task.pref_pool()[:16])
-    steps = {}
+    steps, thr = {}, {}
     for method in ("dpo", "kto"):
         for min_steps in (0, 5):
             model, tok = load_model(ModelConfig(name=base_folder), device="cpu")
             pft = PFTConfig(**FAST, learning_rate=1e-4, min_steps=min_steps)
             out = train_pft(model, tok, pairs, method, pft, LoraConfig(), 0, "cpu")
             steps[method, min_steps] = len(losses(out.log_history))
+            thr[method, min_steps] = out.throughput
     assert steps == {("dpo", 0): 2, ("kto", 0): 2, ("dpo", 5): 5, ("kto", 5): 5}
+    # 5 steps of 8 read the 16 pairs 2.5 times; the precomputed reference reads them once either
+    # way (within the length spread of the half pass)
+    assert (thr["dpo", 0]["passes"], thr["dpo", 5]["passes"]) == (1.0, 2.5)
+    once, repeated = thr["dpo", 0], thr["dpo", 5]
+    assert repeated["tokens"] > 2 * once["tokens"]
+    assert repeated["ref_tokens"] == pytest.approx(once["ref_tokens"], rel=0.15)
+    assert once["ref_tokens"] == once["tokens"]
     model, tok = load_model(ModelConfig(name=base_folder), device="cpu")
     stage = StageConfig(**FAST, learning_rate=1e-3, min_steps=5)
     out = train_sft(

@@ -13,7 +13,9 @@ paper's code's forks use for SFT):
 
 T_sft and T_pft are what the TRL trainer counted (`num_tokens`: the non-padding tokens of its
 batches, chosen and rejected both for DPO). T_ref is one pass over the pairs when reference
-log-probs are precomputed (T_pft / epochs), else one per step (T_pft). Not counted, for every
+log-probs are precomputed (T_pft / the passes the trainer made), else one per step (T_pft). N is
+every parameter, the input embedding too (a lookup, not a product): a convention, the same for
+every cell of a model; FLOPs are floats (a 14B model's cell passes int64's range). Not counted, for every
 method alike: padding, attention's quadratic term, LoRA's skipped weight gradients, KTO's extra
 forward on its KL batch, the diagnostics (cold-start log-probs, the start score). A cell that reuses
 a cached SFT stage or reference log-probs is charged the work as if done, as its budget is.
@@ -28,11 +30,12 @@ TRAIN_FLOPS_PER_TOKEN = 6  # x N: forward and backward
 FORWARD_FLOPS_PER_TOKEN = 2  # x N: forward only
 
 
-def ref_tokens(pft_tokens: int, epochs: float, precomputed: bool) -> int:
-    """The reference model's forward tokens in a PFT stage of `pft_tokens` trained tokens."""
+def ref_tokens(pft_tokens: int, passes: float, precomputed: bool) -> int:
+    """The reference model's forward tokens in a PFT stage that trained `pft_tokens` tokens in
+    `passes` passes over its pairs (its epochs, or more where `min_steps` repeats the data)."""
     if not pft_tokens:
         return 0
-    return round(pft_tokens / epochs) if precomputed else pft_tokens
+    return round(pft_tokens / passes) if precomputed else pft_tokens
 
 
 def cell_compute(
@@ -47,7 +50,7 @@ def cell_compute(
     counts = (n_params, sft_tokens, pft_tokens, pft_ref_tokens, prompt_tokens, generated_tokens)
     if any(not isinstance(c, int) or c < 0 for c in counts) or n_params == 0:
         raise ValueError(f"token and parameter counts are whole numbers >= 0 (N > 0): {counts}")
-    train, fwd = TRAIN_FLOPS_PER_TOKEN * n_params, FORWARD_FLOPS_PER_TOKEN * n_params
+    train, fwd = float(TRAIN_FLOPS_PER_TOKEN * n_params), float(FORWARD_FLOPS_PER_TOKEN * n_params)
     sft = {"tokens": sft_tokens, "flops": train * sft_tokens}
     pft = {
         "tokens": pft_tokens,

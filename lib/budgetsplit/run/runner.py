@@ -36,7 +36,7 @@ from filelock import FileLock, Timeout
 
 from budgetsplit.config.params import ConfigError, Params, for_model, pft_settings, to_dict
 from budgetsplit.core.budget import draw_subsets, spent
-from budgetsplit.core.compute import cell_compute, ref_tokens, trained_tokens
+from budgetsplit.core.compute import cell_compute, trained_tokens
 from budgetsplit.core.layout import RunLayout
 from budgetsplit.core.methods import TABLE
 from budgetsplit.core.store import (
@@ -278,24 +278,13 @@ def _start_model(params: Params, task, cell: Cell, sft_rows: list[dict], device:
     return (*load_model(params.model, params.profile, device, path=stage_dir), stage_dir, meta)
 
 
-def _pft_settings(params: Params, cell: Cell):
-    # The PFT settings of the cell's method and starting regime (calibrated per regime: see
-    # budgetsplit.run.calibrate), from the base model when there was no SFT.
-    return pft_settings(params, cell.method, n_sft=cell_sizes(params, cell)[0])
-
-
-def _compute(params: Params, cell: Cell, n_params: int, throughput: dict, result: dict) -> dict:
+def _compute(n_params: int, throughput: dict, result: dict) -> dict:
     """The record's compute block (core/compute.py) from what the stages and the eval counted."""
-    pft_tokens = trained_tokens(throughput["pft"])
-    ref = 0
-    if pft_tokens:
-        pft = _pft_settings(params, cell)
-        ref = ref_tokens(pft_tokens, pft.epochs, pft.precompute_ref_log_probs)
     return cell_compute(
         n_params,
         sft_tokens=trained_tokens(throughput["sft"]),
-        pft_tokens=pft_tokens,
-        pft_ref_tokens=ref,
+        pft_tokens=trained_tokens(throughput["pft"]),
+        pft_ref_tokens=int(throughput["pft"].get("ref_tokens", 0)),
         prompt_tokens=result["prompt_tokens"],
         generated_tokens=result["generated_tokens"],
     )
@@ -306,7 +295,9 @@ def _preference_finetune(params: Params, cell: Cell, task, model, tok, pref_rows
     without pairs."""
     if not pref_rows:
         return model, {}, {}, _stage_diagnostics([], 0, None)
-    pft = _pft_settings(params, cell)
+    # The PFT settings of the cell's method and starting regime (calibrated per regime: see
+    # budgetsplit.run.calibrate), from the base model when there was no SFT.
+    pft = pft_settings(params, cell.method, n_sft=cell_sizes(params, cell)[0])
     outcome = train_pft(
         model,
         tok,
@@ -394,7 +385,7 @@ def _train_and_evaluate(params: Params, cell: Cell, task, settings: dict, t_star
         sft_reused=bool(sft_meta.get("reused", False)),
         cold_start_cached=cold_cached,
         throughput=throughput,
-        compute=_compute(params, cell, n_params, throughput, result),
+        compute=_compute(n_params, throughput, result),
         wall_s=wall,
         versions=_versions(),
         device=_device_name(device),

@@ -47,6 +47,7 @@ from transformers import PrinterCallback, ProgressCallback, TrainerCallback, set
 from transformers.utils.notebook import NotebookProgressCallback
 
 from budgetsplit.config.params import ConfigError, LoraConfig, PFTConfig, StageConfig
+from budgetsplit.core.compute import ref_tokens
 from budgetsplit.core.methods import TABLE as METHOD_TABLE
 from budgetsplit.core.methods import Method
 from budgetsplit.core.progress import library_bars, progress
@@ -249,6 +250,7 @@ def _run_trainer(trainer, lora: LoraConfig, t0: float, desc: str, before) -> Sta
     tokens = [h["num_tokens"] for h in logs if "num_tokens" in h]
     if tokens:  # the trainer's count of non-padding tokens trained, every epoch (core/compute.py)
         thr["tokens"] = int(tokens[-1])
+        thr["passes"] = float(trainer.state.epoch)  # over the data: more than epochs at min_steps
         if runtime > 0:
             thr["tokens_per_s"] = tokens[-1] / runtime
     steps, change = trainer.state.global_step, _weight_change(before, model)
@@ -378,7 +380,8 @@ def train_pft(
                 peft_config=peft_config(lora),
             )
         outcome = _run_trainer(trainer, lora, t0, f"{method} on {len(records)}", before)
-    outcome.throughput["pairs_per_s"] = (
-        len(records) * pft.epochs / max(outcome.throughput["train_runtime_s"], 1e-9)
-    )
+    thr = outcome.throughput
+    thr["pairs_per_s"] = len(records) * pft.epochs / max(thr["train_runtime_s"], 1e-9)
+    if "tokens" in thr:  # the reference's forward tokens (core/compute.py)
+        thr["ref_tokens"] = ref_tokens(thr["tokens"], thr["passes"], pft.precompute_ref_log_probs)
     return outcome

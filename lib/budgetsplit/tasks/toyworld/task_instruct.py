@@ -403,14 +403,14 @@ class InstructTask(ToyTask):
         return out
 
     def probe_score(self, probe: dict, completion: str) -> float:
-        # 1 when every rule is kept (strict, as the task's metric); fewer than 3 words keep "no
-        # commas" and a forbidden word by saying nothing, so they score 0
-        if len(_WORD.findall(completion)) < 3:
-            return 0.0
+        # 1 when every rule is kept (strict, as the task's metric)
         return float(all(self.probe_parts(probe, completion).values()))
 
     def probe_parts(self, probe: dict, completion: str) -> dict[str, bool]:
         rules = list(probe["rules"])
+        # fewer than 3 words keep "no commas" and a forbidden word by saying nothing: none kept
+        if len(_WORD.findall(completion)) < 3:
+            return dict.fromkeys(rules, False)
         kept = ifeval.check(completion.strip(), rules, list(probe["rules"].values()))[0]
         return {rule: bool(k) for rule, k in zip(rules, kept, strict=True)}
 
