@@ -371,6 +371,24 @@ def test_smoke_cells_end_to_end(smoke):
 
 
 @pytest.mark.slow
+def test_smoke_grpo_cell_end_to_end(smoke):
+    """Online RL after SFT on the smoke world: TRL's GRPOTrainer sampling from the SFT model and
+    rewarded by the task's gold scorer, on the RL prompts the rest of the budget bought."""
+    p, task, _ = smoke
+    rec = run_cell(p, Cell("math", "grpo", 40, 0.5, 0))
+    assert record_path(p, Cell(**rec["cell"])).is_file()
+    assert (rec["n_sft"], rec["n_pref"], rec["costs"]) == (20, 20, {"sft": 1.0, "rl": 1.0})
+    stage = rec["diagnostics"]["stages"]["pft"]
+    assert stage["prompts"] == 20 and stage["steps"] == 3 and stage["weight_change"] > 0
+    steps = rec["diagnostics"]["pft"]["per_step"]
+    assert len(steps["reward"]) == 3 and len(steps["frac_reward_zero_std"]) == 3
+    assert all(0 < n <= p.pft.max_completion_length for n in steps["completion_length"])
+    c = rec["compute"]
+    assert c["pft"]["sampled_tokens"] > 0 and c["pft"]["ref_tokens"] == c["pft"]["tokens"]
+    assert rec["metrics"]["accuracy_strict"] >= 0 and rec["n_eval"] == p.eval.n_examples
+
+
+@pytest.mark.slow
 def test_smoke_cell_repeats_exactly(smoke, tmp_path):
     p, _, params = smoke
     cell = Cell("math", "dpo", 40, 0.5, 0)

@@ -47,7 +47,7 @@ def build(monkeypatch):
     monkeypatch.setattr(train, "logits_bytes", lambda *a: 0)  # the stand-in model has no vocab
     monkeypatch.setattr(train, "use_dense_lm_head", lambda *a: contextlib.nullcontext())
     done = train.StageOutcome(None, throughput={"train_runtime_s": 1.0})
-    monkeypatch.setattr(train, "_run_trainer", lambda *a: done)
+    monkeypatch.setattr(train, "run_trainer", lambda *a: done)
 
     def build(method: str) -> tuple:
         pft = PFTConfig(batch_size=4, per_device_batch_size=2, sft_weight=3.0)
@@ -59,10 +59,13 @@ def build(monkeypatch):
 
 
 def test_the_table_is_the_methods_config_names_and_checks():
-    assert params.METHODS == methods.METHODS == tuple(TABLE) == ("dpo", "ipo", "dpo_sft", "kto")
+    want = ("dpo", "ipo", "dpo_sft", "kto", "grpo")
+    assert params.METHODS == methods.METHODS == tuple(TABLE) == want
     for m in TABLE:
         assert load_params("smoke", "math", overrides={"methods": [m]}).methods == (m,)
-    with pytest.raises(ConfigError, match="unknown PFT method; known: dpo, ipo, dpo_sft, kto"):
+    with pytest.raises(
+        ConfigError, match="unknown PFT method; known: dpo, ipo, dpo_sft, kto, grpo"
+    ):
         load_params("smoke", "math", overrides={"methods": ["ppo"]})
 
 
@@ -73,12 +76,16 @@ def test_the_papers_methods_are_dpo_and_kto_and_its_profile_runs_no_other():
 
 
 def test_every_family_has_trainer_glue():
-    assert set(train._TRAINERS) == set(FAMILIES)
-    assert {row.family for row in TABLE.values()} <= set(train._TRAINERS)
+    # pair-trained families here, the RL family in its own stage (training/grpo.py)
+    assert set(train._TRAINERS) == set(FAMILIES) - set(methods.RL_FAMILIES) == {"dpo", "kto"}
+    assert {row.buys for row in TABLE.values()} == {"pref", "rl"}
+    assert [m for m, row in TABLE.items() if row.buys == "rl"] == ["grpo"]
+    with pytest.raises(ValueError, match="RL prompts, not pairs"):
+        train.train_pft(None, None, RECORDS, "grpo", PFTConfig(), LoraConfig(), 0, "cpu")
 
 
 def test_each_row_builds_its_trl_config(build):
-    built = {m: build(m) for m in TABLE}
+    built = {m: build(m) for m, row in TABLE.items() if row.buys == "pref"}
     # what TRL gets, per method: trainer family, loss types, loss weights, device batch, rows
     got = {
         m: (family, args.loss_type, getattr(args, "loss_weights", None))
@@ -112,6 +119,7 @@ def test_the_calibration_steps_of_each_method_name_exactly_its_swept_settings():
         "ipo": ("pft.beta",),
         "dpo_sft": ("pft.sft_weight",),
         "kto": ("pft.beta",),
+        "grpo": ("pft.kl_beta", "pft.num_generations"),
     }
 
 

@@ -60,6 +60,9 @@ class AddTask(Task):
             for r in self.rows[100:250]
         ]
 
+    def rl_pool(self):  # the pref pool's prompts, once each, with their gold fields
+        return self.rows[100:250]
+
     def eval_split(self, split):
         return self.rows[250:] if split == "test" else self.rows[230:250]
 

@@ -104,6 +104,8 @@ class ModelConfig:
 class CostConfig:
     sft: float = 1.0  # cost of one SFT demonstration
     pref: float = 1.0  # cost of one preference pair
+    # cost of one RL prompt with its answer key or checker (grpo; docs/study.md argues the default)
+    rl: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ class BudgetConfig:
     budgets: tuple[float, ...] = (100, 300, 1000)
     sft_fractions: tuple[float, ...] = (0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 1.0)
     costs: CostConfig = field(default_factory=CostConfig)
-    # Money budgets only: each ratio r gives a grid with c_sft = r * costs.pref.
+    # Money budgets only: each ratio r gives a grid with c_sft = r * costs.pref (costs.rl for grpo).
     cost_ratios: tuple[float, ...] = ()
     # SFT and preference subsets never share a prompt.
     disjoint_prompts: bool = True
@@ -149,6 +151,11 @@ class PFTConfig(StageConfig):
     desirable_weight: float = 1.0
     undesirable_weight: float = 1.0
     precompute_ref_log_probs: bool = True
+    # Online RL (grpo, core/methods.py): completions sampled per prompt, their length, and the KL
+    # coefficient towards the starting model (GRPO's beta, a different quantity from DPO's).
+    num_generations: int = 4
+    max_completion_length: int = 256
+    kl_beta: float = 0.04
     # Calibrated settings over the ones above, by method and regime (REGIMES), e.g.
     # {"dpo": {"from_base": {"learning_rate": 2e-3}}}; written by `budgetsplit calibrate`.
     tuned: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
@@ -229,7 +236,7 @@ def _check_ranges(p: Params, src: str) -> None:
     for f in b.sft_fractions:
         if not 0.0 <= f <= 1.0:
             bad("budget.sft_fractions", f, "a fraction must lie in [0, 1]")
-    for k in ("sft", "pref"):
+    for k in ("sft", "pref", "rl"):
         c = getattr(b.costs, k)
         if c <= 0:
             bad(f"budget.costs.{k}", c, "a cost must be > 0")
@@ -253,6 +260,12 @@ def _check_ranges(p: Params, src: str) -> None:
             bad(f"{name}.min_steps", st.min_steps, "must be >= 0")
     if p.pft.beta <= 0:
         bad("pft.beta", p.pft.beta, "must be > 0")
+    if p.pft.num_generations < 2:  # one sample per prompt has no group to compare it with
+        bad("pft.num_generations", p.pft.num_generations, "must be >= 2")
+    if p.pft.max_completion_length <= 0:
+        bad("pft.max_completion_length", p.pft.max_completion_length, "must be > 0")
+    if p.pft.kl_beta < 0:
+        bad("pft.kl_beta", p.pft.kl_beta, "must be >= 0 (0: no KL term)")
     for m, by_regime in p.pft.tuned.items():
         if m not in METHOD_TABLE:
             bad(f"pft.tuned.{m}", by_regime, f"unknown PFT method; known: {known_methods}")

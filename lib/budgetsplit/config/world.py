@@ -38,6 +38,8 @@ class PretrainConfig:
     learning_rate: float = 3e-3
     warmup_steps: int = 100
     corpus_docs: int = 40000
+    # The share of the corpus that is copy drills (tasks/toyworld/drills.py); 0: none.
+    copy_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,10 @@ def _check_world(w: WorldConfig, src: str) -> None:
 
 def _check_pretrain(p: PretrainConfig, src: str, prefix: str) -> None:
     for f in fields(p):
-        if getattr(p, f.name) <= 0 and f.name != "warmup_steps":
+        if getattr(p, f.name) <= 0 and f.name not in ("warmup_steps", "copy_share"):
             raise ConfigError(src, f"{prefix}{f.name}", getattr(p, f.name), "must be > 0")
+    if not 0 <= p.copy_share < 1:
+        raise ConfigError(src, f"{prefix}copy_share", p.copy_share, "must be in [0, 1)")
     if p.hidden_size % p.num_heads:
         raise ConfigError(src, f"{prefix}num_heads", p.num_heads, "must divide hidden_size")
 

@@ -8,12 +8,17 @@ forward 2N (Kaplan et al. 2020, "Scaling laws for neural language models"; the a
 paper's code's forks use for SFT):
 
     sft   6 N T_sft                  T_sft: the tokens of every SFT batch, every epoch
-    pft   6 N T_pft + 2 N T_ref      T_ref: the reference model's forward tokens
+    pft   6 N T_pft + 2 N (T_ref + T_sampled)
+                                     T_ref: the reference model's forward tokens; T_sampled: the
+                                     tokens online RL (grpo) generated to score (0 for pairs)
     eval  2 N (T_prompt + T_gen)     the test prompts read and the tokens generated
 
 T_sft and T_pft are what the TRL trainer counted (`num_tokens`: the non-padding tokens of its
 batches, chosen and rejected both for DPO). T_ref is one pass over the pairs when reference
-log-probs are precomputed (T_pft / the passes the trainer made), else one per step (T_pft). N is
+log-probs are precomputed (T_pft / the passes the trainer made), else one per step (T_pft); for
+grpo T_pft is the prompts and sampled completions trained on, T_ref the same tokens when its KL
+term is on (kl_beta > 0), and T_sampled the completions generated, each token one forward pass
+(generation re-reads no prefix with a KV cache; the prompt's pass is not counted). N is
 every parameter, the input embedding too (a lookup, not a product): a convention, the same for
 every cell of a model; FLOPs are floats (a 14B model's cell passes int64's range). Not counted, for every
 method alike: padding, attention's quadratic term, LoRA's skipped weight gradients, KTO's extra
@@ -43,11 +48,20 @@ def cell_compute(
     sft_tokens: int = 0,
     pft_tokens: int = 0,
     pft_ref_tokens: int = 0,
+    pft_sampled_tokens: int = 0,
     prompt_tokens: int = 0,
     generated_tokens: int = 0,
 ) -> dict:
     """The record's `compute` block: tokens and FLOPs per stage, and the training total."""
-    counts = (n_params, sft_tokens, pft_tokens, pft_ref_tokens, prompt_tokens, generated_tokens)
+    counts = (
+        n_params,
+        sft_tokens,
+        pft_tokens,
+        pft_ref_tokens,
+        pft_sampled_tokens,
+        prompt_tokens,
+        generated_tokens,
+    )
     if any(not isinstance(c, int) or c < 0 for c in counts) or n_params == 0:
         raise ValueError(f"token and parameter counts are whole numbers >= 0 (N > 0): {counts}")
     train, fwd = float(TRAIN_FLOPS_PER_TOKEN * n_params), float(FORWARD_FLOPS_PER_TOKEN * n_params)
@@ -55,7 +69,8 @@ def cell_compute(
     pft = {
         "tokens": pft_tokens,
         "ref_tokens": pft_ref_tokens,
-        "flops": train * pft_tokens + fwd * pft_ref_tokens,
+        "sampled_tokens": pft_sampled_tokens,
+        "flops": train * pft_tokens + fwd * (pft_ref_tokens + pft_sampled_tokens),
     }
     ev = {
         "prompt_tokens": prompt_tokens,

@@ -16,7 +16,8 @@ The protocol (`sweep_steps`), fixed before any result is seen:
    from the base model, n_sft = 0; after an SFT stage of `AFTER_SFT_FRACTION` of the budget,
    trained at the lr of step 1): `pft.learning_rate` over two decades up to the chosen SFT lr, then
    the settings the method's row in `budgetsplit.core.methods` sweeps (`swept`: `pft.beta` for dpo,
-   ipo and kto, `pft.sft_weight` for dpo_sft) around the prior, at the lr chosen.
+   ipo and kto, `pft.sft_weight` for dpo_sft, `pft.kl_beta` then `pft.num_generations` for grpo)
+   around the prior, at the lr chosen.
 
 Each step sweeps one setting by successive halving over the reference budgets (`rungs`): every value
 at the middle budget of the profile, the best 1/`ETA` of them again at the largest, which decides.
@@ -72,12 +73,16 @@ GRIDS = {
     "pft.learning_rate": (10**-2, 10**-1.5, 10**-1, 10**-0.5, 1.0),
     "pft.beta": (1 / 3, 1.0, 3.0),
     "pft.sft_weight": (1 / 3, 1.0, 3.0),
+    "pft.kl_beta": (1 / 3, 1.0, 3.0),
+    "pft.num_generations": (0.5, 1.0, 2.0),  # a whole number: 2, 4, 8 around the prior 4
 }
 ANCHORS = {
     "sft.learning_rate": "sft.learning_rate",
     "pft.learning_rate": "sft.learning_rate",
     "pft.beta": "pft.beta",
     "pft.sft_weight": "pft.sft_weight",
+    "pft.kl_beta": "pft.kl_beta",
+    "pft.num_generations": "pft.num_generations",
 }
 AFTER_SFT_FRACTION = 0.1  # "after a small SFT stage": this share of the budget buys demonstrations
 ETA = 2  # successive halving keeps the best ceil(n / ETA) values of a rung
@@ -285,7 +290,7 @@ def calibrate(
         own = settings.setdefault((step.stage, step.regime), dict(common))
         anchor = own.get(ANCHORS[step.key], _get(prior, ANCHORS[step.key]))
         prior_value = _get(prior, step.key)
-        alive = [float(f"{anchor * f:.3g}") for f in GRIDS[step.key]]
+        alive = [_grid_value(anchor * f, prior_value) for f in GRIDS[step.key]]
         for rung, budget in enumerate(the_plan.rungs):
             scores = {}
             for value in alive:
@@ -306,6 +311,12 @@ def calibrate(
     bar.close()
     print(f"calibrated {profile}/{task} in {fmt_duration(time.time() - t0)}", flush=True)
     return _write(profile, task, settings, pd.DataFrame(rows))
+
+
+def _grid_value(x: float, prior_value):
+    """A grid point as the setting takes it: whole for a whole-number setting (the samples per
+    prompt), else 3 significant digits."""
+    return max(1, round(x)) if isinstance(prior_value, int) else float(f"{x:.3g}")
 
 
 def _recorded(rec: dict, dotted: str):

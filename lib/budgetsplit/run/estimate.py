@@ -20,7 +20,7 @@ from budgetsplit.config.params import Params, model_params
 from budgetsplit.core.layout import RunLayout
 from budgetsplit.core.store import DamagedFileError
 from budgetsplit.run.speed import tokens_per_s
-from budgetsplit.study.cells import Cell, cell_sizes, expand, sft_stage
+from budgetsplit.study.cells import Cell, buys, cell_sizes, expand, sft_stage
 from budgetsplit.study.records import (
     find_same_work,
     load_record,
@@ -68,7 +68,7 @@ def fmt_duration(seconds: float) -> str:
 
 
 def rates(params: Params) -> dict[str, float] | None:
-    """Seconds per SFT example, preference pair, eval example and cell, from the recipe's finished
+    """Seconds per SFT example, preference pair, RL prompt, eval example and cell, from the recipe's finished
     records where they have them; the toy world's defaults scaled to this machine's bare-loop speed
     otherwise; None for other models with no finished cell."""
     totals, counts = defaultdict(float), defaultdict(float)
@@ -83,9 +83,9 @@ def rates(params: Params) -> dict[str, float] | None:
         if w.get("sft") and not rec.sft_reused and rec.n_sft:
             totals["sft"] += w["sft"] / params.sft.epochs
             counts["sft"] += rec.n_sft
-        if w.get("pft") and rec.n_pref:
-            totals["pref"] += w["pft"] / params.pft.epochs
-            counts["pref"] += rec.n_pref
+        if w.get("pft") and rec.n_pref:  # per pair, or per RL prompt for grpo (`buys`)
+            totals[buys(rec.cell.method)] += w["pft"] / params.pft.epochs
+            counts[buys(rec.cell.method)] += rec.n_pref
         if w.get("eval") and rec.n_eval:
             totals["eval"] += w["eval"]
             counts["eval"] += rec.n_eval
@@ -106,7 +106,7 @@ def cell_estimate(
     """Seconds a cell should take at `rates` (see `_rates`), training its SFT stage or not."""
     n_sft, n_pref = cell_sizes(params, cell)
     est = (
-        n_pref * params.pft.epochs * rates["pref"]
+        n_pref * params.pft.epochs * rates[buys(cell.method)]
         + (params.eval.n_examples or 500) * rates["eval"]
         + rates.get("cell", 0.0)
     )

@@ -1,8 +1,9 @@
 """One cell of the study grid: (task, method, budget, SFT fraction, seed[, cost ratio]) -> one `Record`.
 
-`run_cell` turns the budget into n_sft demonstrations and n_pref preference pairs
-(`budgetsplit.core.budget`), draws them from the task's pools, runs SFT (or reuses the cached stage),
-then PFT from the SFT model (from the base model when n_sft = 0; no PFT when n_pref = 0),
+`run_cell` turns the budget into n_sft demonstrations and n_pref preference pairs, or for online RL
+(grpo) n_pref RL prompts (`budgetsplit.core.budget`), draws them from the task's pools, runs SFT (or
+reuses the cached stage), then PFT or GRPO (training/grpo.py) from the SFT model (from the base
+model when n_sft = 0; neither when n_pref = 0),
 evaluates, and writes the cell's record (`budgetsplit.study.records`) atomically. A cell whose record
 exists is returned as recorded, without training, after checking it was made with these settings.
 A run claims a cell before training it (`run_claimed`), so concurrent runs into one output folder
@@ -48,7 +49,7 @@ from budgetsplit.core.store import (
     read_json,
     write_json,
 )
-from budgetsplit.study.cells import BASE, SFT_ONLY, Cell, cell_costs, cell_sizes
+from budgetsplit.study.cells import BASE, SFT_ONLY, Cell, buys, cell_costs, cell_sizes
 from budgetsplit.study.records import (
     Record,
     find_same_work,
@@ -65,6 +66,7 @@ from budgetsplit.training.evaluate import (
     response_logprobs,
     trainer_diagnostics,
 )
+from budgetsplit.training.grpo import grpo_diagnostics, train_grpo
 from budgetsplit.training.models import base_model_id, load_model, resolve_device, set_cpu_threads
 from budgetsplit.training.stages import run_sft_stage
 from budgetsplit.training.train import train_pft
@@ -251,7 +253,7 @@ def _bought(params: Params, cell: Cell) -> dict:
     return dict(
         n_sft=n_sft,
         n_pref=n_pref,
-        costs={"sft": c_sft, "pref": c_pref},
+        costs={"sft": c_sft, buys(cell.method): c_pref},
         spent=spent(n_sft, n_pref, c_sft, c_pref),
     )
 
@@ -285,6 +287,7 @@ def _compute(n_params: int, throughput: dict, result: dict) -> dict:
         sft_tokens=trained_tokens(throughput["sft"]),
         pft_tokens=trained_tokens(throughput["pft"]),
         pft_ref_tokens=int(throughput["pft"].get("ref_tokens", 0)),
+        pft_sampled_tokens=int(throughput["pft"].get("generated_tokens", 0)),
         prompt_tokens=result["prompt_tokens"],
         generated_tokens=result["generated_tokens"],
     )
@@ -298,6 +301,10 @@ def _preference_finetune(params: Params, cell: Cell, task, model, tok, pref_rows
     # The PFT settings of the cell's method and starting regime (calibrated per regime: see
     # budgetsplit.run.calibrate), from the base model when there was no SFT.
     pft = pft_settings(params, cell.method, n_sft=cell_sizes(params, cell)[0])
+    if buys(cell.method) == "rl":  # online RL on the RL prompts, rewarded by the gold scorer
+        outcome = train_grpo(model, tok, task, pref_rows, pft, params.model.lora, cell.seed, device)
+        stage = _stage_diagnostics(pref_rows, outcome.steps, outcome.weight_change)
+        return outcome.model, grpo_diagnostics(outcome.log_history), outcome.throughput, stage
     outcome = train_pft(
         model,
         tok,
@@ -316,9 +323,11 @@ def _preference_finetune(params: Params, cell: Cell, task, model, tok, pref_rows
 def _train_and_evaluate(params: Params, cell: Cell, task, settings: dict, t_start: float) -> Record:
     bought = _bought(params, cell)
     pref_pool = task.pref_pool()
+    # what the budget after SFT buys: pairs, or RL prompts (the pref pool's prompts, so the draw's
+    # prompt order, and its disjointness from SFT, is the same)
     sft_rows, pref_rows = draw_subsets(
         task.sft_pool(),
-        pref_pool,
+        task.rl_pool() if buys(cell.method) == "rl" else pref_pool,
         bought["n_sft"],
         bought["n_pref"],
         cell.seed,

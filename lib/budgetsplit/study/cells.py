@@ -1,7 +1,8 @@
 """What a cell of the study grid is: `Cell` (task, method, budget, SFT fraction, seed[, cost ratio,
 model]),
-its readable id, what it buys: `cell_costs` (prices of one demonstration and one pair) and
-`cell_sizes` (n_sft, n_pref), and the cells of a recipe: `expand` (its grid) and `sft_stage` (the SFT
+its readable id, what it buys: `cell_costs` (prices of one demonstration and of one example of
+the method's second kind: a preference pair, or an RL prompt for grpo) and `cell_sizes` (n_sft,
+n_pref, where n_pref counts that second kind), and the cells of a recipe: `expand` (its grid) and `sft_stage` (the SFT
 stage a cell shares with others). Below the runner, the records and the analysis, which read cells.
 
     from budgetsplit.study.cells import Cell, cell_sizes
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 from budgetsplit.config.params import ConfigError, Params, model_params
 from budgetsplit.core.budget import split_budget
+from budgetsplit.core.methods import TABLE as METHOD_TABLE
 
 # The method of a cell that buys no preference data (its result is the same for every PFT method).
 SFT_ONLY = "sft"
@@ -69,8 +71,16 @@ MODEL = "model"
 CELL_KEY = tuple(f.name for f in dataclasses.fields(Cell) if f.name != MODEL)
 
 
+def buys(method: str) -> str:
+    """What a cell of `method` buys after SFT: "pref" (pairs; also for "sft" and "base", which buy
+    none) or "rl" (RL prompts: core/methods.py)."""
+    return METHOD_TABLE[method].buys if method in METHOD_TABLE else "pref"
+
+
 def cell_costs(params: Params, cell: Cell) -> tuple[float, float]:
-    """(c_sft, c_pref): 1 and 1 for example budgets; money budgets use the params' costs and the cell's ratio."""
+    """(c_sft, c_second): the price of a demonstration and of one example of what the method buys
+    after SFT (`buys`: a pair, c_pref, or an RL prompt, c_rl); 1 and 1 for example budgets; money
+    budgets use the params' costs, with c_sft = ratio x c_second for a cell with a cost ratio."""
     b = params.budget
     if b.unit == "examples":
         if cell.cost_ratio is not None:
@@ -78,8 +88,8 @@ def cell_costs(params: Params, cell: Cell) -> tuple[float, float]:
                 "params", "budget.unit", b.unit, "a cell with a cost ratio needs budget.unit: money"
             )
         return 1.0, 1.0
-    c_pref = b.costs.pref
-    return (cell.cost_ratio * c_pref if cell.cost_ratio is not None else b.costs.sft), c_pref
+    c_second = getattr(b.costs, buys(cell.method))
+    return (cell.cost_ratio * c_second if cell.cost_ratio is not None else b.costs.sft), c_second
 
 
 def cell_sizes(params: Params, cell: Cell) -> tuple[int, int]:

@@ -5,6 +5,9 @@ A task is four pools of plain-string rows plus a scorer:
 - SFT pool rows:        {"id", "prompt_id", "prompt", "response"}
 - preference pool rows: {"id", "prompt_id", "prompt", "chosen", "rejected"}
 - val / test rows:      {"id", "prompt_id", "prompt", "reference", ...task-specific gold fields}
+- RL pool rows:         as val / test rows, one per prompt of the preference pool (its prompt ids,
+                        so the budget's draws keep them apart from the SFT prompts): the prompts
+                        online RL (grpo) buys, scored by `score` on their gold fields
 
 `prompt` is the user turn's text. Chat formatting (system prompt, roles) happens here, once, so that
 the toy world and the paper's datasets reach the trainers in exactly the same shape: TRL's
@@ -42,6 +45,14 @@ class Task(ABC):
     def pref_pool(self) -> list[dict]:
         """Preference pairs, in a fixed order; several pairs may share a prompt_id."""
 
+    def rl_pool(self) -> list[dict]:
+        """Prompts with their gold fields for online RL, in a fixed order, one per prompt id of
+        the preference pool; a task without them cannot run the grpo method."""
+        raise NotImplementedError(
+            f"task {self.name!r} has no RL pool (prompts with an answer key or checker): "
+            "the grpo method cannot run on it"
+        )
+
     @abstractmethod
     def eval_split(self, split: str) -> list[dict]:
         """Rows of the "val" or "test" split."""
@@ -70,6 +81,13 @@ class Task(ABC):
         return [
             {"messages": self.prompt_messages(r["prompt"]) + [_assistant(r["response"])]}
             for r in rows
+        ]
+
+    def rl_records(self, rows: Sequence[dict]) -> list[dict]:
+        """TRL conversational prompt-only rows for GRPOTrainer: {"prompt": [...], "rl_index": i},
+        i the row's place in `rows` (the reward reads its gold fields there)."""
+        return [
+            {"prompt": self.prompt_messages(r["prompt"]), "rl_index": i} for i, r in enumerate(rows)
         ]
 
     def pref_records(self, rows: Sequence[dict]) -> list[dict]:

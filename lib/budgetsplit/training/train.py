@@ -5,6 +5,7 @@ names its TRL 1.x trainer family, and each family has its glue here (`_TRAINERS`
 
 - dpo (dpo, ipo, dpo_sft): DPOTrainer with the row's loss types (["sigmoid"]; ["ipo"], where beta
   is IPO's tau; ["sigmoid", "sft"]) and, with the SFT term, loss_weights [1, pft.sft_weight]
+- grpo (grpo): not here; online RL trains on prompts, not pairs (training/grpo.py)
 - kto (kto): KTOTrainer on the pairs unpaired as TRL does (chosen -> desirable, rejected ->
   undesirable), at twice the batch size (the row's `rows_per_pair`): unpairing doubles the rows, so
   KTO takes DPO's optimizer steps per annotated pair (each batch holds as many pairs' worth of rows)
@@ -79,7 +80,7 @@ class StageOutcome:
 _WEIGHT_CHANGE_MAX_PARAMS = 200_000_000
 
 
-def _weights(model) -> dict[str, torch.Tensor] | None:
+def weights_copy(model) -> dict[str, torch.Tensor] | None:
     if n_parameters(model) > _WEIGHT_CHANGE_MAX_PARAMS:
         return None
     return {k: v.detach().float().cpu().clone() for k, v in model.state_dict().items()}
@@ -151,7 +152,7 @@ def trainer_args(
 
 
 @contextlib.contextmanager
-def _quiet_upstream():
+def quiet_upstream():
     """TRL 1.x and PEFT call transformers 5's deprecated `is_gradient_checkpointing` (a
     FutureWarning per process, 20 in the executed grid notebooks): not ours to fix, so it is
     filtered at our calls only."""
@@ -163,7 +164,7 @@ def _quiet_upstream():
 
 
 @contextlib.contextmanager
-def _no_ref_logps_bar():
+def no_ref_logps_bar():
     """TQDM_DISABLE=1 while a PFT trainer is built, where the libraries' bars are off
     (core.progress): TRL's bar over the reference log-probs it precomputes then reads only that
     variable. Ours read it when tqdm is imported, so none of them changes."""
@@ -220,7 +221,7 @@ def _warmup_from_step_one(trainer) -> None:
     trainer.create_scheduler = create_scheduler
 
 
-def _run_trainer(trainer, lora: LoraConfig, t0: float, desc: str, before) -> StageOutcome:
+def run_trainer(trainer, lora: LoraConfig, t0: float, desc: str, before) -> StageOutcome:
     for cb in (ProgressCallback, PrinterCallback, NotebookProgressCallback):
         trainer.remove_callback(cb)
     trainer.add_callback(_StepBar(desc))
@@ -234,7 +235,7 @@ def _run_trainer(trainer, lora: LoraConfig, t0: float, desc: str, before) -> Sta
     flush = trainer.args.use_cpu and torch.set_flush_denormal(True)
     gc.freeze()
     try:
-        with _quiet_upstream():
+        with quiet_upstream():
             out = trainer.train()
     finally:
         gc.unfreeze()
@@ -267,7 +268,7 @@ def train_sft(
         raise ValueError("train_sft needs at least one record")
     t0 = time.perf_counter()
     set_seed(seed)
-    before = _weights(model)
+    before = weights_copy(model)
     with tempfile.TemporaryDirectory(prefix="budgetsplit-sft-") as tmp:
         args = SFTConfig(
             **trainer_args(stage, seed, device, model, tmp, len(records)),
@@ -275,7 +276,7 @@ def train_sft(
             assistant_only_loss=stage.completion_only_loss,
             packing=False,
         )
-        with use_dense_lm_head(device, logits_bytes(model, stage, 1)), _quiet_upstream():
+        with use_dense_lm_head(device, logits_bytes(model, stage, 1)), quiet_upstream():
             trainer = SFTTrainer(
                 model=model,
                 args=args,
@@ -283,7 +284,7 @@ def train_sft(
                 processing_class=tok,
                 peft_config=peft_config(lora),
             )
-        return _run_trainer(trainer, lora, t0, f"SFT on {len(records)}", before)
+        return run_trainer(trainer, lora, t0, f"SFT on {len(records)}", before)
 
 
 def _dpo_trainer(
@@ -316,8 +317,9 @@ def _kto_trainer(
     return KTOTrainer, args, rows
 
 
-# Each trainer family's glue (core.methods.FAMILIES): (row, pft, the pairs, the config arguments
-# every family shares, seed, ref_cache) -> (trainer class, its config, the rows it trains on).
+# Each pair-trained family's glue (core.methods.FAMILIES): (row, pft, the pairs, the config
+# arguments every family shares, seed, ref_cache) -> (trainer class, its config, the rows it trains
+# on). The RL family (grpo) trains on prompts and has its own stage, training/grpo.py.
 _TRAINERS = {"dpo": _dpo_trainer, "kto": _kto_trainer}
 
 
@@ -342,9 +344,11 @@ def train_pft(
     if method not in METHOD_TABLE:
         raise ConfigError("params", "methods", method, "unknown PFT method")
     row = METHOD_TABLE[method]
+    if row.buys != "pref":
+        raise ValueError(f"{method!r} trains on RL prompts, not pairs: training.grpo.train_grpo")
     t0 = time.perf_counter()
     set_seed(seed)
-    before = _weights(model)
+    before = weights_copy(model)
     # A reference copy is needed only for full finetuning without precomputed reference log-probs:
     # LoRA's reference is the adapter-disabled model, and precomputation reads the model before step 1.
     ref = None
@@ -368,8 +372,8 @@ def train_pft(
         # DPO puts chosen and rejected in one batch; KTO adds a shifted batch for its KL term.
         with (
             use_dense_lm_head(device, logits_bytes(model, pft, 2)),
-            _quiet_upstream(),
-            _no_ref_logps_bar(),
+            quiet_upstream(),
+            no_ref_logps_bar(),
         ):
             trainer = trainer_cls(
                 model=model,
@@ -379,7 +383,7 @@ def train_pft(
                 processing_class=tok,
                 peft_config=peft_config(lora),
             )
-        outcome = _run_trainer(trainer, lora, t0, f"{method} on {len(records)}", before)
+        outcome = run_trainer(trainer, lora, t0, f"{method} on {len(records)}", before)
     thr = outcome.throughput
     thr["pairs_per_s"] = len(records) * pft.epochs / max(thr["train_runtime_s"], 1e-9)
     if "tokens" in thr:  # the reference's forward tokens (core/compute.py)

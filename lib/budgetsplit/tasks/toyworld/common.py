@@ -177,7 +177,9 @@ class ToyTask(Task):
                 )
 
     def _generate(self, split: str) -> list[dict]:
-        n, rows = self.sizes[split], []
+        """`split`'s rows; generating "pref" also fills "rl" (its prompts, once each, with the
+        eval fields), so the RL pool draws nothing of its own and the pairs stay as they were."""
+        n, rows, rl = self.sizes[split], [], []
         rng = self._rng(split)
         pair_rng = self._rng(self.pair_stream) if self.pair_stream else rng
         noise = self._rng("pref-noise")
@@ -191,6 +193,7 @@ class ToyTask(Task):
             if split == "sft":
                 rows.append({"id": pid, **base, "response": self._demo(item)})
             elif split == "pref":
+                had = len(rows)
                 want = min(draw(pair_rng, 1, self.max_pairs_per_prompt), n - len(rows))
                 for m, good, bad in self._pairs(pair_rng, item, want):
                     chosen, rejected = (
@@ -199,8 +202,12 @@ class ToyTask(Task):
                     rows.append(
                         {"id": f"{pid}-{m}", **base, "chosen": chosen, "rejected": rejected}
                     )
+                if len(rows) > had:  # a prompt with pairs (a few yield none): an RL prompt too
+                    rl.append({"id": pid, **base, **self._eval_fields(item)})
             else:
                 rows.append({"id": pid, **base, **self._eval_fields(item)})
+        if split == "pref":
+            self._cache["rl"] = rl
         return rows
 
     def _rows(self, split: str) -> list[dict]:
@@ -214,6 +221,10 @@ class ToyTask(Task):
 
     def pref_pool(self) -> list[dict]:
         return self._rows("pref")
+
+    def rl_pool(self) -> list[dict]:
+        self._rows("pref")
+        return self._cache["rl"]
 
     def eval_split(self, split: str) -> list[dict]:
         if split not in ("val", "test"):

@@ -4,7 +4,8 @@
 per world config (or shipped with the package, below) and reused after:
 
 1. corpus: `world.pretrain.corpus_docs` plain-prose documents, an equal share from each task's
-   `corpus_documents(seed, n, **knobs)`, shuffled by `world.seed`. `knobs` are those of the task's
+   `corpus_documents(seed, n, **knobs)` (less `pretrain.copy_share` of copy drills over their
+   words, drills.py), shuffled by `world.seed`. `knobs` are those of the task's
    `world.tasks` difficulty settings that its generator also takes (e.g. math's max_number), so
    the base model learns the facts of the world the tasks are drawn from. It never sees the chat
    template (checked: no special token in any document) nor any task's response format.
@@ -63,6 +64,7 @@ from budgetsplit.core.store import (
     stream_digest,
 )
 from budgetsplit.core.threads import refresh_cpu_threads, set_cpu_threads
+from budgetsplit.tasks.toyworld.drills import copy_drills, lexicon
 from budgetsplit.tasks.toyworld.resume import (
     CHECKPOINT_EVERY_S,
     BuildPaused,
@@ -94,10 +96,20 @@ def _generate(world: WorldConfig, name: str, fn: CorpusSource, n: int) -> list[s
     return fn(world.seed, n, **{k: v for k, v in knobs.items() if k in accepted})
 
 
+def _lexicon(world: WorldConfig, sources: Mapping[str, CorpusSource]) -> list[str]:
+    # the words of a fixed sample per source: the same for the build and its cache key
+    return lexicon(
+        d for name in sorted(sources) for d in _generate(world, name, sources[name], 500)
+    )
+
+
 def build_corpus(world: WorldConfig, sources: Mapping[str, CorpusSource]) -> list[str]:
-    """`world.pretrain.corpus_docs` documents, an equal share per source, in a seeded order."""
+    """`world.pretrain.corpus_docs` documents in a seeded order: `pretrain.copy_share` of them
+    copy drills over the sources' words (drills.py), the rest an equal share per source."""
     n, names = world.pretrain.corpus_docs, sorted(sources)
-    docs: list[str] = []
+    n_drills = round(world.pretrain.copy_share * n)
+    n -= n_drills
+    docs = copy_drills(world.seed, n_drills, _lexicon(world, sources)) if n_drills else []
     for i, name in enumerate(names):
         k = n // len(names) + (i < n % len(names))
         got = _generate(world, name, sources[name], k)
@@ -112,15 +124,21 @@ def build_corpus(world: WorldConfig, sources: Mapping[str, CorpusSource]) -> lis
 
 
 def cache_key(world: WorldConfig, sources: Mapping[str, CorpusSource]) -> str:
-    samples = (
+    samples = [
         "\x00".join(_generate(world, name, sources[name], _FINGERPRINT_DOCS)).encode()
         for name in sorted(sources)
-    )
+    ]
+    pre = to_dict(world.pretrain)
+    if pre["copy_share"]:
+        drills = copy_drills(world.seed, _FINGERPRINT_DOCS, _lexicon(world, sources))
+        samples.append("\x00".join(drills).encode())
+    else:  # added after models were built and shipped: at 0 it keeps their keys
+        del pre["copy_share"]
     spec = {
         "code_version": CODE_VERSION,
         "seed": world.seed,
-        "pretrain": to_dict(world.pretrain),
-        "corpus": stream_digest(samples, n=64),
+        "pretrain": pre,
+        "corpus": stream_digest(iter(samples), n=64),
     }
     return digest(spec)
 
