@@ -91,6 +91,23 @@ def test_plan_estimate_before_any_record_scales_with_this_machines_speed(tmp_pat
     assert estimate.plan(params).estimate_s == pytest.approx(2 * at_reference)  # half as fast
 
 
+def test_rl_prompts_are_timed_apart_from_pairs(tmp_path, monkeypatch):
+    """An RL prompt (grpo samples and scores completions) costs more than a pair: its own rate,
+    the default one before grpo cells are recorded, then what they measured."""
+    monkeypatch.setattr(estimate, "tokens_per_s", lambda *a, **k: estimate.REFERENCE_TOKENS_S)
+    over = {"output_dir": str(tmp_path), "methods": ["dpo", "grpo"]}
+    params = load_params("smoke", "math", overrides=over)
+    rates = estimate.rates(params)
+    grpo, dpo = Cell("math", "grpo", 40, 0.5, 0), Cell("math", "dpo", 40, 0.5, 0)
+    gap = estimate.cell_estimate(params, grpo, rates) - estimate.cell_estimate(params, dpo, rates)
+    assert gap == pytest.approx(20 * params.pft.epochs * (rates["rl"] - rates["pref"]))
+    assert rates["rl"] > rates["pref"]
+    _fake_record(tmp_path, params, grpo, 0.5)  # its PFT stage took 2 s for 20 prompts
+    measured = estimate.rates(params)
+    assert measured["rl"] == pytest.approx(2.0 / params.pft.epochs / 20)
+    assert measured["pref"] == rates["pref"]  # no pair cell recorded: still the default
+
+
 def _fake_record(tmp_path, params, cell, score):
     """A real record of `cell` with made-up results, written as run_cell writes it, for table and
     plan tests that need no training: the first of its per-row scores is `score`, on the task's
@@ -330,7 +347,8 @@ def test_local_worker_processes_match_one_after_another(tmp_path, local_40):
 
 
 def test_parallel_order_is_longest_first_and_stage_aware():
-    params = load_params("toy_large", "math")  # two methods: an SFT stage feeds two cells
+    # two methods: an SFT stage feeds two cells (grpo's long cells from the base model aside)
+    params = load_params("toy_large", "math", overrides={"methods": ["dpo", "dpo_sft"]})
     cells = expand(params)
     rates = estimate.DEFAULT_COST_S
     cost = {c.cell_id: estimate.cell_estimate(params, c, rates) for c in cells}

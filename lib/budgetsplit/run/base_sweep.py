@@ -170,12 +170,13 @@ def table(out: Path = OUT) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["n_params", "tokens_seen"]).reset_index(drop=True)
 
 
-def _label(n_params: int, tasks: str, corpus_m: int) -> str:
+def _label(n_params: int, tasks: str, corpus_m: int, copy: float) -> str:
     knobs = json.loads(tasks)
     said = "; ".join(
         f"{t} " + ", ".join(f"{k}={v}" for k, v in kv.items()) for t, kv in knobs.items()
     )
-    return f"{n_params / 1e6:.1f}M params, {corpus_m}M-token corpus" + (
+    drills = f", {copy:.0%} copy drills" if copy else ""
+    return f"{n_params / 1e6:.1f}M params, {corpus_m}M-token corpus{drills}" + (
         f" ({said})" if said else ""
     )
 
@@ -188,15 +189,19 @@ def plot(t: pd.DataFrame, path: Path | None = None):
 
     fig, axes = plt.subplots(2, len(TASKS), figsize=(3.2 * len(TASKS), 5.6), sharex=True)
     # a line joins points that differ in pretraining steps only: one model size, task knobs and
-    # corpus (its training tokens, to the million)
-    t = t.assign(corpus_m=(t["train_tokens"] / 1e6).round().astype(int))
+    # corpus (its training tokens, to the million, and its share of copy drills)
+    copy = t["pretrain.copy_share"] if "pretrain.copy_share" in t else 0.0
+    t = t.assign(
+        corpus_m=(t["train_tokens"] / 1e6).round().astype(int),
+        copy=pd.Series(copy, index=t.index).fillna(0.0),
+    )
     for j, name in enumerate(TASKS):
-        for (n_params, tasks, corpus_m), g in t.groupby(["n_params", "tasks", "corpus_m"]):
-            x, label = g["tokens_seen"] / 1e6, _label(n_params, tasks, corpus_m)
+        for key, g in t.groupby(["n_params", "tasks", "corpus_m", "copy"]):
+            x, label = g["tokens_seen"] / 1e6, _label(*key)
             axes[0, j].plot(x, g[f"probe.{name}"], "o-", label=label)
             line = axes[1, j].plot(x, g[f"sft.{name}"], "o-", label=label)[0]
             floor = g[[f"base.{name}", f"floor.{name}"]].max(axis=1)
-            axes[1, j].plot(x, floor, "x:", color=line.get_color(), label=f"{label}: floor")
+            axes[1, j].plot(x, floor, "x:", color=line.get_color())  # its floor, same colour
         axes[0, j].axhline(MIN_PROBE, ls="--", c="grey", lw=1)
         for y in SFT_RANGE:
             axes[1, j].axhline(y, ls="--", c="grey", lw=1)
@@ -209,11 +214,12 @@ def plot(t: pd.DataFrame, path: Path | None = None):
     axes[0, 0].set_ylabel("skill probe (val)")
     axes[1, 0].set_ylabel("SFT only, 1,000 demos (val)")
     handles, labels = axes[1, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
-    rows = -(-len(labels) // 2)  # room for the legend, two columns
-    fig.tight_layout(rect=(0, 0.02 + 0.045 * rows, 1, 1))
+    handles.append(plt.Line2D([], [], color="grey", marker="x", ls=":"))
+    labels.append("each line's floor (bottom row): the higher of the base model and cheap outputs")
+    fig.legend(handles, labels, loc="lower center", ncol=1, frameon=False, fontsize=8)
+    fig.tight_layout(rect=(0, 0.02 + 0.03 * len(labels), 1, 1))
     if path is not None:
-        fig.savefig(path, dpi=120)
+        fig.savefig(path, dpi=120, bbox_inches="tight")
     return fig
 
 

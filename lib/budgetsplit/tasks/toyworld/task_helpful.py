@@ -159,11 +159,14 @@ class HelpfulTask(ToyTask):
         n_per_kind: int = 16,
         eval_fact_share: float = 0.25,
         max_pairs_per_prompt: int = 2,
+        answer_form: float = 0.0,
         **world,
     ):
+        # answer_form shapes the corpus only (corpus_documents); the pools do not read it
         super().__init__(
             {
                 "n_per_kind": (n_per_kind, 2 <= n_per_kind <= 200),
+                "answer_form": (answer_form, 0.0 <= answer_form <= 1.0),
                 "eval_fact_share": (eval_fact_share, 0.0 < eval_fact_share < 1.0),
                 "max_pairs_per_prompt": (
                     max_pairs_per_prompt,
@@ -339,10 +342,17 @@ def recall_prefix(e: Entity, attr: str) -> str:
     return _sentence(template[: template.index("{v}")].rstrip(), e, attr)
 
 
-def _paragraph(rng: random.Random, e: Entity) -> str:
+def _paragraph(rng: random.Random, e: Entity, answer_form: float = 0.0, forms=None) -> str:
+    """An entity's intro and 2-4 of its facts in corpus wording; with `answer_form`, that share of
+    the facts in the reference's wording instead (drawn from `forms`, a stream of its own, so that
+    at 0 the corpus is what it was)."""
     attrs = rng.sample(list(SCHEMA[e.kind]), 2 + int(rng.random() * 3))
     sents = [_sentence(rng.choice(INTROS[e.kind]), e, attrs[0])]
-    sents += [_sentence(rng.choice(TEXTS[e.kind, a][2]), e, a) for a in attrs]
+    for a in attrs:
+        template = rng.choice(TEXTS[e.kind, a][2])
+        if answer_form and forms.random() < answer_form:
+            template = TEXTS[e.kind, a][1]
+        sents.append(_sentence(template, e, a))
     return " ".join(sents)
 
 
@@ -355,20 +365,23 @@ def _asked(rng: random.Random, e: Entity, attr: str) -> str:
 
 
 def corpus_documents(
-    seed: int, n: int, n_per_kind: int = 16, eval_fact_share: float = 0.25
+    seed: int, n: int, n_per_kind: int = 16, eval_fact_share: float = 0.25, answer_form: float = 0.0
 ) -> list[str]:
     """`n` encyclopedia-like documents of 30-120 words about the world's entities (the same world
     as `HelpfulTask(seed=seed, n_per_kind=...)`), stating their attributes, and questions about
     the facts the task's training pools ask about answered in the corpus's words; no held-out
-    fact is asked about, and no answer is in the reference's words."""
+    fact is asked about, and no answer is in the reference's words. With `answer_form`, that
+    share of the stated facts is worded as the reference words an answer ("Rizo has grey roofs."):
+    a model that knows a fact in one wording only does not carry it to another."""
     world = make_world(seed, n_per_kind)
     asked = fact_split(seed, world, eval_fact_share)[1]
     rng = random.Random(f"{seed}/helpful/corpus")
+    forms = random.Random(f"{seed}/helpful/corpus/answer-form")
 
     def part() -> str:
         if rng.random() < 0.3:
             i, attr = rng.choice(asked)
             return _asked(rng, world[i], attr)
-        return _paragraph(rng, rng.choice(world))
+        return _paragraph(rng, rng.choice(world), answer_form, forms)
 
     return [document(part) for _ in range(n)]

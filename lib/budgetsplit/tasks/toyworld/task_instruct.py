@@ -269,11 +269,14 @@ class InstructTask(ToyTask):
         max_bullets: int = 3,
         word_limits: Sequence[int] = (8, 12, 16),
         max_pairs_per_prompt: int = 2,
+        word_lines: float = 0.0,
         **world,
     ):
+        # word_lines shapes the corpus only (corpus_documents); the pools do not read it
         super().__init__(
             {
                 "max_constraints": (max_constraints, 1 <= max_constraints <= 3),
+                "word_lines": (word_lines, 0.0 <= word_lines < 1.0),
                 "max_bullets": (max_bullets, 2 <= max_bullets <= 6),
                 "instructions": (
                     instructions,
@@ -458,18 +461,49 @@ def _note(rng: random.Random, word_limits: Sequence[int]) -> str | None:
     return None if text is None else f"{note_header(topic, rules)} {text}"
 
 
-def corpus_documents(seed: int, n: int, word_limits: Sequence[int] = (8, 12, 16)) -> list[str]:
+# Word lines (the `word_lines` knob): which sentence of a topic says a word, and which says
+# something else, in prose; {t} topic, {w} word, {s} the sentence.
+WITH_WORD = (
+    "In a note about {t}, the word {w} comes in this sentence: {s}",
+    "A line about {t} that uses the word {w} is this one: {s}",
+    "To use the word {w} when writing about {t}, say: {s}",
+)
+WITHOUT_WORD = (
+    "A line about {t} without the word {w} is this one: {s}",
+    "To write about {t} and not use the word {w}, say: {s}",
+)
+
+
+def _word_line(rng: random.Random) -> str:
+    """One sentence of a topic introduced by a word it uses (two in three) or avoids."""
+    topic = pick(rng, TOPIC_NAMES)
+    word = pick(rng, KEYWORDS_OF[topic])
+    if rng.random() < 2 / 3:
+        return pick(rng, WITH_WORD).format(t=topic, w=word, s=pick(rng, CONTAINS[topic][word]))
+    others = [x for x in SENTENCES[topic] if x not in WHOLE_WORD[topic][word]]
+    return pick(rng, WITHOUT_WORD).format(t=topic, w=word, s=pick(rng, others))
+
+
+def corpus_documents(
+    seed: int, n: int, word_limits: Sequence[int] = (8, 12, 16), word_lines: float = 0.0
+) -> list[str]:
     """`n` web-text documents: topic sentences as plain prose (30-120 words), one or two topics a
     document, half of them with a remark about writing (so the words requests use are known); and
-    notes that state rules (`note_header`) and keep them (`PROSE_RULES`). Never a list, an
-    all-lowercase or all-capitals text, nor a request of the task."""
+    notes that state rules (`note_header`) and keep them (`PROSE_RULES`); with `word_lines`, that
+    share of the documents runs of word lines (`_word_line`: which sentence of a topic uses or
+    avoids a word). Never a list, an all-lowercase or all-capitals text, nor a request of the
+    task."""
     rng = random.Random(f"{seed}/instruct/corpus")
+    lines = random.Random(f"{seed}/instruct/corpus/word-lines")  # 0: the draws above unchanged
 
     def part() -> str:
         return " ".join(rng.sample(SENTENCES[pick(rng, TOPIC_NAMES)], 3 + int(rng.random() * 4)))
 
     docs = []
     while len(docs) < n:
+        if word_lines and lines.random() < word_lines:
+            docs.append(document(lambda: _word_line(lines)))
+            continue
         if rng.random() < 0.5:
             if note := _note(rng, word_limits):
                 docs.append(note)
