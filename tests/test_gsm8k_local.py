@@ -100,3 +100,26 @@ def test_a_gsm8k_steps_data_id_makes_the_rows_in_memory(tmp_path, gsm8k_dir):
     # what preflight checks is here: GSM8K train, config main
     assert GSM8KTask.source("sft", steps) == (str(src), "main")
     assert GSM8KTask.source("test", str(src)) == (str(src), "main")
+
+
+def test_the_papers_math_task_has_rl_prompts_scored_by_their_answers(tmp_path, gsm8k_dir):
+    """grpo on the paper path: GSM8K's preference prompts with their answer keys, the strict
+    scorer their reward; the paper's instruct data carry no checkers, so it has none."""
+    from budgetsplit.tasks.paper.gsm8k import STEPS
+    from budgetsplit.tasks.paper.instruct import IFEvalTask
+    from budgetsplit.training.grpo import gold_reward
+
+    src = _small_copy(tmp_path, gsm8k_dir)
+    steps = f"{STEPS}{src}"
+    task = GSM8KTask(TaskConfig(n_val=5, data={"sft": steps, "pref": steps, "test": str(src)}))
+    rl, pref = task.rl_pool(), task.pref_pool()
+    assert [r["prompt_id"] for r in rl] == list(dict.fromkeys(r["prompt_id"] for r in pref))
+    held = {r["prompt_id"] for r in task.eval_split("val")}
+    assert not held & {r["prompt_id"] for r in rl}  # validation questions stay out
+    reward = gold_reward(task, rl)
+    keys = [f"Step 1: done.\n#### {r['answer']}" for r in rl[:5]]
+    assert reward(prompts=None, completions=keys, rl_index=range(5)) == [1.0] * 5
+    wrong = [f"#### {int(float(r['answer'])) + 1}" for r in rl[:5]]
+    assert reward(prompts=None, completions=wrong, rl_index=range(5)) == [0.0] * 5
+    with pytest.raises(NotImplementedError, match="no RL pool"):
+        IFEvalTask().rl_pool()

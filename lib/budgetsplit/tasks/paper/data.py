@@ -182,6 +182,9 @@ class PaperTask(Task):
     default_data: dict[str, str] = {}
     # Hub configuration to read, by role, where a dataset has several (e.g. GSM8K's "main").
     data_configs: dict[str, str] = {}
+    # Whether a validation candidate carries what `score` needs (GSM8K's answer): then the
+    # preference prompts with their candidates' gold fields are an RL pool (`rl_pool`).
+    gold_candidates: bool = False
 
     def __init__(self, task_cfg: TaskConfig | None = None):
         cfg = task_cfg or TaskConfig()
@@ -233,6 +236,7 @@ class PaperTask(Task):
                 )
             val = candidates[-self.n_val :]
             held = {r["prompt_id"] for r in val}
+            self._gold = {r["prompt_id"]: r for r in candidates[: -self.n_val]}
             self._pools = (
                 _with_ids([r for r in sft if r["prompt_id"] not in held], f"{self.name}-sft"),
                 _with_ids([r for r in pref if r["prompt_id"] not in held], f"{self.name}-pref"),
@@ -245,6 +249,15 @@ class PaperTask(Task):
 
     def pref_pool(self) -> list[dict]:
         return self._split_pools()[1]
+
+    def rl_pool(self) -> list[dict]:
+        """The preference pool's prompts, once each, in its order, with the gold fields of the
+        training prompt they share (a prompt the SFT data lack has none, and is left out)."""
+        if not self.gold_candidates:
+            return super().rl_pool()  # the interface's error: no RL pool
+        pref = self._split_pools()[1]
+        pids = dict.fromkeys(r["prompt_id"] for r in pref if r["prompt_id"] in self._gold)
+        return _with_ids([self._gold[p] for p in pids], f"{self.name}-rl")
 
     def eval_split(self, split: str) -> list[dict]:
         if split == "val":

@@ -92,6 +92,8 @@ class GSM8KTask(PaperTask):
             return data_id[len(STEPS) :], "main"  # GSM8K train, config main
         return super().source(role, data_id)
 
+    gold_candidates = True  # every training question has its answer: grpo's reward
+
     def build_train(self) -> tuple[list[dict], list[dict], list[dict]]:
         sft_ds = self.load("sft", "train")
         require_columns(sft_ds, ["prompt", "correct", "reference_answer"], self.data["sft"], "sft")
