@@ -71,8 +71,9 @@ def test_methods_of_profiles_that_read_the_calibration_are_tuned(params_dir):
 def test_toy_plan_sweeps_two_rungs_and_pft_lr_reaches_the_sft_lr():
     p = calibrate.plan("toy", "math")
     assert p.rungs == (300.0, 1000.0)  # the middle and the largest budget
-    # 4 SFT lrs then the best 2; per method and regime 5 lrs then 3, and 3 betas/weights then 2
-    assert p.points == (4 + 2) + 2 * 2 * ((5 + 3) + (3 + 2))
+    # 4 SFT lrs then the best 2; per method and regime 5 lrs then 3, and 3 betas/weights then 2;
+    # dpo and dpo_sft sweep one setting each, grpo (toy_large's, read here) two
+    assert p.points == (4 + 2) + 2 * (2 * ((5 + 3) + (3 + 2)) + ((5 + 3) + 2 * (3 + 2)))
     lrs = calibrate.GRIDS["pft.learning_rate"]
     assert max(lrs) == 1.0 and max(lrs) / min(lrs) >= 100
     assert calibrate.ANCHORS["pft.learning_rate"] == "sft.learning_rate"
