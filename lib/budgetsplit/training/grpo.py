@@ -12,7 +12,8 @@ The batch counts prompts, as DPO's counts pairs: `pft.batch_size` prompts per op
 the trainer's batch is that times `num_generations` completions, and every method takes the same
 optimizer steps per annotated example; `min_steps` and the epochs (passes over the prompts, each
 with fresh samples) work as for the other stages. Generation samples at temperature 1 (TRL's
-default) on CPU with transformers' `generate`, and with vLLM on CUDA when it is installed.
+default) on CPU with transformers' `generate`, and with vLLM on CUDA when it is installed
+(colocated in this process; not yet run on a GPU here).
 
 What the record keeps (`grpo_diagnostics`): the reward's mean and spread per step, the share of
 prompts whose samples all scored the same (they give no gradient), the mean completion length, the
@@ -137,6 +138,8 @@ def train_grpo(
             num_generations=g,
             max_completion_length=pft.max_completion_length,
             use_vllm=_use_vllm(device),
+            # vLLM in this process (TRL's default, "server", needs a `trl vllm-serve` beside it)
+            vllm_mode="colocate",
             log_completions=False,
             **common,
         )
