@@ -198,3 +198,28 @@ def test_settings_diff_names_dotted_keys():
         "pft.beta": (a["pft"]["beta"], 0.7),
         "model.lora.r": (a["model"]["lora"]["r"], 4),
     }
+
+
+def test_records_from_before_the_rl_settings_still_answer():
+    # grpo's settings and the RL prompts' cost came after records were made by other methods:
+    # a record without them answers; one that has them with other values does not.
+    a = _as_stored(load_params("smoke", "math"))
+    older = json.loads(json.dumps(a))
+    for section, key in (
+        ("pft", "num_generations"),
+        ("pft", "kl_beta"),
+        ("pft", "max_completion_length"),
+    ):
+        del older[section][key]
+    del older["budget"]["costs"]["rl"]
+    assert records.settings_diff(older, a) == {}
+    other = json.loads(json.dumps(a))
+    other["pft"]["kl_beta"] = 0.5
+    assert records.settings_diff(other, a) == {"pft.kl_beta": (0.5, a["pft"]["kl_beta"])}
+    # the toy world's id leaves out copy drills at 0, as the base model's cache key does
+    from budgetsplit.config.params import load_world, to_dict
+    from budgetsplit.core.store import digest
+
+    world = to_dict(load_world("smoke"))
+    del world["pretrain"]["copy_share"]
+    assert records.world_id("smoke") == digest(world)

@@ -2,7 +2,7 @@
 
 The rule (docs/statistics.md, "RL prompts against preference pairs", written before any study's
 grpo cell ran): per task, cost ratio and budget, each method's leader among the splits that spend
-on its own kind (fractions below 1: SFT only is the same cell for both); the paired-bootstrap
+on its own kind (fractions below 1: SFT only is no method's split); the paired-bootstrap
 interval of grpo's leader minus the pair method's; *RL better* above 0, *pairs better* below,
 *equivalent* within +-m (m = `EQUIVALENCE` x (the higher leader's mean minus the floor)), else
 *undecided*, and undecided where neither leader is above the floor. Over budgets, per task and

@@ -6,7 +6,8 @@ method at its best split, per budget, on an annotation-cost axis and on a comput
     df, best, boot = verdicts.verdicts(table, scores)
     fig = plots_rl.rl_vs_pairs(df, best)
 
-Per task, two panels: the metric of each method's leader (its highest-mean split below 1: the
+Example budgets only (the cost grid is figure 4's). Per task, two panels: the metric of each
+method's leader (its highest-mean split below 1: the
 splits that spend on its own kind; analysis/rl_vs_pairs.py's rule reads the same leaders) against
 the budget, with its 95% CI as an error bar, and SFT only (f = 1, the same cell for every method)
 as a grey line; then the same leaders against the training FLOPs their cells took (the mean over
@@ -40,6 +41,7 @@ FLOPS = "compute.train_flops"
 def leaders(df: pd.DataFrame, best: pd.DataFrame) -> pd.DataFrame:
     """One row per (task, budget, method) of the methods the table ran: its leader's fraction,
     mean, low, high and mean training FLOPs (NaN where the table has no compute columns)."""
+    best = best[best["cost_ratio"].isna()]  # example budgets: the cost grid is figure 4's
     cells = best[best["sft_fraction"] < 1]
     keys = ["task", "method", "budget", "sft_fraction"]
     flops = df.groupby(keys)[FLOPS].mean() if FLOPS in df else pd.Series(dtype=float, name=FLOPS)
@@ -72,7 +74,7 @@ def rl_vs_pairs(df: pd.DataFrame, best: pd.DataFrame) -> plt.Figure:
     methods = [m for m in TABLE if m in set(lead["method"])]
     colors = dict(zip(methods, sns.color_palette("colorblind", len(methods)), strict=True))
     fig, axes = plt.subplots(len(tasks), 2, figsize=(WIDTH, HEIGHT * len(tasks)), squeeze=False)
-    sft = best[best["sft_fraction"] == 1]
+    sft = best[best["cost_ratio"].isna() & (best["sft_fraction"] == 1)]
     for row, task in enumerate(tasks):
         label, scale = task_metric(df, task)
         t = lead[lead["task"] == task]

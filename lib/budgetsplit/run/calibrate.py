@@ -314,9 +314,10 @@ def calibrate(
 
 
 def _grid_value(x: float, prior_value):
-    """A grid point as the setting takes it: whole for a whole-number setting (the samples per
-    prompt), else 3 significant digits."""
-    return max(1, round(x)) if isinstance(prior_value, int) else float(f"{x:.3g}")
+    """A grid point as the setting takes it: a whole number of at least 2 for a whole-number
+    setting (the samples per prompt: one sample has no group to be compared with), else 3
+    significant digits."""
+    return max(2, round(x)) if isinstance(prior_value, int) else float(f"{x:.3g}")
 
 
 def _recorded(rec: dict, dotted: str):

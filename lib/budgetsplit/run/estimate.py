@@ -36,10 +36,10 @@ from budgetsplit.training.stages import cached_stages
 # workers), whose bare loop ran REFERENCE_TOKENS_S (`budgetsplit speed`). Used only before a recipe has finished cells, scaled
 # by this machine's own bare-loop speed; after that, the recipe's measured wall times are used.
 # "rl" (an RL prompt of grpo) was measured on 2026-12-07 on an AMD EPYC 2-core machine (bare loop
-# 9,408 tokens/s) as a ratio, in one run: a toy-size math cell's GRPO stage took 6.9 times its DPO
-# stage per annotated example (56.0 s and 8.2 s for 270 prompts or pairs, 2 epochs, 4 samples of
-# up to 64 tokens each), so it is DPO's rate times 6.9.
-DEFAULT_COST_S = {"sft": 0.014, "pref": 0.03, "rl": 0.21, "eval": 0.011, "cell": 3.2}
+# 9,408 tokens/s) as a ratio, in one run: a toy-size math cell's GRPO stage took 5.8 times its DPO
+# stage per annotated example (53.2 s and 9.1 s for 270 prompts or pairs, 2 epochs, 4 samples of
+# up to 64 tokens each, both with the dense LM head), so it is DPO's rate times 5.8.
+DEFAULT_COST_S = {"sft": 0.014, "pref": 0.03, "rl": 0.175, "eval": 0.011, "cell": 3.2}
 REFERENCE_TOKENS_S = 8600.0
 
 

@@ -153,10 +153,17 @@ def flat_settings(settings: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+# Settings added after records were made, that only a method added with them reads (grpo, the
+# RL prompts' cost): a record without the key was made before it existed, by another method, and
+# its result does not depend on it, so the key's absence there is no difference.
+ADDED_LATER = ("pft.num_generations", "pft.max_completion_length", "pft.kl_beta", "budget.costs.rl")
+
+
 def settings_diff(old: dict, new: dict) -> dict[str, tuple[Any, Any]]:
     """The result settings that differ between two params dicts: {dotted key: (old, new)}."""
     a, b = flat_settings(result_settings(old)), flat_settings(result_settings(new))
-    return {k: (a.get(k), b.get(k)) for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)}
+    keys = (a.keys() | b.keys()) - {k for k in ADDED_LATER if k not in a}
+    return {k: (a.get(k), b.get(k)) for k in sorted(keys) if a.get(k) != b.get(k)}
 
 
 def review_records(
@@ -220,7 +227,12 @@ def world_id(profile: str) -> str | None:
     """A digest of the toy world a profile's cells draw their tasks and base model from (profiles
     that inherit one share it); None for a profile without one (the paper's: Hub data and models,
     named in the settings themselves)."""
-    return digest(to_dict(load_world(profile))) if is_toy(profile) else None
+    if not is_toy(profile):
+        return None
+    world = to_dict(load_world(profile))
+    if not world["pretrain"]["copy_share"]:  # added later: at 0 the ids of before
+        del world["pretrain"]["copy_share"]
+    return digest(world)
 
 
 def work_key(params: dict, method: str, n_sft: int, n_pref: int, seed: int) -> str:

@@ -93,6 +93,12 @@ def grpo_diagnostics(log_history: Sequence[dict]) -> dict:
     return out
 
 
+def _at_length(stage: PFTConfig) -> PFTConfig:
+    """`stage` with `max_length` the longest row GRPO scores: a prompt of up to `max_length`
+    tokens and its completion."""
+    return dataclasses.replace(stage, max_length=stage.max_length + stage.max_completion_length)
+
+
 def _use_vllm(device: str) -> bool:
     return device == "cuda" and importlib.util.find_spec("vllm") is not None
 
@@ -118,8 +124,11 @@ def train_grpo(
     set_seed(seed)
     before = weights_copy(model)
     g, records = pft.num_generations, task.rl_records(rows)
-    if len(rows) < pft.batch_size:  # fewer prompts than a batch: one batch of them all
-        pft = dataclasses.replace(pft, batch_size=len(rows), per_device_batch_size=len(rows))
+    if len(rows) < pft.batch_size:  # fewer prompts than a batch: one step of them all, in
+        # micro-batches of at most the device's size (the prompts padded to fill the last)
+        per = min(pft.per_device_batch_size, len(rows))
+        batch = -(-len(rows) // per) * per
+        pft = dataclasses.replace(pft, batch_size=batch, per_device_batch_size=per)
     # GRPOTrainer's sampler drops an epoch's last incomplete batch of prompts: cycle the prompts
     # to fill it, so every prompt bought is trained on in every epoch
     records += records[: -len(records) % pft.batch_size]
@@ -144,7 +153,8 @@ def train_grpo(
             **common,
         )
         with (
-            use_dense_lm_head(device, logits_bytes(model, stage, 1)),
+            # the logits of a micro-batch: its completions at prompt + completion length
+            use_dense_lm_head(device, logits_bytes(model, _at_length(stage), 1)),
             quiet_upstream(),
             no_ref_logps_bar(),
         ):

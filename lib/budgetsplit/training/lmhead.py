@@ -121,10 +121,11 @@ def use_dense_lm_head(device: str, n_logits_bytes: int):
     """While TRL trainers are built inside, they put `dense_lm_head` on their models where it pays:
     off CUDA (no Triton kernel) and when a micro-batch's logits fit in `DENSE_LOGITS_MAX_BYTES`."""
     import trl.trainer.dpo_trainer as dpo
+    import trl.trainer.grpo_trainer as grpo
     import trl.trainer.kto_trainer as kto
     import trl.trainer.sft_trainer as sft
 
-    modules = (sft, dpo, kto)
+    modules = (sft, dpo, kto, grpo)
     if device == "cuda" or n_logits_bytes > DENSE_LOGITS_MAX_BYTES:
         yield
         return
