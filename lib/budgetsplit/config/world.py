@@ -57,6 +57,21 @@ class WorldConfig:
     sizes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+# `pretrain` fields added after base models were built and shipped, with the default at which a
+# world is the world it was before them: `identity` leaves them out there, so keys stay the same.
+ADDED_LATER = {"copy_share": 0.0}
+
+
+def identity(world: WorldConfig) -> dict:
+    """The world as its keys hash it (the base model's cache key, the records' world id): its
+    settings, less the `pretrain` fields of ADDED_LATER at their defaults."""
+    d = to_dict(world)
+    for key, default in ADDED_LATER.items():
+        if d["pretrain"][key] == default:
+            del d["pretrain"][key]
+    return d
+
+
 def _check_world(w: WorldConfig, src: str) -> None:
     for key in ("n_sft_pool", "n_pref_pool", "n_val", "n_test"):
         if getattr(w, key) <= 0:

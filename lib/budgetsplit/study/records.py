@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from budgetsplit.config.params import Params, for_model, load_world, to_dict
+from budgetsplit.config.world import identity
 from budgetsplit.core.layout import RunLayout
 from budgetsplit.core.store import DamagedFileError, digest, move_aside, read_json, write_json
 from budgetsplit.study.cells import Cell
@@ -227,12 +228,7 @@ def world_id(profile: str) -> str | None:
     """A digest of the toy world a profile's cells draw their tasks and base model from (profiles
     that inherit one share it); None for a profile without one (the paper's: Hub data and models,
     named in the settings themselves)."""
-    if not is_toy(profile):
-        return None
-    world = to_dict(load_world(profile))
-    if not world["pretrain"]["copy_share"]:  # added later: at 0 the ids of before
-        del world["pretrain"]["copy_share"]
-    return digest(world)
+    return digest(identity(load_world(profile))) if is_toy(profile) else None
 
 
 def work_key(params: dict, method: str, n_sft: int, n_pref: int, seed: int) -> str:

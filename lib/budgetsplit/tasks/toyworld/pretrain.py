@@ -51,6 +51,7 @@ import torch
 from filelock import FileLock
 
 from budgetsplit.config.params import WorldConfig, to_dict
+from budgetsplit.config.world import identity
 from budgetsplit.core.progress import frontend
 from budgetsplit.core.progress import progress as progress_bar
 from budgetsplit.core.registry import TASKS, corpus_source
@@ -128,16 +129,13 @@ def cache_key(world: WorldConfig, sources: Mapping[str, CorpusSource]) -> str:
         "\x00".join(_generate(world, name, sources[name], _FINGERPRINT_DOCS)).encode()
         for name in sorted(sources)
     ]
-    pre = to_dict(world.pretrain)
-    if pre["copy_share"]:
+    if world.pretrain.copy_share:
         drills = copy_drills(world.seed, _FINGERPRINT_DOCS, _lexicon(world, sources))
         samples.append("\x00".join(drills).encode())
-    else:  # added after models were built and shipped: at 0 it keeps their keys
-        del pre["copy_share"]
     spec = {
         "code_version": CODE_VERSION,
         "seed": world.seed,
-        "pretrain": pre,
+        "pretrain": identity(world)["pretrain"],
         "corpus": stream_digest(iter(samples), n=64),
     }
     return digest(spec)
