@@ -19,16 +19,17 @@ def _close_figures():
     matplotlib.pyplot.close("all")
 
 
-def raw(scores: dict[tuple[float, float], float], task: str = "math", seeds=(0,)) -> pd.DataFrame:
-    """A results table as `results.results_table` gives it: {(budget, fraction): score} for dpo."""
+def results_rows(cells, task: str = "math", seeds=(0,)) -> pd.DataFrame:
+    """A results table as `results.results_table` gives it: one row per seed of each
+    (method, budget, fraction, score) in `cells`, the score rising 0.01 a seed."""
     rows = []
-    for (budget, frac), score in scores.items():
+    for method, budget, frac, score in cells:
         n_sft = int(budget * frac)
         for seed in seeds:
             rows.append(
                 {
                     "task": task,
-                    "method": "sft" if frac == 1.0 else "dpo",
+                    "method": method,
                     "budget": budget,
                     "sft_fraction": frac,
                     "seed": seed,
@@ -40,6 +41,12 @@ def raw(scores: dict[tuple[float, float], float], task: str = "math", seeds=(0,)
                 }
             )
     return pd.DataFrame(rows)
+
+
+def raw(scores: dict[tuple[float, float], float], task: str = "math", seeds=(0,)) -> pd.DataFrame:
+    """{(budget, fraction): score} for dpo (SFT only at fraction 1)."""
+    cells = (("sft" if f == 1.0 else "dpo", b, f, s) for (b, f), s in scores.items())
+    return results_rows(cells, task, seeds)
 
 
 def table(scores: dict[tuple[float, float], float], **kw) -> pd.DataFrame:

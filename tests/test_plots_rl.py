@@ -8,6 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from test_plots import results_rows  # noqa: E402
 
 from budgetsplit.analysis import verdicts  # noqa: E402
 from budgetsplit.report import plots_rl  # noqa: E402
@@ -22,26 +23,12 @@ def _close_figures():
 
 def raw(scores: dict[tuple[str, float, float], float], flops: bool = True) -> pd.DataFrame:
     """A results table: {(method, budget, fraction): score}, 3 seeds, with training FLOPs."""
-    rows = []
-    for (method, budget, frac), score in scores.items():
-        n_sft = int(budget * frac)
-        for seed in (0, 1, 2):
-            row = {
-                "task": "math",
-                "method": method,
-                "budget": budget,
-                "sft_fraction": frac,
-                "seed": seed,
-                "cost_ratio": None,
-                "n_sft": n_sft,
-                "n_pref": int(budget) - n_sft,
-                "primary_metric": "accuracy",
-                "metric.accuracy": score + 0.01 * seed,
-            }
-            if flops:  # RL samples: more compute per annotated example
-                row["compute.train_flops"] = budget * (5e9 if method == "grpo" else 1e9)
-            rows.append(row)
-    return pd.DataFrame(rows)
+    df = results_rows(((*key, score) for key, score in scores.items()), seeds=(0, 1, 2))
+    if flops:  # RL samples: more compute per annotated example
+        df["compute.train_flops"] = df["budget"] * df["method"].map(
+            lambda m: 5e9 if m == "grpo" else 1e9
+        )
+    return df
 
 
 SCORES = {
