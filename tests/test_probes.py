@@ -11,6 +11,7 @@ from budgetsplit.config.params import load_world
 from budgetsplit.core.registry import TASKS, corpus_source
 from budgetsplit.tasks import ifeval
 from budgetsplit.tasks.toyworld import get_toy_task
+from budgetsplit.tasks.toyworld import instruct_rules as ir
 from budgetsplit.tasks.toyworld import task_helpful as th
 from budgetsplit.tasks.toyworld import task_instruct as ti
 from budgetsplit.tasks.toyworld import task_math as tm
@@ -31,7 +32,7 @@ def _gold(name: str, probe: dict) -> str:
         return ts.retelling(probe["facts"])[len(ts.RETELL) :]
     if name == "helpful":
         return f" {probe['value']}. Pobi is a fox."
-    return " " + ti.compose(random.Random(0), _topic(probe["prefix"]), probe["rules"])
+    return " " + ir.compose(random.Random(0), _topic(probe["prefix"]), probe["rules"])
 
 
 @pytest.mark.parametrize("name", TASKS)
@@ -102,9 +103,9 @@ def test_the_corpus_holds_each_skill_without_the_response_formats():
 def test_notes_keep_their_rules():
     rng = random.Random(5)
     for _ in range(200):
-        topic = ti.TOPIC_NAMES[int(rng.random() * len(ti.TOPIC_NAMES))]
-        rules = ti.draw_constraints(rng, topic, ti.PROSE_RULES, 3, 2, (8, 12, 16))
-        text = ti.compose(rng, topic, rules)
+        topic = ir.TOPIC_NAMES[int(rng.random() * len(ir.TOPIC_NAMES))]
+        rules = ir.draw_constraints(rng, topic, ti.PROSE_RULES, 3, 2, (8, 12, 16))
+        text = ir.compose(rng, topic, rules)
         if text is not None:
             assert all(ifeval.check(text, list(rules), list(rules.values()))[0])
             assert ti.note_header(topic, rules).endswith(":")
@@ -131,10 +132,10 @@ def test_probe_scores_on_the_smoke_base_model():
 
 def test_instruct_probe_parts_name_the_rules_kept():
     task = get_toy_task("instruct", WORLD)
-    probe = next(p for p in task.probes("val", 40) if ti.NO_COMMA in p["rules"])
+    probe = next(p for p in task.probes("val", 40) if ir.NO_COMMA in p["rules"])
     text = _gold("instruct", probe)
     assert task.probe_parts(probe, text) == dict.fromkeys(probe["rules"], True)
     parts = task.probe_parts(probe, text.replace(" ", ", ", 1))  # a comma breaks one rule
-    assert parts[ti.NO_COMMA] is False and task.probe_score(probe, text.replace(" ", ", ", 1)) == 0
+    assert parts[ir.NO_COMMA] is False and task.probe_score(probe, text.replace(" ", ", ", 1)) == 0
     # saying (almost) nothing keeps no rule, though it has no comma
     assert task.probe_parts(probe, " Yes.") == dict.fromkeys(probe["rules"], False)

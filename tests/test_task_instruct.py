@@ -9,7 +9,8 @@ import re
 import pytest
 
 from budgetsplit.tasks import ifeval
-from budgetsplit.tasks.toyworld import task_instruct as ti
+from budgetsplit.tasks.toyworld import instruct_rules as ir
+from budgetsplit.tasks.toyworld import instruct_text as it
 from budgetsplit.tasks.toyworld.task_instruct import InstructTask, corpus_documents
 
 
@@ -27,7 +28,7 @@ def follows_all(row: dict, text: str, langdetect_misses: list) -> bool:
     not call English (about 1 in 2,000 of the task's lowercase texts) is recorded, not failed."""
     verdicts = followed(row, text)
     for iid, ok in zip(row["instruction_id_list"], verdicts, strict=True):
-        if not ok and iid == ti.LOWER and text.islower():
+        if not ok and iid == ir.LOWER and text.islower():
             langdetect_misses.append(text)
         elif not ok:
             return False
@@ -45,10 +46,10 @@ def test_eval_rows_carry_ifeval_schema_and_references_pass_lm_eval(full):
     for r in pools["val"] + pools["test"]:
         assert 1 <= len(r["instruction_id_list"]) <= 3
         assert len(r["kwargs"]) == len(r["instruction_id_list"])
-        assert set(r["instruction_id_list"]) <= set(ti.DEFAULT_INSTRUCTIONS)
+        assert set(r["instruction_id_list"]) <= set(ir.DEFAULT_INSTRUCTIONS)
         assert follows_all(r, r["reference"], misses), r
         seen.update(r["instruction_id_list"])
-    assert seen == set(ti.DEFAULT_INSTRUCTIONS)  # every default instruction is tested
+    assert seen == set(ir.DEFAULT_INSTRUCTIONS)  # every default instruction is tested
     assert len(misses) <= 2
 
 
@@ -62,7 +63,7 @@ def test_demonstrations_follow_every_constraint(full):
 
 def test_chosen_follows_all_and_more_than_rejected(full):
     _, pools, _ = full
-    broken, misses = {iid: 0 for iid in ti.DEFAULT_INSTRUCTIONS}, []
+    broken, misses = {iid: 0 for iid in ir.DEFAULT_INSTRUCTIONS}, []
     for r in random.Random(1).sample(pools["pref"], 400):
         assert follows_all(r, r["chosen"], misses), r
         bad = followed(r, r["rejected"])
@@ -110,12 +111,12 @@ def test_knobs_and_bad_values_are_named():
     small = dict(n_sft_pool=300, n_pref_pool=0, n_val=0, n_test=0)
     one = InstructTask(seed=0, max_constraints=1, **small).sft_pool()
     assert all(len(r["instruction_id_list"]) == 1 for r in one)
-    only = InstructTask(seed=0, instructions=[ti.NO_COMMA, ti.END], **small).sft_pool()
-    assert {i for r in only for i in r["instruction_id_list"]} == {ti.NO_COMMA, ti.END}
-    caps = InstructTask(seed=0, instructions=ti.INSTRUCTIONS, **small).sft_pool()
-    upper = [r for r in caps if ti.UPPER in r["instruction_id_list"]]
+    only = InstructTask(seed=0, instructions=[ir.NO_COMMA, ir.END], **small).sft_pool()
+    assert {i for r in only for i in r["instruction_id_list"]} == {ir.NO_COMMA, ir.END}
+    caps = InstructTask(seed=0, instructions=ir.INSTRUCTIONS, **small).sft_pool()
+    upper = [r for r in caps if ir.UPPER in r["instruction_id_list"]]
     assert upper and all(r["response"].isupper() for r in upper)
-    assert not any(ti.LOWER in r["instruction_id_list"] for r in upper)  # conflicting pair
+    assert not any(ir.LOWER in r["instruction_id_list"] for r in upper)  # conflicting pair
     for kwargs, key in [
         ({"max_constraints": 4}, "max_constraints"),
         ({"instructions": ["keywords:frequency"]}, "instructions"),
@@ -132,7 +133,7 @@ def test_corpus_documents_are_prose_without_the_formats():
     docs = corpus_documents(0, 2000)
     assert len(docs) == 2000 and docs == corpus_documents(0, 2000)
     assert docs != corpus_documents(1, 2000)
-    enders = tuple(e.lower() for e in ti.END_PHRASES)
+    enders = tuple(e.lower() for e in it.END_PHRASES)
     for d in docs:
         assert "\n" not in d and "*" not in d and "<|" not in d
         assert not d.islower() and not d.isupper()
@@ -141,7 +142,7 @@ def test_corpus_documents_are_prose_without_the_formats():
             assert not d.lower().endswith(enders), d
     # The base model meets every topic sentence and the words requests use.
     text = " ".join(docs)
-    assert all(s in text for sents in ti.SENTENCES.values() for s in sents)
+    assert all(s in text for sents in ir.SENTENCES.values() for s in sents)
     assert all(w in text for w in ("small letters", "commas", "lines", "word", "fewer"))
 
 
@@ -170,13 +171,13 @@ def test_score_known_answers():
         {
             "id": "a",
             "prompt": "p",
-            "instruction_id_list": [ti.NO_COMMA, ti.END],
+            "instruction_id_list": [ir.NO_COMMA, ir.END],
             "kwargs": [{}, {"end_phrase": "That is all."}],
         },
         {
             "id": "b",
             "prompt": "p",
-            "instruction_id_list": [ti.LOWER, ti.BULLETS],
+            "instruction_id_list": [ir.LOWER, ir.BULLETS],
             "kwargs": [{}, {"num_bullets": 2}],
         },
     ]
@@ -222,6 +223,6 @@ def test_cheap_outputs_score_at_the_floor(full):
         ["* .\n* .\n* ."] * len(rows),
     ):
         assert task.score(rows, cheap)["answered_strict"] == 0.0, cheap[0]
-    topic = [next(t for t in ti.TOPIC_NAMES if t in r["prompt"].lower()) for r in rows]
-    prose = task.score(rows, [" ".join(ti.SENTENCES[t][:4]) for t in topic])
+    topic = [next(t for t in ir.TOPIC_NAMES if t in r["prompt"].lower()) for r in rows]
+    prose = task.score(rows, [" ".join(ir.SENTENCES[t][:4]) for t in topic])
     assert 0.05 <= prose["answered_strict"] == prose["prompt_level_strict"] <= 0.12
