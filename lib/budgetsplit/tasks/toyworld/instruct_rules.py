@@ -4,9 +4,10 @@ rule in the world's words (`phrase`), a draw of 1-3 rules for a topic (`draw_con
 rejected side of a pair). `task_instruct` builds the task's pools, probes and corpus from them.
 
     import random
-    from budgetsplit.tasks.toyworld.instruct_rules import compose, draw_constraints, DEFAULT_INSTRUCTIONS
-    rules = draw_constraints(random.Random(0), "the sea", DEFAULT_INSTRUCTIONS, 3, 3, (8, 12, 16))
-    compose(random.Random(1), "the sea", rules)
+    from budgetsplit.tasks.toyworld import instruct_rules as ir
+    rng = random.Random(0)
+    rules = ir.draw_constraints(rng, "the sea", ir.DEFAULT_INSTRUCTIONS, 3, 3, (8, 12, 16))
+    ir.compose(rng, "the sea", rules)  # a response keeping every rule drawn
 """
 
 from __future__ import annotations
