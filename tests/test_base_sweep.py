@@ -9,6 +9,7 @@ from budgetsplit.run import base_sweep as bs
 
 def _row(point, n_params, tokens, probe=0.8, sft=0.4, floor=0.1, base=0.0, base_format=0.0):
     row = {"point": point, "n_params": n_params, "tokens_seen": tokens}
+    row["sft_protocol"] = bs.SFT_PROTOCOL
     for t in TASKS:
         row |= {
             f"probe.{t}": probe,
@@ -39,6 +40,21 @@ def test_choose_takes_the_smallest_passing_point_then_the_closest():
     assert bs.choose(t) == ("small_long", True)
     t = pd.DataFrame([_row("a", 1, 2, probe=0.3), _row("b", 3, 2, probe=0.3, sft=0.1)])
     assert bs.choose(t) == ("a", False)  # none passes: the one meeting the most conditions
+
+
+def test_a_point_measured_before_the_lr_grid_is_reported_but_never_passes():
+    old = _row("old", 1, 2) | {"sft_protocol": bs.OLD_PROTOCOL}
+    assert bs.choose(pd.DataFrame([old])) == ("old", False)
+    assert bs.choose(pd.DataFrame([old, _row("new", 3, 2)])) == ("new", True)
+
+
+def test_sft_is_judged_at_the_calibration_protocols_best_learning_rate():
+    lrs = bs.sft_lrs("helpful")
+    assert lrs == [0.0002, 0.000632, 0.002, 0.00632]  # calibration's SFT grid around the 2e-3 prior
+    assert bs.best_lr({0.0002: 0.1, 0.002: 0.4, 0.00632: 0.2}, 0.002) == 0.002
+    # ties after rounding go to the prior, then to the smaller rate, as in calibration
+    assert bs.best_lr({0.000632: 0.4001, 0.002: 0.4004, 0.00632: 0.4}, 0.002) == 0.002
+    assert bs.best_lr({0.000632: 0.4001, 0.00632: 0.4004}, 0.002) == 0.000632
 
 
 def test_the_sweep_file_names_its_points_and_worlds_load():

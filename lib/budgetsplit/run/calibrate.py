@@ -290,7 +290,7 @@ def calibrate(
         own = settings.setdefault((step.stage, step.regime), dict(common))
         anchor = own.get(ANCHORS[step.key], _get(prior, ANCHORS[step.key]))
         prior_value = _get(prior, step.key)
-        alive = [_grid_value(anchor * f, prior_value) for f in GRIDS[step.key]]
+        alive = grid(step.key, anchor, prior_value)
         for rung, budget in enumerate(the_plan.rungs):
             scores = {}
             for value in alive:
@@ -311,6 +311,12 @@ def calibrate(
     bar.close()
     print(f"calibrated {profile}/{task} in {fmt_duration(time.time() - t0)}", flush=True)
     return _write(profile, task, settings, pd.DataFrame(rows))
+
+
+def grid(key: str, anchor: float, prior_value) -> list:
+    """The values the protocol sweeps `key` over: `GRIDS[key]` x `anchor`, as the setting takes
+    them."""
+    return [_grid_value(anchor * f, prior_value) for f in GRIDS[key]]
 
 
 def _grid_value(x: float, prior_value):
