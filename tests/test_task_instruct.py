@@ -129,6 +129,42 @@ def test_knobs_and_bad_values_are_named():
         InstructTask(n_val=1).eval_split("train")
 
 
+def _framed(text: str) -> list[str]:
+    """The frame sentences of a response: the words they name."""
+    pattern = "|".join(
+        re.escape(f).replace(r"\{t\}", ".+?").replace(r"\{w\}", "(\\w+)") for f in ir.FRAMES
+    )
+    return [next(g for g in m if g) for m in re.findall(pattern, text, re.I)]
+
+
+def test_word_frames_name_the_asked_word_and_the_rejected_side_another():
+    task = InstructTask(seed=0, n_sft_pool=600, n_pref_pool=600, n_val=0, n_test=0, word_frames=1.0)
+    asked = [r for r in task.sft_pool() if ir.KEYWORDS in r["instruction_id_list"]]
+    assert asked
+    for (
+        r
+    ) in asked:  # every named word in a frame (bar a frame with a forbidden word), all rules kept
+        words = r["kwargs"][r["instruction_id_list"].index(ir.KEYWORDS)]["keywords"]
+        assert set(_framed(r["response"])) <= set(words)
+        assert all(ifeval.check(r["response"], r["instruction_id_list"], r["kwargs"])[0])
+    assert sum(len(_framed(r["response"])) for r in asked) >= 0.9 * sum(
+        len(r["kwargs"][r["instruction_id_list"].index(ir.KEYWORDS)]["keywords"]) for r in asked
+    )
+    # a rejected response that leaves the asked word out frames another one: frames mark no side
+    broken = [r for r in task.pref_pool() if ir.KEYWORDS in r["instruction_id_list"]]
+    framed_bad = [r for r in broken if _framed(r["rejected"])]
+    assert framed_bad
+    for r in framed_bad:
+        words = r["kwargs"][r["instruction_id_list"].index(ir.KEYWORDS)]["keywords"]
+        if not any(w in r["rejected"].lower() for w in words):
+            assert not set(_framed(r["rejected"])) & set(words)
+    # at 0 (the default), no frame anywhere
+    plain = InstructTask(seed=0, n_sft_pool=300, n_pref_pool=0, n_val=0, n_test=0).sft_pool()
+    assert not any(_framed(r["response"]) for r in plain)
+    with pytest.raises(ValueError, match="word_frames"):
+        InstructTask(word_frames=1.5)
+
+
 def test_corpus_documents_are_prose_without_the_formats():
     docs = corpus_documents(0, 2000)
     assert len(docs) == 2000 and docs == corpus_documents(0, 2000)

@@ -287,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         path = OUT / f"{name}.json"
         if _recorded(path, spec, name):
-            print(f"{name}: recorded in {path}")
+            old = json.loads(path.read_text()).get("sft_protocol") != SFT_PROTOCOL
+            note = f" (SFT at the {OLD_PROTOCOL}: remove it to measure on the lr grid)" * old
+            print(f"{name}: recorded in {path}{note}")
             continue
         pause = None if args.pause_after is None else 60 * args.pause_after
         try:

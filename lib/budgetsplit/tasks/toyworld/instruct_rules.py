@@ -33,6 +33,10 @@ INSTRUCTIONS = (LOWER, UPPER, BULLETS, KEYWORDS, FORBIDDEN, END, NO_COMMA, WORDS
 DEFAULT_INSTRUCTIONS = tuple(i for i in INSTRUCTIONS if i != UPPER)
 
 WORD_PATTERN = re.compile(r"\w+")  # lm-eval's count_words tokenizer
+# Word frames (the task's `word_frames` knob): a sentence that works a named word into a text on
+# any topic, as a writer can with any word. A topic's own sentences hold each of its words in one
+# place, so without frames using an asked word is recalling which of 8 sentences holds it.
+FRAMES = ("One word for {t} is {w}.", "A word that goes with {t} is {w}.")
 
 
 def _keyword_candidates(topic: str) -> list[str]:
@@ -100,10 +104,13 @@ def compose(
     cons: dict[str, dict],
     broken: frozenset = frozenset(),
     free: Mapping[str, float] | None = None,
+    frames: float = 0.0,
 ):
     """A response about `topic` following every constraint in `cons` except those in `broken`,
     which it visibly breaks; None when this draw cannot do both. `free`: rates at which it also
-    follows rules that `cons` does not hold (one side of FREE_STYLE), as a response may."""
+    follows rules that `cons` does not hold (one side of FREE_STYLE), as a response may. `frames`:
+    the rate at which a named word comes in a frame (`FRAMES`) instead of a topic sentence; a
+    response breaking the rule then frames another word, so frames mark neither side of a pair."""
     style = {i for i, p in (free or {}).items() if i not in cons and rng.random() < p}
     if UPPER in cons:
         style.discard(LOWER)
@@ -112,18 +119,30 @@ def compose(
     sents = SENTENCES[topic]
     must: list[list[str]] = []
     banned: list[str] = []
+    framed: list[str] = []  # frame sentences this response uses
     if KEYWORDS in cons:
         words = cons[KEYWORDS]["keywords"]
+        # a forbidden word the response keeps out: no frame may use it
+        ban = cons[FORBIDDEN]["forbidden_words"] if FORBIDDEN in cons.keys() - broken else []
+        # `frames and ...`: at 0 no draw is made, so responses are what they were without frames
         if KEYWORDS in broken:
             banned += CONTAINS[topic][words[0]]
+            if frames and rng.random() < frames:  # it frames a word that was not asked for
+                other = pick(rng, [w for w in KEYWORDS_OF[topic] if all(a not in w for a in words)])
+                if f := _frame(rng, topic, other, ban, absent=words):
+                    framed.append(f)
+                    must.append([f])
         else:
-            must += [CONTAINS[topic][w] for w in words]
+            for w in words:
+                f = _frame(rng, topic, w, ban) if frames and rng.random() < frames else ""
+                framed += [f] if f else []
+                must.append([f] if f else CONTAINS[topic][w])
     if FORBIDDEN in cons:
         hits = WHOLE_WORD[topic][cons[FORBIDDEN]["forbidden_words"][0]]
         (must.append(hits) if FORBIDDEN in broken else banned.extend(hits))
     if NO_COMMA in broken or "commas" in style:
         must.append(WITH_COMMA[topic])
-    allowed = [s for s in sents if s not in banned]
+    allowed = [s for s in sents if s not in banned] + framed
     must = [[s for s in m if s in allowed] for m in must]
     if not all(must):
         return None
@@ -158,8 +177,8 @@ def compose(
     for m in must:
         if not any(s in picked for s in m):
             picked.append(pick(rng, m))
-            n_words += N_WORDS[picked[-1]]
-    rest = [s for s in allowed if s not in picked]
+            n_words += _n_words(picked[-1])
+    rest = [s for s in allowed if s not in picked and s not in framed]
     while rest and (len(picked) < k or (long_words and not fixed and n_words < lim)):
         s = rest.pop(int(rng.random() * len(rest)))
         if long_words is False and not fixed and n_words + N_WORDS[s] >= lim:
@@ -187,6 +206,22 @@ def compose(
     if UPPER in cons and UPPER not in broken:
         text = text.upper()
     return text
+
+
+def _frame(
+    rng: random.Random, topic: str, word: str, banned: Sequence[str], absent: Sequence[str] = ()
+) -> str:
+    """A frame sentence naming `word` about `topic`; "" when it would use a word of `banned`
+    (a forbidden word kept: whole words) or of `absent` (an asked word left out: substrings)."""
+    text = pick(rng, FRAMES).format(t=topic, w=word)
+    text = text[0].upper() + text[1:]
+    if any(re.search(rf"\b{b}\b", text, re.I) for b in banned):
+        return ""
+    return "" if any(a in text.lower() for a in absent) else text
+
+
+def _n_words(sentence: str) -> int:
+    return N_WORDS.get(sentence) or len(WORD_PATTERN.findall(sentence))
 
 
 def draw_constraints(

@@ -63,7 +63,8 @@ _REQUEST_SENTENCE = re.compile(r"(?<=[.?\"])\s+")
 class InstructTask(ToyTask):
     """Toy IFEval. Knobs: 1..max_constraints constraints per prompt from `instructions` (IFEval ids,
     a subset of INSTRUCTIONS); bullet counts in 2..max_bullets; word limits from `word_limits`;
-    each preference prompt gets 1..max_pairs_per_prompt pairs."""
+    each preference prompt gets 1..max_pairs_per_prompt pairs; `word_frames`: the share of named
+    words a response (and the corpus's notes) works in with a frame sentence (`FRAMES`)."""
 
     name = "instruct"
     # IFEval's prompt-level strict accuracy, counted only for responses that answer the request
@@ -81,6 +82,7 @@ class InstructTask(ToyTask):
         word_limits: Sequence[int] = (8, 12, 16),
         max_pairs_per_prompt: int = 2,
         word_lines: float = 0.0,
+        word_frames: float = 0.0,
         **world,
     ):
         # word_lines shapes the corpus only (corpus_documents); the pools do not read it
@@ -88,6 +90,7 @@ class InstructTask(ToyTask):
             {
                 "max_constraints": (max_constraints, 1 <= max_constraints <= 3),
                 "word_lines": (word_lines, 0.0 <= word_lines < 1.0),
+                "word_frames": (word_frames, 0.0 <= word_frames <= 1.0),
                 "max_bullets": (max_bullets, 2 <= max_bullets <= 6),
                 "instructions": (
                     instructions,
@@ -103,6 +106,7 @@ class InstructTask(ToyTask):
         )
         self.max_constraints, self.instructions = max_constraints, tuple(instructions)
         self.max_bullets, self.word_limits = max_bullets, tuple(word_limits)
+        self.frames = word_frames
 
     # ------------------------------------------------------------------------- generation
     def _constraints(self, rng: random.Random, topic: str) -> dict[str, dict]:
@@ -125,7 +129,8 @@ class InstructTask(ToyTask):
     def _answered(self, rng: random.Random, item: tuple) -> tuple | None:
         """The item with a response that follows every constraint, or None if 8 tries fail."""
         cons, topic = item
-        chosen = next((c for _ in range(8) if (c := compose(rng, topic, cons))), None)
+        make = (compose(rng, topic, cons, frames=self.frames) for _ in range(8))
+        chosen = next((c for c in make if c), None)
         return None if chosen is None else (cons, topic, chosen)
 
     def _fields(self, item: tuple) -> dict:
@@ -140,7 +145,7 @@ class InstructTask(ToyTask):
     def _pairs(self, rng: random.Random, item: tuple, want: int) -> Iterator[tuple[int, str, str]]:
         cons, topic, chosen = item
         for m in range(want):
-            good = compose(rng, topic, cons, free=FREE_STYLE["chosen"]) or (
+            good = compose(rng, topic, cons, free=FREE_STYLE["chosen"], frames=self.frames) or (
                 chosen if m == 0 else None
             )
             bad = self._rejected(rng, topic, cons)
@@ -151,9 +156,8 @@ class InstructTask(ToyTask):
         ids = list(cons)
         for _ in range(8):
             n_broken = 2 if len(ids) > 1 and rng.random() < 0.3 else 1
-            if text := compose(
-                rng, topic, cons, frozenset(rng.sample(ids, n_broken)), FREE_STYLE["rejected"]
-            ):
+            broken = frozenset(rng.sample(ids, n_broken))
+            if text := compose(rng, topic, cons, broken, FREE_STYLE["rejected"], self.frames):
                 return text
         return None
 
@@ -264,11 +268,11 @@ def note_header(topic: str, rules: Mapping[str, dict]) -> str:
     return f"Here is a note about {topic} that {joined}:"
 
 
-def _note(rng: random.Random, word_limits: Sequence[int]) -> str | None:
+def _note(rng: random.Random, word_limits: Sequence[int], frames: float = 0.0) -> str | None:
     """A corpus document that states a few rules and keeps them; None when this draw cannot."""
     topic = pick(rng, TOPIC_NAMES)
     rules = draw_constraints(rng, topic, PROSE_RULES, 3, 2, word_limits)
-    text = compose(rng, topic, rules)
+    text = compose(rng, topic, rules, frames=frames)
     return None if text is None else f"{note_header(topic, rules)} {text}"
 
 
@@ -296,14 +300,18 @@ def _word_line(rng: random.Random) -> str:
 
 
 def corpus_documents(
-    seed: int, n: int, word_limits: Sequence[int] = (8, 12, 16), word_lines: float = 0.0
+    seed: int,
+    n: int,
+    word_limits: Sequence[int] = (8, 12, 16),
+    word_lines: float = 0.0,
+    word_frames: float = 0.0,
 ) -> list[str]:
     """`n` web-text documents: topic sentences as plain prose (30-120 words), one or two topics a
     document, half of them with a remark about writing (so the words requests use are known); and
     notes that state rules (`note_header`) and keep them (`PROSE_RULES`); with `word_lines`, that
     share of the documents runs of word lines (`_word_line`: which sentence of a topic uses or
-    avoids a word). Never a list, an all-lowercase or all-capitals text, nor a request of the
-    task."""
+    avoids a word); with `word_frames`, the notes name that share of their words in frames. Never
+    a list, an all-lowercase or all-capitals text, nor a request of the task."""
     rng = random.Random(f"{seed}/instruct/corpus")
     lines = random.Random(f"{seed}/instruct/corpus/word-lines")  # 0: the draws above unchanged
 
@@ -316,7 +324,7 @@ def corpus_documents(
             docs.append(document(lambda: _word_line(lines)))
             continue
         if rng.random() < 0.5:
-            if note := _note(rng, word_limits):
+            if note := _note(rng, word_limits, word_frames):
                 docs.append(note)
             continue
         doc = document(part)
