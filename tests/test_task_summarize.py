@@ -200,6 +200,22 @@ def test_knobs_and_bad_values():
         SummarizeTask().eval_split("dev")
 
 
+def test_facts_about_a_friend_are_in_the_post_and_left_out_of_the_summary():
+    rng = random.Random(0)
+    for _ in range(300):
+        post, clauses, sentences = ts.make_post(rng, 3, 0, 2)
+        others = [x for x in sentences if not any(c.lower() in x.lower() for c in clauses)]
+        assert len(clauses) == 3 and len(others) == 2 and all(x in post for x in others)
+        # a friend's fact states no fact of the writer's: copying it in only makes a summary long
+        assert not any(ts._ANY_FACT.findall(x) for x in others), others
+    task = SummarizeTask(seed=0, n_val=100, min_facts=3, max_facts=4, max_others=3)
+    assert all(fact_score(r, r["reference"]) == 1.0 for r in task.eval_split("val"))
+    with pytest.raises(ValueError, match="max_others"):
+        SummarizeTask(max_facts=4, max_others=6)  # 9 kinds can be a friend's: 4 + 6 do not fit
+    docs = corpus_documents(0, 300, max_facts=4, max_others=3)
+    assert docs != corpus_documents(0, 300, max_facts=4) and all("TL;DR" not in d for d in docs)
+
+
 def test_corpus_documents_are_prose_without_the_template(full):
     _, pools, _ = full
     docs = corpus_documents(seed=0, n=3000)

@@ -1,6 +1,7 @@
 """The toy world's `summarize` task: one-line summaries of short posts, TL;DR in miniature.
 
-A post (about 25-55 words) tells 2-3 key facts about the writer's life among filler sentences; the
+A post (about 25-55 words) tells 2-3 key facts about the writer's life among filler sentences (and,
+with `max_others`, facts about a friend, "Ana moved to Oslo.", which a summary leaves out); the
 reference summary lists the key facts, in order, in a fixed one-line template:
 
     Hi all. Last week I moved to Lima after a long day. The bus was late again. My cat got
@@ -84,6 +85,9 @@ FACTS = {
     "buy": ("I bought a {vehicle}", "{who} bought a {vehicle}"),
 }
 FACT_KINDS = tuple(FACTS)
+# The kinds a post may also tell of a friend (`max_others`): those whose third-person clause is no
+# fact of the writer's ("the game at the park was cancelled" is the same clause in both persons).
+OTHER_KINDS = tuple(k for k, (mine, theirs) in FACTS.items() if mine != theirs)
 LEADS = ("", "Last week ", "Yesterday ", "On Monday ")
 TAILS = ("", " after a long day", " out of nowhere")
 FILLERS = (
@@ -184,14 +188,23 @@ def after_template(text: str) -> str:
     return text if at < 0 else text[at + len(PREFIX.strip()) :]
 
 
-def make_post(rng: random.Random, n_facts: int, n_filler: int) -> tuple[str, list[str], list[str]]:
-    """A post, its key-fact clauses in order, and its sentences (facts and filler) in order."""
-    clauses = [_fill(rng, FACTS[k][0], SLOTS) for k in sample(rng, FACT_KINDS, n_facts)]
+def make_post(
+    rng: random.Random, n_facts: int, n_filler: int, n_others: int = 0
+) -> tuple[str, list[str], list[str]]:
+    """A post, its key-fact clauses in order, and its sentences (facts, filler and `n_others`
+    facts about a friend, which a summary leaves out: "Ana moved to Oslo.") in order."""
+    kinds = sample(rng, FACT_KINDS, n_facts)
+    clauses = [_fill(rng, FACTS[k][0], SLOTS) for k in kinds]
     facts = [_sentence(pick(rng, LEADS) + c + pick(rng, TAILS)) + "." for c in clauses]
     fillers = [_fill(rng, f, FILLER_SLOTS) for f in sample(rng, FILLERS, n_filler)]
     at = set(sample(rng, range(n_facts + n_filler), n_facts))
     facts_left, fillers_left = iter(facts), iter(fillers)
     sentences = [next(facts_left if i in at else fillers_left) for i in range(n_facts + n_filler)]
+    if n_others:  # 0: no draw, so that posts without them are what they were
+        who, friend = sample(rng, SLOTS["friend"], 2)
+        for kind in sample(rng, [k for k in OTHER_KINDS if k not in kinds], n_others):
+            told = _fill(rng, FACTS[kind][1], SLOTS, who=who, friend=friend)
+            sentences.insert(draw(rng, 0, len(sentences)), _sentence(told) + ".")
     post = pick(rng, OPENERS) + " ".join(sentences) + pick(rng, CLOSERS)
     return post, clauses, sentences
 
@@ -257,7 +270,8 @@ def candidate(rng: random.Random, kind: str, clauses: list[str], sentences: list
 
 class SummarizeTask(ToyTask):
     """Toy TL;DR. Difficulty knobs: key facts per post in [min_facts, max_facts], filler sentences
-    in [min_filler, max_filler]; each preference prompt gets 1..max_pairs_per_prompt pairs."""
+    in [min_filler, max_filler], facts about a friend (which the summary leaves out) in
+    [0, max_others]; each preference prompt gets 1..max_pairs_per_prompt pairs."""
 
     name = "summarize"
     primary_metric = "fact_score"
@@ -272,10 +286,12 @@ class SummarizeTask(ToyTask):
         min_filler: int = 1,
         max_filler: int = 2,
         max_pairs_per_prompt: int = 3,
+        max_others: int = 0,
         **world,
     ):
         super().__init__(
             {
+                "max_others": (max_others, 0 <= max_others <= len(OTHER_KINDS) - max_facts),
                 "min_facts": (min_facts, 2 <= min_facts <= max_facts),
                 "max_facts": (max_facts, max_facts <= len(FACTS)),
                 "min_filler": (min_filler, 1 <= min_filler <= max_filler),
@@ -285,6 +301,7 @@ class SummarizeTask(ToyTask):
             **world,
         )
         self.facts, self.filler = (min_facts, max_facts), (min_filler, max_filler)
+        self.max_others = max_others
 
     # ------------------------------------------------------------------------- generation
     def _items(self, split: str, rng: random.Random) -> Iterator[tuple[str, tuple]]:
@@ -292,7 +309,9 @@ class SummarizeTask(ToyTask):
         return self._fresh(split, rng, self._make)
 
     def _make(self, rng: random.Random) -> tuple[str, tuple]:
-        post, clauses, sentences = make_post(rng, draw(rng, *self.facts), draw(rng, *self.filler))
+        n_facts, n_filler = draw(rng, *self.facts), draw(rng, *self.filler)
+        others = draw(rng, 0, self.max_others) if self.max_others else 0
+        post, clauses, sentences = make_post(rng, n_facts, n_filler, others)
         return post, (clauses, sentences)
 
     def _demo(self, item: tuple) -> str:
@@ -373,10 +392,12 @@ def _prose(rng: random.Random) -> str:
     return " ".join(sentences)
 
 
-def corpus_documents(seed: int, n: int, min_facts: int = 2, max_facts: int = 3) -> list[str]:
+def corpus_documents(
+    seed: int, n: int, min_facts: int = 2, max_facts: int = 3, max_others: int = 0
+) -> list[str]:
     """`n` web-text documents of 30-120 words: third-person prose of the domain, posts, and posts
-    followed by their `retelling` (as many facts as the task's posts), never a TL;DR; posts of
-    val and test stay out."""
+    followed by their `retelling` (as many facts, and facts about a friend, as the task's posts),
+    never a TL;DR; posts of val and test stay out."""
     rng = random.Random(f"{seed}/summarize/corpus")
 
     def part() -> str:
@@ -386,7 +407,9 @@ def corpus_documents(seed: int, n: int, min_facts: int = 2, max_facts: int = 3) 
         if u < 0.5:
             post = make_post(rng, draw(rng, 1, 3), draw(rng, 1, 4))[0]
             return _prose(rng) if held_out(post) else post
-        post, clauses, _ = make_post(rng, draw(rng, min_facts, max_facts), draw(rng, 1, 2))
+        n_facts, n_filler = draw(rng, min_facts, max_facts), draw(rng, 1, 2)
+        others = draw(rng, 0, max_others) if max_others else 0
+        post, clauses, _ = make_post(rng, n_facts, n_filler, others)
         return _prose(rng) if held_out(post) else f"{post} {retelling(clauses)}"
 
     return [document(part) for _ in range(n)]
