@@ -10,9 +10,9 @@ overrides) it builds or finds the base model (toyworld.pretrain, cached by key),
 (training.probes, validation), and runs per task the base-model cell and SFT only on `n_sft`
 demonstrations (real cells, budgetsplit.run.runner, on validation, seed 0) at each learning
 rate of the calibration protocol's SFT grid (`sft_lrs`; the best one counts), and scores the floor
-of cheap outputs on the same rows. One
-JSON per point goes to `results/base_sweep/<point>.json` (a finished point is read back, so a
-killed sweep resumes), the table to `results/base_sweep/points.csv`, and `choose` applies the rule.
+of cheap outputs on the same rows. One JSON per point goes to `results/base_sweep/<point>.json`
+(a finished point is read back, so a killed sweep resumes), the table to
+`results/base_sweep/points.csv`, and `choose` applies the rule.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def sft_lrs(task: str) -> list[float]:
 def best_lr(scores: dict[float, float], prior: float) -> float:
     """The learning rate calibration would keep: the best rounded score, ties to the prior, then
     to the smaller rate."""
-    from budgetsplit.run.calibrate import rank_key
+    from budgetsplit.run.calibrate import rank_key  # imports the runner: torch
 
     return min(scores, key=lambda lr: rank_key(scores[lr], lr, prior))
 
