@@ -232,15 +232,18 @@ def plot(t: pd.DataFrame, path: Path | None = None):
         corpus_m=(t["train_tokens"] / 1e6).round().astype(int),
         copy=pd.Series(copy, index=t.index).fillna(0.0),
     )
+    groups = list(t.groupby(["n_params", "tasks", "corpus_m", "copy"]))
+    # one colour and marker per line: ten colours, then the next marker, so no two lines share both
+    styles = [(plt.cm.tab10(i % 10), "osD^v"[i // 10 % 5]) for i in range(len(groups))]
     for j, name in enumerate(TASKS):
-        for key, g in t.groupby(["n_params", "tasks", "corpus_m", "copy"]):
+        for (key, g), (c, m) in zip(groups, styles, strict=True):
             x, label = g["tokens_seen"] / 1e6, _label(*key)
-            axes[0, j].plot(x, g[f"probe.{name}"], "o-", label=label)
-            line = axes[1, j].plot(x, g[f"sft.{name}"], "o-", label=label)[0]
+            axes[0, j].plot(x, g[f"probe.{name}"], marker=m, c=c, label=label)
+            axes[1, j].plot(x, g[f"sft.{name}"], marker=m, c=c, label=label)
             old = g["sft_protocol"] == OLD_PROTOCOL  # SFT at another model's lr: open marker
-            axes[1, j].plot(x[old], g[f"sft.{name}"][old], "o", mfc="white", c=line.get_color())
+            axes[1, j].plot(x[old], g[f"sft.{name}"][old], m, mfc="white", c=c)
             floor = g[[f"base.{name}", f"floor.{name}"]].max(axis=1)
-            axes[1, j].plot(x, floor, "x:", color=line.get_color())  # its floor, same colour
+            axes[1, j].plot(x, floor, "x:", color=c)  # its floor, same colour
         axes[0, j].axhline(MIN_PROBE, ls="--", c="grey", lw=1)
         for y in SFT_RANGE:
             axes[1, j].axhline(y, ls="--", c="grey", lw=1)
@@ -250,8 +253,8 @@ def plot(t: pd.DataFrame, path: Path | None = None):
     for ax in axes.flat:  # the points' own token counts, not log-scale minor labels
         ax.set_xticks(ticks, [f"{x:.3g}" for x in ticks])
         ax.minorticks_off()
-    axes[0, 0].set_ylabel("skill probe (val)")
-    axes[1, 0].set_ylabel("SFT only, 1,000 demos (val)")
+    axes[0, 0].set_ylabel("skill probe\n(val)")
+    axes[1, 0].set_ylabel("SFT only,\n1,000 demos (val)")
     handles, labels = axes[1, 0].get_legend_handles_labels()
     handles.append(plt.Line2D([], [], color="grey", marker="x", ls=":"))
     labels.append("each line's floor (bottom row): the higher of the base model and cheap outputs")
