@@ -68,14 +68,14 @@ def test_the_sweep_file_names_its_points_and_worlds_load():
 
 
 def test_the_figure_gives_every_line_its_own_colour_and_marker():
-    import matplotlib
+    import matplotlib  # only this test draws
 
     matplotlib.use("Agg")
-    rows = []
-    for i in range(12):  # more lines than one palette has colours
-        row = _row(f"p{i}", 1, 2) | {"tasks": "{}", "train_tokens": 1e6 * (i + 1)}
-        rows.append(row | {"pretrain.copy_share": 0.0})
+    extra = {"tasks": "{}", "pretrain.copy_share": 0.0}
+    # 12 lines (each its own corpus size): more than one palette has colours
+    rows = [_row(f"p{i}", 1, 2) | extra | {"train_tokens": 1e6 * (i + 1)} for i in range(12)]
     fig = bs.plot(pd.DataFrame(rows))
     lines = [ln for ln in fig.axes[0].get_lines() if not ln.get_label().startswith("_")]
-    styles = {(tuple(matplotlib.colors.to_rgba(ln.get_color())), ln.get_marker()) for ln in lines}
+    styles = {(matplotlib.colors.to_rgba(ln.get_color()), ln.get_marker()) for ln in lines}
+    matplotlib.pyplot.close(fig)
     assert len(lines) == 12 and len(styles) == 12
