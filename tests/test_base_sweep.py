@@ -68,7 +68,7 @@ def test_the_sweep_file_names_its_points_and_worlds_load():
 
 
 def test_the_figure_gives_every_line_its_own_colour_and_marker():
-    import matplotlib  # only this test draws
+    import matplotlib  # only the figure tests draw
 
     matplotlib.use("Agg")
     extra = {"tasks": "{}", "pretrain.copy_share": 0.0}
@@ -79,3 +79,19 @@ def test_the_figure_gives_every_line_its_own_colour_and_marker():
     styles = {(matplotlib.colors.to_rgba(ln.get_color()), ln.get_marker()) for ln in lines}
     matplotlib.pyplot.close(fig)
     assert len(lines) == 12 and len(styles) == 12
+
+
+def test_the_figures_panels_keep_their_height_however_long_the_legend():
+    import matplotlib  # only the figure tests draw
+
+    matplotlib.use("Agg")
+    extra = {"tasks": "{}", "pretrain.copy_share": 0.0}
+    heights = []
+    for n in (2, 20):  # lines in the legend, each its own corpus size
+        rows = [_row(f"p{i}", 1, 2e7) | extra | {"train_tokens": 1e6 * (i + 1)} for i in range(n)]
+        fig = bs.plot(pd.DataFrame(rows))
+        heights.append(fig.axes[0].get_position().height * fig.get_figheight())  # inches
+        ticks = [t.get_text() for t in fig.axes[4].get_xticklabels()]
+        matplotlib.pyplot.close(fig)
+    assert abs(heights[0] - heights[1]) < 0.1 * heights[0]
+    assert ticks == ["20"]  # whole millions from 10M on

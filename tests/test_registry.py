@@ -8,9 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from budgetsplit.config.params import TASKS, TaskConfig
+from budgetsplit.config.params import TaskConfig
 from budgetsplit.core import registry
-from budgetsplit.core.registry import REGISTRY, UnknownTask, corpus_source, paper_class, toy_class
+from budgetsplit.core.registry import (
+    REGISTRY,
+    TASKS,
+    UnknownTask,
+    corpus_source,
+    paper_class,
+    toy_class,
+)
 from budgetsplit.tasks.paper.data import PaperTask
 from budgetsplit.tasks.toyworld.common import ToyTask
 

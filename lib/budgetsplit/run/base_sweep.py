@@ -224,7 +224,6 @@ def plot(t: pd.DataFrame, path: Path | None = None):
     dashed."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, len(TASKS), figsize=(3.2 * len(TASKS), 5.6), sharex=True)
     # a line joins points that differ in pretraining steps only: one model size, task knobs and
     # corpus (its training tokens, to the million, and its share of copy drills)
     copy = t["pretrain.copy_share"] if "pretrain.copy_share" in t else 0.0
@@ -233,6 +232,11 @@ def plot(t: pd.DataFrame, path: Path | None = None):
         copy=pd.Series(copy, index=t.index).fillna(0.0),
     )
     groups = list(t.groupby(["n_params", "tasks", "corpus_m", "copy"]))
+    # the legend below the panels gets its own height (a line of 8-point text each), so the panels
+    # keep theirs however many lines there are
+    legend_h = 0.17 * (len(groups) + 1 + (t["sft_protocol"] == OLD_PROTOCOL).any()) + 0.2
+    fig_h = 4.6 + legend_h
+    fig, axes = plt.subplots(2, len(TASKS), figsize=(3.2 * len(TASKS), fig_h), sharex=True)
     # one colour and marker per line: ten colours, then the next marker, so no two lines share both
     styles = [(plt.cm.tab10(i % 10), "osD^v"[i // 10 % 5]) for i in range(len(groups))]
     for j, name in enumerate(TASKS):
@@ -251,7 +255,8 @@ def plot(t: pd.DataFrame, path: Path | None = None):
         axes[1, j].set(ylim=(0, 1.02), xlabel="pretraining tokens (M)", xscale="log")
     ticks = sorted(t["tokens_seen"].unique() / 1e6)
     for ax in axes.flat:  # the points' own token counts, not log-scale minor labels
-        ax.set_xticks(ticks, [f"{x:.3g}" for x in ticks])
+        # whole millions from 10 on: 20.5 and 30.7 would overlap on a log axis
+        ax.set_xticks(ticks, [f"{x:.0f}" if x >= 10 else f"{x:.3g}" for x in ticks])
         ax.minorticks_off()
     axes[0, 0].set_ylabel("skill probe\n(val)")
     axes[1, 0].set_ylabel("SFT only,\n1,000 demos (val)")
@@ -262,7 +267,7 @@ def plot(t: pd.DataFrame, path: Path | None = None):
         handles.append(plt.Line2D([], [], color="grey", marker="o", mfc="white", ls=""))
         labels.append("open (bottom row): SFT at the calibrated lr of the time, not the lr grid")
     fig.legend(handles, labels, loc="lower center", ncol=1, frameon=False, fontsize=8)
-    fig.tight_layout(rect=(0, 0.02 + 0.03 * len(labels), 1, 1))
+    fig.tight_layout(rect=(0, legend_h / fig_h, 1, 1))
     if path is not None:
         fig.savefig(path, dpi=120, bbox_inches="tight")
     return fig

@@ -12,7 +12,8 @@ nor any task's response format: the gap the paper blames for DPO's cold start on
 
 - `common.py`: `ToyTask`, the base class of the four tasks: the world's arguments (seed, pool
   sizes, label noise) and the pool machinery; a task's constructor takes only its own knobs.
-- `pretrain.py`: corpus, pretraining and the cached base model (`get_base_model(world) -> Path`);
+- `corpus.py`: the pretraining corpus and a build's cache key (no torch); `pretrain.py`:
+  pretraining and the cached base model (`get_base_model(world) -> Path`);
   `shipped.py`: the built base models that ship in `base_models/`, copied into the cache.
 - each task's `probes` test the base model's latent skill in the corpus's own form;
   `budgetsplit.training.probes` runs them.

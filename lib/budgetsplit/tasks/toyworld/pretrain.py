@@ -3,12 +3,12 @@
 `get_base_model(world)` returns a folder with the model (safetensors) and its tokenizer, built once
 per world config (or shipped with the package, below) and reused after:
 
-1. corpus: `world.pretrain.corpus_docs` plain-prose documents, an equal share from each task's
-   `corpus_documents(seed, n, **knobs)` (less `pretrain.copy_share` of copy drills over their
-   words, drills.py), shuffled by `world.seed`. `knobs` are those of the task's
-   `world.tasks` difficulty settings that its generator also takes (e.g. math's max_number), so
-   the base model learns the facts of the world the tasks are drawn from. It never sees the chat
-   template (checked: no special token in any document) nor any task's response format.
+1. corpus (corpus.py): `world.pretrain.corpus_docs` plain-prose documents, an equal share from
+   each task's `corpus_documents(seed, n, **knobs)` (less `pretrain.copy_share` of copy drills
+   over their words), shuffled by `world.seed`; the knobs are the task's `world.tasks` settings
+   (e.g. math's max_number), so the base model learns the facts of the world the tasks are drawn
+   from. It never sees the chat template (checked: no special token in any document) nor any
+   task's response format.
 2. tokenizer: byte-level BPE trained on the training documents (see `tokenizer.py`).
 3. model: `LlamaForCausalLM` from `world.pretrain`, float32, trained on packed `seq_len` blocks with
    EOT between documents, AdamW, linear warmup then cosine decay, gradient clipping; deterministic
@@ -16,9 +16,9 @@ per world config (or shipped with the package, below) and reused after:
 
 The cache folder is `$BUDGETSPLIT_CACHE/base/<key>` (default root `~/.cache/budgetsplit`); a cached
 model that is not whole (weights emptied or truncated, a damaged JSON file) is named, moved aside
-and rebuilt. The key hashes what the model depends on: the seed, the pretrain section,
-CODE_VERSION and a fingerprint of the corpus generators (with their knobs), so editing a task's
-corpus rebuilds the model, and pool sizes or knobs the corpus does not take do not.
+and rebuilt. The key (corpus.cache_key) hashes what the model depends on: the seed, the pretrain
+section, CODE_VERSION and a fingerprint of the corpus generators (with their knobs), so editing a
+task's corpus rebuilds the model, and pool sizes or knobs the corpus does not take do not.
 
 Before pretraining, a missing cache entry is filled from the model shipped with the package for
 that key (`shipped.py`, `base_models/<world>/`), copied byte for byte, so every machine gets the
@@ -35,37 +35,37 @@ fresh build with the shipped model, `--ship` refreshes the shipped model (cli/to
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import os
 import platform
-import random
 import shutil
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from filelock import FileLock
 
 from budgetsplit.config.params import WorldConfig, to_dict
-from budgetsplit.config.world import identity
 from budgetsplit.core.progress import frontend
 from budgetsplit.core.progress import progress as progress_bar
-from budgetsplit.core.registry import TASKS, corpus_source
 from budgetsplit.core.store import (
     DamagedFileError,
     atomic_folder,
-    digest,
     move_aside,
     read_saved_model,
     remove_stale_temps,
-    stream_digest,
 )
 from budgetsplit.core.threads import refresh_cpu_threads, set_cpu_threads
-from budgetsplit.tasks.toyworld.drills import copy_drills, lexicon
+from budgetsplit.tasks.toyworld.corpus import (  # re-exported: the corpus and key of a build
+    CODE_VERSION as CODE_VERSION,
+)
+from budgetsplit.tasks.toyworld.corpus import CorpusSource as CorpusSource
+from budgetsplit.tasks.toyworld.corpus import build_corpus as build_corpus
+from budgetsplit.tasks.toyworld.corpus import cache_key as cache_key
+from budgetsplit.tasks.toyworld.corpus import default_sources as default_sources
 from budgetsplit.tasks.toyworld.resume import (
     CHECKPOINT_EVERY_S,
     BuildPaused,
@@ -74,71 +74,11 @@ from budgetsplit.tasks.toyworld.resume import (
     save_state,
 )
 from budgetsplit.tasks.toyworld.shipped import find_shipped, install
-from budgetsplit.tasks.toyworld.tokenizer import EOT, SPECIAL_TOKENS, train_tokenizer
-
-# Bump when the corpus assembly, the tokenizer or the training loop changes what gets built.
-CODE_VERSION = 1
-CorpusSource = Callable[[int, int], list[str]]
-_FINGERPRINT_DOCS = 16
+from budgetsplit.tasks.toyworld.tokenizer import EOT, train_tokenizer
 
 
 def cache_root() -> Path:
     return Path(os.environ.get("BUDGETSPLIT_CACHE") or Path.home() / ".cache" / "budgetsplit")
-
-
-def default_sources() -> dict[str, CorpusSource]:
-    """Every task's `corpus_documents` (budgetsplit.core.registry), imported on demand."""
-    return {t: corpus_source(t) for t in TASKS}
-
-
-def _generate(world: WorldConfig, name: str, fn: CorpusSource, n: int) -> list[str]:
-    knobs = world.tasks.get(name, {})
-    accepted = list(inspect.signature(fn).parameters)[2:]
-    return fn(world.seed, n, **{k: v for k, v in knobs.items() if k in accepted})
-
-
-def _lexicon(world: WorldConfig, sources: Mapping[str, CorpusSource]) -> list[str]:
-    # the words of a fixed sample per source: the same for the build and its cache key
-    return lexicon(
-        d for name in sorted(sources) for d in _generate(world, name, sources[name], 500)
-    )
-
-
-def build_corpus(world: WorldConfig, sources: Mapping[str, CorpusSource]) -> list[str]:
-    """`world.pretrain.corpus_docs` documents in a seeded order: `pretrain.copy_share` of them
-    copy drills over the sources' words (drills.py), the rest an equal share per source."""
-    n, names = world.pretrain.corpus_docs, sorted(sources)
-    n_drills = round(world.pretrain.copy_share * n)
-    n -= n_drills
-    docs = copy_drills(world.seed, n_drills, _lexicon(world, sources)) if n_drills else []
-    for i, name in enumerate(names):
-        k = n // len(names) + (i < n % len(names))
-        got = _generate(world, name, sources[name], k)
-        if len(got) != k:
-            raise ValueError(f"corpus source {name!r} returned {len(got)} documents, asked for {k}")
-        for d in got:
-            if any(s in d for s in SPECIAL_TOKENS):
-                raise ValueError(f"corpus source {name!r} leaks a special token: {d[:80]!r}")
-        docs.extend(got)
-    random.Random(f"corpus-{world.seed}").shuffle(docs)
-    return docs
-
-
-def cache_key(world: WorldConfig, sources: Mapping[str, CorpusSource]) -> str:
-    samples = [
-        "\x00".join(_generate(world, name, sources[name], _FINGERPRINT_DOCS)).encode()
-        for name in sorted(sources)
-    ]
-    if world.pretrain.copy_share:
-        drills = copy_drills(world.seed, _FINGERPRINT_DOCS, _lexicon(world, sources))
-        samples.append("\x00".join(drills).encode())
-    spec = {
-        "code_version": CODE_VERSION,
-        "seed": world.seed,
-        "pretrain": identity(world)["pretrain"],
-        "corpus": stream_digest(iter(samples), n=64),
-    }
-    return digest(spec)
 
 
 def llama_config(world: WorldConfig, tokenizer=None):
