@@ -232,9 +232,27 @@ def plot(t: pd.DataFrame, path: Path | None = None):
         copy=pd.Series(copy, index=t.index).fillna(0.0),
     )
     groups = list(t.groupby(["n_params", "tasks", "corpus_m", "copy"]))
+    # the legend's notes after the lines' labels: (marker, fill, line style, text)
+    notes = [
+        (
+            "x",
+            "grey",
+            ":",
+            "each line's floor (bottom row): the higher of the base model and cheap outputs",
+        )
+    ]
+    if (t["sft_protocol"] == OLD_PROTOCOL).any():
+        notes.append(
+            (
+                "o",
+                "white",
+                "",
+                "open (bottom row): SFT at the calibrated lr of the time, not the lr grid",
+            )
+        )
     # the legend below the panels gets its own height (a line of 8-point text each), so the panels
     # keep theirs however many lines there are
-    legend_h = 0.17 * (len(groups) + 1 + (t["sft_protocol"] == OLD_PROTOCOL).any()) + 0.2
+    legend_h = 0.17 * (len(groups) + len(notes)) + 0.2
     fig_h = 4.6 + legend_h
     fig, axes = plt.subplots(2, len(TASKS), figsize=(3.2 * len(TASKS), fig_h), sharex=True)
     # one colour and marker per line: ten colours, then the next marker, so no two lines share both
@@ -261,11 +279,9 @@ def plot(t: pd.DataFrame, path: Path | None = None):
     axes[0, 0].set_ylabel("skill probe\n(val)")
     axes[1, 0].set_ylabel("SFT only,\n1,000 demos (val)")
     handles, labels = axes[1, 0].get_legend_handles_labels()
-    handles.append(plt.Line2D([], [], color="grey", marker="x", ls=":"))
-    labels.append("each line's floor (bottom row): the higher of the base model and cheap outputs")
-    if (t["sft_protocol"] == OLD_PROTOCOL).any():
-        handles.append(plt.Line2D([], [], color="grey", marker="o", mfc="white", ls=""))
-        labels.append("open (bottom row): SFT at the calibrated lr of the time, not the lr grid")
+    for marker, fill, ls, text in notes:
+        handles.append(plt.Line2D([], [], color="grey", marker=marker, mfc=fill, ls=ls))
+        labels.append(text)
     fig.legend(handles, labels, loc="lower center", ncol=1, frameon=False, fontsize=8)
     fig.tight_layout(rect=(0, legend_h / fig_h, 1, 1))
     if path is not None:
