@@ -1,10 +1,17 @@
 """The base-model sweep's rule (budgetsplit.run.base_sweep: checks, choose) on made-up rows, and
 its sweep file."""
 
+import json
+from pathlib import Path
+
 import pandas as pd
+import pytest
 
 from budgetsplit.core.registry import TASKS
 from budgetsplit.run import base_sweep as bs
+from budgetsplit.tasks.toyworld.corpus import cache_key, default_sources
+
+RECORDS = Path(__file__).resolve().parents[1] / bs.OUT
 
 
 def _row(point, n_params, tokens, probe=0.8, sft=0.4, floor=0.1, base=0.0, base_format=0.0):
@@ -65,6 +72,23 @@ def test_the_sweep_file_names_its_points_and_worlds_load():
         want = spec["points"][name].get("corpus_docs", spec["corpus_docs"])
         assert world.pretrain.corpus_docs == want  # a point's own corpus size wins
         assert world.pretrain.steps == spec["points"][name]["steps"]
+
+
+def test_every_recorded_point_is_rebuilt_with_the_key_of_its_base_model():
+    # the sweep's world is its own file: the study's world.yaml may change, no point's world may
+    spec = bs.load_sweep()
+    rows = [json.loads(p.read_text()) for p in sorted(RECORDS.glob("*.json"))]
+    assert len(rows) >= 20
+    for row in rows:
+        world = bs._world(spec, row["point"])
+        assert cache_key(world, default_sources()) == row["base_model"], row["point"]
+
+
+def test_a_sweep_file_without_its_world_is_named(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    path.write_text("world: nowhere.yaml\nn_sft: 1\nn_probes: 1\ncorpus_docs: 1\npoints: {}\n")
+    with pytest.raises(ValueError, match="sweep.yaml: key 'world' names 'nowhere.yaml'"):
+        bs.load_sweep(path)
 
 
 def test_the_figure_gives_every_line_its_own_colour_and_marker():

@@ -54,11 +54,15 @@ OLD_PROTOCOL = "calibrated lr of the time"
 
 
 def load_sweep(path: Path = SWEEP) -> dict:
+    """The sweep file, its `world` (the world every point starts from) resolved beside it."""
     spec = yaml.safe_load(path.read_text())
-    for key in ("n_sft", "n_probes", "corpus_docs", "points"):
+    for key in ("world", "n_sft", "n_probes", "corpus_docs", "points"):
         if key not in spec:
             raise ValueError(f"{path}: key {key!r} is missing")
-    return spec
+    world = path.parent / spec["world"]
+    if not world.is_file():
+        raise ValueError(f"{path}: key 'world' names {str(spec['world'])!r}, not a file beside it")
+    return spec | {"world": world}
 
 
 def _settings(spec: dict, point: str) -> dict:
@@ -75,7 +79,8 @@ def _world(spec: dict, point: str):
     over = {f"tasks.{t}.{k}": v for t, kv in knobs.items() for k, v in kv.items()}
     # the sweep's corpus size, unless the point names its own (`corpus_docs`, a pretrain key)
     corpus = {"pretrain.corpus_docs": spec["corpus_docs"]}
-    return load_world("toy", overrides={**corpus, **settings, **over})
+    # the sweep's own world, not the study's: that one takes the chosen recipe
+    return load_world(spec["world"], overrides={**corpus, **settings, **over})
 
 
 def _recorded(path: Path, spec: dict, point: str) -> bool:
