@@ -1,12 +1,14 @@
 """The base model's check on a grid: the conditions on SFT only over seeds, the floors, the probes."""
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from budgetsplit.run import base_check as bc
-from budgetsplit.study.results import committed_tables
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _results(scores: dict[int, list[float]], base=0.01, in_format=0.0, task="math") -> pd.DataFrame:
@@ -81,9 +83,10 @@ def test_a_missing_budget_fails_with_no_value():
     assert math.isnan(row["value"]) and not row["met"]
 
 
-def test_the_committed_toy_large_tables_read():
-    results, scores = committed_tables("toy_large")
-    floors = scores[scores["method"] == "floor"].groupby("task")["score"].mean().to_dict()
+def test_the_committed_toy_large_table_reads():
+    # the results table alone: its floors come from the world it ran in, which may have changed
+    results = pd.read_csv(ROOT / "results" / "toy_large" / "results.csv")
+    floors = {t: 0.05 for t in ("math", "instruct", "summarize", "helpful")}
     table = bc.conditions(results, floors, {t: 1.0 for t in floors})
     assert set(table["task"]) == {"math", "instruct", "summarize", "helpful", "all"}
     sft = bc.sft_only(results)
