@@ -246,6 +246,9 @@ def plot(t: pd.DataFrame, path: Path | None = None):
             "each line's floor (bottom row): the higher of the base model and cheap outputs",
         )
     ]
+    best, passes = choose(t)
+    if passes:  # the chosen point ringed in every panel
+        notes.append(("o", "none", "", f"ringed: {best}, the point the rule chooses"))
     if (t["sft_protocol"] == OLD_PROTOCOL).any():
         notes.append(
             (
@@ -271,6 +274,11 @@ def plot(t: pd.DataFrame, path: Path | None = None):
             axes[1, j].plot(x[old], g[f"sft.{name}"][old], m, mfc="white", c=c)
             floor = g[[f"base.{name}", f"floor.{name}"]].max(axis=1)
             axes[1, j].plot(x, floor, "x:", color=c)  # its floor, same colour
+        if passes:
+            chosen = t[t["point"] == best]
+            for ax, col in ((axes[0, j], f"probe.{name}"), (axes[1, j], f"sft.{name}")):
+                x = chosen["tokens_seen"] / 1e6
+                ax.plot(x, chosen[col], "o", ms=14, mfc="none", mec="black", mew=1.5)
         axes[0, j].axhline(MIN_PROBE, ls="--", c="grey", lw=1)
         for y in SFT_RANGE:
             axes[1, j].axhline(y, ls="--", c="grey", lw=1)
@@ -285,7 +293,8 @@ def plot(t: pd.DataFrame, path: Path | None = None):
     axes[1, 0].set_ylabel("SFT only,\n1,000 demos (val)")
     handles, labels = axes[1, 0].get_legend_handles_labels()
     for marker, fill, ls, text in notes:
-        handles.append(plt.Line2D([], [], color="grey", marker=marker, mfc=fill, ls=ls))
+        colour = "black" if fill == "none" else "grey"  # the ring is drawn black
+        handles.append(plt.Line2D([], [], color=colour, marker=marker, mfc=fill, ls=ls))
         labels.append(text)
     fig.legend(handles, labels, loc="lower center", ncol=1, frameon=False, fontsize=8)
     fig.tight_layout(rect=(0, legend_h / fig_h, 1, 1))
