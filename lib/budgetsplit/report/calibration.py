@@ -19,10 +19,13 @@ from budgetsplit.run.calibrate import GRIDS
 def plot(sweep: pd.DataFrame) -> plt.Figure:
     """Validation metric against the swept value, one panel per setting (in the protocol's order),
     one colour per stage/regime, solid at the largest budget and dashed at the middle one; the
-    choice circled."""
+    choice circled. The panels share one y axis from 0, so a PFT setting's spread of a few
+    hundredths is not drawn as tall as SFT's climb."""
     keys = [k for k in GRIDS if k in set(sweep["setting"])]
     top = sweep["rung"].max()
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 4.0), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(keys), figsize=(4.5 * len(keys), 4.0), squeeze=False, sharey=True
+    )
     for ax, key in zip(axes[0], keys, strict=True):
         for label, g in sweep[sweep["setting"] == key].groupby("step", sort=False):
             color = None
@@ -38,7 +41,8 @@ def plot(sweep: pd.DataFrame) -> plt.Figure:
             ax.scatter(pick["value"], pick["score"], s=160, facecolors="none", edgecolors=color)
         ax.set(xscale="log", xlabel=key, ylabel=f"{sweep['metric'].iloc[0]} (val)")
         ax.xaxis.set_minor_formatter(NullFormatter())  # log minor labels overlap at these ranges
-        ax.legend(fontsize=7, framealpha=0.6)
+        ax.legend(fontsize=7, framealpha=0.6, handlelength=3)  # long enough to show the dashes
+    axes[0, 0].set_ylim(bottom=0)
     fig.suptitle(f"calibration of {sweep['task'].iloc[0]} on validation (circled: chosen)")
     fig.tight_layout()
     return fig
