@@ -177,6 +177,26 @@ def test_plan_and_grid_stop_on_records_of_other_settings(tmp_path, capsys):
     assert not layout.record_paths() and "moved aside" in capsys.readouterr().out
 
 
+def test_records_made_on_another_base_model_of_the_world_are_stale(tmp_path):
+    # same settings, but the world's base model changed (its recipe, corpus or task knobs): the
+    # record names the cache key of the model it started from, and that key is compared
+    params = _smoke(tmp_path)
+    cells = expand(params)[:2]
+    key = records.toy_base_key(params)
+    assert key is not None and len(key) == 16
+    for c in cells:
+        _fake_record(tmp_path, params, c, score=0.5)
+    paths = [RunLayout.of(params).record_path(c.task, c.cell_id) for c in cells]
+    for path, built_on in zip(paths, (key, "0123456789abcdef"), strict=True):
+        data = json.loads(path.read_text())
+        path.write_text(json.dumps(data | {"base_model": f"{built_on}:feedface"}))
+    with pytest.raises(records.StaleRecordError) as e:
+        records.review_records(params, cells)
+    assert "1 finished" in str(e.value)
+    assert f"base_model: '0123456789abcdef' -> '{key}'" in str(e.value)
+    assert list(records.review_records(params, cells, replace=True)) == [cells[0].cell_id]
+
+
 def test_a_diagnostic_sample_size_is_not_a_result_setting():
     # cold_start_pairs changes what the cold-start diagnostic reads, not what a cell trains or
     # scores: records of another sample size (or of before the key existed) still answer.

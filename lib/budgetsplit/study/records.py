@@ -4,7 +4,8 @@ records still answer the settings asked for now; which recorded cell did the wor
 A record lives at `RunLayout.record_path(task, cell_id)` as JSON, written atomically. Its result
 depends on `result_settings` of its params (budget lists, seeds and method lists only choose which
 cells exist). Before any training, `review_records` reads every existing record of the cells asked
-for: a damaged one, or one made with other settings, stops the run with one error naming the files
+for: a damaged one, or one made with other settings or on another base model of the toy world
+(its cache key, the first part of `base_model`), stops the run with one error naming the files
 (and for stale ones the differing keys, old -> new) and the ways out; with `replace=True` those
 records are moved aside and their cells rerun. Records of older versions (without `base_model`,
 `row_scores`) still load. Two cells do the same work when `work_key` says so: same settings, method,
@@ -24,12 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from budgetsplit.config.params import Params, for_model, load_world, to_dict
-from budgetsplit.config.world import identity
+from budgetsplit.config.params import Params, for_model, load_world, to_dict, toy_size
+from budgetsplit.config.world import identity, sized_world
 from budgetsplit.core.layout import RunLayout
 from budgetsplit.core.store import DamagedFileError, digest, move_aside, read_json, write_json
 from budgetsplit.study.cells import Cell
 from budgetsplit.tasks import is_toy
+from budgetsplit.tasks.toyworld.corpus import cache_key, default_sources
 
 
 @dataclass
@@ -167,6 +169,29 @@ def settings_diff(old: dict, new: dict) -> dict[str, tuple[Any, Any]]:
     return {k: (a.get(k), b.get(k)) for k in sorted(keys) if a.get(k) != b.get(k)}
 
 
+def toy_base_key(params: Params) -> str | None:
+    """The cache key of the toy base model `params` train from (None: no toy model). A record's
+    `base_model` starts with it, the name of the folder the model was loaded from, so a record made
+    on another world's base model is told apart though its settings are the same."""
+    toy, size = toy_size(params.model.name)
+    if not toy or not is_toy(params.profile):
+        return None
+    world = sized_world(load_world(params.profile), size)
+    known = digest(identity(world))  # the key is a function of the world: computed once each
+    if known not in _KEYS:
+        _KEYS[known] = cache_key(world, default_sources())
+    return _KEYS[known]
+
+
+_KEYS: dict[str, str] = {}
+
+
+def _built_on(rec: Record) -> str | None:
+    # the folder part of `base_model`; only a toy cache key (16 hex digits) is compared
+    head = (rec.base_model or "").split(":")[0]
+    return head if len(head) == 16 and all(c in "0123456789abcdef" for c in head) else None
+
+
 def review_records(
     params: Params, cells: list[Cell], replace: bool = False, dry_run: bool = False
 ) -> dict[str, Record]:
@@ -174,11 +199,12 @@ def review_records(
     stop here with one error listing them all; with `replace` they are moved aside (unless
     `dry_run`: then only left out) so their cells run again. Each cell is checked against the
     settings of its own model (`Cell.model`, for a recipe with several)."""
-    layout, settings = RunLayout.of(params), {}
+    layout, settings, keys = RunLayout.of(params), {}, {}
     fresh, damaged, stale = {}, [], []
     for cell in cells:
         if cell.model not in settings:
             settings[cell.model] = stored_settings(for_model(params, cell.model))
+            keys[cell.model] = toy_base_key(for_model(params, cell.model))
         path = layout.record_path(cell.task, cell.cell_id)
         if not path.is_file():
             continue
@@ -188,6 +214,9 @@ def review_records(
             damaged.append(e)
             continue
         diff = settings_diff(rec.params, settings[cell.model])
+        built_on, key = _built_on(rec), keys[cell.model]
+        if key and built_on and built_on != key:  # the world's base model changed since
+            diff["base_model"] = (built_on, key)
         if diff:
             stale.append((path, diff))
         else:
