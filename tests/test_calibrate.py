@@ -79,6 +79,18 @@ def test_toy_plan_sweeps_two_rungs_and_pft_lr_reaches_the_sft_lr():
     assert calibrate.ANCHORS["pft.learning_rate"] == "sft.learning_rate"
 
 
+def test_method_option_sweeps_some_methods_and_names_an_unknown_one(capsys):
+    p = calibrate.plan("toy", "math", methods=["dpo_sft", "dpo"])  # in the protocol's order
+    assert [s.stage for s in p.steps[1:]] == ["dpo"] * 4 + ["dpo_sft"] * 4
+    assert p.points == (4 + 2) + 2 * 2 * ((5 + 3) + (3 + 2))
+    with pytest.raises(ConfigError, match=r"'method' = 'kto': not among .*\(dpo, dpo_sft, grpo\)"):
+        calibrate.plan("toy", "math", methods=["kto"])
+    argv = ["calibrate", "--profile", "toy", "--task", "math", "--method", "grpo", "--dry-run"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "grpo/from_base/kl_beta" in out and "dpo/" not in out
+
+
 def test_tie_rule_prefers_the_prior_then_the_smaller_value():
     def rank(scores, prior):
         key = lambda v: calibrate.rank_key(scores[v], v, prior)  # noqa: E731

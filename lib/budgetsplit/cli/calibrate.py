@@ -1,4 +1,4 @@
-"""`budgetsplit calibrate --profile toy [--task math] [--dry-run]`: the calibration protocol
+"""`budgetsplit calibrate --profile toy [--task math] [--method dpo] [--dry-run]`: the calibration protocol
 (`run.calibrate`) on the validation split; writes `params/<profile>/calibration/<task>.yaml`."""
 
 from __future__ import annotations
@@ -23,6 +23,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--profile", default="toy")
     p.add_argument("--task", action="append", help="task (repeatable; default: every task)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument(
+        "--method",
+        action="append",
+        help="sweep only this PFT method of the task's (repeatable; default: every one)",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the sweep plan; run nothing")
     add_params_argument(p)
 
@@ -42,11 +47,11 @@ def main(args) -> int:
         overrides = parse_overrides(args.set)
         for task in tasks:
             if args.dry_run:
-                p = plan(args.profile, task, overrides)
+                p = plan(args.profile, task, overrides, args.method)
                 print(p)
                 total = None if total is None or p.estimate_s is None else total + p.estimate_s
             else:
-                r = calibrate(args.profile, task, overrides)
+                r = calibrate(args.profile, task, overrides, methods=args.method)
                 print(f"{r.yaml_path}:\n{yaml.safe_dump(r.choices, sort_keys=True)}")
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -1,7 +1,7 @@
 """Calibration: one protocol, written here, that picks every stage's training settings on the
 validation split before any grid runs, the same for every stage, method, task and profile.
 
-    budgetsplit calibrate --profile toy --task math [--dry-run] [--params DIR]
+    budgetsplit calibrate --profile toy --task math [--method dpo] [--dry-run] [--params DIR]
 
 or from Python (`notebooks/calibrate.ipynb` does this):
 
@@ -33,6 +33,9 @@ links to one folder, as in a grid. A killed run resumes from the records. The ch
 defaults and the recipe, with the sweep as `<task>.csv` beside it (its figure:
 `budgetsplit.report.calibration.plot`). The calibration itself always starts from the priors
 (`load_params(..., calibrated=False)`).
+`--method` (the `methods` argument) sweeps some of the task's PFT methods only, in the protocol's
+order, for a sweep too long to run whole: the file written tunes those methods, the others train at
+their priors until a run without it (whose finished points are read back) sweeps every one.
 Points run one at a time; on a 2-core CPU two tasks at once, each with `--set cpu_threads=1`, use
 the cores better (as the grid's workers do); they share no files.
 """
@@ -49,7 +52,7 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
-from budgetsplit.config.params import REGIMES, Params, load_params
+from budgetsplit.config.params import REGIMES, ConfigError, Params, load_params
 from budgetsplit.config.profiles import (
     calibration_path,
     profile_chain,
@@ -209,11 +212,29 @@ def _points_per_step(n: int, n_rungs: int) -> list[int]:
     return sizes
 
 
-def plan(profile: str, task: str, overrides: dict | None = None) -> SweepPlan:
-    """The sweep `calibrate` runs, counted before any point (offline, no training)."""
+def swept_methods(profile: str, task: str, params: Params, methods=None) -> tuple[str, ...]:
+    """The PFT methods a calibration of `task` sweeps: all the task's (`task_methods`), or those
+    of them named in `methods`; a name the task does not run is an error naming it."""
+    every = task_methods(profile, task) or params.methods
+    if not methods:
+        return every
+    for m in methods:
+        if m not in every:
+            raise ConfigError(
+                f"budgetsplit calibrate --profile {profile} --task {task}",
+                "method",
+                m,
+                f"not among the PFT methods the task's recipes run ({', '.join(every)})",
+            )
+    return tuple(m for m in every if m in methods)
+
+
+def plan(profile: str, task: str, overrides: dict | None = None, methods=None) -> SweepPlan:
+    """The sweep `calibrate` runs, counted before any point (offline, no training); `methods`:
+    sweep only these of the task's PFT methods (module docstring)."""
     overrides = {**(overrides or {}), **ONE_MODEL}
     params = load_params(profile, task, overrides=overrides, calibrated=False)
-    todo = sweep_steps(task_methods(profile, task) or params.methods)
+    todo = sweep_steps(swept_methods(profile, task, params, methods))
     budgets = rungs(params)
     rates = DEFAULT_COST_S if is_toy(params.profile) else None
     points = sft_points = repeats = 0
@@ -272,12 +293,17 @@ def _run_point(profile, task, over, cell, root: Path, task_obj) -> tuple[dict, P
 
 
 def calibrate(
-    profile: str, task: str, overrides: dict | None = None, progress: bool = True
+    profile: str,
+    task: str,
+    overrides: dict | None = None,
+    progress: bool = True,
+    methods=None,
 ) -> Result:
-    """Run the protocol (module docstring) for one task; write and return its choices and sweep."""
+    """Run the protocol (module docstring) for one task, or for some of its PFT methods
+    (`methods`); write and return its choices and sweep."""
     overrides = {**(overrides or {}), "eval.split": "val", **ONE_MODEL}
     prior = load_params(profile, task, overrides=overrides, calibrated=False)
-    the_plan = plan(profile, task, overrides)
+    the_plan = plan(profile, task, overrides, methods)
     print(the_plan, flush=True)
     root = RunLayout(prior.output_dir, profile).calibration_dir(task)
     task_obj = get_task(prior)
@@ -310,7 +336,8 @@ def calibrate(
                 r["chosen"] = r["value"] == alive[0]
     bar.close()
     print(f"calibrated {profile}/{task} in {fmt_duration(time.time() - t0)}", flush=True)
-    return _write(profile, task, settings, pd.DataFrame(rows))
+    unswept = [m for m in task_methods(profile, task) if (m, REGIMES[0]) not in settings]
+    return _write(profile, task, settings, pd.DataFrame(rows), unswept)
 
 
 def grid(key: str, anchor: float, prior_value) -> list:
@@ -353,7 +380,9 @@ def _row(step: SweepStep, value, rung, budget, rec: dict, folder: Path) -> dict:
     }
 
 
-def _write(profile: str, task: str, settings: dict[tuple, dict], sweep: pd.DataFrame) -> Result:
+def _write(
+    profile: str, task: str, settings: dict[tuple, dict], sweep: pd.DataFrame, unswept=()
+) -> Result:
     choices: dict = {"sft": {"learning_rate": settings[(SFT_ONLY, None)]["sft.learning_rate"]}}
     tuned: dict = {}
     for (stage, regime), chosen in settings.items():
@@ -371,6 +400,11 @@ def _write(profile: str, task: str, settings: dict[tuple, dict], sweep: pd.DataF
         "validation split\n# (protocol: budgetsplit/run/calibrate.py; every point: "
         f"{csv_path.name}). Do not edit by hand.\n"
     )
+    if unswept:
+        header += (
+            f"# Not swept (--method): {', '.join(unswept)}, which train at the priors until a "
+            "run of every method.\n"
+        )
     with atomic_file(yaml_path) as tmp:
         tmp.write_text(header + yaml.safe_dump(choices, sort_keys=True))
     load_params(profile, task)  # the recipes must read it: fail here, not in the next grid
