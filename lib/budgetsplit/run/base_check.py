@@ -30,7 +30,7 @@ import pandas as pd
 from budgetsplit.config.params import for_model, load_params, toy_size
 from budgetsplit.config.world import load_world, sized_world
 from budgetsplit.core.layout import committed_results_dir
-from budgetsplit.run.base_sweep import BASE_FORMAT, MIN_GAIN, MIN_PROBE, SFT_RANGE
+from budgetsplit.run.base_sweep import BASE_FORMAT, MIN_GAIN, MIN_PROBE, SFT_RANGE, task_checks
 from budgetsplit.study.cells import BASE, FLOOR, SFT_ONLY
 from budgetsplit.study.results import committed_tables, model_rows, models_in
 
@@ -75,25 +75,22 @@ def conditions(
         cheap = floors.get(t, float("nan"))
         floor = max(base_score, cheap)
         in_format = float(base.loc[t, "metric.format_share"]) if t in base.index else float("nan")
-        add(
-            "probe",
-            t,
-            probes.get(t, float("nan")),
-            f">= {MIN_PROBE}",
-            probes.get(t, -1) >= MIN_PROBE,
-        )
-        add("base in format", t, in_format, f"<= {BASE_FORMAT}", in_format <= BASE_FORMAT)
-        add("base under cheap outputs", t, base_score, f"<= {cheap:.3f}", base_score <= cheap)
+        probe = probes.get(t, float("nan"))
         mean, sd = at(t, N_SFT, "mean"), at(t, N_SFT, "sd")
+        # NaN compares False: a task lacking a number fails the condition that reads it
+        met = task_checks(probe, base_score, cheap, mean, in_format)
+        add("probe", t, probe, f">= {MIN_PROBE}", met["probe"])
+        add("base in format", t, in_format, f"<= {BASE_FORMAT}", met["format"])
+        add("base under cheap outputs", t, base_score, f"<= {cheap:.3f}", met["under_cheap"])
         gain = f">= {MIN_GAIN:g} x floor {floor:.3f}"
-        add(f"SFT only at {N_SFT:,}: gain", t, mean, gain, mean >= MIN_GAIN * floor)
+        add(f"SFT only at {N_SFT:,}: gain", t, mean, gain, met["gain"])
         lo, hi = SFT_RANGE
-        add(f"SFT only at {N_SFT:,}: range", t, mean, f"in [{lo}, {hi}]", lo <= mean <= hi)
+        add(f"SFT only at {N_SFT:,}: range", t, mean, f"in [{lo}, {hi}]", met["range"])
         add(f"SFT only at {N_SFT:,}: seed sd", t, sd, f"<= {MAX_SD}", sd <= MAX_SD)
         high = at(t, N_HIGH, "mean")
         add(f"SFT only at {N_HIGH:,}: cap", t, high, f"< {CAP_3000}", high < CAP_3000)
         low = at(t, N_LOW, "mean")
-        at_100.append(low >= MIN_GAIN * floor)
+        at_100.append(task_checks(probe, base_score, cheap, low, in_format)["gain"])
         add(f"SFT only at {N_LOW}", t, low, gain, bool(at_100[-1]))
     count = sum(at_100)
     add(f"tasks over the floor at {N_LOW}", "all", count, f">= {AT_100}", count >= AT_100)

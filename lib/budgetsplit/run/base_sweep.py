@@ -173,16 +173,37 @@ def best_lr(scores: dict[float, float], prior: float) -> float:
     return min(scores, key=lambda lr: rank_key(scores[lr], lr, prior))
 
 
+def task_checks(
+    probe: float, base: float, cheap: float, sft: float, in_format: float | None
+) -> dict[str, bool]:
+    """The rule's conditions for one task (docs/toyworld.md, "Choosing the base model"): the
+    skill `probe`; SFT only's score `sft` against the floor (the higher of the `base` model and the
+    `cheap` outputs) and inside SFT_RANGE; the base model's share of rows `in_format` (None: none)
+    and its score against the cheap outputs. base_check.py applies the same to a grid."""
+    floor = max(base, cheap)
+    return {
+        "probe": probe >= MIN_PROBE,
+        "gain": sft >= MIN_GAIN * floor,
+        "range": SFT_RANGE[0] <= sft <= SFT_RANGE[1],
+        "format": (in_format or 0.0) <= BASE_FORMAT,
+        "under_cheap": base <= cheap,
+    }
+
+
 def checks(row: dict) -> dict[str, bool]:
-    """The rule's conditions for one point (docs/toyworld.md, "Choosing the base model")."""
+    """`task_checks` of one sweep point per task, keyed `<condition>.<task>`; the base model's two
+    (`format`, `under_cheap`) as one, `cold` (it keeps the cold start)."""
     out = {}
     for t in TASKS:
-        floor = max(row[f"base.{t}"], row[f"floor.{t}"])
-        out[f"probe.{t}"] = row[f"probe.{t}"] >= MIN_PROBE
-        out[f"gain.{t}"] = row[f"sft.{t}"] >= MIN_GAIN * floor
-        out[f"range.{t}"] = SFT_RANGE[0] <= row[f"sft.{t}"] <= SFT_RANGE[1]
-        in_format = row[f"base_format.{t}"] or 0.0
-        out[f"cold.{t}"] = in_format <= BASE_FORMAT and row[f"base.{t}"] <= row[f"floor.{t}"]
+        c = task_checks(
+            row[f"probe.{t}"],
+            row[f"base.{t}"],
+            row[f"floor.{t}"],
+            row[f"sft.{t}"],
+            row[f"base_format.{t}"],
+        )
+        out |= {f"{k}.{t}": c[k] for k in ("probe", "gain", "range")}
+        out[f"cold.{t}"] = c["format"] and c["under_cheap"]
     return out
 
 
