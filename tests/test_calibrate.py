@@ -11,7 +11,7 @@ from budgetsplit.cli import main
 from budgetsplit.config import profiles
 from budgetsplit.config.params import REGIMES, ROOT, ConfigError, load_params, pft_settings
 from budgetsplit.report import calibration
-from budgetsplit.run import calibrate
+from budgetsplit.run import calibrate, calibration_scope
 
 
 def test_smoke_plan_counts_points_and_runs_nothing(params_dir, tmp_path, monkeypatch, capsys):
@@ -60,12 +60,13 @@ def test_methods_of_profiles_that_read_the_calibration_are_tuned(params_dir):
     (params_dir / "smoke" / "math_costs.yaml").unlink()
     recipe = params_dir / "smoke" / "math.yaml"
     recipe.write_text(recipe.read_text().replace("methods: [dpo, dpo_sft]", "methods: [dpo]"))
-    assert calibrate.task_methods("smoke", "math") == ("dpo", "kto")
-    assert calibrate.task_methods("smoke", "instruct") == ("dpo_sft",)  # the child has no instruct
+    assert calibration_scope.task_methods("smoke", "math") == ("dpo", "kto")
+    # the child has no instruct
+    assert calibration_scope.task_methods("smoke", "instruct") == ("dpo_sft",)
     # With a calibration of its own the child no longer reads smoke's.
     (child / "calibration").mkdir()
     (child / "calibration" / "math.yaml").write_text("sft: {learning_rate: 0.001}\n")
-    assert calibrate.task_methods("smoke", "math") == ("dpo",)
+    assert calibration_scope.task_methods("smoke", "math") == ("dpo",)
 
 
 def test_toy_plan_sweeps_two_rungs_and_pft_lr_reaches_the_sft_lr():
@@ -89,6 +90,48 @@ def test_method_option_sweeps_some_methods_and_names_an_unknown_one(capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "grpo/from_base/kl_beta" in out and "dpo/" not in out
+
+
+def test_a_sweep_of_some_methods_keeps_the_others_only_after_the_same_sft_step(params_dir):
+    yaml_path = profiles.calibration_path("smoke", "math")
+    base = "a0522ff67110f723:d5222e4e0f3af98c"
+    sft = [
+        {"stage": "sft", "point": "a1", "value": 0.01, "score": 0.25, "chosen": False},
+        {"stage": "sft", "point": "b2", "value": 0.1, "score": 0.5, "chosen": True},
+    ]
+    sft = [{**r, "base_model": base} for r in sft]
+    assert calibration_scope.carry_over("smoke", "math", ("dpo_sft",), sft).settings == {}
+    yaml_path.parent.mkdir()
+    tuned = {"from_base": {"learning_rate": 0.01, "beta": 3.0}, "after_sft": {"beta": 1.0}}
+    yaml_path.write_text(yaml.safe_dump({"pft": {"tuned": {"dpo": tuned, "dpo_sft": {}}}}))
+    dpo = [{"stage": "dpo", "point": "c3", "value": 0.01, "score": 0.125, "chosen": True}]
+    pd.DataFrame(sft + dpo + [{**dpo[0], "stage": "dpo_sft"}]).to_csv(
+        yaml_path.with_suffix(".csv"), index=False
+    )
+    kept = calibration_scope.carry_over("smoke", "math", ("dpo_sft",), sft)
+    assert kept.settings == {
+        ("dpo", "from_base"): {"pft.learning_rate": 0.01, "pft.beta": 3.0},
+        ("dpo", "after_sft"): {"pft.beta": 1.0},
+    }
+    assert kept.methods == ["dpo"] and [r["point"] for r in kept.rows] == ["c3"]
+    assert kept.note == "every SFT point scored as before"
+    # every method swept now: nothing to keep
+    assert calibration_scope.carry_over("smoke", "math", ("dpo", "dpo_sft"), sft).rows == []
+    # scores a little otherwise (another machine's kernels), the same choice: kept, and said
+    moved = [sft[0], {**sft[1], "score": 0.505}]
+    note = calibration_scope.carry_over("smoke", "math", ("dpo_sft",), moved).note
+    assert note == "1 of 2 SFT points scored otherwise, by up to 0.005"
+    # another choice, other points, another base model: the file's choices rest on another step
+    for other, why in (
+        (
+            [{**sft[0], "chosen": True}, {**sft[1], "chosen": False}],
+            r"chosen then \[0.1\], now \[0.01\]",
+        ),
+        ([sft[0], {**sft[1], "point": "d4"}], "the points differ"),
+        ([{**r, "base_model": "ffff:0"} for r in sft], "base model then a0522ff67110f723"),
+    ):
+        with pytest.raises(ConfigError, match=rf"math.yaml.*{why}.*for dpo were made after"):
+            calibration_scope.carry_over("smoke", "math", ("dpo_sft",), other)
 
 
 def test_tie_rule_prefers_the_prior_then_the_smaller_value():
@@ -226,6 +269,15 @@ def test_tiny_calibration_writes_resumes_and_never_reads_test(params_dir, tmp_pa
     assert again.choices == first.choices
     assert json.loads(lost.read_text())["metrics"] == lost_score  # retrained, the same
     assert {r: r.stat().st_mtime_ns for r in kept} == kept
+    # one more method swept alone: the SFT step read back, dpo's choices and rows kept from the file
+    recipe.write_text(recipe.read_text().replace("methods: [dpo]", "methods: [dpo, dpo_sft]"))
+    monkeypatch.setitem(calibrate.GRIDS, "pft.sft_weight", (1.0,))
+    more = calibrate.calibrate("smoke", "math", over, progress=False, methods=["dpo_sft"])
+    assert more.choices["pft"]["tuned"]["dpo"] == first.choices["pft"]["tuned"]["dpo"]
+    assert set(more.choices["pft"]["tuned"]["dpo_sft"]) == set(REGIMES)
+    assert list(dict.fromkeys(more.sweep["stage"])) == ["sft", "dpo", "dpo_sft"]
+    assert pd_equal(more.sweep[more.sweep["stage"] != "dpo_sft"], first.sweep)
+    assert "Kept from the file before (--method): dpo," in more.yaml_path.read_text()
 
 
 def pd_equal(a, b) -> bool:

@@ -14,7 +14,7 @@ from budgetsplit.config import params, profiles
 from budgetsplit.config.params import REGIMES, ConfigError, LoraConfig, PFTConfig, load_params
 from budgetsplit.core import methods
 from budgetsplit.core.methods import FAMILIES, TABLE, Method
-from budgetsplit.run import calibrate
+from budgetsplit.run import calibrate, calibration_scope
 from budgetsplit.training import train
 
 RECORDS = [
@@ -138,7 +138,7 @@ def test_a_new_row_flows_into_validation_training_and_the_calibration_plan(
     family, args, rows = build("hinge_sft")
     assert (family, args.loss_type, args.loss_weights) == ("dpo", ["hinge", "sft"], [1.0, 3.0])
     assert len(rows) == len(RECORDS)
-    assert calibrate.task_methods("smoke", "math") == ("dpo", "dpo_sft", "hinge_sft")
+    assert calibration_scope.task_methods("smoke", "math") == ("dpo", "dpo_sft", "hinge_sft")
     p = calibrate.plan("smoke", "math")
     assert [s.name for s in p.steps if s.stage == "hinge_sft"] == [
         f"hinge_sft/{r}/{k}" for r in REGIMES for k in ("learning_rate", "beta", "sft_weight")

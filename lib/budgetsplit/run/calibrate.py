@@ -34,8 +34,11 @@ defaults and the recipe, with the sweep as `<task>.csv` beside it (its figure:
 `budgetsplit.report.calibration.plot`). The calibration itself always starts from the priors
 (`load_params(..., calibrated=False)`).
 `--method` (the `methods` argument) sweeps some of the task's PFT methods only, in the protocol's
-order, for a sweep too long to run whole: the file written tunes those methods, the others train at
-their priors until a run without it (whose finished points are read back) sweeps every one.
+order, for a sweep too long to run whole. It reruns the SFT step first; the file written keeps the
+earlier file's choices for the other methods when that step gave the same points and scores as
+the rows they were chosen after (`run.calibration_scope.carry_over`), and stops with an error
+otherwise; a method tuned by neither run trains at its priors until a run of every method (whose
+finished points are read back).
 Points run one at a time; on a 2-core CPU two tasks at once, each with `--set cpu_threads=1`, use
 the cores better (as the grid's workers do); they share no files.
 """
@@ -52,17 +55,12 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
-from budgetsplit.config.params import REGIMES, ConfigError, Params, load_params
-from budgetsplit.config.profiles import (
-    calibration_path,
-    profile_chain,
-    profile_dir,
-    profiles,
-    recipe_paths,
-)
+from budgetsplit.config.params import REGIMES, Params, load_params
+from budgetsplit.config.profiles import calibration_path
 from budgetsplit.core.layout import RunLayout
 from budgetsplit.core.methods import TABLE as METHOD_TABLE
 from budgetsplit.core.store import atomic_file, digest
+from budgetsplit.run.calibration_scope import Earlier, carry_over, swept_methods, task_methods
 from budgetsplit.run.estimate import DEFAULT_COST_S, cell_estimate, fmt_duration
 from budgetsplit.run.runner import run_cell
 from budgetsplit.study.cells import SFT_ONLY, Cell, cell_sizes
@@ -103,32 +101,6 @@ class SweepStep:
     @property
     def name(self) -> str:
         return "/".join(x for x in (self.stage, self.regime, self.key.split(".")[1]) if x)
-
-
-def task_methods(profile: str, task: str) -> tuple[str, ...]:
-    """The PFT methods any recipe of `task` runs (math.yaml, math_costs.yaml), in the profile's folder
-    and in every profile that reads this calibration through `inherit:` (toy_large reads toy's: its
-    plain dpo on math is tuned here, though the default profile's math runs dpo_sft only)."""
-    found: set[str] = set()
-    for folder in _readers(profile, task):
-        for path in recipe_paths(folder):
-            p = load_params(path, calibrated=False)
-            found |= set(p.methods) if p.task == task else set()
-    return tuple(m for m in METHOD_TABLE if m in found)
-
-
-def _readers(profile: str, task: str) -> list[Path]:
-    """The profile folders whose recipes of `task` read `profile`'s calibration: its own, and those
-    inheriting from it with no calibration of `task` nearer in their chain."""
-    home = profile_dir(profile).resolve()
-    out = []
-    for folder in dict.fromkeys(profile_dir(p) for p in profiles()):
-        chain = [f.resolve() for f in profile_chain(folder)]
-        if home in chain and not any(
-            calibration_path(f, task).is_file() for f in chain[: chain.index(home)]
-        ):
-            out.append(folder)
-    return out
 
 
 def sweep_steps(methods: tuple[str, ...]) -> list[SweepStep]:
@@ -212,23 +184,6 @@ def _points_per_step(n: int, n_rungs: int) -> list[int]:
     return sizes
 
 
-def swept_methods(profile: str, task: str, params: Params, methods=None) -> tuple[str, ...]:
-    """The PFT methods a calibration of `task` sweeps: all the task's (`task_methods`), or those
-    of them named in `methods`; a name the task does not run is an error naming it."""
-    every = task_methods(profile, task) or params.methods
-    if not methods:
-        return every
-    for m in methods:
-        if m not in every:
-            raise ConfigError(
-                f"budgetsplit calibrate --profile {profile} --task {task}",
-                "method",
-                m,
-                f"not among the PFT methods the task's recipes run ({', '.join(every)})",
-            )
-    return tuple(m for m in every if m in methods)
-
-
 def plan(profile: str, task: str, overrides: dict | None = None, methods=None) -> SweepPlan:
     """The sweep `calibrate` runs, counted before any point (offline, no training); `methods`:
     sweep only these of the task's PFT methods (module docstring)."""
@@ -309,6 +264,8 @@ def calibrate(
     task_obj = get_task(prior)
     rows: list[dict] = []
     settings: dict[tuple, dict] = {}  # (stage, regime) -> dotted keys chosen so far
+    swept = tuple(s.stage for s in the_plan.steps if s.stage != SFT_ONLY)
+    earlier = Earlier()
     t0 = time.time()
     bar = tqdm(total=the_plan.points, desc=f"calibrate {task}", unit="point", disable=not progress)
     for step in the_plan.steps:
@@ -334,10 +291,16 @@ def calibrate(
         for r in rows:
             if r["step"] == step.name and r["rung"] == len(the_plan.rungs) - 1:
                 r["chosen"] = r["value"] == alive[0]
+        if step.stage == SFT_ONLY and methods:  # the step the earlier file's choices rest on
+            earlier = carry_over(profile, task, swept, [r for r in rows if r["stage"] == SFT_ONLY])
     bar.close()
     print(f"calibrated {profile}/{task} in {fmt_duration(time.time() - t0)}", flush=True)
-    unswept = [m for m in task_methods(profile, task) if (m, REGIMES[0]) not in settings]
-    return _write(profile, task, settings, pd.DataFrame(rows), unswept)
+    settings.update(earlier.settings)
+    order = {m: i for i, m in enumerate((SFT_ONLY, *task_methods(profile, task)))}
+    sweep = pd.DataFrame(rows + earlier.rows)
+    sweep = sweep.sort_values("stage", key=lambda c: c.map(order), kind="stable")
+    unswept = [m for m in order if m != SFT_ONLY and (m, REGIMES[0]) not in settings]
+    return _write(profile, task, settings, sweep.reset_index(drop=True), unswept, earlier)
 
 
 def grid(key: str, anchor: float, prior_value) -> list:
@@ -377,11 +340,17 @@ def _row(step: SweepStep, value, rung, budget, rec: dict, folder: Path) -> dict:
         "chosen": False,
         "wall_s": rec["wall_s"]["total"],
         "point": folder.name,
+        "base_model": rec["base_model"],
     }
 
 
 def _write(
-    profile: str, task: str, settings: dict[tuple, dict], sweep: pd.DataFrame, unswept=()
+    profile: str,
+    task: str,
+    settings: dict[tuple, dict],
+    sweep: pd.DataFrame,
+    unswept=(),
+    earlier: Earlier | None = None,
 ) -> Result:
     choices: dict = {"sft": {"learning_rate": settings[(SFT_ONLY, None)]["sft.learning_rate"]}}
     tuned: dict = {}
@@ -400,6 +369,11 @@ def _write(
         "validation split\n# (protocol: budgetsplit/run/calibrate.py; every point: "
         f"{csv_path.name}). Do not edit by hand.\n"
     )
+    if earlier and earlier.methods:
+        header += (
+            f"# Kept from the file before (--method): {', '.join(earlier.methods)}, chosen after "
+            f"an SFT step of the same points and choice ({earlier.note}).\n"
+        )
     if unswept:
         header += (
             f"# Not swept (--method): {', '.join(unswept)}, which train at the priors until a "
