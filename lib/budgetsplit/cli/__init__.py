@@ -4,6 +4,7 @@
     budgetsplit calibrate ...                 the calibration protocol (cli/calibrate.py)
     budgetsplit advise ...                    the allocation advisor (cli/advise.py)
     budgetsplit claims --profile toy          the paper's claims judged (cli/claims.py)
+    budgetsplit compare A.csv B.csv           two results tables, cell by cell (cli/compare.py)
     budgetsplit speed                         this machine's bare-loop tokens/s (cli/speed.py)
     budgetsplit toyworld build | sample       the toy base model and tasks (cli/toyworld.py)
     budgetsplit is-toy PROFILE                for shell scripts (cli/tasks.py)
@@ -23,6 +24,7 @@ from budgetsplit.cli import (
     advise,
     calibrate,
     claims,
+    compare,
     grid,
     layers,
     preflight,
@@ -31,7 +33,7 @@ from budgetsplit.cli import (
     toyworld,
 )
 
-COMMANDS = (grid, calibrate, advise, claims, speed, toyworld, tasks, preflight, layers)
+COMMANDS = (grid, calibrate, advise, claims, compare, speed, toyworld, tasks, preflight, layers)
 
 
 def main(argv: list[str] | None = None) -> int:
