@@ -134,6 +134,41 @@ def test_a_sweep_of_some_methods_keeps_the_others_only_after_the_same_sft_step(p
             calibration_scope.carry_over("smoke", "math", ("dpo_sft",), other)
 
 
+def test_calibration_figure_gives_a_stage_one_colour_in_every_panel():
+    rows = []
+    for step, setting in (
+        ("sft/learning_rate", "sft.learning_rate"),
+        ("dpo_sft/after_sft/learning_rate", "pft.learning_rate"),
+        ("dpo/from_base/learning_rate", "pft.learning_rate"),
+        ("dpo/from_base/beta", "pft.beta"),
+        ("dpo_sft/after_sft/sft_weight", "pft.sft_weight"),
+    ):
+        for rung, budget in enumerate((300, 1000)):
+            for value in (0.1, 1.0):
+                rows.append(
+                    {
+                        "task": "math",
+                        "metric": "accuracy",
+                        "step": step,
+                        "setting": setting,
+                        "rung": rung,
+                        "budget": budget,
+                        "value": value,
+                        "score": value / 2,
+                        "chosen": rung == 1 and value == 1.0,
+                    }
+                )
+    fig = calibration.plot(pd.DataFrame(rows))
+    seen: dict[str, set] = {}
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            stage = line.get_label().split(" B=")[0]
+            seen.setdefault(stage, set()).add(line.get_color())
+    assert set(seen) == {"sft", "dpo_sft/after_sft", "dpo/from_base"}
+    assert all(len(c) == 1 for c in seen.values())  # one colour per stage, whatever the panel
+    assert len({next(iter(c)) for c in seen.values()}) == 3  # and stages apart
+
+
 def test_tie_rule_prefers_the_prior_then_the_smaller_value():
     def rank(scores, prior):
         key = lambda v: calibrate.rank_key(scores[v], v, prior)  # noqa: E731

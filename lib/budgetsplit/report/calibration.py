@@ -18,25 +18,24 @@ from budgetsplit.run.calibrate import GRIDS
 
 def plot(sweep: pd.DataFrame) -> plt.Figure:
     """Validation metric against the swept value, one panel per setting (in the protocol's order),
-    one colour per stage/regime, solid at the largest budget and dashed at the middle one; the
-    choice circled. The panels share one y axis from 0, so a PFT setting's spread of a few
-    hundredths is not drawn as tall as SFT's climb."""
+    one colour per stage/regime, the same in every panel, solid at the largest budget and dashed
+    at the middle one; the choice circled. The panels share one y axis from 0, so a PFT setting's
+    spread of a few hundredths is not drawn as tall as SFT's climb."""
     keys = [k for k in GRIDS if k in set(sweep["setting"])]
     top = sweep["rung"].max()
+    stages = list(dict.fromkeys(step.rsplit("/", 1)[0] for step in sweep["step"]))
+    colors = dict(zip(stages, plt.get_cmap("tab10").colors, strict=False))
     fig, axes = plt.subplots(
         1, len(keys), figsize=(4.5 * len(keys), 4.0), squeeze=False, sharey=True
     )
     for ax, key in zip(axes[0], keys, strict=True):
         for label, g in sweep[sweep["setting"] == key].groupby("step", sort=False):
-            color = None
+            color = colors[label.rsplit("/", 1)[0]]
             for rung, r in g.groupby("rung"):
                 r = r.sort_values("value")
                 name = f"{label.rsplit('/', 1)[0]} B={r['budget'].iloc[0]:g}"
                 style = "-" if rung == top else "--"
-                (line,) = ax.plot(
-                    r["value"], r["score"], style, marker="o", color=color, label=name
-                )
-                color = line.get_color()
+                ax.plot(r["value"], r["score"], style, marker="o", color=color, label=name)
             pick = g[g["chosen"]]
             ax.scatter(pick["value"], pick["score"], s=160, facecolors="none", edgecolors=color)
         ax.set(xscale="log", xlabel=key, ylabel=f"{sweep['metric'].iloc[0]} (val)")
