@@ -104,7 +104,7 @@ def carry_over(profile: str, task: str, swept: tuple[str, ...], sft_rows: list[d
     keep = [m for m in task_methods(profile, task) if m in tuned and m not in swept]
     if not keep:
         return Earlier()
-    old = pd.read_csv(csv_path)
+    old = pd.read_csv(csv_path, dtype={"point": str})  # a digest of digits alone is no number
     then = old[old["stage"] == SFT_ONLY].to_dict("records")
     problem = _other_step(then, sft_rows)
     if problem:
