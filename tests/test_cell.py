@@ -25,7 +25,8 @@ from budgetsplit.config.params import (
 )
 from budgetsplit.core.layout import RunLayout
 from budgetsplit.core.store import ids_digest
-from budgetsplit.run.runner import cold_start_path, run_cell
+from budgetsplit.run import start_model
+from budgetsplit.run.runner import run_cell
 from budgetsplit.study import records
 from budgetsplit.study.cells import Cell, cell_costs
 from budgetsplit.training.models import base_model_id, load_model
@@ -143,7 +144,7 @@ def test_cells_share_sft_stages_and_repeat_exactly(tmp_path, base_folder, task, 
     p = params(tmp_path / "a", base_folder)
     first = run_cell(p, Cell("math", "kto", 40, 0.5, 0), task)
     with monkeypatch.context() as m:  # the second cell reads the first one's cold-start diagnostic
-        m.setattr(cellmod, "response_logprobs", lambda *a: pytest.fail("recomputed cold start"))
+        m.setattr(start_model, "response_logprobs", lambda *a: pytest.fail("recomputed cold start"))
         second = run_cell(p, Cell("math", "ipo", 40, 0.5, 0), task)
     assert not first["sft_reused"] and second["sft_reused"]
     assert not first["cold_start_cached"] and second["cold_start_cached"]
@@ -257,17 +258,21 @@ def test_cold_start_cache_key(tmp_path, base_folder, task):
         for i, r in enumerate(pairs)
     ]
     stage = tmp_path / "test" / "math" / "sft" / "n20-s0-abc"
-    base = cold_start_path(p, pairs, "torch.float32", "cpu", None)
+    base = start_model.cold_start_path(p, pairs, "torch.float32", "cpu", None)
     assert base.parent == tmp_path / "test" / "math" / "base_diagnostics"
-    assert base == cold_start_path(p, [dict(r) for r in pairs], "torch.float32", "cpu", None)
-    in_stage = cold_start_path(p, pairs, "torch.float32", "cpu", stage)
+    assert base == start_model.cold_start_path(
+        p, [dict(r) for r in pairs], "torch.float32", "cpu", None
+    )
+    in_stage = start_model.cold_start_path(p, pairs, "torch.float32", "cpu", stage)
     assert in_stage.parent == stage and in_stage.name.startswith("cold_start-")
     others = [
-        cold_start_path(p, flipped, "torch.float32", "cpu", None),  # label noise flips pairs
-        cold_start_path(p, pairs[:19], "torch.float32", "cpu", None),
-        cold_start_path(p, pairs, "torch.bfloat16", "cpu", None),
-        cold_start_path(p, pairs, "torch.float32", "cuda", None),
-        cold_start_path(p, flipped, "torch.float32", "cpu", stage),
+        start_model.cold_start_path(
+            p, flipped, "torch.float32", "cpu", None
+        ),  # label noise flips pairs
+        start_model.cold_start_path(p, pairs[:19], "torch.float32", "cpu", None),
+        start_model.cold_start_path(p, pairs, "torch.bfloat16", "cpu", None),
+        start_model.cold_start_path(p, pairs, "torch.float32", "cuda", None),
+        start_model.cold_start_path(p, flipped, "torch.float32", "cpu", stage),
     ]
     assert len({base, in_stage, *others}) == 7
 
@@ -278,12 +283,15 @@ def test_a_damaged_cold_start_cache_is_moved_aside_and_recomputed(
     p = params(tmp_path, base_folder)
     model, tok = load_model(p.model, p.profile, "cpu")
     pool = task.pref_pool()[:40]
-    cold, cached = cellmod.cold_start(p, task, pool, model, tok, "cpu", None)
+    cold, cached = start_model.cold_start(p, task, pool, model, tok, "cpu", None)
     (path,) = RunLayout.of(p).base_diagnostics_dir("math").glob("cold_start-*.json")
-    assert not cached and cellmod.cold_start(p, task, pool, model, tok, "cpu", None) == (cold, True)
+    assert not cached and start_model.cold_start(p, task, pool, model, tok, "cpu", None) == (
+        cold,
+        True,
+    )
     for text in ("", '{"cold_start": {"n_pa', "{}", "[]"):
         path.write_text(text)
-        assert cellmod.cold_start(p, task, pool, model, tok, "cpu", None) == (cold, False)
+        assert start_model.cold_start(p, task, pool, model, tok, "cpu", None) == (cold, False)
         assert str(path) in capsys.readouterr().out
     assert len(list(path.parent.glob(path.name + ".damaged-*"))) == 4
 

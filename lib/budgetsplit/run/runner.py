@@ -8,7 +8,7 @@ evaluates, and writes the cell's record (`budgetsplit.study.records`) atomically
 exists is returned as recorded, without training, after checking it was made with these settings.
 A run claims a cell before training it (`run_claimed`), so concurrent runs into one output folder
 split the cells.
-The cold-start diagnostic is computed once per starting model (`cold_start`) and read back by the
+The cold-start diagnostic is computed once per starting model (`run.start_model`) and read back by the
 other cells that share it; a damaged cache file is moved aside and recomputed. A cell that would
 repeat another recorded cell's work exactly (same settings, method, seed, n_sft and n_pref: a money
 budget at cost ratio 1 buys what the same example budget buys) copies that cell's result
@@ -30,25 +30,17 @@ import dataclasses
 import platform
 import time
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 
 import torch
 from filelock import FileLock, Timeout
 
-from budgetsplit.config.params import ConfigError, Params, for_model, pft_settings, to_dict
+from budgetsplit.config.params import ConfigError, Params, for_model, pft_settings
 from budgetsplit.core.budget import draw_subsets, spent
 from budgetsplit.core.compute import cell_compute, trained_tokens
 from budgetsplit.core.layout import RunLayout
 from budgetsplit.core.methods import TABLE
-from budgetsplit.core.store import (
-    DamagedFileError,
-    check_writable,
-    digest,
-    ids_digest,
-    move_aside,
-    read_json,
-    write_json,
-)
+from budgetsplit.core.store import check_writable
+from budgetsplit.run.start_model import cold_start, start_score
 from budgetsplit.study.cells import BASE, SFT_ONLY, Cell, buys, cell_costs, cell_sizes
 from budgetsplit.study.records import (
     Record,
@@ -60,12 +52,7 @@ from budgetsplit.study.records import (
 )
 from budgetsplit.tasks import get_task
 from budgetsplit.tasks.interface import eval_rows
-from budgetsplit.training.evaluate import (
-    evaluate_model,
-    logprob_sample,
-    response_logprobs,
-    trainer_diagnostics,
-)
+from budgetsplit.training.evaluate import evaluate_model, trainer_diagnostics
 from budgetsplit.training.grpo import grpo_diagnostics, train_grpo
 from budgetsplit.training.models import base_model_id, load_model, resolve_device, set_cpu_threads
 from budgetsplit.training.stages import run_sft_stage
@@ -103,67 +90,6 @@ def _device_name(device: str) -> str:
     return (
         f"{device}: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     )
-
-
-def cold_start_path(
-    params: Params, pairs: list[dict], dtype: str, device: str, stage_dir: Path | None
-) -> Path:
-    """Where the cold-start diagnostic of a starting model is cached: in its SFT stage's folder, or
-    for the base model (`stage_dir` None) in the task's `base_diagnostics` folder.
-    The scored pairs (TRL records) are in the key: label noise changes them but not the SFT stage."""
-    key = {"pairs": digest(pairs), "dtype": dtype, "device": device}
-    if stage_dir is None:
-        key["base"] = base_model_id(params.model, params.profile)
-    return RunLayout.of(params).start_cache(params.task, stage_dir, "cold_start", digest(key))
-
-
-def _cached(path: Path, what: str, field: str, compute):
-    """`compute()`, kept in the JSON file `path` under `field`; a damaged file is moved aside and
-    recomputed. Returns (value, whether it was read from the cache)."""
-    if path.is_file():
-        try:
-            cached = read_json(path, what)
-            if field in cached:
-                return cached[field], True
-            raise DamagedFileError(path, f"this {what} has no {field!r}")
-        except DamagedFileError as e:
-            print(f"{e}; moved aside to {move_aside(path).name}, recomputing", flush=True)
-    value = compute()
-    write_json(path, {field: value})
-    return value, False
-
-
-def cold_start(
-    params: Params, task, pref_pool: list[dict], model, tok, device: str, stage_dir: Path | None
-) -> tuple[dict, bool]:
-    """(`response_logprobs` of a fixed sample of `pref_pool` under the model PFT starts from, whether
-    it was read from the cache). It depends on that model and the pairs only, and is deterministic,
-    so the cells sharing a starting model compute it once."""
-    rows = logprob_sample(pref_pool, params.cold_start_pairs)
-    path = cold_start_path(params, task.pref_records(rows), str(model.dtype), device, stage_dir)
-    return _cached(
-        path, "cold-start cache", "cold_start", lambda: response_logprobs(model, tok, task, rows)
-    )
-
-
-def start_score(params: Params, task, model, tok, device: str, stage_dir: Path | None, seed: int):
-    """The primary metric of the model PFT starts from (the SFT stage, or the base model) on the
-    cell's eval rows: the cell's PFT gain is its own metric minus this. Cached per starting model
-    and eval settings (and seed when decoding samples)."""
-    key = {
-        "eval": to_dict(params.eval),
-        "rows": ids_digest(eval_rows(task, params.eval)),
-        "metric": task.primary_metric,
-        "dtype": str(model.dtype),
-        "device": device,
-        "seed": seed if params.eval.temperature > 0 else None,
-    }
-    if stage_dir is None:
-        key["base"] = base_model_id(params.model, params.profile)
-    path = RunLayout.of(params).start_cache(params.task, stage_dir, "start_score", digest(key))
-    score = lambda: evaluate_model(model, tok, task, params.eval, seed)["metrics"]  # noqa: E731
-    metrics, _ = _cached(path, "start-model score cache", "metrics", score)
-    return metrics[task.primary_metric]
 
 
 def _stage_diagnostics(rows: list[dict], steps: int | None, weight_change: float | None) -> dict:
