@@ -220,6 +220,35 @@ def test_settings_diff_names_dotted_keys():
     }
 
 
+def test_calibrating_another_method_leaves_a_cells_record_valid(tmp_path):
+    # A dpo cell's record made before grpo was calibrated: grpo's tuned settings are no change
+    # for it, its own method's are; and a review of dpo cells goes on (no stale error).
+    a = _as_stored(load_params("smoke", "math"))
+    a["pft"]["tuned"] = {"dpo": {"after_sft": {"beta": 0.3}}}
+    b = json.loads(json.dumps(a))
+    b["pft"]["tuned"]["grpo"] = {"after_sft": {"kl_beta": 0.12, "learning_rate": 2e-4}}
+    assert records.settings_diff(a, b, "dpo") == {}
+    assert set(records.settings_diff(a, b)) == {
+        "pft.tuned.grpo.after_sft.kl_beta",
+        "pft.tuned.grpo.after_sft.learning_rate",
+    }  # without a method: every key counts
+    assert records.settings_diff(a, b, "grpo") == {
+        "pft.tuned.grpo.after_sft.kl_beta": (None, 0.12),
+        "pft.tuned.grpo.after_sft.learning_rate": (None, 2e-4),
+    }
+    b["pft"]["tuned"]["dpo"]["after_sft"]["beta"] = 1.0
+    assert records.settings_diff(a, b, "dpo") == {"pft.tuned.dpo.after_sft.beta": (0.3, 1.0)}
+    # an SFT-only cell reads no method's tuned settings
+    assert records.settings_diff(a, b, "sft") == {}
+    # through review_records: grpo calibrated after a dpo cell's record was made
+    params = _smoke(tmp_path)
+    cell = next(c for c in expand(params) if c.method == "dpo")
+    _fake_record(tmp_path, params, cell, score=0.5)
+    tuned = {"grpo": {"after_sft": {"kl_beta": 0.12}}}
+    later = _smoke(tmp_path, **{"pft.tuned": tuned})
+    assert list(records.review_records(later, [cell])) == [cell.cell_id]
+
+
 def test_records_from_before_the_rl_settings_still_answer():
     # grpo's settings and the RL prompts' cost came after records were made by other methods:
     # a record without them answers; one that has them with other values does not.

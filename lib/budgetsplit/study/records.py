@@ -162,11 +162,21 @@ def flat_settings(settings: dict, prefix: str = "") -> dict[str, Any]:
 ADDED_LATER = ("pft.num_generations", "pft.max_completion_length", "pft.kl_beta", "budget.costs.rl")
 
 
-def settings_diff(old: dict, new: dict) -> dict[str, tuple[Any, Any]]:
-    """The result settings that differ between two params dicts: {dotted key: (old, new)}."""
+def settings_diff(old: dict, new: dict, method: str | None = None) -> dict[str, tuple[Any, Any]]:
+    """The result settings that differ between two params dicts: {dotted key: (old, new)}. With a
+    cell's `method`, the calibrated settings of other methods (`pft.tuned.<other>`) are no
+    difference: the cell never reads them, so calibrating another method leaves its record valid."""
     a, b = flat_settings(result_settings(old)), flat_settings(result_settings(new))
+    if method is not None:
+        own = f"pft.tuned.{method}."
+        a, b = ({k: v for k, v in d.items() if not _other_tuned(k, own)} for d in (a, b))
     keys = (a.keys() | b.keys()) - {k for k in ADDED_LATER if k not in a}
     return {k: (a.get(k), b.get(k)) for k in sorted(keys) if a.get(k) != b.get(k)}
+
+
+def _other_tuned(key: str, own: str) -> bool:
+    # "pft.tuned" alone is an empty table (flat_settings keeps {} as a value): nothing of own's
+    return key == "pft.tuned" or (key.startswith("pft.tuned.") and not key.startswith(own))
 
 
 def toy_base_key(params: Params) -> str | None:
@@ -213,7 +223,7 @@ def review_records(
         except DamagedRecordError as e:
             damaged.append(e)
             continue
-        diff = settings_diff(rec.params, settings[cell.model])
+        diff = settings_diff(rec.params, settings[cell.model], cell.method)
         built_on, key = _built_on(rec), keys[cell.model]
         if key and built_on and built_on != key:  # the world's base model changed since
             diff["base_model"] = (built_on, key)
