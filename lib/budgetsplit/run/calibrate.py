@@ -35,10 +35,10 @@ defaults and the recipe, with the sweep as `<task>.csv` beside it (its figure:
 (`load_params(..., calibrated=False)`).
 `--method` (the `methods` argument) sweeps some of the task's PFT methods only, in the protocol's
 order, for a sweep too long to run whole. It reruns the SFT step first; the file written keeps the
-earlier file's choices for the other methods when that step gave the same points and scores as
-the rows they were chosen after (`run.calibration_scope.carry_over`), and stops with an error
-otherwise; a method tuned by neither run trains at its priors until a run of every method (whose
-finished points are read back).
+earlier file's choices for the other methods when that step ran the same points on the same base
+model and chose the same learning rate as before (`run.calibration_scope.carry_over`; its header
+says how the scores compare), and stops with an error otherwise; a method tuned by neither run
+trains at its priors until a run of every method (whose finished points are read back).
 Points run one at a time; on a 2-core CPU two tasks at once, each with `--set cpu_threads=1`, use
 the cores better (as the grid's workers do); they share no files.
 """
