@@ -95,16 +95,31 @@ def test_method_option_sweeps_some_methods_and_names_an_unknown_one(capsys):
 def test_a_sweep_of_some_methods_keeps_the_others_only_after_the_same_sft_step(params_dir):
     yaml_path = profiles.calibration_path("smoke", "math")
     base = "a0522ff67110f723:d5222e4e0f3af98c"
-    sft = [
-        {"stage": "sft", "point": "a1", "value": 0.01, "score": 0.25, "chosen": False},
-        {"stage": "sft", "point": "b2", "value": 0.1, "score": 0.5, "chosen": True},
+    sft = [  # point b2 at two budgets (the protocol's rungs): one folder, two cells
+        {
+            "stage": "sft",
+            "point": "a1",
+            "budget": 300,
+            "value": 0.01,
+            "score": 0.25,
+            "chosen": False,
+        },
+        {"stage": "sft", "point": "b2", "budget": 300, "value": 0.1, "score": 0.5, "chosen": False},
+        {
+            "stage": "sft",
+            "point": "b2",
+            "budget": 1000,
+            "value": 0.1,
+            "score": 0.75,
+            "chosen": True,
+        },
     ]
     sft = [{**r, "base_model": base} for r in sft]
     assert calibration_scope.carry_over("smoke", "math", ("dpo_sft",), sft).settings == {}
     yaml_path.parent.mkdir()
     tuned = {"from_base": {"learning_rate": 0.01, "beta": 3.0}, "after_sft": {"beta": 1.0}}
     yaml_path.write_text(yaml.safe_dump({"pft": {"tuned": {"dpo": tuned, "dpo_sft": {}}}}))
-    dpo = [{"stage": "dpo", "point": "c3", "value": 0.01, "score": 0.125, "chosen": True}]
+    dpo = [{"stage": "dpo", "point": "c3", "budget": 300, "value": 0.01, "score": 0.125}]
     pd.DataFrame(sft + dpo + [{**dpo[0], "stage": "dpo_sft"}]).to_csv(
         yaml_path.with_suffix(".csv"), index=False
     )
@@ -118,16 +133,17 @@ def test_a_sweep_of_some_methods_keeps_the_others_only_after_the_same_sft_step(p
     # every method swept now: nothing to keep
     assert calibration_scope.carry_over("smoke", "math", ("dpo", "dpo_sft"), sft).rows == []
     # scores a little otherwise (another machine's kernels), the same choice: kept, and said
-    moved = [sft[0], {**sft[1], "score": 0.505}]
+    moved = [sft[0], {**sft[1], "score": 0.505}, sft[2]]
     note = calibration_scope.carry_over("smoke", "math", ("dpo_sft",), moved).note
-    assert note == "1 of 2 SFT points scored otherwise, by up to 0.005"
+    assert note == "1 of 3 SFT points scored otherwise, by up to 0.005"
     # another choice, other points, another base model: the file's choices rest on another step
     for other, why in (
         (
-            [{**sft[0], "chosen": True}, {**sft[1], "chosen": False}],
+            [{**sft[0], "chosen": True}, sft[1], {**sft[2], "chosen": False}],
             r"chosen then \[0.1\], now \[0.01\]",
         ),
-        ([sft[0], {**sft[1], "point": "d4"}], "the points differ"),
+        ([sft[0], {**sft[1], "point": "d4"}, sft[2]], "the points differ"),
+        (sft[:2], "the points differ"),  # a rung fewer
         ([{**r, "base_model": "ffff:0"} for r in sft], "base model then a0522ff67110f723"),
     ):
         with pytest.raises(ConfigError, match=rf"math.yaml.*{why}.*for dpo were made after"):

@@ -9,6 +9,8 @@ swept (the protocol: `budgetsplit.run.calibrate`), from its sweep table (`Result
 
 from __future__ import annotations
 
+import math
+
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.ticker import NullFormatter
@@ -25,10 +27,15 @@ def plot(sweep: pd.DataFrame) -> plt.Figure:
     top = sweep["rung"].max()
     stages = list(dict.fromkeys(step.rsplit("/", 1)[0] for step in sweep["step"]))
     colors = dict(zip(stages, plt.get_cmap("tab10").colors, strict=False))
+    # at most three panels a row: six (SFT, then dpo's, dpo_sft's and grpo's settings) in two
+    cols = min(3, len(keys))
+    rows = math.ceil(len(keys) / cols)
     fig, axes = plt.subplots(
-        1, len(keys), figsize=(4.5 * len(keys), 4.0), squeeze=False, sharey=True
+        rows, cols, figsize=(4.5 * cols, 4.0 * rows), squeeze=False, sharey=True
     )
-    for ax, key in zip(axes[0], keys, strict=True):
+    for ax in axes.flat[len(keys) :]:
+        ax.set_visible(False)
+    for ax, key in zip(axes.flat, keys, strict=False):
         for label, g in sweep[sweep["setting"] == key].groupby("step", sort=False):
             color = colors[label.rsplit("/", 1)[0]]
             for rung, r in g.groupby("rung"):
@@ -40,6 +47,9 @@ def plot(sweep: pd.DataFrame) -> plt.Figure:
             ax.scatter(pick["value"], pick["score"], s=160, facecolors="none", edgecolors=color)
         ax.set(xscale="log", xlabel=key, ylabel=f"{sweep['metric'].iloc[0]} (val)")
         ax.xaxis.set_minor_formatter(NullFormatter())  # log minor labels overlap at these ranges
+        values = sorted(set(sweep.loc[sweep["setting"] == key, "value"]))
+        if all(float(v).is_integer() for v in values):  # samples per prompt: 2, 4, 8 named
+            ax.set_xticks(values, [f"{v:g}" for v in values])
         ax.legend(fontsize=7, framealpha=0.6, handlelength=3)  # long enough to show the dashes
     axes[0, 0].set_ylim(bottom=0)
     fig.suptitle(f"calibration of {sweep['task'].iloc[0]} on validation (circled: chosen)")

@@ -126,7 +126,7 @@ def carry_over(profile: str, task: str, swept: tuple[str, ...], sft_rows: list[d
 
 def _other_step(then: list[dict], now: list[dict]) -> str:
     """Why the SFT step `now` is not the one the earlier rows `then` record ('' if it is)."""
-    if {r["point"] for r in then} != {r["point"] for r in now}:
+    if set(_scores(then)) != set(_scores(now)):
         return "the points differ (other settings)"
     lr = {
         label: [r["value"] for r in rows if r["chosen"]]
@@ -140,9 +140,14 @@ def _other_step(then: list[dict], now: list[dict]) -> str:
     return ""
 
 
+def _scores(rows: list[dict]) -> dict[tuple, float]:
+    # a point is its settings (the folder's digest); its budgets are cells in that folder
+    return {(str(r["point"]), float(r["budget"])): float(r["score"]) for r in rows}
+
+
 def _compare_scores(then: list[dict], now: list[dict]) -> str:
-    before = {r["point"]: r["score"] for r in then}
-    gaps = [abs(float(r["score"]) - float(before[r["point"]])) for r in now]
+    before, after = _scores(then), _scores(now)
+    gaps = [abs(after[k] - before[k]) for k in after]
     moved = [g for g in gaps if g > 1e-9]
     if not moved:
         return "every SFT point scored as before"
