@@ -228,6 +228,9 @@ def test_calibrating_another_method_leaves_a_cells_record_valid(tmp_path):
     b = json.loads(json.dumps(a))
     b["pft"]["tuned"]["grpo"] = {"after_sft": {"kl_beta": 0.12, "learning_rate": 2e-4}}
     assert records.settings_diff(a, b, "dpo") == {}
+    # and its work is the same work: a larger profile still copies the cell instead of retraining
+    assert records.work_key(a, "dpo", 10, 10, 0) == records.work_key(b, "dpo", 10, 10, 0)
+    assert records.work_key(a, "grpo", 10, 10, 0) != records.work_key(b, "grpo", 10, 10, 0)
     assert set(records.settings_diff(a, b)) == {
         "pft.tuned.grpo.after_sft.kl_beta",
         "pft.tuned.grpo.after_sft.learning_rate",

@@ -166,17 +166,22 @@ def settings_diff(old: dict, new: dict, method: str | None = None) -> dict[str, 
     """The result settings that differ between two params dicts: {dotted key: (old, new)}. With a
     cell's `method`, the calibrated settings of other methods (`pft.tuned.<other>`) are no
     difference: the cell never reads them, so calibrating another method leaves its record valid."""
-    a, b = flat_settings(result_settings(old)), flat_settings(result_settings(new))
-    if method is not None:
-        own = f"pft.tuned.{method}."
-        a, b = ({k: v for k, v in d.items() if not _other_tuned(k, own)} for d in (a, b))
+    a, b = (flat_settings(own_tuned(result_settings(d), method)) for d in (old, new))
     keys = (a.keys() | b.keys()) - {k for k in ADDED_LATER if k not in a}
     return {k: (a.get(k), b.get(k)) for k in sorted(keys) if a.get(k) != b.get(k)}
 
 
-def _other_tuned(key: str, own: str) -> bool:
-    # "pft.tuned" alone is an empty table (flat_settings keeps {} as a value): nothing of own's
-    return key == "pft.tuned" or (key.startswith("pft.tuned.") and not key.startswith(own))
+def own_tuned(settings: dict, method: str | None) -> dict:
+    """Result settings with only `method`'s calibrated PFT settings (`pft.tuned`): a cell never
+    reads another method's, so calibrating that method changes neither its review nor its work
+    key. None: every method's."""
+    pft = settings.get("pft")
+    if method is None or not isinstance(pft, dict):
+        return settings
+    # none of its own is no table at all (an empty one would read as a value of its own)
+    tuned = {m: v for m, v in (pft.get("tuned") or {}).items() if m == method}
+    rest = {k: v for k, v in pft.items() if k != "tuned"}
+    return {**settings, "pft": {**rest, "tuned": tuned} if tuned else rest}
 
 
 def toy_base_key(params: Params) -> str | None:
@@ -274,7 +279,7 @@ def work_key(params: dict, method: str, n_sft: int, n_pref: int, seed: int) -> s
     """What a cell's training and evaluation depend on. The budget's unit and costs only decide
     n_sft and n_pref, so they are left out: cells of different recipes with equal work share it.
     The profile counts only through its world, so profiles sharing a world share work."""
-    settings = result_settings(params)
+    settings = own_tuned(result_settings(params), method)
     settings["budget"] = {"disjoint_prompts": settings["budget"]["disjoint_prompts"]}
     settings["profile"] = world_id(settings["profile"])
     return digest([settings, method, n_sft, n_pref, seed])
